@@ -1,0 +1,33 @@
+#pragma once
+// 3D geometry for simulations: RDKit ETKDG embedding, then an MMFF94 (or UFF) relaxation.
+
+#include <string>
+#include <vector>
+
+#include "core/chem/molecule.h"
+
+namespace labloop::chem {
+
+// All atoms, hydrogens included, in the order of the embedded molecule.
+struct Geometry {
+  std::vector<int> atomic_numbers;
+  std::vector<double> xyz_angstrom;  // 3 per atom
+  int charge = 0;                    // total formal charge
+  int unpaired_electrons = 0;
+  std::string force_field;           // "MMFF94", "UFF" or "none"
+  bool force_field_converged = false;
+
+  int AtomCount() const { return static_cast<int>(atomic_numbers.size()); }
+  // Standard XYZ file text, with `comment` as the second line.
+  std::string ToXyz(const std::string& comment) const;
+};
+
+struct EmbedOptions {
+  int seed = 42;                 // ETKDG random seed: the same seed gives the same geometry
+  int max_iterations = 2000;     // force-field relaxation steps; 0 skips the relaxation
+};
+
+// Fails with kInvalidArgument when ETKDG cannot embed the molecule (for example a strained cage).
+Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options = {});
+
+}  // namespace labloop::chem

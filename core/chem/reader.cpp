@@ -1,0 +1,335 @@
+#include "core/chem/reader.h"
+
+#include <boost/iostreams/copy.hpp>
+#include <boost/iostreams/filter/gzip.hpp>
+#include <boost/iostreams/filtering_streambuf.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/parallel.h"
+
+namespace labloop::chem {
+
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string BaseName(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open molecule file '" + path + "'");
+  try {
+    std::ostringstream out;
+    if (EndsWith(Lower(path), ".gz")) {
+      boost::iostreams::filtering_streambuf<boost::iostreams::input> gz;
+      gz.push(boost::iostreams::gzip_decompressor());
+      gz.push(in);
+      boost::iostreams::copy(gz, out);
+    } else {
+      out << in.rdbuf();
+    }
+    return out.str();
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cannot read '" + path + "': " + std::string(e.what()));
+  }
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
+}
+
+// A record before parsing: where it is and what it says.
+struct RawRecord {
+  std::string location;
+  std::string id;
+  std::string smiles;     // SMILES input, or
+  std::string mol_block;  // SDF input
+  std::vector<std::pair<std::string, std::string>> properties;
+};
+
+Result<std::vector<RawRecord>> SplitSmilesFile(const std::string& name,
+                                               const std::vector<std::string>& lines) {
+  std::vector<RawRecord> raw;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    std::string line = Trim(lines[i]);
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.find_first_of(" \t");
+    std::string smiles = line.substr(0, space);
+    if (i == 0 && (Lower(smiles) == "smiles" || Lower(smiles) == "smi")) continue;  // header
+    RawRecord r;
+    r.location = name + ":" + std::to_string(i + 1);
+    r.smiles = smiles;
+    if (space != std::string::npos) r.id = Trim(line.substr(space));
+    raw.push_back(std::move(r));
+  }
+  return raw;
+}
+
+Result<std::vector<RawRecord>> SplitDelimitedFile(const std::string& name,
+                                                  const std::vector<std::string>& lines,
+                                                  char delimiter, const ReadOptions& options) {
+  size_t header_line = 0;
+  while (header_line < lines.size() && Trim(lines[header_line]).empty()) ++header_line;
+  if (header_line == lines.size()) return std::vector<RawRecord>{};
+  std::vector<std::string> header = SplitDelimited(lines[header_line], delimiter);
+  int smiles_col = -1, id_col = -1;
+  for (size_t c = 0; c < header.size(); ++c) {
+    std::string h = Lower(Trim(header[c]));
+    if (!options.smiles_column.empty()) {
+      if (Trim(header[c]) == options.smiles_column) smiles_col = static_cast<int>(c);
+    } else if (smiles_col < 0 && (h == "smiles" || h.find("smiles") != std::string::npos)) {
+      smiles_col = static_cast<int>(c);
+    }
+    if (!options.id_column.empty()) {
+      if (Trim(header[c]) == options.id_column) id_col = static_cast<int>(c);
+    } else if (id_col < 0 && (h == "id" || h == "name")) {
+      id_col = static_cast<int>(c);
+    }
+  }
+  if (smiles_col < 0) {
+    std::string wanted = options.smiles_column.empty() ? "a column named like 'smiles'"
+                                                       : "column '" + options.smiles_column + "'";
+    return MakeError(ErrorCode::kInvalidArgument,
+                     name + ": header '" + lines[header_line] + "' has no " + wanted);
+  }
+  if (!options.id_column.empty() && id_col < 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     name + ": header has no id column '" + options.id_column + "'");
+  }
+  std::vector<RawRecord> raw;
+  for (size_t i = header_line + 1; i < lines.size(); ++i) {
+    if (Trim(lines[i]).empty()) continue;
+    std::vector<std::string> fields = SplitDelimited(lines[i], delimiter);
+    RawRecord r;
+    r.location = name + ":" + std::to_string(i + 1);
+    if (static_cast<int>(fields.size()) > smiles_col) r.smiles = Trim(fields[smiles_col]);
+    if (id_col >= 0 && static_cast<int>(fields.size()) > id_col) r.id = Trim(fields[id_col]);
+    for (size_t c = 0; c < header.size(); ++c) {
+      if (static_cast<int>(c) == smiles_col || static_cast<int>(c) == id_col) continue;
+      r.properties.emplace_back(Trim(header[c]), c < fields.size() ? Trim(fields[c]) : "");
+    }
+    raw.push_back(std::move(r));
+  }
+  return raw;
+}
+
+Result<std::vector<RawRecord>> SplitSdfFile(const std::string& name,
+                                            const std::vector<std::string>& lines) {
+  std::vector<RawRecord> raw;
+  size_t i = 0;
+  int index = 0;
+  while (i < lines.size()) {
+    size_t start = i;
+    while (i < lines.size() && lines[i].rfind("$$$$", 0) != 0) ++i;
+    bool has_content = false;
+    for (size_t k = start; k < i; ++k) has_content |= !Trim(lines[k]).empty();
+    if (has_content) {
+      RawRecord r;
+      ++index;
+      r.location = name + " record " + std::to_string(index) + " (line " +
+                   std::to_string(start + 1) + ")";
+      r.id = Trim(lines[start]);
+      size_t k = start;
+      for (; k < i; ++k) {
+        r.mol_block += lines[k] + "\n";
+        if (lines[k].rfind("M  END", 0) == 0) {
+          ++k;
+          break;
+        }
+      }
+      // Data items: "> <name>" then value lines up to a blank line.
+      while (k < i) {
+        const std::string& line = lines[k];
+        size_t open = line.find('<'), close = line.find('>', open == std::string::npos ? 0 : open);
+        if (line.rfind(">", 0) == 0 && open != std::string::npos && close != std::string::npos) {
+          std::string key = line.substr(open + 1, close - open - 1);
+          std::string value;
+          for (++k; k < i && !Trim(lines[k]).empty(); ++k) {
+            value += (value.empty() ? "" : "\n") + Trim(lines[k]);
+          }
+          r.properties.emplace_back(key, value);
+        } else {
+          ++k;
+        }
+      }
+      raw.push_back(std::move(r));
+    }
+    ++i;  // past "$$$$"
+  }
+  return raw;
+}
+
+Result<MoleculeRecord> Finish(Result<Molecule> parsed, const ReadOptions& options) {
+  if (!parsed) return tl::unexpected(parsed.error());
+  if (options.standardize) {
+    parsed = parsed->Standardized();
+    if (!parsed) return tl::unexpected(parsed.error());
+  }
+  MoleculeRecord record;
+  record.smiles = parsed->CanonicalSmiles();
+  auto key = parsed->InchiKey();
+  if (!key) return tl::unexpected(key.error());
+  record.inchikey = *key;
+  if (options.fingerprint) record.fingerprint = MorganFingerprint(*parsed, *options.fingerprint);
+  return record;
+}
+
+// "unparsable smiles 'C1CC'" -> "unparsable smiles": the kind of a rejection, for the summary.
+std::string ReasonKind(const std::string& reason) {
+  size_t cut = reason.find_first_of(":'(0123456789");
+  return Trim(reason.substr(0, cut));
+}
+
+}  // namespace
+
+Result<FileFormat> DetectFormat(const std::string& path) {
+  std::string p = Lower(path);
+  if (EndsWith(p, ".gz")) p = p.substr(0, p.size() - 3);
+  if (EndsWith(p, ".smi") || EndsWith(p, ".smiles") || EndsWith(p, ".txt")) {
+    return FileFormat::kSmiles;
+  }
+  if (EndsWith(p, ".csv")) return FileFormat::kCsv;
+  if (EndsWith(p, ".tsv")) return FileFormat::kTsv;
+  if (EndsWith(p, ".sdf") || EndsWith(p, ".sd")) return FileFormat::kSdf;
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "unknown molecule file type '" + path +
+                       "' (expected .smi, .smiles, .txt, .csv, .tsv, .sdf or .sd, optionally .gz)");
+}
+
+std::vector<std::string> SplitDelimited(const std::string& line, char delimiter) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == delimiter) {
+      fields.push_back(std::move(field));
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields.push_back(std::move(field));
+  return fields;
+}
+
+std::string RejectedRecord::ToString() const {
+  std::string out = location;
+  if (!id.empty()) out += " (id '" + id + "')";
+  return out + ": " + reason;
+}
+
+std::string ImportReport::Summary() const {
+  std::ostringstream out;
+  out << BaseName(path) << ": " << records.size() << " molecules read, " << rejected.size()
+      << " rejected";
+  if (!rejected.empty()) {
+    std::map<std::string, int> kinds;
+    for (const auto& r : rejected) ++kinds[ReasonKind(r.reason)];
+    out << " (";
+    bool first = true;
+    for (const auto& [kind, count] : kinds) {
+      out << (first ? "" : ", ") << count << " " << kind;
+      first = false;
+    }
+    out << ")";
+  }
+  return out.str();
+}
+
+Result<MoleculeRecord> ProcessSmiles(const std::string& smiles, const ReadOptions& options) {
+  auto record = Finish(Molecule::FromSmiles(smiles, options.limits), options);
+  if (record) record->input = smiles;
+  return record;
+}
+
+Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions& options) {
+  auto format = DetectFormat(path);
+  if (!format) return tl::unexpected(format.error());
+  auto text = ReadWholeFile(path);
+  if (!text) return tl::unexpected(text.error());
+  const std::string name = BaseName(path);
+  std::vector<std::string> lines = SplitLines(*text);
+  text->clear();
+
+  Result<std::vector<RawRecord>> raw;
+  switch (*format) {
+    case FileFormat::kSmiles: raw = SplitSmilesFile(name, lines); break;
+    case FileFormat::kCsv: raw = SplitDelimitedFile(name, lines, ',', options); break;
+    case FileFormat::kTsv: raw = SplitDelimitedFile(name, lines, '\t', options); break;
+    case FileFormat::kSdf: raw = SplitSdfFile(name, lines); break;
+  }
+  if (!raw) return tl::unexpected(raw.error());
+  lines.clear();
+
+  std::vector<Result<MoleculeRecord>> parsed(raw->size(), MakeError(ErrorCode::kInternal, ""));
+  ParallelFor(static_cast<int64_t>(raw->size()), options.threads, [&](int64_t i) {
+    const RawRecord& r = (*raw)[i];
+    parsed[i] = r.mol_block.empty() ? ProcessSmiles(r.smiles, options)
+                                    : Finish(Molecule::FromMolBlock(r.mol_block, options.limits),
+                                             options);
+  });
+
+  ImportReport report;
+  report.path = path;
+  for (size_t i = 0; i < raw->size(); ++i) {
+    RawRecord& r = (*raw)[i];
+    if (parsed[i]) {
+      MoleculeRecord record = std::move(*parsed[i]);
+      record.location = r.location;
+      record.id = r.id;
+      record.input = r.smiles;
+      record.properties = std::move(r.properties);
+      report.records.push_back(std::move(record));
+    } else {
+      report.rejected.push_back({r.location, r.id, r.smiles, parsed[i].error().message});
+    }
+  }
+  return report;
+}
+
+}  // namespace labloop::chem

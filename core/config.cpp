@@ -1,0 +1,183 @@
+#include "core/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace labloop {
+
+struct Config::Impl {
+  toml::table table;
+  std::string source;
+};
+
+namespace {
+
+std::string Describe(const toml::node& node) {
+  std::ostringstream out;
+  if (node.is_string()) {
+    out << "'" << node.value_or(std::string()) << "'";
+  } else {
+    out << toml::node_view<const toml::node>(node);
+  }
+  return out.str();
+}
+
+void CollectLeaves(const toml::table& table, const std::string& prefix,
+                   std::vector<std::string>& out) {
+  for (const auto& [key, node] : table) {
+    std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const auto* sub = node.as_table()) {
+      CollectLeaves(*sub, path, out);
+    } else {
+      out.push_back(path);
+    }
+  }
+}
+
+}  // namespace
+
+Config::Config() : impl_(std::make_shared<Impl>()) {}
+Config::~Config() = default;
+Config::Config(const Config&) = default;
+Config& Config::operator=(const Config&) = default;
+
+Result<Config> Config::FromString(const std::string& text, const std::string& source) {
+  Config config;
+  config.impl_->source = source;
+  try {
+    config.impl_->table = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
+        << e.description();
+    return MakeError(ErrorCode::kInvalidArgument, msg.str());
+  }
+  return config;
+}
+
+Result<Config> Config::FromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open config file '" + path + "'");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return FromString(buffer.str(), path);
+}
+
+const std::string& Config::Source() const { return impl_->source; }
+
+bool Config::Has(const std::string& key) const {
+  return static_cast<bool>(impl_->table.at_path(key));
+}
+
+#define LABLOOP_CONFIG_ERROR(what) \
+  MakeError(ErrorCode::kInvalidArgument, impl_->source + ": key '" + key + "' " + what)
+
+Result<std::string> Config::GetString(const std::string& key, const std::string& fallback) const {
+  used_.insert(key);
+  auto node = impl_->table.at_path(key);
+  if (!node) return fallback;
+  if (!node.is_string()) {
+    return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) + ", expected a string");
+  }
+  return node.value_or(std::string());
+}
+
+Result<std::string> Config::GetEnum(const std::string& key, const std::vector<std::string>& allowed,
+                                    const std::string& fallback) const {
+  auto value = GetString(key, fallback);
+  if (!value) return value;
+  for (const auto& a : allowed) {
+    if (*value == a) return value;
+  }
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  return LABLOOP_CONFIG_ERROR("has value '" + *value + "', allowed: " + list);
+}
+
+Result<int64_t> Config::GetInt(const std::string& key, int64_t fallback, int64_t min,
+                               int64_t max) const {
+  used_.insert(key);
+  auto node = impl_->table.at_path(key);
+  if (!node) return fallback;
+  if (!node.is_integer()) {
+    return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) + ", expected an integer");
+  }
+  int64_t value = node.value_or(int64_t{0});
+  if (value < min || value > max) {
+    return LABLOOP_CONFIG_ERROR("has value " + std::to_string(value) + ", allowed: " +
+                                std::to_string(min) + " to " + std::to_string(max));
+  }
+  return value;
+}
+
+Result<double> Config::GetDouble(const std::string& key, double fallback, double min,
+                                 double max) const {
+  used_.insert(key);
+  auto node = impl_->table.at_path(key);
+  if (!node) return fallback;
+  if (!node.is_number()) {
+    return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) + ", expected a number");
+  }
+  double value = node.value_or(0.0);
+  if (!(value >= min && value <= max)) {
+    std::ostringstream msg;
+    msg << "has value " << value << ", allowed: " << min << " to " << max;
+    return LABLOOP_CONFIG_ERROR(msg.str());
+  }
+  return value;
+}
+
+Result<bool> Config::GetBool(const std::string& key, bool fallback) const {
+  used_.insert(key);
+  auto node = impl_->table.at_path(key);
+  if (!node) return fallback;
+  if (!node.is_boolean()) {
+    return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) + ", expected true or false");
+  }
+  return node.value_or(false);
+}
+
+Result<std::vector<std::string>> Config::GetStringList(const std::string& key) const {
+  used_.insert(key);
+  auto node = impl_->table.at_path(key);
+  std::vector<std::string> out;
+  if (!node) return out;
+  if (node.is_string()) {
+    out.push_back(node.value_or(std::string()));
+    return out;
+  }
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) +
+                                ", expected a string or an array of strings");
+  }
+  for (const auto& element : *array) {
+    if (!element.is_string()) {
+      return LABLOOP_CONFIG_ERROR("has element " + Describe(element) + ", expected strings");
+    }
+    out.push_back(element.value_or(std::string()));
+  }
+  return out;
+}
+
+#undef LABLOOP_CONFIG_ERROR
+
+std::vector<std::string> Config::UnusedKeys() const {
+  std::vector<std::string> leaves;
+  CollectLeaves(impl_->table, "", leaves);
+  std::vector<std::string> unused;
+  for (const auto& leaf : leaves) {
+    if (!used_.count(leaf)) unused.push_back(leaf);
+  }
+  return unused;
+}
+
+std::string Config::ToToml() const {
+  std::ostringstream out;
+  out << impl_->table;
+  return out.str();
+}
+
+}  // namespace labloop

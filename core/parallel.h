@@ -1,0 +1,16 @@
+#pragma once
+// ParallelFor: runs body(i) for i in [0, n) on `threads` worker threads.
+//
+// Work is handed out one index at a time, so items of very different cost (a 3-atom molecule and a
+// 40-atom one) still balance. `threads` <= 0 means one per hardware core. body must be thread-safe
+// and must not throw; ParallelFor returns when every index is done.
+
+#include <cstdint>
+#include <functional>
+
+namespace labloop {
+
+int DefaultThreadCount();
+void ParallelFor(int64_t n, int threads, const std::function<void(int64_t)>& body);
+
+}  // namespace labloop

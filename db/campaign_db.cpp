@@ -1,0 +1,716 @@
+#include "db/campaign_db.h"
+
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <unordered_map>
+
+#include "db/schema.h"
+#include "db/sqlite.h"
+
+namespace labloop::db {
+
+using detail::Exec;
+using detail::SqliteError;
+using detail::Statement;
+using detail::Transaction;
+
+const char* RoundStateName(RoundState state) {
+  switch (state) {
+    case RoundState::kSelecting: return "selecting";
+    case RoundState::kDispatched: return "dispatched";
+    case RoundState::kDone: return "done";
+  }
+  return "?";
+}
+
+const char* JobStateName(JobState state) {
+  switch (state) {
+    case JobState::kQueued: return "queued";
+    case JobState::kSubmitted: return "submitted";
+    case JobState::kRunning: return "running";
+    case JobState::kDone: return "done";
+    case JobState::kFailed: return "failed";
+    case JobState::kCancelled: return "cancelled";
+  }
+  return "?";
+}
+
+namespace {
+
+JobState ParseJobState(const std::string& s) {
+  if (s == "submitted") return JobState::kSubmitted;
+  if (s == "running") return JobState::kRunning;
+  if (s == "done") return JobState::kDone;
+  if (s == "failed") return JobState::kFailed;
+  if (s == "cancelled") return JobState::kCancelled;
+  return JobState::kQueued;
+}
+
+RoundState ParseRoundState(const std::string& s) {
+  if (s == "dispatched") return RoundState::kDispatched;
+  if (s == "done") return RoundState::kDone;
+  return RoundState::kSelecting;
+}
+
+std::string ParentDirectory(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Propagates an error from a Result-returning expression.
+#define LABLOOP_TRY(expr)                                     \
+  do {                                                        \
+    auto labloop_try_status = (expr);                         \
+    if (!labloop_try_status) {                                \
+      return tl::unexpected(labloop_try_status.error());      \
+    }                                                         \
+  } while (false)
+
+}  // namespace
+
+bool FileSystemSupportsWal(int64_t fs_type, std::string& name) {
+  switch (static_cast<uint32_t>(fs_type)) {
+    case 0x6969: name = "nfs"; return false;
+    case 0x517B: name = "smb"; return false;
+    case 0xFF534D42: name = "cifs"; return false;
+    case 0xFE534D42: name = "smb2"; return false;
+    case 0x65735546: name = "fuse"; return true;  // sshfs and friends may still lack locking
+    case 0x01021994: name = "tmpfs"; return true;
+    case 0xEF53: name = "ext4"; return true;
+    case 0x58465342: name = "xfs"; return true;
+    case 0x9123683E: name = "btrfs"; return true;
+    case 0x794C7630: name = "overlayfs"; return true;
+    default: name = "type 0x" + [&] {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(fs_type));
+      return std::string(buf);
+    }();
+      return true;
+  }
+}
+
+std::string NowUtc() {
+  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+struct CampaignDb::Impl {
+  sqlite3* db = nullptr;
+  std::string path;
+  int schema_version = 0;
+  bool read_only = false;
+  std::function<void()> before_commit_hook;
+
+  ~Impl() {
+    if (db) sqlite3_close_v2(db);
+  }
+
+  Status Migrate() {
+    Statement version(db, "PRAGMA user_version");
+    auto row = version.Step();
+    if (!row) return tl::unexpected(row.error());
+    schema_version = static_cast<int>(version.Int(0));
+    const auto& migrations = detail::Migrations();
+    if (schema_version > static_cast<int>(migrations.size())) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "campaign file '" + path + "' has schema version " +
+                           std::to_string(schema_version) + ", newer than this labloop (" +
+                           std::to_string(migrations.size()) + "): upgrade labloop");
+    }
+    if (read_only) {
+      if (schema_version < static_cast<int>(migrations.size())) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "campaign file '" + path + "' has schema version " +
+                             std::to_string(schema_version) +
+                             "; open it once read-write (labloop run) to migrate it");
+      }
+      return {};
+    }
+    while (schema_version < static_cast<int>(migrations.size())) {
+      Transaction tx(db);
+      LABLOOP_TRY(tx.begun());
+      LABLOOP_TRY(Exec(db, migrations[schema_version]));
+      LABLOOP_TRY(Exec(db, "PRAGMA user_version = " + std::to_string(schema_version + 1)));
+      LABLOOP_TRY(tx.Commit());
+      ++schema_version;
+    }
+    return {};
+  }
+};
+
+CampaignDb::CampaignDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CampaignDb::~CampaignDb() = default;
+const std::string& CampaignDb::Path() const { return impl_->path; }
+int CampaignDb::SchemaVersion() const { return impl_->schema_version; }
+void CampaignDb::SetBeforeCommitHook(std::function<void()> hook) {
+  impl_->before_commit_hook = std::move(hook);
+}
+
+Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, OpenMode mode) {
+  struct stat st {};
+  bool exists = ::stat(path.c_str(), &st) == 0;
+  if (mode == OpenMode::kCreate && exists) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "campaign file '" + path + "' already exists; choose another name or remove it");
+  }
+  if (mode != OpenMode::kCreate && !exists) {
+    return MakeError(ErrorCode::kNotFound, "campaign file '" + path + "' does not exist");
+  }
+  if (mode != OpenMode::kReadOnly) {
+    struct statfs fs {};
+    std::string where = exists ? path : ParentDirectory(path);
+    if (::statfs(where.c_str(), &fs) != 0) {
+      return MakeError(ErrorCode::kNotFound, "cannot reach the folder of '" + path + "'");
+    }
+    std::string fs_name;
+    if (!FileSystemSupportsWal(static_cast<int64_t>(fs.f_type), fs_name)) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "campaign file '" + path + "' is on a " + fs_name +
+                           " network file system, where SQLite's WAL journal cannot work; keep "
+                           "campaign files on local or node-shared POSIX storage (for example "
+                           "the node's scratch disk) and copy them back when done");
+    }
+  }
+
+  auto impl = std::make_unique<Impl>();
+  impl->path = path;
+  impl->read_only = mode == OpenMode::kReadOnly;
+  int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY
+              : mode == OpenMode::kCreate ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                                          : SQLITE_OPEN_READWRITE;
+  int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    return tl::unexpected(SqliteError(impl->db, rc, "opening campaign file '" + path + "'"));
+  }
+  sqlite3_busy_timeout(impl->db, 10000);
+  auto check = Exec(impl->db, "PRAGMA foreign_keys = ON");
+  if (!check) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "'" + path + "' is not a labloop campaign file: " + check.error().message);
+  }
+  if (mode != OpenMode::kReadOnly) {
+    Statement wal(impl->db, "PRAGMA journal_mode = WAL");
+    auto row = wal.Step();
+    if (!row) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "'" + path + "' is not a labloop campaign file: " + row.error().message);
+    }
+    if (wal.Text(0) != "wal") {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "campaign file '" + path + "': the file system refused SQLite's WAL journal "
+                       "(journal mode stays '" + wal.Text(0) + "'); keep campaign files on local "
+                       "POSIX storage");
+    }
+    LABLOOP_TRY(Exec(impl->db, "PRAGMA synchronous = NORMAL"));
+  }
+  auto migrated = impl->Migrate();
+  if (!migrated) {
+    Error e = migrated.error();
+    if (e.message.find("not a database") != std::string::npos) {
+      e.message = "'" + path + "' is not a labloop campaign file (" + e.message + ")";
+      e.code = ErrorCode::kInvalidArgument;
+    }
+    return tl::unexpected(e);
+  }
+  return std::unique_ptr<CampaignDb>(new CampaignDb(std::move(impl)));
+}
+
+Status CampaignDb::CreateCampaign(const CampaignRecord& record) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement insert(impl_->db,
+                   "INSERT INTO campaign (id, name, config_given, config_resolved, created_at) "
+                   "VALUES (1, ?, ?, ?, ?)");
+  insert.Bind(1, record.name).Bind(2, record.config_given).Bind(3, record.config_resolved);
+  insert.Bind(4, record.created_at.empty() ? NowUtc() : record.created_at);
+  LABLOOP_TRY(insert.Run());
+  Statement event(impl_->db,
+                  "INSERT INTO event (time, actor, kind, detail) VALUES (?, 'labloop', "
+                  "'campaign_created', ?)");
+  event.Bind(1, NowUtc()).Bind(2, "{\"name\":\"" + record.name + "\"}");
+  LABLOOP_TRY(event.Run());
+  return tx.Commit();
+}
+
+Result<CampaignRecord> CampaignDb::GetCampaign() {
+  Statement select(impl_->db,
+                   "SELECT name, config_given, config_resolved, created_at FROM campaign");
+  auto row = select.Step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "campaign file '" + impl_->path + "' has no campaign record (init failed?)");
+  }
+  return CampaignRecord{select.Text(0), select.Text(1), select.Text(2), select.Text(3)};
+}
+
+Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandidate>& candidates) {
+  AddCandidatesResult result;
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement find(impl_->db,
+                 "SELECT c.location FROM molecule m LEFT JOIN candidate c ON c.molecule_id = m.id "
+                 "WHERE m.inchikey = ?");
+  Statement molecule(impl_->db,
+                     "INSERT INTO molecule (smiles, inchikey, fingerprint) VALUES (?, ?, ?)");
+  Statement candidate(impl_->db,
+                      "INSERT INTO candidate (molecule_id, source, source_id, location, "
+                      "round_added) VALUES (?, ?, ?, ?, ?)");
+  for (const auto& c : candidates) {
+    find.Reset();
+    find.Bind(1, c.inchikey);
+    auto found = find.Step();
+    if (!found) return tl::unexpected(found.error());
+    if (*found) {
+      ++result.duplicates;
+      result.duplicate_locations.push_back(c.location + " duplicates " + find.Text(0));
+      continue;
+    }
+    molecule.Reset();
+    molecule.Bind(1, c.smiles).Bind(2, c.inchikey).BindBlob(3, c.fingerprint);
+    LABLOOP_TRY(molecule.Run());
+    candidate.Reset();
+    candidate.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)))
+        .Bind(2, c.source)
+        .Bind(3, c.source_id)
+        .Bind(4, c.location)
+        .Bind(5, c.round_added);
+    LABLOOP_TRY(candidate.Run());
+    ++result.added;
+  }
+  LABLOOP_TRY(tx.Commit());
+  return result;
+}
+
+Status CampaignDb::AddRejectedInputs(const std::vector<RejectedInput>& rejected) {
+  if (rejected.empty()) return {};
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement insert(impl_->db,
+                   "INSERT INTO rejected_input (source, location, record_id, input, reason, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?)");
+  std::string now = NowUtc();
+  for (const auto& r : rejected) {
+    insert.Reset();
+    insert.Bind(1, r.source).Bind(2, r.location).Bind(3, r.record_id).Bind(4, r.input);
+    insert.Bind(5, r.reason).Bind(6, now);
+    LABLOOP_TRY(insert.Run());
+  }
+  return tx.Commit();
+}
+
+Result<std::vector<CandidateRow>> CampaignDb::ListCandidates() {
+  Statement select(impl_->db,
+                   "SELECT c.id, m.smiles, m.inchikey, m.fingerprint, c.source, c.source_id "
+                   "FROM candidate c JOIN molecule m ON m.id = c.molecule_id ORDER BY c.id");
+  std::vector<CandidateRow> rows;
+  for (;;) {
+    auto row = select.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    rows.push_back({select.Int(0), select.Text(1), select.Text(2), select.Blob(3), select.Text(4),
+                    select.Text(5)});
+  }
+  return rows;
+}
+
+Result<std::vector<RejectedInput>> CampaignDb::ListRejectedInputs() {
+  Statement select(impl_->db,
+                   "SELECT source, location, record_id, input, reason FROM rejected_input "
+                   "ORDER BY id");
+  std::vector<RejectedInput> rows;
+  for (;;) {
+    auto row = select.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    rows.push_back(
+        {select.Text(0), select.Text(1), select.Text(2), select.Text(3), select.Text(4)});
+  }
+  return rows;
+}
+
+Result<std::optional<RoundRow>> CampaignDb::LastRound() {
+  Statement select(impl_->db,
+                   "SELECT number, state, model_id FROM round ORDER BY number DESC LIMIT 1");
+  auto row = select.Step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return std::optional<RoundRow>();
+  RoundRow round;
+  round.number = static_cast<int>(select.Int(0));
+  round.state = ParseRoundState(select.Text(1));
+  if (!select.IsNull(2)) round.model_id = select.Int(2);
+  return std::optional<RoundRow>(round);
+}
+
+Status CampaignDb::StartRound(int number) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement insert(impl_->db,
+                   "INSERT INTO round (number, state, started_at) VALUES (?, 'selecting', ?)");
+  insert.Bind(1, number).Bind(2, NowUtc());
+  LABLOOP_TRY(insert.Run());
+  return tx.Commit();
+}
+
+Result<int64_t> CampaignDb::StoreModel(const ModelRow& model) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement insert(impl_->db,
+                   "INSERT INTO model (round, kind, property, training_size, metrics, weights, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, model.round).Bind(2, model.kind).Bind(3, model.property);
+  insert.Bind(4, model.training_size).Bind(5, model.metrics_json).BindBlob(6, model.weights);
+  insert.Bind(7, NowUtc());
+  LABLOOP_TRY(insert.Run());
+  int64_t id = sqlite3_last_insert_rowid(impl_->db);
+  Statement update(impl_->db, "UPDATE round SET model_id = ? WHERE number = ?");
+  update.Bind(1, id).Bind(2, model.round);
+  LABLOOP_TRY(update.Run());
+  LABLOOP_TRY(tx.Commit());
+  return id;
+}
+
+Result<ModelRow> CampaignDb::GetModel(int64_t id) {
+  Statement select(impl_->db,
+                   "SELECT id, round, kind, property, training_size, metrics, weights FROM model "
+                   "WHERE id = ?");
+  select.Bind(1, id);
+  auto row = select.Step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) return MakeError(ErrorCode::kNotFound, "no model " + std::to_string(id));
+  return ModelRow{select.Int(0),  static_cast<int>(select.Int(1)), select.Text(2), select.Text(3),
+                  select.Int(4), select.Text(5), select.Blob(6)};
+}
+
+Status CampaignDb::StorePredictions(int64_t model_id,
+                                    const std::vector<PredictionRow>& predictions) {
+  std::vector<const PredictionRow*> sorted;
+  sorted.reserve(predictions.size());
+  for (const auto& p : predictions) sorted.push_back(&p);
+  std::sort(sorted.begin(), sorted.end(),
+            [](auto* a, auto* b) { return a->candidate_id < b->candidate_id; });
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement insert(impl_->db,
+                   "INSERT OR REPLACE INTO prediction (model_id, candidate_id, mean, sigma, "
+                   "sigma_epistemic, sigma_aleatoric) VALUES (?, ?, ?, ?, ?, ?)");
+  if (!insert.ok()) return tl::unexpected(insert.error());
+  for (const PredictionRow* p : sorted) {
+    insert.Reset();
+    insert.Bind(1, model_id).Bind(2, p->candidate_id).Bind(3, p->mean).Bind(4, p->sigma);
+    insert.Bind(5, p->sigma_epistemic).Bind(6, p->sigma_aleatoric);
+    LABLOOP_TRY(insert.Run());
+  }
+  return tx.Commit();
+}
+
+Result<int64_t> CampaignDb::CountPredictions(int64_t model_id) {
+  Statement count(impl_->db, "SELECT COUNT(*) FROM prediction WHERE model_id = ?");
+  count.Bind(1, model_id);
+  auto row = count.Step();
+  if (!row) return tl::unexpected(row.error());
+  return count.Int(0);
+}
+
+Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& decisions,
+                                 const std::string& job_kind, const std::string& backend) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement decision(impl_->db,
+                     "INSERT INTO decision (round, candidate_id, route, acquisition, "
+                     "acquisition_value, mean, sigma, cost, reasons, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Statement job(impl_->db,
+                "INSERT INTO job (decision_id, candidate_id, round, kind, backend, state, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)");
+  std::string now = NowUtc();
+  for (const auto& d : decisions) {
+    decision.Reset();
+    decision.Bind(1, round).Bind(2, d.candidate_id).Bind(3, d.route).Bind(4, d.acquisition);
+    decision.Bind(5, d.acquisition_value).Bind(6, d.mean).Bind(7, d.sigma).Bind(8, d.cost);
+    decision.Bind(9, d.reasons_json).Bind(10, now);
+    LABLOOP_TRY(decision.Run());
+    if (d.route != "simulate" && d.route != "experiment") continue;
+    job.Reset();
+    job.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)));
+    job.Bind(2, d.candidate_id).Bind(3, round).Bind(4, job_kind).Bind(5, backend);
+    job.Bind(6, now).Bind(7, now);
+    LABLOOP_TRY(job.Run());
+  }
+  Statement update(impl_->db, "UPDATE round SET state = 'dispatched' WHERE number = ?");
+  update.Bind(1, round);
+  LABLOOP_TRY(update.Run());
+  return tx.Commit();
+}
+
+Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& states) {
+  Statement select(impl_->db,
+                   "SELECT j.id, j.candidate_id, j.round, j.kind, j.backend, j.state, j.attempts, "
+                   "j.error, m.smiles FROM job j JOIN candidate c ON c.id = j.candidate_id "
+                   "JOIN molecule m ON m.id = c.molecule_id ORDER BY j.id");
+  std::vector<JobRow> jobs;
+  for (;;) {
+    auto row = select.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    JobRow job{select.Int(0),
+               select.Int(1),
+               static_cast<int>(select.Int(2)),
+               select.Text(3),
+               select.Text(4),
+               ParseJobState(select.Text(5)),
+               static_cast<int>(select.Int(6)),
+               select.Text(7),
+               select.Text(8)};
+    if (states.empty() || std::find(states.begin(), states.end(), job.state) != states.end()) {
+      jobs.push_back(std::move(job));
+    }
+  }
+  return jobs;
+}
+
+Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement update(impl_->db,
+                   "UPDATE job SET state = 'running', attempts = attempts + 1, updated_at = ? "
+                   "WHERE id = ? AND state IN ('queued', 'submitted')");
+  std::string now = NowUtc();
+  for (int64_t id : job_ids) {
+    update.Reset();
+    update.Bind(1, now).Bind(2, id);
+    LABLOOP_TRY(update.Run());
+  }
+  return tx.Commit();
+}
+
+Result<int64_t> CampaignDb::RequeueInterruptedJobs() {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement update(impl_->db,
+                   "UPDATE job SET state = 'queued', updated_at = ? "
+                   "WHERE state IN ('running', 'submitted')");
+  update.Bind(1, NowUtc());
+  LABLOOP_TRY(update.Run());
+  int64_t changed = sqlite3_changes(impl_->db);
+  if (changed > 0) {
+    Statement event(impl_->db,
+                    "INSERT INTO event (time, actor, kind, detail) VALUES (?, 'labloop', "
+                    "'jobs_requeued', ?)");
+    event.Bind(1, NowUtc()).Bind(2, "{\"count\":" + std::to_string(changed) + "}");
+    LABLOOP_TRY(event.Run());
+  }
+  LABLOOP_TRY(tx.Commit());
+  return changed;
+}
+
+Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {
+  // A measurement is the one record that must survive a power cut once acknowledged.
+  LABLOOP_TRY(Exec(impl_->db, "PRAGMA synchronous = FULL"));
+  Status result = [&]() -> Status {
+    Transaction tx(impl_->db);
+    LABLOOP_TRY(tx.begun());
+    Statement job(impl_->db, "SELECT candidate_id, state FROM job WHERE id = ?");
+    job.Bind(1, outcome.job_id);
+    auto row = job.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) {
+      return MakeError(ErrorCode::kNotFound, "no job " + std::to_string(outcome.job_id));
+    }
+    int64_t candidate_id = job.Int(0);
+    JobState state = ParseJobState(job.Text(1));
+    if (state == JobState::kDone || state == JobState::kFailed || state == JobState::kCancelled) {
+      return {};  // already ingested
+    }
+    std::string now = NowUtc();
+    if (outcome.ok) {
+      Statement insert(impl_->db,
+                       "INSERT OR IGNORE INTO measurement (job_id, candidate_id, property, value, "
+                       "uncertainty, fidelity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      for (const auto& v : outcome.values) {
+        insert.Reset();
+        insert.Bind(1, outcome.job_id).Bind(2, candidate_id).Bind(3, v.property);
+        insert.Bind(4, v.value).Bind(5, v.uncertainty).Bind(6, outcome.fidelity).Bind(7, now);
+        LABLOOP_TRY(insert.Run());
+      }
+    }
+    Statement update(impl_->db,
+                     "UPDATE job SET state = ?, error = ?, raw = ?, updated_at = ? WHERE id = ?");
+    update.Bind(1, std::string(outcome.ok ? "done" : "failed"));
+    if (outcome.ok) {
+      update.BindNull(2);
+    } else {
+      update.Bind(2, outcome.error);
+    }
+    update.Bind(3, outcome.raw_json).Bind(4, now).Bind(5, outcome.job_id);
+    LABLOOP_TRY(update.Run());
+    if (impl_->before_commit_hook) impl_->before_commit_hook();
+    return tx.Commit();
+  }();
+  auto restored = Exec(impl_->db, "PRAGMA synchronous = NORMAL");
+  if (result && !restored) return restored;
+  return result;
+}
+
+Status CampaignDb::FinishRound(int round) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement update(impl_->db,
+                   "UPDATE round SET state = 'done', finished_at = ? WHERE number = ?");
+  update.Bind(1, NowUtc()).Bind(2, round);
+  LABLOOP_TRY(update.Run());
+  return tx.Commit();
+}
+
+Result<std::vector<MeasurementRow>> CampaignDb::ListMeasurements(const std::string& property) {
+  Statement select(impl_->db,
+                   "SELECT me.job_id, me.candidate_id, j.round, mo.smiles, me.property, me.value "
+                   "FROM measurement me JOIN job j ON j.id = me.job_id "
+                   "JOIN candidate c ON c.id = me.candidate_id "
+                   "JOIN molecule mo ON mo.id = c.molecule_id "
+                   "WHERE ? = '' OR me.property = ? ORDER BY me.id");
+  select.Bind(1, property).Bind(2, property);
+  std::vector<MeasurementRow> rows;
+  for (;;) {
+    auto row = select.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    rows.push_back({select.Int(0), select.Int(1), static_cast<int>(select.Int(2)), select.Text(3),
+                    select.Text(4), select.Double(5)});
+  }
+  return rows;
+}
+
+Result<CampaignSummary> CampaignDb::Summary() {
+  CampaignSummary summary;
+  for (JobState s : {JobState::kQueued, JobState::kSubmitted, JobState::kRunning, JobState::kDone,
+                     JobState::kFailed, JobState::kCancelled}) {
+    summary.jobs[JobStateName(s)] = 0;
+  }
+  auto scalar = [&](const char* sql) -> Result<int64_t> {
+    Statement s(impl_->db, sql);
+    auto row = s.Step();
+    if (!row) return tl::unexpected(row.error());
+    return *row ? s.Int(0) : 0;
+  };
+  auto round = scalar("SELECT COALESCE(MAX(number), 0) FROM round");
+  auto candidates = scalar("SELECT COUNT(*) FROM candidate");
+  auto measurements = scalar("SELECT COUNT(*) FROM measurement");
+  auto rejected = scalar("SELECT COUNT(*) FROM rejected_input");
+  auto spent = scalar("SELECT COUNT(*) FROM job WHERE state != 'cancelled'");
+  for (auto* r : {&round, &candidates, &measurements, &rejected, &spent}) {
+    if (!*r) return tl::unexpected(r->error());
+  }
+  summary.round = static_cast<int>(*round);
+  summary.candidates = *candidates;
+  summary.measurements = *measurements;
+  summary.rejected_inputs = *rejected;
+  summary.evaluations_spent = *spent;
+  Statement jobs(impl_->db, "SELECT state, COUNT(*) FROM job GROUP BY state");
+  for (;;) {
+    auto row = jobs.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) break;
+    summary.jobs[jobs.Text(0)] = jobs.Int(1);
+  }
+  return summary;
+}
+
+Result<std::vector<ExportRow>> CampaignDb::ExportRows() {
+  std::vector<ExportRow> rows;
+  std::unordered_map<int64_t, size_t> index;
+  {
+    Statement s(impl_->db,
+                "SELECT c.id, m.smiles, m.inchikey, c.source, c.source_id FROM candidate c "
+                "JOIN molecule m ON m.id = c.molecule_id ORDER BY c.id");
+    for (;;) {
+      auto row = s.Step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      ExportRow r;
+      r.candidate_id = s.Int(0);
+      r.smiles = s.Text(1);
+      r.inchikey = s.Text(2);
+      r.source = s.Text(3);
+      r.source_id = s.Text(4);
+      index[r.candidate_id] = rows.size();
+      rows.push_back(std::move(r));
+    }
+  }
+  {  // the latest model's predictions
+    Statement s(impl_->db,
+                "SELECT candidate_id, mean, sigma, sigma_epistemic, sigma_aleatoric, model_id "
+                "FROM prediction WHERE model_id = (SELECT MAX(id) FROM model)");
+    for (;;) {
+      auto row = s.Step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      auto it = index.find(s.Int(0));
+      if (it == index.end()) continue;
+      rows[it->second].prediction =
+          PredictionRow{s.Int(0), s.Double(1), s.Double(2), s.Double(3), s.Double(4)};
+      rows[it->second].prediction_model = s.Int(5);
+    }
+  }
+  {  // each candidate's latest decision
+    Statement s(impl_->db,
+                "SELECT candidate_id, round, route, acquisition_value FROM decision ORDER BY id");
+    for (;;) {
+      auto row = s.Step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      auto it = index.find(s.Int(0));
+      if (it == index.end()) continue;
+      ExportRow& r = rows[it->second];
+      r.decision_round = static_cast<int>(s.Int(1));
+      r.route = s.Text(2);
+      if (!s.IsNull(3)) r.acquisition_value = s.Double(3);
+    }
+  }
+  {
+    Statement s(impl_->db, "SELECT candidate_id, state, error FROM job ORDER BY id");
+    for (;;) {
+      auto row = s.Step();
+      if (!row) return tl::unexpected(row.error());
+      if (!*row) break;
+      auto it = index.find(s.Int(0));
+      if (it == index.end()) continue;
+      rows[it->second].job_state = s.Text(1);
+      rows[it->second].job_error = s.Text(2);
+    }
+  }
+  auto measurements = ListMeasurements("");
+  if (!measurements) return tl::unexpected(measurements.error());
+  for (const auto& m : *measurements) {
+    auto it = index.find(m.candidate_id);
+    if (it == index.end()) continue;
+    rows[it->second].measured[m.property] = {m.value, m.job_id, m.round};
+  }
+  return rows;
+}
+
+Status CampaignDb::LogEvent(const std::string& actor, const std::string& kind,
+                            const std::string& detail_json) {
+  Statement insert(impl_->db, "INSERT INTO event (time, actor, kind, detail) VALUES (?, ?, ?, ?)");
+  insert.Bind(1, NowUtc()).Bind(2, actor).Bind(3, kind).Bind(4, detail_json);
+  return insert.Run();
+}
+
+Result<std::string> CampaignDb::IntegrityCheck() {
+  Statement check(impl_->db, "PRAGMA integrity_check");
+  auto row = check.Step();
+  if (!row) return tl::unexpected(row.error());
+  return check.Text(0);
+}
+
+}  // namespace labloop::db

@@ -1,0 +1,106 @@
+#pragma once
+// CampaignDb: the campaign file, one SQLite database per campaign (DESIGN.md §4).
+//
+// Durability rules kept here, so the engine cannot get them wrong:
+// - WAL journal; every write transaction is BEGIN IMMEDIATE; measurements commit with
+//   synchronous=FULL. A file system where WAL cannot work (NFS, SMB) is refused with a clear error.
+// - A job is written (queued) in the same transaction as the decision that made it, before any
+//   process or instrument hears of it.
+// - Results are ingested keyed by (job, candidate, property): ingesting twice changes nothing.
+// - The schema version lives in PRAGMA user_version; Open() migrates older files forward.
+//
+// One CampaignDb per thread; open one read-write connection per campaign (the engine's writer)
+// and any number of read-only ones (status, export, GUI).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "db/records.h"
+
+namespace labloop::db {
+
+enum class OpenMode {
+  kCreate,     // a new file; fails if it exists
+  kReadWrite,  // an existing campaign, as its single writer
+  kReadOnly,   // an existing campaign, for readers
+};
+
+// The schema version this build writes.
+constexpr int kSchemaVersion = 1;
+
+class CampaignDb {
+ public:
+  static Result<std::unique_ptr<CampaignDb>> Open(const std::string& path, OpenMode mode);
+  ~CampaignDb();
+
+  const std::string& Path() const;
+  int SchemaVersion() const;
+
+  // --- campaign ---
+  Status CreateCampaign(const CampaignRecord& record);
+  Result<CampaignRecord> GetCampaign();
+
+  // --- molecules and candidates ---
+  // Adds molecules and candidates in one transaction, skipping InChIKeys already present.
+  Result<AddCandidatesResult> AddCandidates(const std::vector<NewCandidate>& candidates);
+  Status AddRejectedInputs(const std::vector<RejectedInput>& rejected);
+  Result<std::vector<CandidateRow>> ListCandidates();
+  Result<std::vector<RejectedInput>> ListRejectedInputs();
+
+  // --- rounds, models, predictions ---
+  Result<std::optional<RoundRow>> LastRound();
+  Status StartRound(int number);
+  Result<int64_t> StoreModel(const ModelRow& model);  // also sets the round's model
+  Result<ModelRow> GetModel(int64_t id);
+  // Stores predictions of one model in one transaction (prepared statement, sorted keys).
+  Status StorePredictions(int64_t model_id, const std::vector<PredictionRow>& predictions);
+  Result<int64_t> CountPredictions(int64_t model_id);
+
+  // --- decisions and jobs ---
+  // Stores the round's decisions and, for each simulate/experiment route, a queued job;
+  // the round becomes dispatched. All in one transaction.
+  Status DispatchRound(int round, const std::vector<DecisionRow>& decisions,
+                       const std::string& job_kind, const std::string& backend);
+  Result<std::vector<JobRow>> ListJobs(const std::vector<JobState>& states);
+  Status MarkJobsRunning(const std::vector<int64_t>& job_ids);
+  // Jobs left running or submitted by a controller that died go back to the queue.
+  Result<int64_t> RequeueInterruptedJobs();
+  // Records a job's outcome and its measurements in one synchronous=FULL transaction. A job that
+  // is already done or failed is left as it is, so ingesting twice changes nothing.
+  Status IngestOutcome(const JobOutcome& outcome);
+  Status FinishRound(int round);
+
+  // --- reading ---
+  Result<std::vector<MeasurementRow>> ListMeasurements(const std::string& property);
+  Result<CampaignSummary> Summary();
+  Result<std::vector<ExportRow>> ExportRows();
+
+  // --- audit log ---
+  Status LogEvent(const std::string& actor, const std::string& kind, const std::string& detail_json);
+
+  // Runs PRAGMA integrity_check; "ok" when the file is sound.
+  Result<std::string> IntegrityCheck();
+
+  // Test hook: a function called inside IngestOutcome's transaction just before COMMIT.
+  void SetBeforeCommitHook(std::function<void()> hook);
+
+  struct Impl;
+
+ private:
+  explicit CampaignDb(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether a file system (statfs f_type) supports SQLite's WAL shared-memory locking; false for
+// network file systems. `name` receives a readable name of the file system.
+bool FileSystemSupportsWal(int64_t fs_type, std::string& name);
+
+// Current UTC time, ISO 8601 ("2026-11-25T10:00:00Z").
+std::string NowUtc();
+
+}  // namespace labloop::db

@@ -1,0 +1,127 @@
+// The campaign file's schema and its forward migrations.
+//
+// Migration N takes a file from user_version N-1 to N. Never edit a released migration; add one.
+
+#include "db/schema.h"
+
+namespace labloop::db::detail {
+
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> migrations = {
+      // 1: the records of DESIGN.md §4.
+      R"sql(
+CREATE TABLE campaign (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  name TEXT NOT NULL,
+  config_given TEXT NOT NULL,
+  config_resolved TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE molecule (
+  id INTEGER PRIMARY KEY,
+  smiles TEXT NOT NULL,
+  inchikey TEXT NOT NULL UNIQUE,
+  fingerprint BLOB
+);
+CREATE TABLE candidate (
+  id INTEGER PRIMARY KEY,
+  molecule_id INTEGER NOT NULL UNIQUE REFERENCES molecule(id),
+  source TEXT NOT NULL,
+  source_id TEXT,
+  location TEXT,
+  parents TEXT,
+  round_added INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE rejected_input (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  location TEXT NOT NULL,
+  record_id TEXT,
+  input TEXT,
+  reason TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE model (
+  id INTEGER PRIMARY KEY,
+  round INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  property TEXT NOT NULL,
+  training_size INTEGER NOT NULL,
+  metrics TEXT,
+  weights BLOB,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE round (
+  number INTEGER PRIMARY KEY,
+  state TEXT NOT NULL CHECK (state IN ('selecting', 'dispatched', 'done')),
+  model_id INTEGER REFERENCES model(id),
+  started_at TEXT NOT NULL,
+  finished_at TEXT
+);
+CREATE TABLE prediction (
+  model_id INTEGER NOT NULL REFERENCES model(id),
+  candidate_id INTEGER NOT NULL REFERENCES candidate(id),
+  mean REAL NOT NULL,
+  sigma REAL NOT NULL,
+  sigma_epistemic REAL,
+  sigma_aleatoric REAL,
+  PRIMARY KEY (model_id, candidate_id)
+) WITHOUT ROWID;
+CREATE TABLE decision (
+  id INTEGER PRIMARY KEY,
+  round INTEGER NOT NULL REFERENCES round(number),
+  candidate_id INTEGER NOT NULL REFERENCES candidate(id),
+  route TEXT NOT NULL CHECK (route IN ('trust', 'simulate', 'experiment', 'reject')),
+  acquisition TEXT,
+  acquisition_value REAL,
+  mean REAL,
+  sigma REAL,
+  cost REAL,
+  reasons TEXT,
+  approved_by TEXT,
+  approved_at TEXT,
+  created_at TEXT NOT NULL,
+  UNIQUE (round, candidate_id)
+);
+CREATE TABLE job (
+  id INTEGER PRIMARY KEY,
+  decision_id INTEGER REFERENCES decision(id),
+  candidate_id INTEGER NOT NULL REFERENCES candidate(id),
+  round INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  backend TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN
+    ('queued', 'submitted', 'running', 'done', 'failed', 'cancelled')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  external_id TEXT,
+  error TEXT,
+  raw TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE INDEX job_state ON job(state);
+CREATE TABLE measurement (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES job(id),
+  candidate_id INTEGER NOT NULL REFERENCES candidate(id),
+  property TEXT NOT NULL,
+  value REAL NOT NULL,
+  uncertainty REAL,
+  fidelity TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (job_id, candidate_id, property)
+);
+CREATE INDEX measurement_property ON measurement(property, candidate_id);
+CREATE TABLE event (
+  id INTEGER PRIMARY KEY,
+  time TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT
+);
+)sql",
+  };
+  return migrations;
+}
+
+}  // namespace labloop::db::detail

@@ -1,0 +1,115 @@
+#include "db/sqlite.h"
+
+namespace labloop::db::detail {
+
+Error SqliteError(sqlite3* db, int rc, const std::string& what) {
+  ErrorCode code = ErrorCode::kInternal;
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) code = ErrorCode::kUnavailable;
+  if (rc == SQLITE_CONSTRAINT) code = ErrorCode::kInvalidArgument;
+  if (rc == SQLITE_READONLY || rc == SQLITE_CANTOPEN || rc == SQLITE_FULL || rc == SQLITE_IOERR) {
+    code = ErrorCode::kFailedPrecondition;
+  }
+  std::string detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return Error{code, what + ": " + detail};
+}
+
+Statement::Statement(sqlite3* db, const char* sql) : db_(db) {
+  int rc = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  if (rc != SQLITE_OK) {
+    error_ = SqliteError(db, rc, std::string("preparing '") + sql + "'");
+    stmt_ = nullptr;
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::Bind(int index, int64_t value) {
+  sqlite3_bind_int64(stmt_, index, value);
+  return *this;
+}
+Statement& Statement::Bind(int index, double value) {
+  sqlite3_bind_double(stmt_, index, value);
+  return *this;
+}
+Statement& Statement::Bind(int index, const std::string& value) {
+  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::BindBlob(int index, const std::string& bytes) {
+  if (bytes.empty()) return BindNull(index);
+  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+Statement& Statement::Bind(int index, std::optional<double> value) {
+  return value ? Bind(index, *value) : BindNull(index);
+}
+Statement& Statement::BindNull(int index) {
+  sqlite3_bind_null(stmt_, index);
+  return *this;
+}
+
+Result<bool> Statement::Step() {
+  if (!stmt_) return tl::unexpected(error_);
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return tl::unexpected(SqliteError(db_, rc, "executing '" + std::string(sqlite3_sql(stmt_)) + "'"));
+}
+
+Status Statement::Run() {
+  for (;;) {
+    auto row = Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return {};
+  }
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::Double(int column) const { return sqlite3_column_double(stmt_, column); }
+bool Statement::IsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+std::string Statement::Text(int column) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, column);
+  return text ? std::string(reinterpret_cast<const char*>(text),
+                            sqlite3_column_bytes(stmt_, column))
+              : std::string();
+}
+std::string Statement::Blob(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  return data ? std::string(static_cast<const char*>(data), sqlite3_column_bytes(stmt_, column))
+              : std::string();
+}
+
+Status Exec(sqlite3* db, const std::string& sql) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    Error error = SqliteError(nullptr, rc, "");
+    error.message = text;
+    return tl::unexpected(error);
+  }
+  return {};
+}
+
+Transaction::Transaction(sqlite3* db) : db_(db), begun_(Exec(db, "BEGIN IMMEDIATE")) {}
+
+Transaction::~Transaction() {
+  if (begun_ && !done_) Exec(db_, "ROLLBACK");
+}
+
+Status Transaction::Commit() {
+  if (!begun_) return begun_;
+  auto status = Exec(db_, "COMMIT");
+  if (status) done_ = true;
+  return status;
+}
+
+}  // namespace labloop::db::detail
