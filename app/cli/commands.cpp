@@ -1,0 +1,128 @@
+#include "app/cli/commands.h"
+
+#include <cstdlib>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "app/cli/bench.h"
+#include "app/engine/demo.h"
+#include "app/engine/engine.h"
+#include "core/log.h"
+
+namespace labloop::cli {
+
+namespace {
+
+int Fail(const Error& error) {
+  std::cerr << "labloop: error: " << error.message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  // xtb and RDKit use OpenMP; parallelism comes from labloop's own threads (one xtb per thread).
+  // LibTorch sets its own thread count per call.
+  setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);
+
+  CLI::App app{"labloop: an active-learning controller for autonomous laboratories"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "debug, info, warn, error or off")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+
+  std::string campaign, config_path, format, output, dir = "labloop-demo";
+  bool as_json = false;
+  int rounds = 0;
+
+  auto* init = app.add_subcommand("init", "create a campaign file from a TOML config");
+  init->add_option("file", campaign, "the campaign file to create (FILE.labloop)")->required();
+  init->add_option("--config,-c", config_path, "campaign config (TOML)")->required();
+
+  auto* run = app.add_subcommand("run", "run rounds until the budget is spent (resumes)");
+  run->add_option("file", campaign, "the campaign file")->required();
+  run->add_option("--rounds", rounds, "stop after this many rounds (default: until the budget is spent)");
+
+  auto* status = app.add_subcommand("status", "print the campaign's state");
+  status->add_option("file", campaign, "the campaign file")->required();
+  status->add_flag("--json", as_json, "print a JSON object instead of a table");
+
+  auto* exporter = app.add_subcommand("export", "write candidates with predictions and measurements");
+  exporter->add_option("file", campaign, "the campaign file")->required();
+  exporter->add_option("--format,-f", format, "csv or sdf")
+      ->required()
+      ->check(CLI::IsMember({"csv", "sdf"}));
+  exporter->add_option("-o,--output", output, "output file")->required();
+
+  auto* demo = app.add_subcommand("demo", "create and run the embedded demo campaign");
+  demo->add_option("--dir", dir, "demo folder (default ./labloop-demo/)");
+
+  auto* bench = app.add_subcommand("bench", "benchmarks: print a table and write JSON");
+  bench->require_subcommand(1);
+  StorePredictionsBench store_options;
+  auto* store = bench->add_subcommand("store-predictions", "time storing predictions in a campaign file");
+  store->add_option("--n", store_options.predictions, "number of predictions");
+  store->add_option("--json", store_options.json_path, "write results as JSON");
+  FastLoopBench loop_options;
+  loop_options.library = "../shared/data/qm9/qm9_130k.smi.gz";
+  auto* loop = bench->add_subcommand("fast-loop", "time train + predict + acquire for one round");
+  loop->add_option("--library", loop_options.library, "SMILES file of the pool");
+  loop->add_option("--candidates", loop_options.candidates, "pool size");
+  loop->add_option("--train", loop_options.training, "training set size");
+  loop->add_option("--batch", loop_options.batch, "batch size to select");
+  loop->add_option("--repeats", loop_options.repeats, "rounds to time");
+  loop->add_option("--json", loop_options.json_path, "write results as JSON");
+
+  CLI11_PARSE(app, argc, argv);
+  LogLevel level = LogLevel::kInfo;
+  ParseLogLevel(log_level, level);
+  SetLogLevel(level);
+
+  if (*init) {
+    auto s = engine::InitCampaign(campaign, config_path);
+    if (!s) return Fail(s.error());
+    std::cout << "created " << campaign << "\n";
+    return 0;
+  }
+  if (*run) {
+    engine::RunOptions options;
+    options.max_rounds = rounds;
+    auto summary = engine::RunCampaign(campaign, options);
+    if (!summary) return Fail(summary.error());
+    std::cout << "stopped: " << summary->stop_reason << " (" << summary->rounds_run
+              << " rounds, " << summary->evaluations << " evaluations in this run)\n";
+    return 0;
+  }
+  if (*status) {
+    auto s = engine::GetStatus(campaign);
+    if (!s) return Fail(s.error());
+    std::cout << (as_json ? engine::StatusJson(*s) + "\n" : engine::StatusTable(*s));
+    return 0;
+  }
+  if (*exporter) {
+    auto written = engine::ExportCampaign(
+        campaign, format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kSdf, output);
+    if (!written) return Fail(written.error());
+    std::cout << "wrote " << *written << " candidates to " << output << "\n";
+    return 0;
+  }
+  if (*demo) {
+    engine::DemoOptions options;
+    options.dir = dir;
+    auto s = engine::RunDemo(options, std::cout);
+    if (!s) return Fail(s.error());
+    return 0;
+  }
+  if (*store) {
+    auto s = RunStorePredictionsBench(store_options);
+    return s ? 0 : Fail(s.error());
+  }
+  if (*loop) {
+    auto s = RunFastLoopBench(loop_options);
+    return s ? 0 : Fail(s.error());
+  }
+  return 2;
+}
+
+}  // namespace labloop::cli

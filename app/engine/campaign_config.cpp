@@ -1,0 +1,223 @@
+#include "app/engine/campaign_config.h"
+
+#include <filesystem>
+#include <sstream>
+
+namespace labloop::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Resolve(const std::string& path, const std::string& base_dir) {
+  if (path.empty()) return path;
+  fs::path p(path);
+  if (p.is_relative()) p = fs::path(base_dir) / p;
+  return fs::absolute(p).lexically_normal().string();
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Assigns a getter's value or returns its error from the enclosing function.
+#define LABLOOP_ASSIGN(target, expr)                           \
+  do {                                                         \
+    auto labloop_value = (expr);                               \
+    if (!labloop_value) {                                      \
+      return tl::unexpected(labloop_value.error());            \
+    }                                                          \
+    target = *labloop_value;                                   \
+  } while (false)
+
+}  // namespace
+
+const char* DirectionName(learners::Direction direction) {
+  return direction == learners::Direction::kMinimize ? "minimize" : "maximize";
+}
+
+Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::string& base_dir) {
+  CampaignConfig c;
+  LABLOOP_ASSIGN(c.name, config.GetString("campaign.name", c.name));
+  int64_t seed = 0;
+  LABLOOP_ASSIGN(seed, config.GetInt("campaign.seed", 0, 0, INT64_MAX));
+  c.seed = static_cast<uint64_t>(seed);
+
+  std::vector<std::string> files;
+  LABLOOP_ASSIGN(files, config.GetStringList("library.files"));
+  if (files.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'library.files' is missing; name at least one "
+                                       "SMILES, CSV or SDF file");
+  }
+  for (const auto& f : files) {
+    if (auto format = chem::DetectFormat(f); !format) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key 'library.files': " + format.error().message);
+    }
+    c.library_files.push_back(Resolve(f, base_dir));
+  }
+  LABLOOP_ASSIGN(c.read.smiles_column, config.GetString("library.smiles_column", ""));
+  LABLOOP_ASSIGN(c.read.id_column, config.GetString("library.id_column", ""));
+  LABLOOP_ASSIGN(c.read.standardize, config.GetBool("library.standardize", true));
+  int64_t v = 0;
+  LABLOOP_ASSIGN(v, config.GetInt("library.max_heavy_atoms", c.read.limits.max_heavy_atoms, 1, 1000));
+  c.read.limits.max_heavy_atoms = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("library.max_smiles_length", c.read.limits.max_smiles_length, 1, 100000));
+  c.read.limits.max_smiles_length = static_cast<int>(v);
+
+  LABLOOP_ASSIGN(c.property, config.GetString("objective.property", ""));
+  if (c.property.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'objective.property' is missing; name the property "
+                                       "to optimize (for xtb: gap, energy or dipole)");
+  }
+  std::string direction;
+  LABLOOP_ASSIGN(direction, config.GetEnum("objective.direction", {"minimize", "maximize"}, ""));
+  if (direction.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'objective.direction' is missing; allowed: "
+                                       "minimize, maximize");
+  }
+  c.direction = direction == "minimize" ? learners::Direction::kMinimize
+                                        : learners::Direction::kMaximize;
+
+  LABLOOP_ASSIGN(v, config.GetInt("features.radius", c.fingerprint.radius, 0, 6));
+  c.fingerprint.radius = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("features.bits", c.fingerprint.size, 64, 1 << 20));
+  c.fingerprint.size = static_cast<uint32_t>(v);
+  LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
+
+  LABLOOP_ASSIGN(c.model.kind, config.GetEnum("model.kind", {"deep_ensemble"}, c.model.kind));
+  LABLOOP_ASSIGN(v, config.GetInt("model.members", c.model.members, 1, 64));
+  c.model.members = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("model.hidden", c.model.hidden, 1, 8192));
+  c.model.hidden = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("model.epochs", c.model.epochs, 1, 100000));
+  c.model.epochs = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("model.min_steps", c.model.min_steps, 0, 10000000));
+  c.model.min_steps = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("model.batch_size", c.model.batch_size, 1, 1 << 20));
+  c.model.batch_size = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.model.learning_rate,
+                 config.GetDouble("model.learning_rate", c.model.learning_rate, 1e-7, 1.0));
+  LABLOOP_ASSIGN(c.model.weight_decay,
+                 config.GetDouble("model.weight_decay", c.model.weight_decay, 0.0, 1.0));
+  LABLOOP_ASSIGN(c.model.device, config.GetString("model.device", c.model.device));
+  LABLOOP_ASSIGN(v, config.GetInt("model.threads", 0, 0, 1024));
+  c.model.threads = static_cast<int>(v);
+
+  LABLOOP_ASSIGN(c.acquisition.kind,
+                 config.GetEnum("acquisition.kind", {"greedy", "ucb", "random"}, c.acquisition.kind));
+  LABLOOP_ASSIGN(c.acquisition.beta, config.GetDouble("acquisition.beta", c.acquisition.beta, 0, 1e6));
+
+  LABLOOP_ASSIGN(c.simulator.kind, config.GetEnum("simulator.kind", {"xtb", "lookup"}, ""));
+  if (c.simulator.kind.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'simulator.kind' is missing; allowed: xtb, lookup");
+  }
+  LABLOOP_ASSIGN(v, config.GetInt("simulator.threads", 0, 0, 1024));
+  c.simulator_threads = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("simulator.embed_seed", c.simulator.embed_seed, 0, INT32_MAX));
+  c.simulator.embed_seed = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.simulator.xtb_accuracy,
+                 config.GetDouble("simulator.accuracy", c.simulator.xtb_accuracy, 1e-4, 1000));
+  LABLOOP_ASSIGN(v, config.GetInt("simulator.max_iterations", c.simulator.xtb_max_iterations, 1, 100000));
+  c.simulator.xtb_max_iterations = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.simulator.electronic_temperature,
+                 config.GetDouble("simulator.electronic_temperature",
+                                  c.simulator.electronic_temperature, 1, 100000));
+  std::string table;
+  LABLOOP_ASSIGN(table, config.GetString("simulator.table", ""));
+  c.simulator.table = Resolve(table, base_dir);
+  LABLOOP_ASSIGN(c.simulator.smiles_column, config.GetString("simulator.smiles_column", ""));
+  LABLOOP_ASSIGN(c.simulator.value_column, config.GetString("simulator.value_column", ""));
+  c.simulator.property = c.property;
+  if (c.simulator.kind == "lookup" && c.simulator.table.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'simulator.table' is missing; the lookup simulator "
+                                       "needs a CSV of smiles,value");
+  }
+  if (c.simulator.kind == "xtb" && c.property != "gap" && c.property != "energy" &&
+      c.property != "dipole") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'objective.property' has value '" + c.property +
+                         "', which the xtb simulator does not compute; allowed: gap, energy, "
+                         "dipole");
+  }
+
+  LABLOOP_ASSIGN(v, config.GetInt("budget.batch_size", c.batch_size, 1, 1000000));
+  c.batch_size = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("budget.initial_batch", c.batch_size, 1, 1000000));
+  c.initial_batch = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.max_evaluations,
+                 config.GetInt("budget.max_evaluations", c.max_evaluations, 1, INT64_MAX));
+  LABLOOP_ASSIGN(v, config.GetInt("budget.max_rounds", 0, 0, 1000000));
+  c.max_rounds = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("budget.min_training_points", c.min_training_points, 2, 1000000));
+  c.min_training_points = static_cast<int>(v);
+
+  auto unused = config.UnusedKeys();
+  if (!unused.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": unknown key '" + unused.front() +
+                         "' (a typo? see examples/qm9-gap/campaign.toml for every key)");
+  }
+  c.model.seed = c.seed;
+  c.acquisition.seed = c.seed;
+  return c;
+}
+
+Result<CampaignConfig> LoadCampaignConfig(const std::string& path) {
+  auto config = Config::FromFile(path);
+  if (!config) return tl::unexpected(config.error());
+  fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  return ParseCampaignConfig(*config, dir.string());
+}
+
+std::string CampaignConfig::ToToml() const {
+  std::ostringstream out;
+  out << "[campaign]\nname = " << Quote(name) << "\nseed = " << seed << "\n\n[library]\nfiles = [";
+  for (size_t i = 0; i < library_files.size(); ++i) {
+    out << (i ? ", " : "") << Quote(library_files[i]);
+  }
+  out << "]\n";
+  if (!read.smiles_column.empty()) out << "smiles_column = " << Quote(read.smiles_column) << "\n";
+  if (!read.id_column.empty()) out << "id_column = " << Quote(read.id_column) << "\n";
+  out << "standardize = " << (read.standardize ? "true" : "false")
+      << "\nmax_heavy_atoms = " << read.limits.max_heavy_atoms
+      << "\nmax_smiles_length = " << read.limits.max_smiles_length << "\n\n";
+  out << "[objective]\nproperty = " << Quote(property)
+      << "\ndirection = " << Quote(DirectionName(direction)) << "\n\n";
+  out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
+      << "\ncounts = " << (fingerprint.counts ? "true" : "false") << "\n\n";
+  out << "[model]\nkind = " << Quote(model.kind) << "\nmembers = " << model.members
+      << "\nhidden = " << model.hidden << "\nepochs = " << model.epochs
+      << "\nmin_steps = " << model.min_steps << "\nbatch_size = " << model.batch_size
+      << "\nlearning_rate = " << model.learning_rate << "\nweight_decay = " << model.weight_decay
+      << "\ndevice = " << Quote(model.device) << "\nthreads = " << model.threads << "\n\n";
+  out << "[acquisition]\nkind = " << Quote(acquisition.kind) << "\nbeta = " << acquisition.beta
+      << "\n\n";
+  out << "[simulator]\nkind = " << Quote(simulator.kind) << "\nthreads = " << simulator_threads
+      << "\nembed_seed = " << simulator.embed_seed << "\naccuracy = " << simulator.xtb_accuracy
+      << "\nmax_iterations = " << simulator.xtb_max_iterations
+      << "\nelectronic_temperature = " << simulator.electronic_temperature << "\n";
+  if (!simulator.table.empty()) out << "table = " << Quote(simulator.table) << "\n";
+  if (!simulator.smiles_column.empty()) {
+    out << "smiles_column = " << Quote(simulator.smiles_column) << "\n";
+  }
+  if (!simulator.value_column.empty()) {
+    out << "value_column = " << Quote(simulator.value_column) << "\n";
+  }
+  out << "\n[budget]\ninitial_batch = " << initial_batch << "\nbatch_size = " << batch_size
+      << "\nmax_evaluations = " << max_evaluations << "\nmax_rounds = " << max_rounds
+      << "\nmin_training_points = " << min_training_points << "\n";
+  return out.str();
+}
+
+}  // namespace labloop::engine

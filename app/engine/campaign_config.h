@@ -1,0 +1,53 @@
+#pragma once
+// CampaignConfig: a campaign's TOML config, parsed, validated and with defaults filled in.
+//
+// Every error names the key, the value and what is allowed. Relative paths are resolved against
+// the config file's folder, and ToToml() writes the resolved config that the campaign file keeps,
+// so a campaign runs the same wherever it is started from.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/chem/fingerprint.h"
+#include "core/chem/reader.h"
+#include "core/config.h"
+#include "learners/acquisition.h"
+#include "learners/property_model.h"
+#include "simulators/simulator.h"
+
+namespace labloop::engine {
+
+struct CampaignConfig {
+  std::string name = "campaign";
+  uint64_t seed = 0;
+
+  std::vector<std::string> library_files;  // absolute paths
+  chem::ReadOptions read;
+
+  std::string property;  // the objective
+  learners::Direction direction = learners::Direction::kMinimize;
+
+  chem::MorganOptions fingerprint;
+  learners::ModelOptions model;
+  learners::AcquisitionOptions acquisition;
+  simulators::SimulatorOptions simulator;
+  int simulator_threads = 0;  // 0: one per core
+
+  int initial_batch = 32;        // round 0: picked at random
+  int batch_size = 32;           // later rounds: picked by the acquisition function
+  int64_t max_evaluations = 256; // the budget, in evaluations (jobs)
+  int max_rounds = 0;            // 0: no limit besides the budget
+  int min_training_points = 8;   // below this, rounds pick at random
+
+  // Resolved TOML, as stored in the campaign file.
+  std::string ToToml() const;
+};
+
+// `base_dir` resolves relative paths (the config file's folder).
+Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::string& base_dir);
+Result<CampaignConfig> LoadCampaignConfig(const std::string& path);
+
+const char* DirectionName(learners::Direction direction);
+
+}  // namespace labloop::engine

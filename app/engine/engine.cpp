@@ -1,0 +1,650 @@
+#include "app/engine/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "app/engine/campaign_config.h"
+#include "app/engine/fault_injection.h"
+#include "core/chem/molecule.h"
+#include "core/chem/reader.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "db/campaign_db.h"
+#include "learners/acquisition.h"
+#include "learners/property_model.h"
+#include "simulators/simulator.h"
+#include "simulators/thread_runner.h"
+
+namespace labloop::engine {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+#define LABLOOP_TRY(expr)                                \
+  do {                                                   \
+    auto labloop_try_status = (expr);                    \
+    if (!labloop_try_status) {                           \
+      return tl::unexpected(labloop_try_status.error()); \
+    }                                                    \
+  } while (false)
+
+namespace {
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+bool Better(double a, double b, learners::Direction direction) {
+  return direction == learners::Direction::kMinimize ? a < b : a > b;
+}
+
+Result<std::unique_ptr<simulators::Simulator>> MakeSimulator(const CampaignConfig& config) {
+  simulators::SimulatorRegistry registry("simulator");
+  simulators::RegisterBuiltinSimulators(registry);
+  auto simulator = registry.Create(config.simulator.kind, config.simulator);
+  if (!simulator) return simulator;
+  auto properties = (*simulator)->Properties();
+  if (std::find(properties.begin(), properties.end(), config.property) == properties.end()) {
+    std::string list;
+    for (const auto& p : properties) list += (list.empty() ? "" : ", ") + p;
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "objective property '" + config.property + "' is not computed by simulator '" +
+                         config.simulator.kind + "' (it computes: " + list + ")");
+  }
+  return simulator;
+}
+
+// Everything a run needs in memory: the config, the pool's features, the back-ends.
+class CampaignRun {
+ public:
+  CampaignRun(std::unique_ptr<db::CampaignDb> db, CampaignConfig config,
+              std::unique_ptr<simulators::Simulator> simulator)
+      : db_(std::move(db)), config_(std::move(config)), simulator_(std::move(simulator)) {}
+
+  Status LoadPool() {
+    auto candidates = db_->ListCandidates();
+    if (!candidates) return tl::unexpected(candidates.error());
+    features_ = learners::SparseMatrix(config_.fingerprint.size);
+    for (const auto& c : *candidates) {
+      auto fp = chem::SparseFingerprint::Deserialize(c.fingerprint);
+      if (!fp) {
+        return MakeError(ErrorCode::kFailedPrecondition,
+                         "candidate " + std::to_string(c.id) + " has a damaged fingerprint: " +
+                             fp.error().message);
+      }
+      row_of_[c.id] = static_cast<int64_t>(ids_.size());
+      ids_.push_back(c.id);
+      features_.AddRow(fp->indices, fp->values);
+    }
+    return {};
+  }
+
+  Result<RunSummary> Run(const RunOptions& options) {
+    RunSummary summary;
+    auto requeued = db_->RequeueInterruptedJobs();
+    if (!requeued) return tl::unexpected(requeued.error());
+    if (*requeued > 0) LogInfo("resuming: {} interrupted jobs go back to the queue", *requeued);
+    for (;;) {
+      auto last = db_->LastRound();
+      if (!last) return tl::unexpected(last.error());
+      if (*last && (*last)->state != db::RoundState::kDone) {
+        const int round = (*last)->number;
+        LogInfo("resuming round {} ({})", round, db::RoundStateName((*last)->state));
+        if ((*last)->state == db::RoundState::kSelecting) {
+          auto selected = SelectAndDispatch(round);
+          if (!selected) return tl::unexpected(selected.error());
+        }
+        auto evaluated = Evaluate(round);
+        if (!evaluated) return tl::unexpected(evaluated.error());
+        summary.evaluations += *evaluated;
+        LABLOOP_TRY(db_->FinishRound(round));
+        ++summary.rounds_run;
+        continue;
+      }
+      auto campaign = db_->Summary();
+      if (!campaign) return tl::unexpected(campaign.error());
+      if (campaign->evaluations_spent >= config_.max_evaluations) {
+        summary.stop_reason = "budget spent";
+        break;
+      }
+      int next_round = *last ? (*last)->number + 1 : 0;
+      if (config_.max_rounds > 0 && next_round >= config_.max_rounds) {
+        summary.stop_reason = "campaign round limit";
+        break;
+      }
+      if (options.max_rounds > 0 && summary.rounds_run >= options.max_rounds) {
+        summary.stop_reason = "round limit of this run";
+        break;
+      }
+      auto evaluated_ids = EvaluatedCandidates();
+      if (!evaluated_ids) return tl::unexpected(evaluated_ids.error());
+      if (evaluated_ids->size() >= ids_.size()) {
+        summary.stop_reason = "pool exhausted";
+        break;
+      }
+      LABLOOP_TRY(db_->StartRound(next_round));
+      auto selected = SelectAndDispatch(next_round);
+      if (!selected) return tl::unexpected(selected.error());
+      auto evaluated = Evaluate(next_round);
+      if (!evaluated) return tl::unexpected(evaluated.error());
+      summary.evaluations += *evaluated;
+      LABLOOP_TRY(db_->FinishRound(next_round));
+      ++summary.rounds_run;
+    }
+    return summary;
+  }
+
+ private:
+  // Candidates that already have a job, whatever its state: they are not selected again.
+  Result<std::set<int64_t>> EvaluatedCandidates() {
+    auto jobs = db_->ListJobs({});
+    if (!jobs) return tl::unexpected(jobs.error());
+    std::set<int64_t> ids;
+    for (const auto& j : *jobs) {
+      if (j.state != db::JobState::kCancelled) ids.insert(j.candidate_id);
+    }
+    return ids;
+  }
+
+  Status SelectAndDispatch(int round) {
+    auto start = std::chrono::steady_clock::now();
+    auto evaluated = EvaluatedCandidates();
+    if (!evaluated) return tl::unexpected(evaluated.error());
+    auto spent = db_->Summary();
+    if (!spent) return tl::unexpected(spent.error());
+    std::vector<int64_t> pool_rows;
+    for (size_t r = 0; r < ids_.size(); ++r) {
+      if (!evaluated->count(ids_[r])) pool_rows.push_back(static_cast<int64_t>(r));
+    }
+    int64_t batch = round == 0 ? config_.initial_batch : config_.batch_size;
+    batch = std::min<int64_t>({batch, config_.max_evaluations - spent->evaluations_spent,
+                               static_cast<int64_t>(pool_rows.size())});
+    auto measurements = db_->ListMeasurements(config_.property);
+    if (!measurements) return tl::unexpected(measurements.error());
+
+    std::vector<db::DecisionRow> decisions;
+    if (static_cast<int>(measurements->size()) < config_.min_training_points) {
+      // Too little data for a model: a seeded random batch.
+      std::mt19937_64 rng(config_.seed * 1000003ULL + static_cast<uint64_t>(round));
+      std::shuffle(pool_rows.begin(), pool_rows.end(), rng);
+      for (int64_t i = 0; i < batch; ++i) {
+        db::DecisionRow d;
+        d.candidate_id = ids_[pool_rows[i]];
+        d.route = "simulate";
+        d.acquisition = "random";
+        d.acquisition_value = 0;
+        d.reasons_json = json{{"why", "initial random batch"},
+                              {"measurements", measurements->size()},
+                              {"min_training_points", config_.min_training_points}}
+                             .dump();
+        decisions.push_back(std::move(d));
+      }
+      LogInfo("round {}: {} candidates picked at random ({} measurements so far)", round, batch,
+              measurements->size());
+    } else {
+      auto chosen = SelectByModel(round, *measurements, pool_rows, batch, decisions);
+      if (!chosen) return chosen;
+    }
+    CrashPoint("dispatch");
+    LABLOOP_TRY(db_->DispatchRound(round, decisions, "simulation", config_.simulator.kind));
+    LogInfo("round {}: {} decisions and jobs stored ({:.2f} s)", round, decisions.size(),
+            Seconds(start));
+    return {};
+  }
+
+  Status SelectByModel(int round, const std::vector<db::MeasurementRow>& measurements,
+                       const std::vector<int64_t>& pool_rows, int64_t batch,
+                       std::vector<db::DecisionRow>& decisions) {
+    // Train.
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<int64_t> train_rows;
+    std::vector<double> y;
+    double best = measurements.front().value;
+    for (const auto& m : measurements) {
+      auto it = row_of_.find(m.candidate_id);
+      if (it == row_of_.end()) continue;
+      train_rows.push_back(it->second);
+      y.push_back(m.value);
+      if (Better(m.value, best, config_.direction)) best = m.value;
+    }
+    learners::ModelRegistry models("model");
+    learners::RegisterBuiltinModels(models);
+    learners::ModelOptions model_options = config_.model;
+    model_options.seed = config_.seed * 7919ULL + static_cast<uint64_t>(round);
+    auto model = models.Create(model_options.kind, model_options);
+    if (!model) return tl::unexpected(model.error());
+    LABLOOP_TRY((*model)->Fit(features_.Select(train_rows), y));
+    CrashPoint("train");
+    auto fit_seconds = Seconds(t0);
+    auto train_predictions = (*model)->Predict(features_.Select(train_rows));
+    if (!train_predictions) return tl::unexpected(train_predictions.error());
+    double train_rmse = learners::Rmse(train_predictions->mean, y);
+    auto weights = (*model)->Save();
+    if (!weights) return tl::unexpected(weights.error());
+    db::ModelRow row;
+    row.round = round;
+    row.kind = model_options.kind;
+    row.property = config_.property;
+    row.training_size = static_cast<int64_t>(y.size());
+    row.metrics_json = json{{"train_rmse", train_rmse}, {"fit_seconds", fit_seconds}}.dump();
+    row.weights = *weights;
+    auto model_id = db_->StoreModel(row);
+    if (!model_id) return tl::unexpected(model_id.error());
+
+    // Predict the pool.
+    auto t1 = std::chrono::steady_clock::now();
+    auto predictions = (*model)->Predict(features_.Select(pool_rows));
+    if (!predictions) return tl::unexpected(predictions.error());
+    std::vector<db::PredictionRow> rows(pool_rows.size());
+    for (size_t i = 0; i < pool_rows.size(); ++i) {
+      rows[i] = {ids_[pool_rows[i]], predictions->mean[i], predictions->Sigma(i),
+                 predictions->sigma_epistemic[i], predictions->sigma_aleatoric[i]};
+    }
+    auto predict_seconds = Seconds(t1);
+    LABLOOP_TRY(db_->StorePredictions(*model_id, rows));
+
+    // Acquire.
+    learners::AcquisitionRegistry acquisitions("acquisition");
+    learners::RegisterBuiltinAcquisitions(acquisitions);
+    learners::AcquisitionOptions acquisition_options = config_.acquisition;
+    acquisition_options.seed = config_.seed * 104729ULL + static_cast<uint64_t>(round);
+    auto acquisition = acquisitions.Create(acquisition_options.kind, acquisition_options);
+    if (!acquisition) return tl::unexpected(acquisition.error());
+    auto scores = (*acquisition)->Score(*predictions, config_.direction, best);
+    auto top = learners::SelectTopK(scores, batch);
+    for (size_t rank = 0; rank < top.size(); ++rank) {
+      int64_t i = top[rank];
+      db::DecisionRow d;
+      d.candidate_id = ids_[pool_rows[i]];
+      d.route = "simulate";
+      d.acquisition = acquisition_options.kind;
+      d.acquisition_value = scores[i];
+      d.mean = predictions->mean[i];
+      d.sigma = predictions->Sigma(i);
+      d.reasons_json = json{{"rank", rank + 1},
+                            {"model_id", *model_id},
+                            {"mean", predictions->mean[i]},
+                            {"sigma_epistemic", predictions->sigma_epistemic[i]},
+                            {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
+                            {"acquisition", acquisition_options.kind},
+                            {"best_so_far", best}}
+                           .dump();
+      decisions.push_back(std::move(d));
+    }
+    LogInfo("round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
+            "predicted in {:.2f} s; {} selected by {}",
+            round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(),
+            predict_seconds, top.size(), acquisition_options.kind);
+    return {};
+  }
+
+  // Runs the queued jobs and ingests each result as it arrives. Returns how many were ingested.
+  Result<int64_t> Evaluate(int round) {
+    auto jobs = db_->ListJobs({db::JobState::kQueued});
+    if (!jobs) return tl::unexpected(jobs.error());
+    if (jobs->empty()) return int64_t{0};
+    std::vector<int64_t> ids;
+    std::vector<simulators::Task> tasks;
+    for (const auto& j : *jobs) {
+      ids.push_back(j.id);
+      tasks.push_back({j.id, j.smiles});
+    }
+    LABLOOP_TRY(db_->MarkJobsRunning(ids));
+    Progress progress("round " + std::to_string(round) + " " + config_.simulator.kind,
+                      static_cast<int64_t>(tasks.size()));
+    int64_t ingested = 0, failed = 0;
+    Error ingest_error;
+    bool ingest_failed = false;
+    simulators::RunOnThreads(*simulator_, tasks, config_.simulator_threads,
+                             [&](simulators::TaskResult result) {
+                               CrashPoint("evaluate");
+                               db::JobOutcome outcome;
+                               outcome.job_id = result.id;
+                               if (result.summary) {
+                                 outcome.ok = true;
+                                 outcome.fidelity = result.summary->fidelity;
+                                 outcome.raw_json = result.summary->raw_json;
+                                 for (const auto& [name, value] : result.summary->properties) {
+                                   outcome.values.push_back({name, value, std::nullopt});
+                                 }
+                               } else {
+                                 outcome.error = result.summary.error().ToString();
+                                 ++failed;
+                               }
+                               auto status = db_->IngestOutcome(outcome);
+                               if (!status) {
+                                 ingest_error = status.error();
+                                 ingest_failed = true;
+                                 return false;
+                               }
+                               ++ingested;
+                               progress.Advance();
+                               return true;
+                             });
+    progress.Finish();
+    if (ingest_failed) return tl::unexpected(WithContext(ingest_error, "ingesting results"));
+    LogInfo("round {}: {} evaluations ingested, {} failed", round, ingested, failed);
+    return ingested;
+  }
+
+ public:
+  db::CampaignDb& db() { return *db_; }
+
+ private:
+  std::unique_ptr<db::CampaignDb> db_;
+  CampaignConfig config_;
+  std::unique_ptr<simulators::Simulator> simulator_;
+  learners::SparseMatrix features_;
+  std::vector<int64_t> ids_;                       // row -> candidate id
+  std::unordered_map<int64_t, int64_t> row_of_;    // candidate id -> row
+};
+
+Result<CampaignConfig> ConfigOf(db::CampaignDb& db) {
+  auto campaign = db.GetCampaign();
+  if (!campaign) return tl::unexpected(campaign.error());
+  auto config = Config::FromString(campaign->config_resolved, db.Path() + " (stored config)");
+  if (!config) return tl::unexpected(config.error());
+  return ParseCampaignConfig(*config, "/");
+}
+
+Status Import(db::CampaignDb& db, const CampaignConfig& config) {
+  chem::ReadOptions read = config.read;
+  read.fingerprint = config.fingerprint;
+  int64_t total_added = 0;
+  for (const auto& file : config.library_files) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto report = chem::ReadMoleculeFile(file, read);
+    if (!report) return tl::unexpected(WithContext(report.error(), "importing the library"));
+    std::vector<db::NewCandidate> candidates;
+    candidates.reserve(report->records.size());
+    std::string source = "library:" + fs::path(file).filename().string();
+    for (const auto& r : report->records) {
+      candidates.push_back({r.smiles, r.inchikey, r.fingerprint.Serialize(), source, r.id,
+                            r.location, 0});
+    }
+    auto added = db.AddCandidates(candidates);
+    if (!added) return tl::unexpected(added.error());
+    std::vector<db::RejectedInput> rejected;
+    for (const auto& r : report->rejected) {
+      LogWarn("rejected {}", r.ToString());
+      rejected.push_back({source, r.location, r.id, r.input, r.reason});
+    }
+    for (const auto& d : added->duplicate_locations) {
+      rejected.push_back({source, d.substr(0, d.find(' ')), "", "", "duplicate molecule: " + d});
+    }
+    LABLOOP_TRY(db.AddRejectedInputs(rejected));
+    LogInfo("{}; {} new candidates, {} duplicates ({:.1f} s)", report->Summary(), added->added,
+            added->duplicates, Seconds(t0));
+    LABLOOP_TRY(db.LogEvent("labloop", "library_imported",
+                            json{{"file", file},
+                                 {"read", report->records.size()},
+                                 {"rejected", report->rejected.size()},
+                                 {"added", added->added},
+                                 {"duplicates", added->duplicates}}
+                                .dump()));
+    total_added += added->added;
+  }
+  if (total_added == 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the library has no usable molecules; see the rejected records above");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status InitCampaignFromText(const std::string& campaign_path, const std::string& toml_text,
+                            const std::string& source, const std::string& base_dir) {
+  auto config = Config::FromString(toml_text, source);
+  if (!config) return tl::unexpected(config.error());
+  auto parsed = ParseCampaignConfig(*config, base_dir);
+  if (!parsed) return tl::unexpected(parsed.error());
+  for (const auto& file : parsed->library_files) {
+    if (!fs::exists(file)) {
+      return MakeError(ErrorCode::kNotFound, source + ": library file '" + file + "' does not exist");
+    }
+  }
+  if (!parsed->simulator.table.empty() && !fs::exists(parsed->simulator.table)) {
+    return MakeError(ErrorCode::kNotFound,
+                     source + ": simulator table '" + parsed->simulator.table + "' does not exist");
+  }
+  auto simulator = MakeSimulator(*parsed);  // checks the objective against the back-end
+  if (!simulator) return tl::unexpected(simulator.error());
+
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kCreate);
+  if (!db) return tl::unexpected(db.error());
+  auto created = (*db)->CreateCampaign({parsed->name, toml_text, parsed->ToToml(), ""});
+  auto imported = created ? Import(**db, *parsed) : created;
+  if (!imported) {
+    db->reset();
+    std::error_code ignored;
+    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(campaign_path + suffix, ignored);
+    return imported;
+  }
+  return {};
+}
+
+Status InitCampaign(const std::string& campaign_path, const std::string& config_path) {
+  std::ifstream in(config_path);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open config file '" + config_path + "'");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string base_dir = fs::absolute(fs::path(config_path)).parent_path().string();
+  return InitCampaignFromText(campaign_path, text.str(), config_path, base_dir);
+}
+
+Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOptions& options) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  if (!db) return tl::unexpected(db.error());
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  auto simulator = MakeSimulator(*config);
+  if (!simulator) return tl::unexpected(simulator.error());
+  CampaignRun run(std::move(*db), std::move(*config), std::move(*simulator));
+  LABLOOP_TRY(run.LoadPool());
+  LABLOOP_TRY(run.db().LogEvent("labloop", "run_started", "{}"));
+  auto summary = run.Run(options);
+  if (!summary) return summary;
+  LABLOOP_TRY(run.db().LogEvent("labloop", "run_stopped",
+                                json{{"reason", summary->stop_reason},
+                                     {"rounds", summary->rounds_run},
+                                     {"evaluations", summary->evaluations}}
+                                    .dump()));
+  return summary;
+}
+
+Result<CampaignStatus> GetStatus(const std::string& campaign_path) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
+  if (!db) return tl::unexpected(db.error());
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  CampaignStatus status;
+  status.name = config->name;
+  status.path = campaign_path;
+  status.property = config->property;
+  status.direction = DirectionName(config->direction);
+  status.budget_total = config->max_evaluations;
+  auto summary = (*db)->Summary();
+  if (!summary) return tl::unexpected(summary.error());
+  status.summary = *summary;
+  auto measurements = (*db)->ListMeasurements(config->property);
+  if (!measurements) return tl::unexpected(measurements.error());
+  for (const auto& m : *measurements) {
+    status.top.push_back({m.candidate_id, m.smiles, m.value, m.job_id, m.round});
+  }
+  std::stable_sort(status.top.begin(), status.top.end(), [&](const auto& a, const auto& b) {
+    return Better(a.value, b.value, config->direction);
+  });
+  if (status.top.size() > 10) status.top.resize(10);
+  if (!status.top.empty()) status.best = status.top.front();
+  return status;
+}
+
+std::string StatusTable(const CampaignStatus& s) {
+  std::ostringstream out;
+  const auto& jobs = s.summary.jobs;
+  out << "campaign     " << s.name << " (" << s.path << ")\n"
+      << "objective    " << s.direction << " " << s.property << "\n"
+      << "round        " << s.summary.round << "\n"
+      << "candidates   " << s.summary.candidates << " (" << s.summary.rejected_inputs
+      << " input records rejected)\n"
+      << "measurements " << s.summary.measurements << "\n"
+      << "jobs         queued " << jobs.at("queued") << ", running " << jobs.at("running")
+      << ", done " << jobs.at("done") << ", failed " << jobs.at("failed") << "\n"
+      << "budget       " << s.summary.evaluations_spent << " / " << s.budget_total
+      << " evaluations\n";
+  if (s.best) {
+    out << "best         " << s.best->smiles << "  " << s.property << " = " << s.best->value
+        << " (round " << s.best->round << ", job " << s.best->job_id << ")\n";
+  } else {
+    out << "best         none yet\n";
+  }
+  return out.str();
+}
+
+std::string StatusJson(const CampaignStatus& s) {
+  json j;
+  j["name"] = s.name;
+  j["path"] = s.path;
+  j["objective"] = {{"property", s.property}, {"direction", s.direction}};
+  j["round"] = s.summary.round;
+  j["candidates"] = s.summary.candidates;
+  j["rejected_inputs"] = s.summary.rejected_inputs;
+  j["measurements"] = s.summary.measurements;
+  j["jobs"] = s.summary.jobs;
+  j["budget"] = {{"spent", s.summary.evaluations_spent}, {"total", s.budget_total}};
+  if (s.best) {
+    j["best"] = {{"smiles", s.best->smiles},
+                 {"value", s.best->value},
+                 {"candidate_id", s.best->candidate_id},
+                 {"job_id", s.best->job_id},
+                 {"round", s.best->round}};
+  } else {
+    j["best"] = nullptr;
+  }
+  json top = json::array();
+  for (const auto& t : s.top) top.push_back({{"smiles", t.smiles}, {"value", t.value}});
+  j["top"] = top;
+  return j.dump(2);
+}
+
+namespace {
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string Number(double v) {
+  std::ostringstream out;
+  out.precision(10);
+  out << v;
+  return out.str();
+}
+
+}  // namespace
+
+Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat format,
+                               const std::string& output_path) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
+  if (!db) return tl::unexpected(db.error());
+  auto rows = (*db)->ExportRows();
+  if (!rows) return tl::unexpected(rows.error());
+  std::set<std::string> properties;
+  for (const auto& r : *rows) {
+    for (const auto& [p, m] : r.measured) properties.insert(p);
+  }
+  // Fields in a fixed order; the same names serve as CSV columns and SDF data items.
+  std::vector<std::string> names = {"candidate_id", "smiles", "inchikey", "source", "source_id",
+                                    "mean", "sigma", "sigma_epistemic", "sigma_aleatoric",
+                                    "model_id", "decision_round", "route", "acquisition_value",
+                                    "job_state", "job_error"};
+  for (const auto& p : properties) {
+    names.push_back(p);
+    names.push_back(p + "_job_id");
+    names.push_back(p + "_round");
+  }
+  auto values_of = [&](const db::ExportRow& r) {
+    std::vector<std::string> v = {std::to_string(r.candidate_id), r.smiles, r.inchikey, r.source,
+                                  r.source_id};
+    if (r.prediction) {
+      v.insert(v.end(), {Number(r.prediction->mean), Number(r.prediction->sigma),
+                         Number(r.prediction->sigma_epistemic),
+                         Number(r.prediction->sigma_aleatoric),
+                         std::to_string(*r.prediction_model)});
+    } else {
+      v.insert(v.end(), {"", "", "", "", ""});
+    }
+    v.push_back(r.decision_round ? std::to_string(*r.decision_round) : "");
+    v.push_back(r.route);
+    v.push_back(r.acquisition_value ? Number(*r.acquisition_value) : "");
+    v.push_back(r.job_state);
+    v.push_back(r.job_error);
+    for (const auto& p : properties) {
+      auto it = r.measured.find(p);
+      if (it == r.measured.end()) {
+        v.insert(v.end(), {"", "", ""});
+      } else {
+        v.insert(v.end(), {Number(it->second.value), std::to_string(it->second.job_id),
+                           std::to_string(it->second.round)});
+      }
+    }
+    return v;
+  };
+
+  std::ofstream out(output_path);
+  if (!out) {
+    return MakeError(ErrorCode::kNotFound, "cannot write export file '" + output_path + "'");
+  }
+  int64_t written = 0;
+  if (format == ExportFormat::kCsv) {
+    for (size_t i = 0; i < names.size(); ++i) out << (i ? "," : "") << names[i];
+    out << "\n";
+    for (const auto& r : *rows) {
+      auto v = values_of(r);
+      for (size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << CsvField(v[i]);
+      out << "\n";
+      ++written;
+    }
+  } else {
+    for (const auto& r : *rows) {
+      auto molecule = chem::Molecule::FromSmiles(r.smiles);
+      if (!molecule) {
+        LogWarn("export: candidate {} ('{}') skipped: {}", r.candidate_id, r.smiles,
+                molecule.error().message);
+        continue;
+      }
+      std::string block = molecule->MolBlock();
+      // The first line of a mol block is its title: the candidate id.
+      block = "candidate " + std::to_string(r.candidate_id) + block.substr(block.find('\n'));
+      out << block;
+      auto v = values_of(r);
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (v[i].empty()) continue;
+        out << ">  <" << names[i] << ">\n" << v[i] << "\n\n";
+      }
+      out << "$$$$\n";
+      ++written;
+    }
+  }
+  out.close();
+  if (!out) return MakeError(ErrorCode::kUnavailable, "writing '" + output_path + "' failed");
+  return written;
+}
+
+}  // namespace labloop::engine

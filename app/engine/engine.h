@@ -1,0 +1,67 @@
+#pragma once
+// The campaign engine: creates campaigns, runs rounds, reports status, exports. Qt-free, so it
+// runs headless on login nodes and under MPI.
+//
+// A round is: train on every measurement so far -> predict the pool -> acquire a batch ->
+// persist decisions and queued jobs (one transaction) -> evaluate -> ingest each result as it
+// arrives. Because decisions and jobs are rows before they are work, a run killed at any point
+// resumes where it stopped: interrupted jobs go back to the queue, a round killed before its
+// decisions were stored is selected again, and results are ingested exactly once.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "db/records.h"
+
+namespace labloop::engine {
+
+// Creates `campaign_path` from the TOML config at `config_path` and imports its library.
+Status InitCampaign(const std::string& campaign_path, const std::string& config_path);
+// The same from TOML text; relative paths resolve against `base_dir`.
+Status InitCampaignFromText(const std::string& campaign_path, const std::string& toml_text,
+                            const std::string& source, const std::string& base_dir);
+
+struct RunOptions {
+  int max_rounds = 0;  // stop after this many rounds in this call (0: until the budget is spent)
+};
+
+struct RunSummary {
+  int rounds_run = 0;
+  int64_t evaluations = 0;  // ingested in this call
+  std::string stop_reason;  // "budget spent", "pool exhausted", "round limit"
+};
+
+Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOptions& options = {});
+
+struct BestMeasurement {
+  int64_t candidate_id = 0;
+  std::string smiles;
+  double value = 0;
+  int64_t job_id = 0;
+  int round = 0;
+};
+
+struct CampaignStatus {
+  std::string name;
+  std::string path;
+  std::string property;
+  std::string direction;
+  db::CampaignSummary summary;
+  int64_t budget_total = 0;
+  std::optional<BestMeasurement> best;
+  std::vector<BestMeasurement> top;  // best first, up to 10
+};
+
+Result<CampaignStatus> GetStatus(const std::string& campaign_path);
+std::string StatusTable(const CampaignStatus& status);
+std::string StatusJson(const CampaignStatus& status);
+
+enum class ExportFormat { kCsv, kSdf };
+// One row (or SDF record) per candidate; returns the number written.
+Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat format,
+                               const std::string& output_path);
+
+}  // namespace labloop::engine

@@ -1,0 +1,230 @@
+#include "learners/deep_ensemble.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include "learners/torch_util.h"
+
+namespace labloop::learners {
+
+namespace {
+
+// M members as one network: their weights stacked so that each layer is one batched operation.
+struct EnsembleNetImpl : torch::nn::Module {
+  EnsembleNetImpl(int64_t cols, int64_t members, int64_t hidden, double avg_on_bits)
+      : members(members), hidden(hidden) {
+    embed = register_module(
+        "embed", torch::nn::EmbeddingBag(
+                     torch::nn::EmbeddingBagOptions(cols, members * hidden).mode(torch::kSum)));
+    bias1 = register_parameter("bias1", torch::zeros({members * hidden}));
+    w2 = register_parameter("w2", torch::empty({members, hidden, hidden}));
+    b2 = register_parameter("b2", torch::zeros({members, 1, hidden}));
+    w3 = register_parameter("w3", torch::empty({members, hidden, 2}));
+    b3 = register_parameter("b3", torch::zeros({members, 1, 2}));
+    torch::NoGradGuard no_grad;
+    // Scaled so that a row's sum over its on-bits starts with unit-order activations.
+    double a = std::sqrt(3.0 / std::max(1.0, avg_on_bits));
+    embed->weight.uniform_(-a, a);
+    double b = 1.0 / std::sqrt(static_cast<double>(hidden));
+    w2.uniform_(-b, b);
+    w3.uniform_(-b, b);
+  }
+
+  // Returns [members, rows, 2]: mean and raw (pre-softplus) variance.
+  torch::Tensor forward(const torch::Tensor& indices, const torch::Tensor& offsets,
+                        const torch::Tensor& weights) {
+    int64_t rows = offsets.size(0);
+    auto h = embed->forward(indices, offsets, weights) + bias1;
+    h = torch::relu(h).view({rows, members, hidden}).transpose(0, 1);
+    h = torch::relu(torch::baddbmm(b2, h, w2));
+    return torch::baddbmm(b3, h, w3);
+  }
+
+  int64_t members, hidden;
+  torch::nn::EmbeddingBag embed{nullptr};
+  torch::Tensor bias1, w2, b2, w3, b3;
+};
+TORCH_MODULE(EnsembleNet);
+
+class DeepEnsemble final : public PropertyModel {
+ public:
+  DeepEnsemble(const ModelOptions& options, torch::Device device)
+      : options_(options), device_(device) {}
+
+  std::string Kind() const override { return "deep_ensemble"; }
+
+  Status Fit(const SparseMatrix& x, const std::vector<double>& y) override {
+    const int64_t n = x.Rows();
+    if (n < 2 || static_cast<int64_t>(y.size()) != n) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "deep_ensemble needs at least 2 training rows with one target each (got " +
+                           std::to_string(n) + " rows, " + std::to_string(y.size()) + " targets)");
+    }
+    return GuardTorch("training deep_ensemble", [&]() -> Status {
+      ScopedTorchThreads threads(options_.threads);
+      torch::manual_seed(options_.seed);
+      double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
+      double var = 0;
+      for (double v : y) var += (v - mean) * (v - mean);
+      double sd = std::sqrt(var / static_cast<double>(n));
+      y_mean_ = mean;
+      y_std_ = sd > 1e-12 ? sd : 1.0;
+      cols_ = x.cols;
+      avg_on_bits_ = static_cast<double>(x.indices.size()) / static_cast<double>(n);
+      net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_);
+      net_->to(device_);
+
+      std::vector<float> y_std(n);
+      for (int64_t i = 0; i < n; ++i) y_std[i] = static_cast<float>((y[i] - y_mean_) / y_std_);
+
+      torch::optim::Adam optimizer(
+          net_->parameters(),
+          torch::optim::AdamOptions(options_.learning_rate).weight_decay(options_.weight_decay));
+      const int64_t batch = std::min<int64_t>(options_.batch_size, n);
+      const int64_t steps_per_epoch = (n + batch - 1) / batch;
+      const int64_t total_steps =
+          std::max<int64_t>(options_.epochs * steps_per_epoch, options_.min_steps);
+      const int64_t warmup = total_steps / 5;
+      std::mt19937_64 rng(options_.seed);
+      std::vector<int64_t> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      int64_t cursor = n;
+      net_->train();
+      for (int64_t step = 0; step < total_steps; ++step) {
+        if (cursor + batch > n) {
+          std::shuffle(order.begin(), order.end(), rng);
+          cursor = 0;
+        }
+        std::vector<int64_t> rows(order.begin() + cursor, order.begin() + cursor + batch);
+        cursor += batch;
+        SparseMatrix part = x.Select(rows);
+        std::vector<float> target(batch);
+        for (int64_t i = 0; i < batch; ++i) target[i] = y_std[rows[i]];
+        CsrTensors t = ToTensors(part, 0, batch, device_);
+        auto yt = torch::from_blob(target.data(), {1, batch}, torch::kFloat32).to(device_);
+        auto out = net_->forward(t.indices, t.offsets, t.weights);
+        auto mu = out.select(2, 0);
+        torch::Tensor loss;
+        if (step < warmup) {
+          loss = (mu - yt).pow(2).mean();
+        } else {
+          auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
+          loss = 0.5 * (torch::log(variance) + (mu - yt).pow(2) / variance).mean();
+        }
+        optimizer.zero_grad();
+        loss.backward();
+        optimizer.step();
+      }
+      net_->eval();
+      fitted_ = true;
+      return {};
+    });
+  }
+
+  Result<Predictions> Predict(const SparseMatrix& x) const override {
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "deep_ensemble is not fitted");
+    if (x.cols != cols_) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "fingerprint length " + std::to_string(x.cols) +
+                           " differs from the model's " + std::to_string(cols_));
+    }
+    return GuardTorch("predicting with deep_ensemble", [&]() -> Result<Predictions> {
+      ScopedTorchThreads threads(options_.threads);
+      torch::NoGradGuard no_grad;
+      const int64_t n = x.Rows();
+      Predictions p;
+      p.mean.resize(n);
+      p.sigma_epistemic.resize(n);
+      p.sigma_aleatoric.resize(n);
+      constexpr int64_t kChunk = 8192;
+      for (int64_t start = 0; start < n; start += kChunk) {
+        int64_t count = std::min(kChunk, n - start);
+        CsrTensors t = ToTensors(x, start, count, device_);
+        auto out = net_->forward(t.indices, t.offsets, t.weights);
+        auto mu = out.select(2, 0);
+        auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
+        auto mean = mu.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
+        auto epistemic = mu.var(0, /*unbiased=*/false).to(torch::kCPU).to(torch::kFloat64).contiguous();
+        auto aleatoric = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
+        const double* m = mean.data_ptr<double>();
+        const double* e = epistemic.data_ptr<double>();
+        const double* a = aleatoric.data_ptr<double>();
+        for (int64_t i = 0; i < count; ++i) {
+          p.mean[start + i] = m[i] * y_std_ + y_mean_;
+          p.sigma_epistemic[start + i] = std::sqrt(e[i]) * y_std_;
+          p.sigma_aleatoric[start + i] = std::sqrt(a[i]) * y_std_;
+        }
+      }
+      return p;
+    });
+  }
+
+  Result<std::string> Save() const override {
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "deep_ensemble is not fitted");
+    return GuardTorch("saving deep_ensemble", [&]() -> Result<std::string> {
+      torch::serialize::OutputArchive archive;
+      archive.write("meta", torch::tensor({static_cast<double>(cols_),
+                                           static_cast<double>(options_.members),
+                                           static_cast<double>(options_.hidden), avg_on_bits_,
+                                           y_mean_, y_std_},
+                                          torch::kFloat64));
+      torch::serialize::OutputArchive weights;
+      net_->to(torch::kCPU);
+      net_->save(weights);
+      net_->to(device_);
+      archive.write("net", weights);
+      std::ostringstream out;
+      archive.save_to(out);
+      return out.str();
+    });
+  }
+
+  Status Load(const std::string& bytes) override {
+    return GuardTorch("loading deep_ensemble", [&]() -> Status {
+      std::istringstream in(bytes);
+      torch::serialize::InputArchive archive;
+      archive.load_from(in, torch::kCPU);
+      torch::Tensor meta;
+      archive.read("meta", meta);
+      auto m = meta.accessor<double, 1>();
+      cols_ = static_cast<int64_t>(m[0]);
+      options_.members = static_cast<int>(m[1]);
+      options_.hidden = static_cast<int>(m[2]);
+      avg_on_bits_ = m[3];
+      y_mean_ = m[4];
+      y_std_ = m[5];
+      net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_);
+      torch::serialize::InputArchive weights;
+      archive.read("net", weights);
+      net_->load(weights);
+      net_->to(device_);
+      net_->eval();
+      fitted_ = true;
+      return {};
+    });
+  }
+
+ private:
+  ModelOptions options_;
+  torch::Device device_;
+  mutable EnsembleNet net_{nullptr};  // forward() is not const in LibTorch
+  int64_t cols_ = 0;
+  double avg_on_bits_ = 1, y_mean_ = 0, y_std_ = 1;
+  bool fitted_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<PropertyModel>> CreateDeepEnsemble(const ModelOptions& options) {
+  if (auto valid = options.Validate(); !valid) return tl::unexpected(valid.error());
+  auto device = ParseDevice(options.device);
+  if (!device) return tl::unexpected(device.error());
+  return std::unique_ptr<PropertyModel>(new DeepEnsemble(options, *device));
+}
+
+}  // namespace labloop::learners

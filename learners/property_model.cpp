@@ -1,0 +1,40 @@
+#include "learners/property_model.h"
+
+#include <cmath>
+
+#include "learners/deep_ensemble.h"
+
+namespace labloop::learners {
+
+double Predictions::Sigma(size_t i) const {
+  return std::sqrt(sigma_epistemic[i] * sigma_epistemic[i] +
+                   sigma_aleatoric[i] * sigma_aleatoric[i]);
+}
+
+Status ModelOptions::Validate() const {
+  auto bad = [](const std::string& what) {
+    return MakeError(ErrorCode::kInvalidArgument, "model option " + what);
+  };
+  if (members < 1 || members > 64) return bad("members must be 1 to 64");
+  if (hidden < 1 || hidden > 8192) return bad("hidden must be 1 to 8192");
+  if (epochs < 1) return bad("epochs must be at least 1");
+  if (min_steps < 0) return bad("min_steps must not be negative");
+  if (batch_size < 1) return bad("batch_size must be at least 1");
+  if (!(learning_rate > 0 && learning_rate < 1)) return bad("learning_rate must be in (0, 1)");
+  if (!(weight_decay >= 0)) return bad("weight_decay must not be negative");
+  return {};
+}
+
+void RegisterBuiltinModels(ModelRegistry& registry) {
+  registry.Register("deep_ensemble", CreateDeepEnsemble);
+}
+
+double Rmse(const std::vector<double>& predicted, const std::vector<double>& observed) {
+  double sum = 0;
+  for (size_t i = 0; i < predicted.size(); ++i) {
+    sum += (predicted[i] - observed[i]) * (predicted[i] - observed[i]);
+  }
+  return predicted.empty() ? 0.0 : std::sqrt(sum / static_cast<double>(predicted.size()));
+}
+
+}  // namespace labloop::learners

@@ -1,0 +1,66 @@
+#pragma once
+// PropertyModel: a regression model that says how sure it is.
+//
+// Predict returns, per row, the mean and two standard deviations: epistemic (the model does not
+// know: members disagree) and aleatoric (the data are noisy there). Total σ = sqrt(e² + a²).
+// Models are created through a ModelRegistry by kind name; Save/Load round-trip the fitted state
+// as an opaque byte string the campaign file stores. Fit and Predict are not thread-safe on one
+// object; distinct objects may be used from distinct threads.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/registry.h"
+#include "core/result.h"
+#include "learners/sparse_matrix.h"
+
+namespace labloop::learners {
+
+struct Predictions {
+  std::vector<double> mean;
+  std::vector<double> sigma_epistemic;
+  std::vector<double> sigma_aleatoric;
+
+  size_t size() const { return mean.size(); }
+  double Sigma(size_t i) const;  // total
+};
+
+struct ModelOptions {
+  std::string kind = "deep_ensemble";
+  int members = 5;               // ensemble size
+  int hidden = 256;              // width of each hidden layer
+  int epochs = 60;               // passes over the training data (at least min_steps updates)
+  int min_steps = 300;           // optimizer steps at the least, for very small training sets
+  int batch_size = 32;
+  double learning_rate = 1e-3;
+  double weight_decay = 1e-5;
+  uint64_t seed = 0;             // same seed, same data, same device: same model on CPU
+  std::string device = "cpu";    // cpu, cuda, cuda:N
+  int threads = 0;               // intra-op threads; 0 = one per core
+
+  // Names the first option out of range.
+  Status Validate() const;
+};
+
+class PropertyModel {
+ public:
+  virtual ~PropertyModel() = default;
+  virtual std::string Kind() const = 0;
+  // Fits from scratch. `y` has one value per row of `x`; at least 2 rows.
+  virtual Status Fit(const SparseMatrix& x, const std::vector<double>& y) = 0;
+  virtual Result<Predictions> Predict(const SparseMatrix& x) const = 0;
+  virtual Result<std::string> Save() const = 0;
+  virtual Status Load(const std::string& bytes) = 0;
+};
+
+using ModelRegistry = Registry<PropertyModel, const ModelOptions&>;
+
+// One line per built-in model kind.
+void RegisterBuiltinModels(ModelRegistry& registry);
+
+// Root-mean-square error; the caller keeps sizes equal.
+double Rmse(const std::vector<double>& predicted, const std::vector<double>& observed);
+
+}  // namespace labloop::learners

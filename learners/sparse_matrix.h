@@ -1,0 +1,42 @@
+#pragma once
+// SparseMatrix: rows of sparse features in CSR form, the input of every fingerprint model.
+//
+// Row i holds indices[offsets[i] .. offsets[i+1]) with the matching values. This layout is what an
+// embedding bag consumes directly, so a million-row pool goes to the model without densifying.
+
+#include <cstdint>
+#include <vector>
+
+namespace labloop::learners {
+
+struct SparseMatrix {
+  int64_t cols = 0;
+  std::vector<int64_t> offsets{0};  // Rows() + 1 entries
+  std::vector<int64_t> indices;     // each in [0, cols)
+  std::vector<float> values;
+
+  explicit SparseMatrix(int64_t columns = 0) : cols(columns) {}
+  int64_t Rows() const { return static_cast<int64_t>(offsets.size()) - 1; }
+
+  template <typename Index>
+  void AddRow(const std::vector<Index>& row_indices, const std::vector<float>& row_values) {
+    indices.insert(indices.end(), row_indices.begin(), row_indices.end());
+    values.insert(values.end(), row_values.begin(), row_values.end());
+    offsets.push_back(static_cast<int64_t>(indices.size()));
+  }
+
+  // The rows at `rows`, in that order.
+  SparseMatrix Select(const std::vector<int64_t>& rows) const {
+    SparseMatrix out(cols);
+    for (int64_t r : rows) {
+      out.indices.insert(out.indices.end(), indices.begin() + offsets[r],
+                         indices.begin() + offsets[r + 1]);
+      out.values.insert(out.values.end(), values.begin() + offsets[r],
+                        values.begin() + offsets[r + 1]);
+      out.offsets.push_back(static_cast<int64_t>(out.indices.size()));
+    }
+    return out;
+  }
+};
+
+}  // namespace labloop::learners

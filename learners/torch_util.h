@@ -1,0 +1,45 @@
+#pragma once
+// Private to learners/: LibTorch helpers shared by the torch models.
+
+#include <torch/torch.h>
+
+#include <string>
+
+#include "core/result.h"
+#include "learners/sparse_matrix.h"
+
+namespace labloop::learners {
+
+// "cpu", "cuda", "cuda:N". CUDA asked of a CPU-only LibTorch (Debian's) is a clear error.
+Result<torch::Device> ParseDevice(const std::string& name);
+
+// Rows [start, start + count) of a CSR matrix as embedding-bag inputs on `device`.
+struct CsrTensors {
+  torch::Tensor indices, offsets, weights;
+};
+CsrTensors ToTensors(const SparseMatrix& x, int64_t start, int64_t count, torch::Device device);
+
+// Sets LibTorch's intra-op thread count for a scope (0: one per core).
+class ScopedTorchThreads {
+ public:
+  explicit ScopedTorchThreads(int threads);
+  ~ScopedTorchThreads();
+
+ private:
+  int previous_;
+};
+
+// Runs body, turning LibTorch's exceptions into kInternal errors: none cross a labloop header.
+template <typename F>
+auto GuardTorch(const std::string& what, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    // LibTorch appends a long C++ backtrace; the first line says what went wrong.
+    message = message.substr(0, message.find('\n'));
+    return MakeError(ErrorCode::kInternal, what + ": " + message);
+  }
+}
+
+}  // namespace labloop::learners
