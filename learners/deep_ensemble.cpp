@@ -82,9 +82,12 @@ class DeepEnsemble final : public PropertyModel {
       std::vector<float> y_std(n);
       for (int64_t i = 0; i < n; ++i) y_std[i] = static_cast<float>((y[i] - y_mean_) / y_std_);
 
-      torch::optim::Adam optimizer(
+      // Decoupled weight decay (AdamW): with Adam's L2 form, the normalized update drives the
+      // embedding rows of bits never seen in training to zero, and the members then agree on
+      // unfamiliar molecules, which is exactly where their disagreement is needed.
+      torch::optim::AdamW optimizer(
           net_->parameters(),
-          torch::optim::AdamOptions(options_.learning_rate).weight_decay(options_.weight_decay));
+          torch::optim::AdamWOptions(options_.learning_rate).weight_decay(options_.weight_decay));
       const int64_t batch = std::min<int64_t>(options_.batch_size, n);
       const int64_t steps_per_epoch = (n + batch - 1) / batch;
       const int64_t total_steps =

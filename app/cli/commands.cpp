@@ -28,6 +28,7 @@ int Main(int argc, char** argv) {
 
   CLI::App app{"labloop: an active-learning controller for autonomous laboratories"};
   app.require_subcommand(1);
+  app.fallthrough();  // --log-level may also follow the subcommand (inherited when created)
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "debug, info, warn, error or off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
@@ -74,7 +75,12 @@ int Main(int argc, char** argv) {
   loop->add_option("--repeats", loop_options.repeats, "rounds to time");
   loop->add_option("--json", loop_options.json_path, "write results as JSON");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);  // prints help or the usage error
+    return code == 0 ? 0 : 2;
+  }
   LogLevel level = LogLevel::kInfo;
   ParseLogLevel(log_level, level);
   SetLogLevel(level);

@@ -69,7 +69,9 @@ class CampaignRun {
  public:
   CampaignRun(std::unique_ptr<db::CampaignDb> db, CampaignConfig config,
               std::unique_ptr<simulators::Simulator> simulator)
-      : db_(std::move(db)), config_(std::move(config)), simulator_(std::move(simulator)) {}
+      : db_(std::move(db)), config_(std::move(config)), simulator_(std::move(simulator)) {
+    db_->SetBeforeCommitHook([] { CrashPoint("ingest"); });
+  }
 
   Status LoadPool() {
     auto candidates = db_->ListCandidates();
@@ -205,12 +207,16 @@ class CampaignRun {
   Status SelectByModel(int round, const std::vector<db::MeasurementRow>& measurements,
                        const std::vector<int64_t>& pool_rows, int64_t batch,
                        std::vector<db::DecisionRow>& decisions) {
-    // Train.
+    // Train, on measurements in candidate order: the model must not depend on the order in
+    // which results happened to arrive (threads, crashes and resumes change that order).
     auto t0 = std::chrono::steady_clock::now();
+    std::vector<db::MeasurementRow> sorted = measurements;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const auto& a, const auto& b) { return a.candidate_id < b.candidate_id; });
     std::vector<int64_t> train_rows;
     std::vector<double> y;
-    double best = measurements.front().value;
-    for (const auto& m : measurements) {
+    double best = sorted.front().value;
+    for (const auto& m : sorted) {
       auto it = row_of_.find(m.candidate_id);
       if (it == row_of_.end()) continue;
       train_rows.push_back(it->second);

@@ -268,8 +268,11 @@ std::string ImportReport::Summary() const {
   out << BaseName(path) << ": " << records.size() << " molecules read, " << rejected.size()
       << " rejected";
   if (!rejected.empty()) {
-    std::map<std::string, int> kinds;
-    for (const auto& r : rejected) ++kinds[ReasonKind(r.reason)];
+    std::map<std::string, int> counts;
+    for (const auto& r : rejected) ++counts[ReasonKind(r.reason)];
+    std::vector<std::pair<std::string, int>> kinds(counts.begin(), counts.end());
+    std::stable_sort(kinds.begin(), kinds.end(),
+                     [](const auto& a, const auto& b) { return a.second > b.second; });
     out << " (";
     bool first = true;
     for (const auto& [kind, count] : kinds) {

@@ -1,0 +1,73 @@
+#include <catch2/catch.hpp>
+
+#include "app/engine/campaign_config.h"
+#include "tests/app/fixtures.h"
+
+using namespace labloop;
+using namespace labloop::engine;
+
+namespace {
+Result<CampaignConfig> Parse(const std::string& text) {
+  auto config = Config::FromString(text, "campaign.toml");
+  REQUIRE(config);
+  return ParseCampaignConfig(*config, "/data");
+}
+
+const char* kMinimal = R"(
+[library]
+files = ["pool.smi"]
+[objective]
+property = "gap"
+direction = "minimize"
+[simulator]
+kind = "xtb"
+)";
+}  // namespace
+
+TEST_CASE("A minimal config gets defaults and absolute paths") {
+  auto c = Parse(kMinimal);
+  REQUIRE(c);
+  CHECK(c->library_files == std::vector<std::string>{"/data/pool.smi"});
+  CHECK(c->direction == learners::Direction::kMinimize);
+  CHECK(c->model.kind == "deep_ensemble");
+  CHECK(c->acquisition.kind == "ucb");
+  CHECK(c->batch_size == 32);
+  CHECK(c->max_evaluations == 256);
+}
+
+TEST_CASE("The resolved TOML parses back to the same campaign") {
+  auto c = Parse(testing::EsolConfig(40));
+  REQUIRE(c);
+  auto again = Parse(c->ToToml());
+  REQUIRE(again);
+  CHECK(again->ToToml() == c->ToToml());
+  CHECK(again->simulator.table == c->simulator.table);
+  CHECK(again->model.hidden == 32);
+}
+
+TEST_CASE("Config errors name the key, the value and what is allowed") {
+  auto expect = [](const std::string& text, const std::string& message) {
+    auto c = Parse(text);
+    REQUIRE_FALSE(c);
+    CHECK(c.error().message == message);
+  };
+  std::string base = kMinimal;
+  expect(base + "[budget]\nbatch_size = 0\n",
+         "campaign.toml: key 'budget.batch_size' has value 0, allowed: 1 to 1000000");
+  expect(base + "[acquisition]\nkind = \"magic\"\n",
+         "campaign.toml: key 'acquisition.kind' has value 'magic', allowed: greedy, ucb, random");
+  expect(base + "[model]\nhiden = 3\n",
+         "campaign.toml: unknown key 'model.hiden' (a typo? see examples/qm9-gap/campaign.toml "
+         "for every key)");
+  expect("[objective]\nproperty = \"gap\"\ndirection = \"minimize\"\n[simulator]\nkind = \"xtb\"\n",
+         "campaign.toml: key 'library.files' is missing; name at least one SMILES, CSV or SDF "
+         "file");
+  expect("[library]\nfiles = [\"pool.xlsx\"]\n",
+         "campaign.toml: key 'library.files': unknown molecule file type 'pool.xlsx' (expected "
+         ".smi, .smiles, .txt, .csv, .tsv, .sdf or .sd, optionally .gz)");
+  std::string wrong_property = kMinimal;
+  wrong_property.replace(wrong_property.find("\"gap\""), 5, "\"logP\"");
+  expect(wrong_property,
+         "campaign.toml: key 'objective.property' has value 'logP', which the xtb simulator does "
+         "not compute; allowed: gap, energy, dipole");
+}

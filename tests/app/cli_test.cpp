@@ -1,0 +1,114 @@
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "tests/app/fixtures.h"
+#include "tests/support/temp_dir.h"
+
+using namespace labloop::testing;
+
+namespace {
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("Every command has --help", "[integration]") {
+  for (const char* command : {"init", "run", "status", "export", "demo", "bench"}) {
+    INFO(command);
+    auto r = RunLabloop({command, "--help"});
+    CHECK(r.exit_code == 0);
+    CHECK(Contains(r.output, "Usage"));
+  }
+  auto top = RunLabloop({"--help"});
+  CHECK(top.exit_code == 0);
+  CHECK(Contains(top.output, "init"));
+  auto none = RunLabloop({});
+  CHECK(none.exit_code != 0);
+}
+
+TEST_CASE("init, run, status --json and export through the real CLI", "[integration]") {
+  TempDir dir;
+  std::string config = dir.Write("esol.toml", EsolConfig(20));
+  std::string campaign = dir.File("esol.labloop");
+  auto init = RunLabloop({"init", campaign, "--config", config});
+  INFO(init.output);
+  REQUIRE(init.exit_code == 0);
+  CHECK(Contains(init.output, "esol150.csv: 150 molecules read, 0 rejected"));
+  auto run = RunLabloop({"run", campaign});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(Contains(run.output, "stopped: budget spent (2 rounds, 20 evaluations in this run)"));
+  auto status = RunLabloop({"status", campaign, "--json", "--log-level", "off"});
+  REQUIRE(status.exit_code == 0);
+  CHECK(Contains(status.output, "\"spent\": 20"));
+  CHECK(Contains(status.output, "\"total\": 20"));
+  auto table = RunLabloop({"status", campaign});
+  CHECK(Contains(table.output, "objective    maximize logS"));
+  auto csv = RunLabloop({"export", campaign, "--format", "csv", "-o", dir.File("o.csv")});
+  CHECK(csv.exit_code == 0);
+  CHECK(Contains(csv.output, "wrote 150 candidates"));
+  auto bad_format = RunLabloop({"export", campaign, "--format", "xls", "-o", dir.File("o.xls")});
+  CHECK(bad_format.exit_code != 0);
+}
+
+TEST_CASE("Bad input gets a clear error that names the record or key", "[integration]") {
+  TempDir dir;
+  auto missing_config = RunLabloop({"init", dir.File("a.labloop"), "--config", dir.File("no.toml")});
+  CHECK(missing_config.exit_code == 1);
+  CHECK(Contains(missing_config.output, "labloop: error: cannot open config file"));
+
+  std::string bad = EsolConfig(20) + "[extra]\nsurprise = 1\n";
+  auto bad_key = RunLabloop({"init", dir.File("b.labloop"), "--config", dir.Write("b.toml", bad)});
+  CHECK(bad_key.exit_code == 1);
+  CHECK(Contains(bad_key.output, "unknown key 'extra.surprise'"));
+
+  std::string config = EsolConfig(20);
+  config.replace(config.find("esol150.csv\"]"), 11, "missing.csv");
+  auto missing_library =
+      RunLabloop({"init", dir.File("c.labloop"), "--config", dir.Write("c.toml", config)});
+  CHECK(missing_library.exit_code == 1);
+  CHECK(Contains(missing_library.output, "missing.csv' does not exist"));
+  CHECK_FALSE(std::ifstream(dir.File("c.labloop")).good());  // nothing half-made is left
+
+  auto no_campaign = RunLabloop({"status", dir.File("none.labloop")});
+  CHECK(no_campaign.exit_code == 1);
+  CHECK(Contains(no_campaign.output, "does not exist"));
+
+  auto again = RunLabloop({"init", dir.File("d.labloop"), "--config", dir.Write("d.toml", EsolConfig(20))});
+  REQUIRE(again.exit_code == 0);
+  auto twice = RunLabloop({"init", dir.File("d.labloop"), "--config", dir.File("d.toml")});
+  CHECK(twice.exit_code == 1);
+  CHECK(Contains(twice.output, "already exists"));
+}
+
+TEST_CASE("Bad library lines are reported by line and stored; the import goes on",
+          "[integration]") {
+  TempDir dir;
+  std::string pool = std::string(LABLOOP_TEST_DATA) + "/bad_lines.smi";
+  std::string table = dir.Write("t.csv", "smiles,v\nCCO,1\nc1ccccc1,2\nCC(=O)O,3\n");
+  std::string config = "[library]\nfiles = [\"" + pool +
+                       "\"]\nmax_heavy_atoms = 50\n[objective]\nproperty = \"v\"\n"
+                       "direction = \"minimize\"\n[simulator]\nkind = \"lookup\"\ntable = \"" +
+                       table + "\"\n[budget]\nbatch_size = 2\nmax_evaluations = 4\n";
+  auto init = RunLabloop({"init", dir.File("p.labloop"), "--config", dir.Write("p.toml", config)});
+  INFO(init.output);
+  REQUIRE(init.exit_code == 0);
+  CHECK(Contains(init.output, "rejected bad_lines.smi:4 (id 'not-a-ring'): unparsable smiles 'C1CC'"));
+  CHECK(Contains(init.output, "rejected bad_lines.smi:9 (id 'long-alkane'): too many heavy atoms"));
+  CHECK(Contains(init.output, "4 new candidates, 1 duplicates"));
+  auto status = RunLabloop({"status", dir.File("p.labloop")});
+  CHECK(Contains(status.output, "candidates   4 (4 input records rejected)"));
+  auto run = RunLabloop({"run", dir.File("p.labloop")});
+  CHECK(run.exit_code == 0);
+}
+
+TEST_CASE("The demo runs end to end", "[integration][slow]") {
+  TempDir dir;
+  auto demo = RunLabloop({"demo", "--dir", dir.File("demo")});
+  INFO(demo.output);
+  REQUIRE(demo.exit_code == 0);
+  CHECK(Contains(demo.output, "best molecules found by the campaign (256 xtb evaluations, 8 rounds)"));
+  CHECK(Contains(demo.output, "random evaluations of the same pool"));
+  CHECK(Contains(demo.output, "campaign file: " + dir.File("demo") + "/demo.labloop"));
+}

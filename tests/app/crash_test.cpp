@@ -1,0 +1,125 @@
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <map>
+#include <random>
+#include <set>
+
+#include "app/engine/engine.h"
+#include "db/campaign_db.h"
+#include "tests/app/fixtures.h"
+#include "tests/support/temp_dir.h"
+
+using namespace labloop;
+using namespace labloop::testing;
+
+namespace {
+
+constexpr int kBudget = 50;
+
+// Runs `labloop run` until it finishes, first with each crash in `crashes` injected in turn.
+void RunWithCrashes(const std::string& campaign, const std::vector<std::string>& crashes) {
+  for (const auto& crash : crashes) {
+    auto r = RunLabloop({"run", campaign}, {"LABLOOP_CRASH_AT=" + crash});
+    INFO("crash at " << crash << "\n" << r.output);
+    REQUIRE(r.signal == SIGKILL);
+  }
+  auto done = RunLabloop({"run", campaign});
+  INFO(done.output);
+  REQUIRE(done.exit_code == 0);
+  REQUIRE(done.output.find("stopped: budget spent") != std::string::npos);
+}
+
+// The measured (candidate -> value) map, checked for exactly-once on the way.
+std::map<int64_t, double> CheckExactlyOnce(const std::string& campaign) {
+  auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+  REQUIRE(db);
+  CHECK(*(*db)->IntegrityCheck() == "ok");
+  auto summary = (*db)->Summary();
+  REQUIRE(summary);
+  CHECK(summary->evaluations_spent == kBudget);
+  CHECK(summary->jobs.at("queued") == 0);
+  CHECK(summary->jobs.at("running") == 0);
+  CHECK(summary->measurements == summary->jobs.at("done"));
+  auto jobs = (*db)->ListJobs({});
+  std::set<int64_t> job_candidates;
+  for (const auto& j : *jobs) CHECK(job_candidates.insert(j.candidate_id).second);
+  std::map<int64_t, double> measured;
+  for (const auto& m : *(*db)->ListMeasurements("logS")) {
+    CHECK(measured.emplace(m.candidate_id, m.value).second);  // once per candidate
+  }
+  return measured;
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL at any step loses and duplicates nothing", "[integration][slow]") {
+  TempDir dir;
+  // The reference: the same campaign, never interrupted.
+  std::string clean = dir.File("clean.labloop");
+  REQUIRE(engine::InitCampaignFromText(clean, EsolConfig(kBudget), "esol.toml", dir.path()));
+  RunWithCrashes(clean, {});
+  auto reference = CheckExactlyOnce(clean);
+  REQUIRE(reference.size() == kBudget);
+
+  const std::vector<std::vector<std::string>> scenarios = {
+      {"evaluate:4"},                         // during evaluation of round 0
+      {"ingest:3"},                           // inside an ingest transaction, before COMMIT
+      {"train:1"},                            // right after the first model is trained
+      {"dispatch:2"},                         // after selection, before decisions are stored
+      {"ingest:17", "evaluate:5", "train:2"}  // several crashes in one campaign
+  };
+  for (size_t s = 0; s < scenarios.size(); ++s) {
+    DYNAMIC_SECTION("scenario " << s << " first crash " << scenarios[s].front()) {
+      std::string campaign = dir.File("crash" + std::to_string(s) + ".labloop");
+      REQUIRE(engine::InitCampaignFromText(campaign, EsolConfig(kBudget), "esol.toml", dir.path()));
+      RunWithCrashes(campaign, scenarios[s]);
+      // Same decisions and values as the run that never crashed.
+      CHECK(CheckExactlyOnce(campaign) == reference);
+    }
+  }
+}
+
+TEST_CASE("SIGKILL at random moments of a real xtb campaign loses and duplicates nothing",
+          "[integration][slow]") {
+  TempDir dir;
+  // 100 molecules of the demo pool; each run lasts seconds, long enough to be killed mid-way.
+  std::ifstream pool(std::string(LABLOOP_SOURCE_DIR) + "/examples/qm9-gap/pool.smi");
+  std::ostringstream head;
+  std::string line;
+  for (int i = 0; i < 101 && std::getline(pool, line); ++i) head << line << "\n";
+  dir.Write("pool.smi", head.str());
+  std::string config =
+      "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"gap\"\n"
+      "direction = \"minimize\"\n[model]\nmembers = 3\nhidden = 32\nepochs = 30\n"
+      "min_steps = 200\n[simulator]\nkind = \"xtb\"\nthreads = 2\n"
+      "[budget]\nbatch_size = 8\nmax_evaluations = " + std::to_string(kBudget) + "\n";
+  std::string campaign = dir.File("random.labloop");
+  REQUIRE(engine::InitCampaignFromText(campaign, config, "gap.toml", dir.path()));
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<double> delay(0.2, 1.2);
+  int killed = 0;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    auto r = RunLabloop({"run", campaign}, {}, delay(rng));
+    if (r.signal == SIGKILL) ++killed;
+    if (r.exit_code == 0) break;
+  }
+  INFO("killed " << killed << " times");
+  CHECK(killed >= 3);
+  auto done = RunLabloop({"run", campaign});
+  INFO(done.output);
+  REQUIRE(done.exit_code == 0);
+
+  auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+  REQUIRE(db);
+  CHECK(*(*db)->IntegrityCheck() == "ok");
+  auto summary = (*db)->Summary();
+  CHECK(summary->evaluations_spent == kBudget);
+  CHECK(summary->jobs.at("queued") + summary->jobs.at("running") == 0);
+  // xtb stores three properties per successful job, each exactly once.
+  CHECK(summary->measurements == 3 * summary->jobs.at("done"));
+  std::set<int64_t> seen;
+  for (const auto& m : *(*db)->ListMeasurements("gap")) CHECK(seen.insert(m.candidate_id).second);
+}

@@ -1,0 +1,70 @@
+#include "tests/app/fixtures.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace labloop::testing {
+
+std::string EsolConfig(int budget, int batch, int simulator_threads) {
+  std::string data = LABLOOP_TEST_DATA;
+  return "[campaign]\nname = \"esol-test\"\nseed = 3\n"
+         "[library]\nfiles = [\"" + data + "/esol150.csv\"]\n"
+         "[objective]\nproperty = \"logS\"\ndirection = \"maximize\"\n"
+         "[model]\nmembers = 3\nhidden = 32\nepochs = 20\nmin_steps = 60\nthreads = 1\n"
+         "[acquisition]\nkind = \"ucb\"\nbeta = 1.0\n"
+         "[simulator]\nkind = \"lookup\"\ntable = \"" + data + "/esol150.csv\"\n"
+         "value_column = \"logS\"\nthreads = " + std::to_string(simulator_threads) + "\n"
+         "[budget]\ninitial_batch = " + std::to_string(batch) +
+         "\nbatch_size = " + std::to_string(batch) +
+         "\nmax_evaluations = " + std::to_string(budget) + "\n";
+}
+
+CommandResult RunLabloop(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                         double kill_after_seconds) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return {};
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    for (const auto& e : env) putenv(strdup(e.c_str()));
+    std::vector<char*> argv;
+    std::string binary = LABLOOP_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copies(args);
+    for (auto& a : copies) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(binary.c_str(), argv.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  std::thread killer;
+  if (kill_after_seconds > 0) {
+    killer = std::thread([pid, kill_after_seconds] {
+      std::this_thread::sleep_for(std::chrono::duration<double>(kill_after_seconds));
+      kill(pid, SIGKILL);  // harmless if it already exited and was not yet reaped
+    });
+  }
+  CommandResult result;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0) result.output.append(buffer, n);
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (killer.joinable()) killer.join();
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.signal = WTERMSIG(status);
+  return result;
+}
+
+}  // namespace labloop::testing

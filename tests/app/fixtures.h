@@ -1,0 +1,23 @@
+#pragma once
+// Shared by the app tests: a small retrospective campaign (ESOL solubility through a lookup
+// table) that runs in seconds, and a way to run the real `labloop` binary.
+
+#include <string>
+#include <vector>
+
+namespace labloop::testing {
+
+// A campaign config over tests/data/esol150.csv, maximizing logS with the lookup simulator.
+std::string EsolConfig(int budget, int batch = 10, int simulator_threads = 1);
+
+struct CommandResult {
+  int exit_code = -1;   // -1 when killed by a signal
+  int signal = 0;       // the signal that killed it, or 0
+  std::string output;   // stdout and stderr together
+};
+
+// Runs build/bin/labloop with `args`; `env` entries ("NAME=value") are added to the environment.
+CommandResult RunLabloop(const std::vector<std::string>& args,
+                         const std::vector<std::string>& env = {}, double kill_after_seconds = 0);
+
+}  // namespace labloop::testing

@@ -1,0 +1,34 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "core/chem/geometry.h"
+
+using namespace labloop::chem;
+
+TEST_CASE("ETKDG + MMFF gives a reproducible 3D geometry with hydrogens") {
+  auto m = Molecule::FromSmiles("CCO");
+  REQUIRE(m);
+  auto g = Embed3D(*m);
+  REQUIRE(g);
+  CHECK(g->AtomCount() == 9);
+  CHECK(g->force_field == "MMFF94");
+  CHECK(g->force_field_converged);
+  // C-C bond length near 1.51 Angstrom.
+  double dx = g->xyz_angstrom[0] - g->xyz_angstrom[3], dy = g->xyz_angstrom[1] - g->xyz_angstrom[4],
+         dz = g->xyz_angstrom[2] - g->xyz_angstrom[5];
+  CHECK(std::sqrt(dx * dx + dy * dy + dz * dz) == Approx(1.51).margin(0.05));
+  auto again = Embed3D(*m);
+  REQUIRE(again);
+  CHECK(again->xyz_angstrom == g->xyz_angstrom);
+  CHECK(g->ToXyz("ethanol").rfind("9\nethanol\nC ", 0) == 0);
+}
+
+TEST_CASE("Charge and radicals are carried into the geometry") {
+  auto m = Molecule::FromSmiles("C[NH3+]");
+  REQUIRE(m);
+  auto g = Embed3D(*m);
+  REQUIRE(g);
+  CHECK(g->charge == 1);
+  CHECK(g->unpaired_electrons == 0);
+}

@@ -1,0 +1,94 @@
+#include <catch2/catch.hpp>
+
+#include "core/chem/descriptors.h"
+#include "core/chem/molecule.h"
+
+using namespace labloop;
+using labloop::chem::Molecule;
+
+TEST_CASE("SMILES parse to canonical SMILES") {
+  auto a = Molecule::FromSmiles("OCC");
+  auto b = Molecule::FromSmiles("C(O)C");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->CanonicalSmiles() == "CCO");
+  CHECK(a->CanonicalSmiles() == b->CanonicalSmiles());
+  CHECK(a->HeavyAtomCount() == 3);
+}
+
+TEST_CASE("InChIKeys match the IUPAC reference values, stereo included") {
+  struct Case {
+    const char* smiles;
+    const char* key;
+  };
+  // Reference keys from PubChem.
+  const Case cases[] = {
+      {"CCO", "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"},                 // ethanol
+      {"c1ccccc1", "UHOVQNZJYSORNB-UHFFFAOYSA-N"},            // benzene
+      {"C[C@@H](C(=O)O)N", "QNAYBMKLOCPYGJ-REOHCLBHSA-N"},    // L-alanine
+      {"C[C@H](C(=O)O)N", "QNAYBMKLOCPYGJ-UWTATZPHSA-N"},     // D-alanine
+      {"CC(C(=O)O)N", "QNAYBMKLOCPYGJ-UHFFFAOYSA-N"},         // alanine, no stereo
+      {"C/C=C/C", "IAQRGUVFOMOMEM-ONEGZZNKSA-N"},             // (E)-2-butene
+      {"C/C=C\\C", "IAQRGUVFOMOMEM-ARJAWSKDSA-N"},            // (Z)-2-butene
+      {"CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"},  // aspirin
+      {"[NH4+]", "QGZKDVFQNNGYKY-UHFFFAOYSA-O"},              // ammonium
+  };
+  for (const auto& c : cases) {
+    INFO(c.smiles);
+    auto m = Molecule::FromSmiles(c.smiles);
+    REQUIRE(m);
+    auto key = m->InchiKey();
+    REQUIRE(key);
+    CHECK(*key == c.key);
+  }
+}
+
+TEST_CASE("Invalid, empty and oversized molecules are rejected with a reason") {
+  auto bad = Molecule::FromSmiles("C1CC");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().code == ErrorCode::kInvalidArgument);
+  CHECK(bad.error().message == "unparsable smiles 'C1CC'");
+  CHECK(Molecule::FromSmiles("").error().message == "empty smiles");
+  CHECK(Molecule::FromSmiles("[H][H]").error().message == "empty molecule (no heavy atoms)");
+  chem::MoleculeLimits limits;
+  limits.max_heavy_atoms = 5;
+  CHECK(Molecule::FromSmiles("CCCCCC", limits).error().message ==
+        "too many heavy atoms: 6 (limit 5)");
+  limits.max_smiles_length = 4;
+  CHECK(Molecule::FromSmiles("CCCCC", limits).error().message ==
+        "smiles too long: 5 characters (limit 4)");
+}
+
+TEST_CASE("Standardization keeps the largest fragment and neutralizes it") {
+  auto salt = Molecule::FromSmiles("CC(=O)[O-].[Na+]");
+  REQUIRE(salt);
+  auto parent = salt->Standardized();
+  REQUIRE(parent);
+  CHECK(parent->CanonicalSmiles() == "CC(=O)O");
+  CHECK(parent->FormalCharge() == 0);
+}
+
+TEST_CASE("Descriptors are computed in the order of their names") {
+  auto m = Molecule::FromSmiles("CC(=O)Oc1ccccc1C(=O)O");  // aspirin
+  REQUIRE(m);
+  auto values = chem::ComputeDescriptors(*m);
+  const auto& names = chem::DescriptorNames();
+  REQUIRE(values.size() == names.size());
+  auto value = [&](const std::string& name) {
+    return values[std::find(names.begin(), names.end(), name) - names.begin()];
+  };
+  CHECK(value("mol_wt") == Approx(180.159).epsilon(1e-3));
+  CHECK(value("hbd") == 1);
+  CHECK(value("hba") == 3);
+  CHECK(value("aromatic_rings") == 1);
+  CHECK(value("heavy_atoms") == 13);
+  CHECK(value("tpsa") == Approx(63.6).epsilon(1e-2));
+}
+
+TEST_CASE("Mol blocks round-trip") {
+  auto m = Molecule::FromSmiles("c1ccncc1O");
+  REQUIRE(m);
+  auto back = Molecule::FromMolBlock(m->MolBlock());
+  REQUIRE(back);
+  CHECK(back->CanonicalSmiles() == m->CanonicalSmiles());
+}

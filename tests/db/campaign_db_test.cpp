@@ -1,0 +1,208 @@
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <fstream>
+
+#include "db/campaign_db.h"
+#include "tests/support/temp_dir.h"
+
+using namespace labloop;
+using namespace labloop::db;
+
+namespace {
+
+std::unique_ptr<CampaignDb> NewCampaign(const std::string& path, int candidates) {
+  auto db = CampaignDb::Open(path, OpenMode::kCreate);
+  REQUIRE(db);
+  REQUIRE((*db)->CreateCampaign({"test", "given", "resolved", ""}));
+  std::vector<NewCandidate> rows;
+  for (int i = 0; i < candidates; ++i) {
+    rows.push_back({"C" + std::string(i, 'C'), "KEY-" + std::to_string(i), "", "library:x.smi",
+                    "id" + std::to_string(i), "x.smi:" + std::to_string(i + 1), 0});
+  }
+  auto added = (*db)->AddCandidates(rows);
+  REQUIRE(added);
+  REQUIRE(added->added == candidates);
+  return std::move(*db);
+}
+
+std::string Pragma(const std::string& path, const std::string& pragma) {
+  sqlite3* raw = nullptr;
+  sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(raw, ("PRAGMA " + pragma).c_str(), -1, &stmt, nullptr);
+  sqlite3_step(stmt);
+  std::string value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("A new campaign file is WAL, versioned, and refuses to be created twice",
+          "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.File("c.labloop");
+  {
+    auto db = NewCampaign(path, 3);
+    CHECK(db->SchemaVersion() == kSchemaVersion);
+    auto campaign = db->GetCampaign();
+    REQUIRE(campaign);
+    CHECK(campaign->name == "test");
+    CHECK(campaign->config_given == "given");
+  }
+  CHECK(Pragma(path, "journal_mode") == "wal");
+  CHECK(Pragma(path, "user_version") == std::to_string(kSchemaVersion));
+  auto again = CampaignDb::Open(path, OpenMode::kCreate);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().message.find("already exists") != std::string::npos);
+  auto missing = CampaignDb::Open(dir.File("none.labloop"), OpenMode::kReadWrite);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::kNotFound);
+}
+
+TEST_CASE("A file that is not a campaign gets a clear error", "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.Write("junk.labloop", "this is not sqlite, just text that is long enough");
+  auto db = CampaignDb::Open(path, OpenMode::kReadWrite);
+  REQUIRE_FALSE(db);
+  CHECK(db.error().message.find("is not a labloop campaign file") != std::string::npos);
+}
+
+TEST_CASE("Network file systems are refused for WAL") {
+  std::string name;
+  CHECK_FALSE(FileSystemSupportsWal(0x6969, name));
+  CHECK(name == "nfs");
+  CHECK_FALSE(FileSystemSupportsWal(0xFF534D42, name));
+  CHECK(name == "cifs");
+  CHECK(FileSystemSupportsWal(0xEF53, name));
+  CHECK(name == "ext4");
+}
+
+TEST_CASE("Candidates are deduplicated by InChIKey and duplicates are reported", "[integration]") {
+  testing::TempDir dir;
+  auto db = NewCampaign(dir.File("c.labloop"), 2);
+  auto added = db->AddCandidates({{"CC", "KEY-0", "", "library:y.smi", "", "y.smi:7", 0},
+                                  {"CCCC", "KEY-9", "", "library:y.smi", "", "y.smi:8", 0}});
+  REQUIRE(added);
+  CHECK(added->added == 1);
+  CHECK(added->duplicates == 1);
+  CHECK(added->duplicate_locations.front() == "y.smi:7 duplicates x.smi:1");
+  CHECK(db->ListCandidates()->size() == 3);
+}
+
+TEST_CASE("Jobs are written with their decisions, and ingestion is idempotent", "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.File("c.labloop");
+  auto db = NewCampaign(path, 4);
+  REQUIRE(db->StartRound(0));
+  std::vector<DecisionRow> decisions(3);
+  for (int i = 0; i < 3; ++i) {
+    decisions[i].candidate_id = i + 1;
+    decisions[i].route = "simulate";
+    decisions[i].acquisition = "random";
+  }
+  decisions[2].route = "trust";  // no job for a trusted candidate
+  REQUIRE(db->DispatchRound(0, decisions, "simulation", "lookup"));
+  auto round = db->LastRound();
+  REQUIRE(round);
+  CHECK((*round)->state == RoundState::kDispatched);
+  auto queued = db->ListJobs({JobState::kQueued});
+  REQUIRE(queued);
+  REQUIRE(queued->size() == 2);
+
+  REQUIRE(db->MarkJobsRunning({(*queued)[0].id, (*queued)[1].id}));
+  JobOutcome ok{(*queued)[0].id, true, {{"value", 1.5, std::nullopt}, {"other", 2.0, 0.1}},
+                "lookup", "{}", ""};
+  REQUIRE(db->IngestOutcome(ok));
+  REQUIRE(db->IngestOutcome(ok));  // a second delivery changes nothing
+  JobOutcome failed{(*queued)[1].id, false, {}, "", "", "scf not converged"};
+  REQUIRE(db->IngestOutcome(failed));
+  auto summary = db->Summary();
+  REQUIRE(summary);
+  CHECK(summary->measurements == 2);
+  CHECK(summary->jobs.at("done") == 1);
+  CHECK(summary->jobs.at("failed") == 1);
+  CHECK(summary->evaluations_spent == 2);
+  auto measurements = db->ListMeasurements("value");
+  REQUIRE(measurements);
+  REQUIRE(measurements->size() == 1);
+  CHECK(measurements->front().value == 1.5);
+  CHECK(measurements->front().round == 0);
+  auto jobs = db->ListJobs({JobState::kFailed});
+  CHECK(jobs->front().error == "scf not converged");
+  CHECK(*db->IntegrityCheck() == "ok");
+}
+
+TEST_CASE("Interrupted jobs go back to the queue", "[integration]") {
+  testing::TempDir dir;
+  auto db = NewCampaign(dir.File("c.labloop"), 2);
+  REQUIRE(db->StartRound(0));
+  DecisionRow d;
+  d.candidate_id = 1;
+  d.route = "simulate";
+  REQUIRE(db->DispatchRound(0, {d}, "simulation", "xtb"));
+  auto jobs = db->ListJobs({});
+  REQUIRE(db->MarkJobsRunning({jobs->front().id}));
+  CHECK(db->ListJobs({JobState::kRunning})->size() == 1);
+  auto requeued = db->RequeueInterruptedJobs();
+  REQUIRE(requeued);
+  CHECK(*requeued == 1);
+  auto again = db->ListJobs({JobState::kQueued});
+  REQUIRE(again->size() == 1);
+  CHECK(again->front().attempts == 1);
+}
+
+TEST_CASE("A failed commit leaves no partial measurement behind", "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.File("c.labloop");
+  auto db = NewCampaign(path, 2);
+  REQUIRE(db->StartRound(0));
+  DecisionRow d;
+  d.candidate_id = 1;
+  d.route = "simulate";
+  REQUIRE(db->DispatchRound(0, {d}, "simulation", "xtb"));
+  auto job = db->ListJobs({})->front();
+  // Stopped just before COMMIT (as a crash would): the transaction must roll back whole.
+  db->SetBeforeCommitHook([&] { throw std::runtime_error("power cut"); });
+  JobOutcome outcome{job.id, true, {{"gap", 3.0, std::nullopt}}, "simulation", "{}", ""};
+  CHECK_THROWS(db->IngestOutcome(outcome));
+  db->SetBeforeCommitHook(nullptr);
+  db.reset();
+  auto reopened = CampaignDb::Open(path, OpenMode::kReadWrite);
+  REQUIRE(reopened);
+  CHECK((*reopened)->Summary()->measurements == 0);
+  CHECK((*reopened)->ListJobs({JobState::kQueued})->size() == 1);
+  REQUIRE((*reopened)->IngestOutcome(outcome));
+  CHECK((*reopened)->Summary()->measurements == 1);
+}
+
+TEST_CASE("Predictions are stored in bulk and readers see them read-only", "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.File("c.labloop");
+  auto db = NewCampaign(path, 1000);
+  REQUIRE(db->StartRound(1));
+  ModelRow model;
+  model.round = 1;
+  model.kind = "deep_ensemble";
+  model.property = "gap";
+  model.weights = std::string("\0\1\2weights", 10);
+  auto id = db->StoreModel(model);
+  REQUIRE(id);
+  std::vector<PredictionRow> rows;
+  for (int i = 1000; i >= 1; --i) rows.push_back({i, i * 0.5, 1.0, 0.6, 0.8});
+  REQUIRE(db->StorePredictions(*id, rows));
+  auto reader = CampaignDb::Open(path, OpenMode::kReadOnly);
+  REQUIRE(reader);
+  CHECK(*(*reader)->CountPredictions(*id) == 1000);
+  CHECK((*reader)->GetModel(*id)->weights == model.weights);
+  CHECK((*(*reader)->LastRound())->model_id == *id);
+  auto exported = (*reader)->ExportRows();
+  REQUIRE(exported);
+  CHECK(exported->size() == 1000);
+  CHECK(exported->at(9).prediction->mean == 5.0);
+  // Readers cannot write.
+  CHECK_FALSE((*reader)->StartRound(2));
+}

@@ -1,0 +1,112 @@
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "simulators/lookup_simulator.h"
+#include "simulators/simulator.h"
+#include "simulators/thread_runner.h"
+#include "simulators/xtb_simulator.h"
+#include "tests/support/temp_dir.h"
+
+using namespace labloop;
+using namespace labloop::simulators;
+
+TEST_CASE("xtb computes GFN2 energy, gap and dipole of water", "[integration]") {
+  auto xtb = CreateXtbSimulator(SimulatorOptions{});
+  REQUIRE(xtb);
+  auto water = (*xtb)->Run("O");
+  REQUIRE(water);
+  // GFN2-xTB total energy of water is about -5.07 Eh; its dipole near 2.2-2.5 D.
+  CHECK(water->properties.at("energy") == Approx(-5.07).margin(0.02));
+  CHECK(water->properties.at("dipole") == Approx(2.3).margin(0.4));
+  CHECK(water->properties.at("gap") > 10.0);
+  CHECK(water->fidelity == "simulation");
+  CHECK(water->raw_json.find("\"force_field\":\"MMFF94\"") != std::string::npos);
+  // Benzene's gap is smaller than water's and the same seed gives the same numbers.
+  auto benzene = (*xtb)->Run("c1ccccc1");
+  REQUIRE(benzene);
+  CHECK(benzene->properties.at("gap") < water->properties.at("gap"));
+  CHECK((*xtb)->Run("c1ccccc1")->properties == benzene->properties);
+}
+
+TEST_CASE("xtb handles charged and open-shell molecules", "[integration]") {
+  auto xtb = CreateXtbSimulator(SimulatorOptions{});
+  auto cation = (*xtb)->Run("C[NH3+]");
+  REQUIRE(cation);
+  auto radical = (*xtb)->Run("[CH3]");
+  REQUIRE(radical);
+  CHECK(radical->raw_json.find("\"uhf\":1") != std::string::npos);
+}
+
+TEST_CASE("A molecule xtb cannot take is an error, not a crash", "[integration]") {
+  auto xtb = CreateXtbSimulator(SimulatorOptions{});
+  auto bad = (*xtb)->Run("C1CC");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "unparsable smiles 'C1CC'");
+  SimulatorOptions tight;
+  tight.xtb_max_iterations = 1;  // SCF cannot converge in one iteration
+  auto unconverged = (*CreateXtbSimulator(tight))->Run("c1ccccc1O");
+  REQUIRE_FALSE(unconverged);
+  CHECK(unconverged.error().message.find("xtb single point failed") != std::string::npos);
+}
+
+TEST_CASE("The lookup table matches molecules by InChIKey") {
+  testing::TempDir dir;
+  SimulatorOptions options;
+  options.kind = "lookup";
+  options.table = dir.Write("t.csv", "smiles,score\nCCO,-1.5\nc1ccccc1,\nOC(=O)C,-2.0\nC1CC,4\n");
+  options.property = "score";
+  auto lookup = CreateLookupSimulator(options);
+  REQUIRE(lookup);
+  CHECK((*lookup)->Run("OCC")->properties.at("score") == -1.5);  // another SMILES of ethanol
+  CHECK((*lookup)->Run("CC(O)=O")->fidelity == "lookup");
+  auto missing = (*lookup)->Run("c1ccccc1");  // present, but without a value: a failed evaluation
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message == "no value in the lookup table for 'c1ccccc1'");
+  options.table = dir.Write("empty.csv", "smiles,score\n");
+  CHECK(CreateLookupSimulator(options).error().message.find("has no usable") != std::string::npos);
+  options.table.clear();
+  CHECK_FALSE(CreateLookupSimulator(options));
+}
+
+TEST_CASE("Every registered simulator passes the contract", "[integration]") {
+  testing::TempDir dir;
+  SimulatorRegistry registry("simulator");
+  RegisterBuiltinSimulators(registry);
+  for (const auto& name : registry.Names()) {
+    INFO(name);
+    SimulatorOptions options;
+    options.kind = name;
+    options.table = dir.Write("table.csv", "smiles,value\nCCO,1\nCCN,2\n");
+    auto simulator = registry.Create(name, options);
+    REQUIRE(simulator);
+    CHECK((*simulator)->Kind() == name);
+    auto ok = (*simulator)->Run("CCO");
+    REQUIRE(ok);
+    for (const auto& property : (*simulator)->Properties()) {
+      CHECK(ok->properties.count(property) == 1);
+    }
+    CHECK_FALSE((*simulator)->Run("not a molecule"));
+  }
+}
+
+TEST_CASE("The thread runner returns every result once, failures included", "[integration]") {
+  testing::TempDir dir;
+  SimulatorOptions options;
+  options.kind = "lookup";
+  options.table = dir.Write("t.csv", "smiles,value\nC,1\nCC,2\nCCC,3\nCCCC,4\n");
+  auto lookup = CreateLookupSimulator(options);
+  std::vector<Task> tasks = {{1, "C"}, {2, "CC"}, {3, "bad("}, {4, "CCC"}, {5, "CCCC"}, {6, "N"}};
+  std::set<int64_t> seen;
+  int failures = 0;
+  RunOnThreads(**lookup, tasks, 3, [&](TaskResult r) {
+    CHECK(seen.insert(r.id).second);
+    if (!r.summary) ++failures;
+    return true;
+  });
+  CHECK(seen.size() == 6);
+  CHECK(failures == 2);
+  int delivered = 0;
+  RunOnThreads(**lookup, tasks, 1, [&](TaskResult) { return ++delivered < 2; });
+  CHECK(delivered == 2);  // stopped early on request
+}
