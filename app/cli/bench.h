@@ -19,6 +19,9 @@ struct FastLoopBench {
   int64_t training = 1000;
   int batch = 100;
   int repeats = 3;
+  int epochs = 0;      // 0: the model's default
+  int batch_size = 0;  // training minibatch; 0: the model's default
+  int threads = 0;     // LibTorch threads; 0: one per core
   std::string json_path;
 };
 Status RunFastLoopBench(const FastLoopBench& options);

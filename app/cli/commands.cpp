@@ -73,6 +73,9 @@ int Main(int argc, char** argv) {
   loop->add_option("--train", loop_options.training, "training set size");
   loop->add_option("--batch", loop_options.batch, "batch size to select");
   loop->add_option("--repeats", loop_options.repeats, "rounds to time");
+  loop->add_option("--epochs", loop_options.epochs, "training epochs (default: the model's)");
+  loop->add_option("--batch-size", loop_options.batch_size, "training minibatch (default: the model's)");
+  loop->add_option("--threads", loop_options.threads, "LibTorch threads (default: one per core)");
   loop->add_option("--json", loop_options.json_path, "write results as JSON");
 
   try {

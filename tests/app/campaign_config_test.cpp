@@ -45,7 +45,7 @@ TEST_CASE("The resolved TOML parses back to the same campaign") {
   CHECK(again->model.hidden == 32);
 }
 
-TEST_CASE("Config errors name the key, the value and what is allowed") {
+TEST_CASE("Config errors name the key - the value and what is allowed") {
   auto expect = [](const std::string& text, const std::string& message) {
     auto c = Parse(text);
     REQUIRE_FALSE(c);

@@ -27,7 +27,7 @@ TEST_CASE("Every command has --help", "[integration]") {
   CHECK(none.exit_code != 0);
 }
 
-TEST_CASE("init, run, status --json and export through the real CLI", "[integration]") {
+TEST_CASE("init - run - status --json and export through the real CLI", "[integration]") {
   TempDir dir;
   std::string config = dir.Write("esol.toml", EsolConfig(20));
   std::string campaign = dir.File("esol.labloop");

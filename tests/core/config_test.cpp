@@ -25,7 +25,7 @@ files = ["a.smi", "b.smi"]
   CHECK(config->UnusedKeys().empty());
 }
 
-TEST_CASE("Config errors name the key, the value and what is allowed") {
+TEST_CASE("Config errors name the key - the value and what is allowed") {
   auto config = Config::FromString("[a]\nn = 500\nkind = \"tree\"\ns = 3\ntypo = 1\n", "c.toml");
   REQUIRE(config);
   auto n = config->GetInt("a.n", 0, 1, 100);

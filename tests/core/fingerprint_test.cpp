@@ -12,7 +12,7 @@ SparseFingerprint Fp(const char* smiles, bool counts) {
 }
 }  // namespace
 
-TEST_CASE("Morgan fingerprints are sparse, sorted and within the folded size") {
+TEST_CASE("Morgan fingerprints are sparse - sorted and within the folded size") {
   auto fp = Fp("CC(=O)Oc1ccccc1C(=O)O", true);
   REQUIRE(!fp.indices.empty());
   CHECK(fp.size == 2048);

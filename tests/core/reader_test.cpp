@@ -17,7 +17,7 @@ const RejectedRecord* FindRejected(const ImportReport& report, const std::string
 }
 }  // namespace
 
-TEST_CASE("SMILES files: bad records are rejected by line, the rest is read") {
+TEST_CASE("SMILES files: bad records are rejected by line - the rest is read") {
   ReadOptions options;
   options.limits.max_heavy_atoms = 50;
   auto report = ReadMoleculeFile(kData + "/bad_lines.smi", options);
@@ -42,7 +42,7 @@ TEST_CASE("SMILES files: bad records are rejected by line, the rest is read") {
         "bad_lines.smi: 5 molecules read, 3 rejected (2 unparsable smiles, 1 too many heavy atoms)");
 }
 
-TEST_CASE("CSV: the SMILES column is found, quotes are honoured, other columns kept") {
+TEST_CASE("CSV: the SMILES column is found - quotes are honoured - other columns kept") {
   auto report = ReadMoleculeFile(kData + "/with_props.csv");
   REQUIRE(report);
   REQUIRE(report->records.size() == 3);
@@ -93,7 +93,7 @@ TEST_CASE("Missing files and unknown formats are clear errors") {
   CHECK(format.error().message.rfind("unknown molecule file type 'pool.xlsx'", 0) == 0);
 }
 
-TEST_CASE("Gzipped SMILES files are read", "[integration]") {
+TEST_CASE("Gzipped SMILES files are read", "[integration][slow]") {
   auto report = ReadMoleculeFile(std::string(LABLOOP_SHARED_DATA) + "/qm9/qm9_130k.smi.gz",
                                  ReadOptions{});
   REQUIRE(report);

@@ -41,7 +41,7 @@ std::string Pragma(const std::string& path, const std::string& pragma) {
 
 }  // namespace
 
-TEST_CASE("A new campaign file is WAL, versioned, and refuses to be created twice",
+TEST_CASE("A new campaign file is WAL - versioned and refuses to be created twice",
           "[integration]") {
   testing::TempDir dir;
   std::string path = dir.File("c.labloop");
@@ -93,7 +93,7 @@ TEST_CASE("Candidates are deduplicated by InChIKey and duplicates are reported",
   CHECK(db->ListCandidates()->size() == 3);
 }
 
-TEST_CASE("Jobs are written with their decisions, and ingestion is idempotent", "[integration]") {
+TEST_CASE("Jobs are written with their decisions and ingestion is idempotent", "[integration]") {
   testing::TempDir dir;
   std::string path = dir.File("c.labloop");
   auto db = NewCampaign(path, 4);

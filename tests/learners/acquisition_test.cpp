@@ -49,7 +49,7 @@ TEST_CASE("Random scores are reproducible for a seed and ignore the predictions"
   CHECK(a == b);
 }
 
-TEST_CASE("SelectTopK orders by score, breaks ties by index, caps k") {
+TEST_CASE("SelectTopK orders by score - breaks ties by index - caps k") {
   std::vector<double> scores{1.0, 5.0, 5.0, 3.0};
   CHECK(SelectTopK(scores, 3) == std::vector<int64_t>{1, 2, 3});
   CHECK(SelectTopK(scores, 10).size() == 4);

@@ -84,7 +84,7 @@ TEST_CASE("Epistemic uncertainty is larger far from the training data") {
   CHECK(sf > 1.5 * sn);
 }
 
-TEST_CASE("Training is reproducible for a seed, and Save/Load round-trips exactly") {
+TEST_CASE("Training is reproducible for a seed and Save/Load round-trips exactly") {
   auto train = MakeData(120, 7), test = MakeData(30, 8);
   auto options = SmallOptions();
   options.epochs = 30;
@@ -121,7 +121,7 @@ TEST_CASE("Model misuse and bad options are clear errors") {
         "unknown device 'tpu' (allowed: cpu, cuda, cuda:N)");
 }
 
-TEST_CASE("Every registered model passes fit, predict, save and load") {
+TEST_CASE("Every registered model passes fit - predict - save and load") {
   ModelRegistry registry("model");
   RegisterBuiltinModels(registry);
   auto train = MakeData(80, 10), test = MakeData(20, 11);

@@ -11,7 +11,7 @@
 using namespace labloop;
 using namespace labloop::simulators;
 
-TEST_CASE("xtb computes GFN2 energy, gap and dipole of water", "[integration]") {
+TEST_CASE("xtb computes GFN2 energy - gap and dipole of water", "[integration]") {
   auto xtb = CreateXtbSimulator(SimulatorOptions{});
   REQUIRE(xtb);
   auto water = (*xtb)->Run("O");
@@ -38,7 +38,7 @@ TEST_CASE("xtb handles charged and open-shell molecules", "[integration]") {
   CHECK(radical->raw_json.find("\"uhf\":1") != std::string::npos);
 }
 
-TEST_CASE("A molecule xtb cannot take is an error, not a crash", "[integration]") {
+TEST_CASE("A molecule xtb cannot take is an error - not a crash", "[integration]") {
   auto xtb = CreateXtbSimulator(SimulatorOptions{});
   auto bad = (*xtb)->Run("C1CC");
   REQUIRE_FALSE(bad);
@@ -90,7 +90,7 @@ TEST_CASE("Every registered simulator passes the contract", "[integration]") {
   }
 }
 
-TEST_CASE("The thread runner returns every result once, failures included", "[integration]") {
+TEST_CASE("The thread runner returns every result once - failures included", "[integration]") {
   testing::TempDir dir;
   SimulatorOptions options;
   options.kind = "lookup";
