@@ -27,7 +27,8 @@ std::string Describe(const toml::node& node) {
 void CollectLeaves(const toml::table& table, const std::string& prefix,
                    std::vector<std::string>& out) {
   for (const auto& [key, node] : table) {
-    std::string path = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    std::string path =
+        prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
     if (const auto* sub = node.as_table()) {
       CollectLeaves(*sub, path, out);
     } else {
@@ -106,8 +107,8 @@ Result<int64_t> Config::GetInt(const std::string& key, int64_t fallback, int64_t
   }
   int64_t value = node.value_or(int64_t{0});
   if (value < min || value > max) {
-    return LABLOOP_CONFIG_ERROR("has value " + std::to_string(value) + ", allowed: " +
-                                std::to_string(min) + " to " + std::to_string(max));
+    return LABLOOP_CONFIG_ERROR("has value " + std::to_string(value) +
+                                ", allowed: " + std::to_string(min) + " to " + std::to_string(max));
   }
   return value;
 }

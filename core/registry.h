@@ -24,9 +24,7 @@ class Registry {
   // `family` names the kind of thing registered ("simulator"), for error messages.
   explicit Registry(std::string family) : family_(std::move(family)) {}
 
-  void Register(const std::string& name, Factory factory) {
-    factories_[name] = std::move(factory);
-  }
+  void Register(const std::string& name, Factory factory) { factories_[name] = std::move(factory); }
 
   bool Contains(const std::string& name) const { return factories_.count(name) > 0; }
 

@@ -1,7 +1,10 @@
 #include "db/campaign_db.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,21 +23,30 @@ using detail::Transaction;
 
 const char* RoundStateName(RoundState state) {
   switch (state) {
-    case RoundState::kSelecting: return "selecting";
-    case RoundState::kDispatched: return "dispatched";
-    case RoundState::kDone: return "done";
+    case RoundState::kSelecting:
+      return "selecting";
+    case RoundState::kDispatched:
+      return "dispatched";
+    case RoundState::kDone:
+      return "done";
   }
   return "?";
 }
 
 const char* JobStateName(JobState state) {
   switch (state) {
-    case JobState::kQueued: return "queued";
-    case JobState::kSubmitted: return "submitted";
-    case JobState::kRunning: return "running";
-    case JobState::kDone: return "done";
-    case JobState::kFailed: return "failed";
-    case JobState::kCancelled: return "cancelled";
+    case JobState::kQueued:
+      return "queued";
+    case JobState::kSubmitted:
+      return "submitted";
+    case JobState::kRunning:
+      return "running";
+    case JobState::kDone:
+      return "done";
+    case JobState::kFailed:
+      return "failed";
+    case JobState::kCancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -64,33 +76,54 @@ std::string ParentDirectory(const std::string& path) {
 }
 
 // Propagates an error from a Result-returning expression.
-#define LABLOOP_TRY(expr)                                     \
-  do {                                                        \
-    auto labloop_try_status = (expr);                         \
-    if (!labloop_try_status) {                                \
-      return tl::unexpected(labloop_try_status.error());      \
-    }                                                         \
+#define LABLOOP_TRY(expr)                                \
+  do {                                                   \
+    auto labloop_try_status = (expr);                    \
+    if (!labloop_try_status) {                           \
+      return tl::unexpected(labloop_try_status.error()); \
+    }                                                    \
   } while (false)
 
 }  // namespace
 
 bool FileSystemSupportsWal(int64_t fs_type, std::string& name) {
   switch (static_cast<uint32_t>(fs_type)) {
-    case 0x6969: name = "nfs"; return false;
-    case 0x517B: name = "smb"; return false;
-    case 0xFF534D42: name = "cifs"; return false;
-    case 0xFE534D42: name = "smb2"; return false;
-    case 0x65735546: name = "fuse"; return true;  // sshfs and friends may still lack locking
-    case 0x01021994: name = "tmpfs"; return true;
-    case 0xEF53: name = "ext4"; return true;
-    case 0x58465342: name = "xfs"; return true;
-    case 0x9123683E: name = "btrfs"; return true;
-    case 0x794C7630: name = "overlayfs"; return true;
-    default: name = "type 0x" + [&] {
-      char buf[32];
-      std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(fs_type));
-      return std::string(buf);
-    }();
+    case 0x6969:
+      name = "nfs";
+      return false;
+    case 0x517B:
+      name = "smb";
+      return false;
+    case 0xFF534D42:
+      name = "cifs";
+      return false;
+    case 0xFE534D42:
+      name = "smb2";
+      return false;
+    case 0x65735546:
+      name = "fuse";
+      return true;  // sshfs and friends may still lack locking
+    case 0x01021994:
+      name = "tmpfs";
+      return true;
+    case 0xEF53:
+      name = "ext4";
+      return true;
+    case 0x58465342:
+      name = "xfs";
+      return true;
+    case 0x9123683E:
+      name = "btrfs";
+      return true;
+    case 0x794C7630:
+      name = "overlayfs";
+      return true;
+    default:
+      name = "type 0x" + [&] {
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(fs_type));
+        return std::string(buf);
+      }();
       return true;
   }
 }
@@ -110,9 +143,26 @@ struct CampaignDb::Impl {
   int schema_version = 0;
   bool read_only = false;
   std::function<void()> before_commit_hook;
+  int lock_fd = -1;  // holds the writer's flock for the connection's lifetime
 
   ~Impl() {
     if (db) sqlite3_close_v2(db);
+    if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
+  }
+
+  // One writer per campaign: an exclusive flock on the campaign file. The kernel drops it when the
+  // process dies, even by SIGKILL, so a crashed writer never blocks the next run.
+  Status LockForWriting() {
+    lock_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (lock_fd < 0)
+      return MakeError(ErrorCode::kNotFound, "cannot open '" + path + "' to lock it");
+    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "campaign file '" + path +
+                           "' is already open for writing by another labloop process (a running "
+                           "'labloop run'?); wait for it to finish or stop it");
+    }
+    return {};
   }
 
   Status Migrate() {
@@ -160,8 +210,9 @@ Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, Op
   struct stat st {};
   bool exists = ::stat(path.c_str(), &st) == 0;
   if (mode == OpenMode::kCreate && exists) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "campaign file '" + path + "' already exists; choose another name or remove it");
+    return MakeError(
+        ErrorCode::kFailedPrecondition,
+        "campaign file '" + path + "' already exists; choose another name or remove it");
   }
   if (mode != OpenMode::kCreate && !exists) {
     return MakeError(ErrorCode::kNotFound, "campaign file '" + path + "' does not exist");
@@ -192,6 +243,7 @@ Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, Op
   if (rc != SQLITE_OK) {
     return tl::unexpected(SqliteError(impl->db, rc, "opening campaign file '" + path + "'"));
   }
+  if (mode != OpenMode::kReadOnly) LABLOOP_TRY(impl->LockForWriting());
   sqlite3_busy_timeout(impl->db, 10000);
   auto check = Exec(impl->db, "PRAGMA foreign_keys = ON");
   if (!check) {
@@ -207,9 +259,12 @@ Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, Op
     }
     if (wal.Text(0) != "wal") {
       return MakeError(ErrorCode::kFailedPrecondition,
-                       "campaign file '" + path + "': the file system refused SQLite's WAL journal "
-                       "(journal mode stays '" + wal.Text(0) + "'); keep campaign files on local "
-                       "POSIX storage");
+                       "campaign file '" + path +
+                           "': the file system refused SQLite's WAL journal "
+                           "(journal mode stays '" +
+                           wal.Text(0) +
+                           "'); keep campaign files on local "
+                           "POSIX storage");
     }
     LABLOOP_TRY(Exec(impl->db, "PRAGMA synchronous = NORMAL"));
   }
@@ -388,8 +443,10 @@ Result<ModelRow> CampaignDb::GetModel(int64_t id) {
   auto row = select.Step();
   if (!row) return tl::unexpected(row.error());
   if (!*row) return MakeError(ErrorCode::kNotFound, "no model " + std::to_string(id));
-  return ModelRow{select.Int(0),  static_cast<int>(select.Int(1)), select.Text(2), select.Text(3),
-                  select.Int(4), select.Text(5), select.Blob(6)};
+  return ModelRow{select.Int(0),  static_cast<int>(select.Int(1)),
+                  select.Text(2), select.Text(3),
+                  select.Int(4),  select.Text(5),
+                  select.Blob(6)};
 }
 
 Status CampaignDb::StorePredictions(int64_t model_id,
@@ -565,8 +622,7 @@ Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {
 Status CampaignDb::FinishRound(int round) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
-  Statement update(impl_->db,
-                   "UPDATE round SET state = 'done', finished_at = ? WHERE number = ?");
+  Statement update(impl_->db, "UPDATE round SET state = 'done', finished_at = ? WHERE number = ?");
   update.Bind(1, NowUtc()).Bind(2, round);
   LABLOOP_TRY(update.Run());
   return tx.Commit();

@@ -9,8 +9,9 @@
 // - Results are ingested keyed by (job, candidate, property): ingesting twice changes nothing.
 // - The schema version lives in PRAGMA user_version; Open() migrates older files forward.
 //
-// One CampaignDb per thread; open one read-write connection per campaign (the engine's writer)
-// and any number of read-only ones (status, export, GUI).
+// One CampaignDb per thread. A campaign has one writer at a time: a second read-write Open() of
+// the same file fails with kFailedPrecondition while the first is open. Read-only connections
+// (status, export, GUI) may be opened at any time, any number of them.
 
 #include <cstdint>
 #include <functional>
@@ -81,7 +82,8 @@ class CampaignDb {
   Result<std::vector<ExportRow>> ExportRows();
 
   // --- audit log ---
-  Status LogEvent(const std::string& actor, const std::string& kind, const std::string& detail_json);
+  Status LogEvent(const std::string& actor, const std::string& kind,
+                  const std::string& detail_json);
 
   // Runs PRAGMA integrity_check; "ok" when the file is sound.
   Result<std::string> IntegrityCheck();

@@ -96,7 +96,7 @@ struct JobRow {
   JobState state = JobState::kQueued;
   int attempts = 0;
   std::string error;
-  std::string smiles;   // of the candidate, for the back-end
+  std::string smiles;  // of the candidate, for the back-end
 };
 
 struct MeasurementValue {
@@ -110,9 +110,9 @@ struct JobOutcome {
   int64_t job_id = 0;
   bool ok = false;
   std::vector<MeasurementValue> values;
-  std::string fidelity;   // simulation | experiment | lookup
-  std::string raw_json;   // back-end specific details
-  std::string error;      // when !ok
+  std::string fidelity;  // simulation | experiment | lookup
+  std::string raw_json;  // back-end specific details
+  std::string error;     // when !ok
 };
 
 struct MeasurementRow {

@@ -53,7 +53,8 @@ Result<bool> Statement::Step() {
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
-  return tl::unexpected(SqliteError(db_, rc, "executing '" + std::string(sqlite3_sql(stmt_)) + "'"));
+  return tl::unexpected(
+      SqliteError(db_, rc, "executing '" + std::string(sqlite3_sql(stmt_)) + "'"));
 }
 
 Status Statement::Run() {
@@ -76,9 +77,9 @@ bool Statement::IsNull(int column) const {
 }
 std::string Statement::Text(int column) const {
   const unsigned char* text = sqlite3_column_text(stmt_, column);
-  return text ? std::string(reinterpret_cast<const char*>(text),
-                            sqlite3_column_bytes(stmt_, column))
-              : std::string();
+  return text
+             ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(stmt_, column))
+             : std::string();
 }
 std::string Statement::Blob(int column) const {
   const void* data = sqlite3_column_blob(stmt_, column);

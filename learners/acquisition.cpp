@@ -64,16 +64,18 @@ Status AcquisitionOptions::Validate() const {
 }
 
 void RegisterBuiltinAcquisitions(AcquisitionRegistry& registry) {
-  registry.Register("greedy", [](const AcquisitionOptions&) -> Result<std::unique_ptr<Acquisition>> {
-    return std::make_unique<Greedy>();
-  });
+  registry.Register("greedy",
+                    [](const AcquisitionOptions&) -> Result<std::unique_ptr<Acquisition>> {
+                      return std::make_unique<Greedy>();
+                    });
   registry.Register("ucb", [](const AcquisitionOptions& o) -> Result<std::unique_ptr<Acquisition>> {
     if (auto valid = o.Validate(); !valid) return tl::unexpected(valid.error());
     return std::make_unique<Ucb>(o.beta);
   });
-  registry.Register("random", [](const AcquisitionOptions& o) -> Result<std::unique_ptr<Acquisition>> {
-    return std::make_unique<Random>(o.seed);
-  });
+  registry.Register("random",
+                    [](const AcquisitionOptions& o) -> Result<std::unique_ptr<Acquisition>> {
+                      return std::make_unique<Random>(o.seed);
+                    });
 }
 
 std::vector<int64_t> SelectTopK(const std::vector<double>& scores, int64_t k) {

@@ -134,9 +134,9 @@ class DeepEnsemble final : public PropertyModel {
   Result<Predictions> Predict(const SparseMatrix& x) const override {
     if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "deep_ensemble is not fitted");
     if (x.cols != cols_) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "fingerprint length " + std::to_string(x.cols) +
-                           " differs from the model's " + std::to_string(cols_));
+      return MakeError(ErrorCode::kInvalidArgument, "fingerprint length " + std::to_string(x.cols) +
+                                                        " differs from the model's " +
+                                                        std::to_string(cols_));
     }
     return GuardTorch("predicting with deep_ensemble", [&]() -> Result<Predictions> {
       ScopedTorchThreads threads(options_.threads);
@@ -154,7 +154,8 @@ class DeepEnsemble final : public PropertyModel {
         auto mu = out.select(2, 0);
         auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
         auto mean = mu.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        auto epistemic = mu.var(0, /*unbiased=*/false).to(torch::kCPU).to(torch::kFloat64).contiguous();
+        auto epistemic =
+            mu.var(0, /*unbiased=*/false).to(torch::kCPU).to(torch::kFloat64).contiguous();
         auto aleatoric = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
         const double* m = mean.data_ptr<double>();
         const double* e = epistemic.data_ptr<double>();
@@ -173,11 +174,11 @@ class DeepEnsemble final : public PropertyModel {
     if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "deep_ensemble is not fitted");
     return GuardTorch("saving deep_ensemble", [&]() -> Result<std::string> {
       torch::serialize::OutputArchive archive;
-      archive.write("meta", torch::tensor({static_cast<double>(cols_),
-                                           static_cast<double>(options_.members),
-                                           static_cast<double>(options_.hidden), avg_on_bits_,
-                                           y_mean_, y_std_},
-                                          torch::kFloat64));
+      archive.write(
+          "meta",
+          torch::tensor({static_cast<double>(cols_), static_cast<double>(options_.members),
+                         static_cast<double>(options_.hidden), avg_on_bits_, y_mean_, y_std_},
+                        torch::kFloat64));
       torch::serialize::OutputArchive weights;
       net_->to(torch::kCPU);
       net_->save(weights);

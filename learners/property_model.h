@@ -29,16 +29,16 @@ struct Predictions {
 
 struct ModelOptions {
   std::string kind = "deep_ensemble";
-  int members = 5;               // ensemble size
-  int hidden = 256;              // width of each hidden layer
-  int epochs = 40;               // passes over the training data (at least min_steps updates)
-  int min_steps = 300;           // optimizer steps at the least, for very small training sets
+  int members = 5;      // ensemble size
+  int hidden = 256;     // width of each hidden layer
+  int epochs = 40;      // passes over the training data (at least min_steps updates)
+  int min_steps = 300;  // optimizer steps at the least, for very small training sets
   int batch_size = 64;
   double learning_rate = 1e-3;
   double weight_decay = 1e-5;
-  uint64_t seed = 0;             // same seed, same data, same device: same model on CPU
-  std::string device = "cpu";    // cpu, cuda, cuda:N
-  int threads = 0;               // intra-op threads; 0: 1 for training, one per core to predict
+  uint64_t seed = 0;           // same seed, same data, same device: same model on CPU
+  std::string device = "cpu";  // cpu, cuda, cuda:N
+  int threads = 0;             // intra-op threads; 0: 1 for training, one per core to predict
 
   // Names the first option out of range.
   Status Validate() const;

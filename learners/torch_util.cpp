@@ -29,15 +29,15 @@ CsrTensors ToTensors(const SparseMatrix& x, int64_t start, int64_t count, torch:
   const int64_t end = x.offsets[start + count];
   auto long_opts = torch::TensorOptions().dtype(torch::kInt64);
   CsrTensors t;
-  t.indices = torch::from_blob(const_cast<int64_t*>(x.indices.data()) + begin, {end - begin},
-                               long_opts)
-                  .to(device, /*non_blocking=*/false, /*copy=*/true);
+  t.indices =
+      torch::from_blob(const_cast<int64_t*>(x.indices.data()) + begin, {end - begin}, long_opts)
+          .to(device, /*non_blocking=*/false, /*copy=*/true);
   t.offsets = torch::from_blob(const_cast<int64_t*>(x.offsets.data()) + start, {count}, long_opts)
                   .to(device, false, true) -
               begin;
-  t.weights = torch::from_blob(const_cast<float*>(x.values.data()) + begin, {end - begin},
-                               torch::kFloat32)
-                  .to(device, false, true);
+  t.weights =
+      torch::from_blob(const_cast<float*>(x.values.data()) + begin, {end - begin}, torch::kFloat32)
+          .to(device, false, true);
   return t;
 }
 

@@ -58,9 +58,9 @@ Result<std::unique_ptr<Simulator>> CreateLookupSimulator(const SimulatorOptions&
     }
     if (text == nullptr) {
       if (!options.value_column.empty()) {
-        return MakeError(ErrorCode::kInvalidArgument, "lookup table '" + options.table +
-                                                          "' has no column '" +
-                                                          options.value_column + "'");
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            "lookup table '" + options.table + "' has no column '" + options.value_column + "'");
       }
       continue;
     }

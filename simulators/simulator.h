@@ -18,23 +18,23 @@ namespace labloop::simulators {
 
 struct SimulationSummary {
   std::map<std::string, double> properties;  // e.g. "gap" in eV
-  std::string fidelity = "simulation";        // "simulation", "lookup"
-  std::string raw_json;                       // back-end details kept with the job
-  double seconds = 0;                         // wall time of this run
+  std::string fidelity = "simulation";       // "simulation", "lookup"
+  std::string raw_json;                      // back-end details kept with the job
+  double seconds = 0;                        // wall time of this run
 };
 
 struct SimulatorOptions {
   std::string kind = "xtb";
   // xtb
-  int embed_seed = 42;              // ETKDG seed: same seed, same geometry, same numbers
-  double xtb_accuracy = 1.0;        // xtb's accuracy multiplier (lower is tighter)
-  int xtb_max_iterations = 250;     // SCF iterations before "not converged"
+  int embed_seed = 42;                    // ETKDG seed: same seed, same geometry, same numbers
+  double xtb_accuracy = 1.0;              // xtb's accuracy multiplier (lower is tighter)
+  int xtb_max_iterations = 250;           // SCF iterations before "not converged"
   double electronic_temperature = 300.0;  // K
   // lookup
-  std::string table;                // CSV file of smiles,value
-  std::string smiles_column;        // empty: the column named like "smiles"
-  std::string value_column;         // empty: the first column that is not the SMILES
-  std::string property = "value";   // the name the looked-up value is reported under
+  std::string table;               // CSV file of smiles,value
+  std::string smiles_column;       // empty: the column named like "smiles"
+  std::string value_column;        // empty: the first column that is not the SMILES
+  std::string property = "value";  // the name the looked-up value is reported under
 
   Status Validate() const;
 };

@@ -37,7 +37,8 @@ struct XtbCalculation {
     int size = sizeof(buffer);
     xtb_getError(env, buffer, &size);
     message = buffer;
-    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+      message.pop_back();
     return true;
   }
 };

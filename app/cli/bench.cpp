@@ -39,9 +39,7 @@ Status WriteJson(const std::string& path, const json& j) {
   return {};
 }
 
-json Machine() {
-  return {{"cores", std::thread::hardware_concurrency()}};
-}
+json Machine() { return {{"cores", std::thread::hardware_concurrency()}}; }
 
 }  // namespace
 
@@ -87,7 +85,8 @@ Status RunStorePredictionsBench(const StorePredictionsBench& options) {
   auto bytes = fs::file_size(path, ec) + fs::file_size(path.string() + "-wal", ec);
 
   std::printf("\nbench store-predictions\n");
-  std::printf("  %-34s %12lld\n", "predictions stored", static_cast<long long>(options.predictions));
+  std::printf("  %-34s %12lld\n", "predictions stored",
+              static_cast<long long>(options.predictions));
   std::printf("  %-34s %12.2f s\n", "time (one transaction)", store_seconds);
   std::printf("  %-34s %12.0f /s\n", "rate", options.predictions / store_seconds);
   std::printf("  %-34s %12.1f MB\n", "campaign file size", bytes / 1e6);

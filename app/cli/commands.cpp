@@ -27,6 +27,7 @@ int Main(int argc, char** argv) {
   setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);
 
   CLI::App app{"labloop: an active-learning controller for autonomous laboratories"};
+  app.set_version_flag("--version", "labloop 0.1.0");
   app.require_subcommand(1);
   app.fallthrough();  // --log-level may also follow the subcommand (inherited when created)
   std::string log_level = "info";
@@ -43,13 +44,15 @@ int Main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "run rounds until the budget is spent (resumes)");
   run->add_option("file", campaign, "the campaign file")->required();
-  run->add_option("--rounds", rounds, "stop after this many rounds (default: until the budget is spent)");
+  run->add_option("--rounds", rounds,
+                  "stop after this many rounds (default: until the budget is spent)");
 
   auto* status = app.add_subcommand("status", "print the campaign's state");
   status->add_option("file", campaign, "the campaign file")->required();
   status->add_flag("--json", as_json, "print a JSON object instead of a table");
 
-  auto* exporter = app.add_subcommand("export", "write candidates with predictions and measurements");
+  auto* exporter =
+      app.add_subcommand("export", "write candidates with predictions and measurements");
   exporter->add_option("file", campaign, "the campaign file")->required();
   exporter->add_option("--format,-f", format, "csv or sdf")
       ->required()
@@ -62,7 +65,8 @@ int Main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "benchmarks: print a table and write JSON");
   bench->require_subcommand(1);
   StorePredictionsBench store_options;
-  auto* store = bench->add_subcommand("store-predictions", "time storing predictions in a campaign file");
+  auto* store =
+      bench->add_subcommand("store-predictions", "time storing predictions in a campaign file");
   store->add_option("--n", store_options.predictions, "number of predictions");
   store->add_option("--json", store_options.json_path, "write results as JSON");
   FastLoopBench loop_options;
@@ -74,7 +78,8 @@ int Main(int argc, char** argv) {
   loop->add_option("--batch", loop_options.batch, "batch size to select");
   loop->add_option("--repeats", loop_options.repeats, "rounds to time");
   loop->add_option("--epochs", loop_options.epochs, "training epochs (default: the model's)");
-  loop->add_option("--batch-size", loop_options.batch_size, "training minibatch (default: the model's)");
+  loop->add_option("--batch-size", loop_options.batch_size,
+                   "training minibatch (default: the model's)");
   loop->add_option("--threads", loop_options.threads, "LibTorch threads (default: one per core)");
   loop->add_option("--json", loop_options.json_path, "write results as JSON");
 
@@ -99,8 +104,8 @@ int Main(int argc, char** argv) {
     options.max_rounds = rounds;
     auto summary = engine::RunCampaign(campaign, options);
     if (!summary) return Fail(summary.error());
-    std::cout << "stopped: " << summary->stop_reason << " (" << summary->rounds_run
-              << " rounds, " << summary->evaluations << " evaluations in this run)\n";
+    std::cout << "stopped: " << summary->stop_reason << " (" << summary->rounds_run << " rounds, "
+              << summary->evaluations << " evaluations in this run)\n";
     return 0;
   }
   if (*status) {
@@ -111,7 +116,8 @@ int Main(int argc, char** argv) {
   }
   if (*exporter) {
     auto written = engine::ExportCampaign(
-        campaign, format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kSdf, output);
+        campaign, format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kSdf,
+        output);
     if (!written) return Fail(written.error());
     std::cout << "wrote " << *written << " candidates to " << output << "\n";
     return 0;

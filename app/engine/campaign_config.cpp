@@ -26,13 +26,13 @@ std::string Quote(const std::string& s) {
 }
 
 // Assigns a getter's value or returns its error from the enclosing function.
-#define LABLOOP_ASSIGN(target, expr)                           \
-  do {                                                         \
-    auto labloop_value = (expr);                               \
-    if (!labloop_value) {                                      \
-      return tl::unexpected(labloop_value.error());            \
-    }                                                          \
-    target = *labloop_value;                                   \
+#define LABLOOP_ASSIGN(target, expr)                \
+  do {                                              \
+    auto labloop_value = (expr);                    \
+    if (!labloop_value) {                           \
+      return tl::unexpected(labloop_value.error()); \
+    }                                               \
+    target = *labloop_value;                        \
   } while (false)
 
 }  // namespace
@@ -52,8 +52,9 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(files, config.GetStringList("library.files"));
   if (files.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() + ": key 'library.files' is missing; name at least one "
-                                       "SMILES, CSV or SDF file");
+                     config.Source() +
+                         ": key 'library.files' is missing; name at least one "
+                         "SMILES, CSV or SDF file");
   }
   for (const auto& f : files) {
     if (auto format = chem::DetectFormat(f); !format) {
@@ -66,26 +67,30 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.read.id_column, config.GetString("library.id_column", ""));
   LABLOOP_ASSIGN(c.read.standardize, config.GetBool("library.standardize", true));
   int64_t v = 0;
-  LABLOOP_ASSIGN(v, config.GetInt("library.max_heavy_atoms", c.read.limits.max_heavy_atoms, 1, 1000));
+  LABLOOP_ASSIGN(v,
+                 config.GetInt("library.max_heavy_atoms", c.read.limits.max_heavy_atoms, 1, 1000));
   c.read.limits.max_heavy_atoms = static_cast<int>(v);
-  LABLOOP_ASSIGN(v, config.GetInt("library.max_smiles_length", c.read.limits.max_smiles_length, 1, 100000));
+  LABLOOP_ASSIGN(
+      v, config.GetInt("library.max_smiles_length", c.read.limits.max_smiles_length, 1, 100000));
   c.read.limits.max_smiles_length = static_cast<int>(v);
 
   LABLOOP_ASSIGN(c.property, config.GetString("objective.property", ""));
   if (c.property.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() + ": key 'objective.property' is missing; name the property "
-                                       "to optimize (for xtb: gap, energy or dipole)");
+                     config.Source() +
+                         ": key 'objective.property' is missing; name the property "
+                         "to optimize (for xtb: gap, energy or dipole)");
   }
   std::string direction;
   LABLOOP_ASSIGN(direction, config.GetEnum("objective.direction", {"minimize", "maximize"}, ""));
   if (direction.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() + ": key 'objective.direction' is missing; allowed: "
-                                       "minimize, maximize");
+                     config.Source() +
+                         ": key 'objective.direction' is missing; allowed: "
+                         "minimize, maximize");
   }
-  c.direction = direction == "minimize" ? learners::Direction::kMinimize
-                                        : learners::Direction::kMaximize;
+  c.direction =
+      direction == "minimize" ? learners::Direction::kMinimize : learners::Direction::kMaximize;
 
   LABLOOP_ASSIGN(v, config.GetInt("features.radius", c.fingerprint.radius, 0, 6));
   c.fingerprint.radius = static_cast<int>(v);
@@ -112,9 +117,10 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("model.threads", 0, 0, 1024));
   c.model.threads = static_cast<int>(v);
 
-  LABLOOP_ASSIGN(c.acquisition.kind,
-                 config.GetEnum("acquisition.kind", {"greedy", "ucb", "random"}, c.acquisition.kind));
-  LABLOOP_ASSIGN(c.acquisition.beta, config.GetDouble("acquisition.beta", c.acquisition.beta, 0, 1e6));
+  LABLOOP_ASSIGN(c.acquisition.kind, config.GetEnum("acquisition.kind", {"greedy", "ucb", "random"},
+                                                    c.acquisition.kind));
+  LABLOOP_ASSIGN(c.acquisition.beta,
+                 config.GetDouble("acquisition.beta", c.acquisition.beta, 0, 1e6));
 
   LABLOOP_ASSIGN(c.simulator.kind, config.GetEnum("simulator.kind", {"xtb", "lookup"}, ""));
   if (c.simulator.kind.empty()) {
@@ -127,7 +133,8 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.simulator.embed_seed = static_cast<int>(v);
   LABLOOP_ASSIGN(c.simulator.xtb_accuracy,
                  config.GetDouble("simulator.accuracy", c.simulator.xtb_accuracy, 1e-4, 1000));
-  LABLOOP_ASSIGN(v, config.GetInt("simulator.max_iterations", c.simulator.xtb_max_iterations, 1, 100000));
+  LABLOOP_ASSIGN(
+      v, config.GetInt("simulator.max_iterations", c.simulator.xtb_max_iterations, 1, 100000));
   c.simulator.xtb_max_iterations = static_cast<int>(v);
   LABLOOP_ASSIGN(c.simulator.electronic_temperature,
                  config.GetDouble("simulator.electronic_temperature",
@@ -140,8 +147,9 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.simulator.property = c.property;
   if (c.simulator.kind == "lookup" && c.simulator.table.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() + ": key 'simulator.table' is missing; the lookup simulator "
-                                       "needs a CSV of smiles,value");
+                     config.Source() +
+                         ": key 'simulator.table' is missing; the lookup simulator "
+                         "needs a CSV of smiles,value");
   }
   if (c.simulator.kind == "xtb" && c.property != "gap" && c.property != "energy" &&
       c.property != "dipole") {

@@ -34,11 +34,11 @@ struct CampaignConfig {
   simulators::SimulatorOptions simulator;
   int simulator_threads = 0;  // 0: one per core
 
-  int initial_batch = 32;        // round 0: picked at random
-  int batch_size = 32;           // later rounds: picked by the acquisition function
-  int64_t max_evaluations = 256; // the budget, in evaluations (jobs)
-  int max_rounds = 0;            // 0: no limit besides the budget
-  int min_training_points = 8;   // below this, rounds pick at random
+  int initial_batch = 32;         // round 0: picked at random
+  int batch_size = 32;            // later rounds: picked by the acquisition function
+  int64_t max_evaluations = 256;  // the budget, in evaluations (jobs)
+  int max_rounds = 0;             // 0: no limit besides the budget
+  int min_training_points = 8;    // below this, rounds pick at random
 
   // Resolved TOML, as stored in the campaign file.
   std::string ToToml() const;

@@ -28,7 +28,8 @@ Status WriteFile(const fs::path& path, const char* text) {
   std::ofstream out(path);
   out << text;
   out.close();
-  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + path.string() + "'");
+  if (!out)
+    return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + path.string() + "'");
   return {};
 }
 
@@ -56,15 +57,15 @@ Result<std::vector<Evaluated>> RandomBaseline(const CampaignConfig& config, int6
   if (!simulator) return tl::unexpected(simulator.error());
   std::vector<Evaluated> results;
   Progress progress("random baseline " + config.simulator.kind, static_cast<int64_t>(tasks.size()));
-  simulators::RunOnThreads(**simulator, tasks, config.simulator_threads,
-                           [&](simulators::TaskResult r) {
-                             progress.Advance();
-                             if (r.summary) {
-                               results.push_back({pool->records[r.id].smiles,
-                                                  r.summary->properties.at(config.property)});
-                             }
-                             return true;
-                           });
+  simulators::RunOnThreads(
+      **simulator, tasks, config.simulator_threads, [&](simulators::TaskResult r) {
+        progress.Advance();
+        if (r.summary) {
+          results.push_back(
+              {pool->records[r.id].smiles, r.summary->properties.at(config.property)});
+        }
+        return true;
+      });
   progress.Finish();
   return results;
 }
@@ -121,8 +122,8 @@ Status RunDemo(const DemoOptions& options, std::ostream& out) {
   const size_t k = std::min<size_t>({10, status->top.size(), random->size()});
   double campaign_top = mean_top(status->top.begin(), status->top.begin() + k,
                                  [](const BestMeasurement& b) { return b.value; });
-  double random_top = mean_top(random->begin(), random->begin() + k,
-                               [](const Evaluated& e) { return e.value; });
+  double random_top =
+      mean_top(random->begin(), random->begin() + k, [](const Evaluated& e) { return e.value; });
   int beating = 0;
   for (size_t i = 0; i < k; ++i) beating += status->top[i].value < random->front().value;
   double total_seconds =

@@ -81,8 +81,8 @@ class CampaignRun {
       auto fp = chem::SparseFingerprint::Deserialize(c.fingerprint);
       if (!fp) {
         return MakeError(ErrorCode::kFailedPrecondition,
-                         "candidate " + std::to_string(c.id) + " has a damaged fingerprint: " +
-                             fp.error().message);
+                         "candidate " + std::to_string(c.id) +
+                             " has a damaged fingerprint: " + fp.error().message);
       }
       row_of_[c.id] = static_cast<int64_t>(ids_.size());
       ids_.push_back(c.id);
@@ -277,20 +277,22 @@ class CampaignRun {
       d.acquisition_value = scores[i];
       d.mean = predictions->mean[i];
       d.sigma = predictions->Sigma(i);
-      d.reasons_json = json{{"rank", rank + 1},
-                            {"model_id", *model_id},
-                            {"mean", predictions->mean[i]},
-                            {"sigma_epistemic", predictions->sigma_epistemic[i]},
-                            {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
-                            {"acquisition", acquisition_options.kind},
-                            {"best_so_far", best}}
-                           .dump();
+      d.reasons_json = json{
+          {"rank", rank + 1},
+          {"model_id", *model_id},
+          {"mean", predictions->mean[i]},
+          {"sigma_epistemic", predictions->sigma_epistemic[i]},
+          {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
+          {"acquisition", acquisition_options.kind},
+          {"best_so_far",
+           best}}.dump();
       decisions.push_back(std::move(d));
     }
-    LogInfo("round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
-            "predicted in {:.2f} s; {} selected by {}",
-            round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(),
-            predict_seconds, top.size(), acquisition_options.kind);
+    LogInfo(
+        "round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
+        "predicted in {:.2f} s; {} selected by {}",
+        round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(), predict_seconds,
+        top.size(), acquisition_options.kind);
     return {};
   }
 
@@ -351,8 +353,8 @@ class CampaignRun {
   CampaignConfig config_;
   std::unique_ptr<simulators::Simulator> simulator_;
   learners::SparseMatrix features_;
-  std::vector<int64_t> ids_;                       // row -> candidate id
-  std::unordered_map<int64_t, int64_t> row_of_;    // candidate id -> row
+  std::vector<int64_t> ids_;                     // row -> candidate id
+  std::unordered_map<int64_t, int64_t> row_of_;  // candidate id -> row
 };
 
 Result<CampaignConfig> ConfigOf(db::CampaignDb& db) {
@@ -375,8 +377,8 @@ Status Import(db::CampaignDb& db, const CampaignConfig& config) {
     candidates.reserve(report->records.size());
     std::string source = "library:" + fs::path(file).filename().string();
     for (const auto& r : report->records) {
-      candidates.push_back({r.smiles, r.inchikey, r.fingerprint.Serialize(), source, r.id,
-                            r.location, 0});
+      candidates.push_back(
+          {r.smiles, r.inchikey, r.fingerprint.Serialize(), source, r.id, r.location, 0});
     }
     auto added = db.AddCandidates(candidates);
     if (!added) return tl::unexpected(added.error());
@@ -417,7 +419,8 @@ Status InitCampaignFromText(const std::string& campaign_path, const std::string&
   if (!parsed) return tl::unexpected(parsed.error());
   for (const auto& file : parsed->library_files) {
     if (!fs::exists(file)) {
-      return MakeError(ErrorCode::kNotFound, source + ": library file '" + file + "' does not exist");
+      return MakeError(ErrorCode::kNotFound,
+                       source + ": library file '" + file + "' does not exist");
     }
   }
   if (!parsed->simulator.table.empty() && !fs::exists(parsed->simulator.table)) {
@@ -576,10 +579,10 @@ Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat fo
     for (const auto& [p, m] : r.measured) properties.insert(p);
   }
   // Fields in a fixed order; the same names serve as CSV columns and SDF data items.
-  std::vector<std::string> names = {"candidate_id", "smiles", "inchikey", "source", "source_id",
-                                    "mean", "sigma", "sigma_epistemic", "sigma_aleatoric",
-                                    "model_id", "decision_round", "route", "acquisition_value",
-                                    "job_state", "job_error"};
+  std::vector<std::string> names = {
+      "candidate_id",   "smiles", "inchikey",          "source",          "source_id",
+      "mean",           "sigma",  "sigma_epistemic",   "sigma_aleatoric", "model_id",
+      "decision_round", "route",  "acquisition_value", "job_state",       "job_error"};
   for (const auto& p : properties) {
     names.push_back(p);
     names.push_back(p + "_job_id");
@@ -589,10 +592,10 @@ Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat fo
     std::vector<std::string> v = {std::to_string(r.candidate_id), r.smiles, r.inchikey, r.source,
                                   r.source_id};
     if (r.prediction) {
-      v.insert(v.end(), {Number(r.prediction->mean), Number(r.prediction->sigma),
-                         Number(r.prediction->sigma_epistemic),
-                         Number(r.prediction->sigma_aleatoric),
-                         std::to_string(*r.prediction_model)});
+      v.insert(v.end(),
+               {Number(r.prediction->mean), Number(r.prediction->sigma),
+                Number(r.prediction->sigma_epistemic), Number(r.prediction->sigma_aleatoric),
+                std::to_string(*r.prediction_model)});
     } else {
       v.insert(v.end(), {"", "", "", "", ""});
     }

@@ -10,11 +10,22 @@
 namespace labloop::chem {
 
 const std::vector<std::string>& DescriptorNames() {
-  static const std::vector<std::string> names = {
-      "mol_wt",         "exact_mol_wt",   "clogp",       "mr",           "tpsa",
-      "labute_asa",     "hbd",            "hba",         "rotatable_bonds", "rings",
-      "aromatic_rings", "heteroatoms",    "fraction_csp3", "heavy_atoms", "stereocenters",
-      "formal_charge"};
+  static const std::vector<std::string> names = {"mol_wt",
+                                                 "exact_mol_wt",
+                                                 "clogp",
+                                                 "mr",
+                                                 "tpsa",
+                                                 "labute_asa",
+                                                 "hbd",
+                                                 "hba",
+                                                 "rotatable_bonds",
+                                                 "rings",
+                                                 "aromatic_rings",
+                                                 "heteroatoms",
+                                                 "fraction_csp3",
+                                                 "heavy_atoms",
+                                                 "stereocenters",
+                                                 "formal_charge"};
   return names;
 }
 

@@ -1,13 +1,15 @@
 #include "core/chem/geometry.h"
 
 #include <GraphMol/DistGeomHelpers/Embedder.h>
-#include <GraphMol/ForceFieldHelpers/MMFF/MMFF.h>
 #include <GraphMol/ForceFieldHelpers/MMFF/AtomTyper.h>
+#include <GraphMol/ForceFieldHelpers/MMFF/MMFF.h>
 #include <GraphMol/ForceFieldHelpers/UFF/AtomTyper.h>
 #include <GraphMol/ForceFieldHelpers/UFF/UFF.h>
 #include <GraphMol/MolOps.h>
+#include <GraphMol/PeriodicTable.h>
 #include <GraphMol/RWMol.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "core/chem/internal.h"
@@ -15,12 +17,11 @@
 namespace labloop::chem {
 
 std::string Geometry::ToXyz(const std::string& comment) const {
-  static const char* kSymbols[] = {"X",  "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",
-                                   "Ne", "Na", "Mg", "Al", "Si", "P",  "S",  "Cl", "Ar", "K",
-                                   "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co", "Ni", "Cu",
-                                   "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",
-                                   "Zr", "Nb", "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In",
-                                   "Sn", "Sb", "Te", "I",  "Xe"};
+  static const char* kSymbols[] = {
+      "X",  "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al",
+      "Si", "P",  "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co",
+      "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb",
+      "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe"};
   std::ostringstream out;
   out << AtomCount() << "\n" << comment << "\n";
   out.setf(std::ios::fixed);
@@ -33,47 +34,84 @@ std::string Geometry::ToXyz(const std::string& comment) const {
   return out.str();
 }
 
+namespace {
+
+// The worst bond stretch (length / sum of covalent radii) of a conformer, and which bond it is.
+double WorstStretch(const RDKit::ROMol& mol, const RDKit::Conformer& conf, std::string& which) {
+  const auto* table = RDKit::PeriodicTable::getTable();
+  double worst = 0;
+  for (const auto* bond : mol.bonds()) {
+    const auto* a = bond->getBeginAtom();
+    const auto* b = bond->getEndAtom();
+    double length = (conf.getAtomPos(a->getIdx()) - conf.getAtomPos(b->getIdx())).length();
+    double covalent =
+        table->getRcovalent(a->getAtomicNum()) + table->getRcovalent(b->getAtomicNum());
+    double stretch = length / covalent;
+    if (stretch > worst) {
+      worst = stretch;
+      std::ostringstream out;
+      out.precision(3);
+      out << a->getSymbol() << a->getIdx() + 1 << "-" << b->getSymbol() << b->getIdx() + 1 << " "
+          << length << " A (covalent " << covalent << " A)";
+      which = out.str();
+    }
+  }
+  return worst;
+}
+
+}  // namespace
+
 Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options) {
   try {
     std::unique_ptr<RDKit::ROMol> with_h(RDKit::MolOps::addHs(*molecule.impl().mol));
-    RDKit::DGeomHelpers::EmbedParameters params = RDKit::DGeomHelpers::ETKDGv3;
-    params.randomSeed = options.seed;
-    int conformer = RDKit::DGeomHelpers::EmbedMolecule(*with_h, params);
-    if (conformer < 0) {
-      // Random coordinates rescue many of the molecules plain ETKDG cannot embed.
-      params.useRandomCoords = true;
-      conformer = RDKit::DGeomHelpers::EmbedMolecule(*with_h, params);
-    }
-    if (conformer < 0) {
-      return MakeError(ErrorCode::kInvalidArgument, "etkdg could not embed the molecule in 3d");
-    }
-    Geometry geometry;
-    geometry.force_field = "none";
-    if (options.max_iterations > 0) {
-      RDKit::MMFF::MMFFMolProperties mmff_properties(*with_h);
-      if (mmff_properties.isValid()) {
-        auto [not_converged, energy] =
-            RDKit::MMFF::MMFFOptimizeMolecule(*with_h, options.max_iterations);
-        (void)energy;
-        geometry.force_field = "MMFF94";
-        geometry.force_field_converged = not_converged == 0;
-      } else if (RDKit::UFF::getAtomTypes(*with_h).second) {
-        auto [not_converged, energy] =
-            RDKit::UFF::UFFOptimizeMolecule(*with_h, options.max_iterations);
-        (void)energy;
-        geometry.force_field = "UFF";
-        geometry.force_field_converged = not_converged == 0;
+    std::string last_problem = "etkdg could not embed the molecule in 3d";
+    for (int attempt = 0; attempt < std::max(1, options.attempts); ++attempt) {
+      RDKit::DGeomHelpers::EmbedParameters params = RDKit::DGeomHelpers::ETKDGv3;
+      params.randomSeed = options.seed + attempt;
+      int conformer = RDKit::DGeomHelpers::EmbedMolecule(*with_h, params);
+      if (conformer < 0) {
+        // Random coordinates rescue many of the molecules plain ETKDG cannot embed.
+        params.useRandomCoords = true;
+        conformer = RDKit::DGeomHelpers::EmbedMolecule(*with_h, params);
       }
+      if (conformer < 0) continue;
+      Geometry geometry;
+      geometry.force_field = "none";
+      geometry.attempts = attempt + 1;
+      if (options.max_iterations > 0) {
+        RDKit::MMFF::MMFFMolProperties mmff_properties(*with_h);
+        if (mmff_properties.isValid()) {
+          auto [not_converged, energy] =
+              RDKit::MMFF::MMFFOptimizeMolecule(*with_h, options.max_iterations);
+          (void)energy;
+          geometry.force_field = "MMFF94";
+          geometry.force_field_converged = not_converged == 0;
+        } else if (RDKit::UFF::getAtomTypes(*with_h).second) {
+          auto [not_converged, energy] =
+              RDKit::UFF::UFFOptimizeMolecule(*with_h, options.max_iterations);
+          (void)energy;
+          geometry.force_field = "UFF";
+          geometry.force_field_converged = not_converged == 0;
+        }
+      }
+      const RDKit::Conformer& conf = with_h->getConformer(conformer);
+      std::string worst_bond;
+      if (WorstStretch(*with_h, conf, worst_bond) > options.max_bond_stretch) {
+        last_problem = "no sane 3d geometry: bond " + worst_bond + " is stretched";
+        continue;
+      }
+      for (const auto* atom : with_h->atoms()) {
+        geometry.atomic_numbers.push_back(atom->getAtomicNum());
+        const auto& p = conf.getAtomPos(atom->getIdx());
+        geometry.xyz_angstrom.insert(geometry.xyz_angstrom.end(), {p.x, p.y, p.z});
+        geometry.charge += atom->getFormalCharge();
+        geometry.unpaired_electrons += static_cast<int>(atom->getNumRadicalElectrons());
+      }
+      return geometry;
     }
-    const RDKit::Conformer& conf = with_h->getConformer(conformer);
-    for (const auto* atom : with_h->atoms()) {
-      geometry.atomic_numbers.push_back(atom->getAtomicNum());
-      const auto& p = conf.getAtomPos(atom->getIdx());
-      geometry.xyz_angstrom.insert(geometry.xyz_angstrom.end(), {p.x, p.y, p.z});
-      geometry.charge += atom->getFormalCharge();
-      geometry.unpaired_electrons += static_cast<int>(atom->getNumRadicalElectrons());
-    }
-    return geometry;
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        last_problem + " (" + std::to_string(std::max(1, options.attempts)) + " attempts)");
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInvalidArgument, std::string("3d embedding failed: ") + e.what());
   }

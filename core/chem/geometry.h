@@ -14,8 +14,9 @@ struct Geometry {
   std::vector<double> xyz_angstrom;  // 3 per atom
   int charge = 0;                    // total formal charge
   int unpaired_electrons = 0;
-  std::string force_field;           // "MMFF94", "UFF" or "none"
+  std::string force_field;  // "MMFF94", "UFF" or "none"
   bool force_field_converged = false;
+  int attempts = 0;  // embeddings tried to get this one
 
   int AtomCount() const { return static_cast<int>(atomic_numbers.size()); }
   // Standard XYZ file text, with `comment` as the second line.
@@ -23,11 +24,16 @@ struct Geometry {
 };
 
 struct EmbedOptions {
-  int seed = 42;                 // ETKDG random seed: the same seed gives the same geometry
-  int max_iterations = 2000;     // force-field relaxation steps; 0 skips the relaxation
+  int seed = 42;              // ETKDG random seed: the same seed gives the same geometry
+  int max_iterations = 2000;  // force-field relaxation steps; 0 skips the relaxation
+  int attempts = 4;           // seeds tried (seed, seed + 1, ...) until a geometry is sane
+  // A bond longer than this times the sum of covalent radii makes a geometry insane: strained
+  // cages sometimes relax to a nearly broken bond, and any quantum chemistry on it is an artifact.
+  double max_bond_stretch = 1.25;
 };
 
-// Fails with kInvalidArgument when ETKDG cannot embed the molecule (for example a strained cage).
+// Fails with kInvalidArgument when no attempt gives a sane geometry (ETKDG cannot embed it, or
+// every relaxed geometry has a stretched bond); the message names the worst bond.
 Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options = {});
 
 }  // namespace labloop::chem

@@ -32,11 +32,16 @@ bool HasStereo(const RDKit::ROMol& mol) {
 
 S_CHAR BondType(const RDKit::Bond& bond) {
   switch (bond.getBondType()) {
-    case RDKit::Bond::SINGLE: return INCHI_BOND_TYPE_SINGLE;
-    case RDKit::Bond::DOUBLE: return INCHI_BOND_TYPE_DOUBLE;
-    case RDKit::Bond::TRIPLE: return INCHI_BOND_TYPE_TRIPLE;
-    case RDKit::Bond::AROMATIC: return INCHI_BOND_TYPE_ALTERN;
-    default: return INCHI_BOND_TYPE_NONE;
+    case RDKit::Bond::SINGLE:
+      return INCHI_BOND_TYPE_SINGLE;
+    case RDKit::Bond::DOUBLE:
+      return INCHI_BOND_TYPE_DOUBLE;
+    case RDKit::Bond::TRIPLE:
+      return INCHI_BOND_TYPE_TRIPLE;
+    case RDKit::Bond::AROMATIC:
+      return INCHI_BOND_TYPE_ALTERN;
+    default:
+      return INCHI_BOND_TYPE_NONE;
   }
 }
 
@@ -74,10 +79,16 @@ Result<std::string> ComputeInchiKey(const RDKit::ROMol& input) {
     a.charge = static_cast<S_CHAR>(atom->getFormalCharge());
     if (atom->getIsotope() > 0) a.isotopic_mass = static_cast<AT_NUM>(atom->getIsotope());
     switch (atom->getNumRadicalElectrons()) {
-      case 0: break;
-      case 1: a.radical = INCHI_RADICAL_DOUBLET; break;
-      case 2: a.radical = INCHI_RADICAL_TRIPLET; break;
-      default: return MakeError(ErrorCode::kInvalidArgument, "unsupported radical for inchi");
+      case 0:
+        break;
+      case 1:
+        a.radical = INCHI_RADICAL_DOUBLET;
+        break;
+      case 2:
+        a.radical = INCHI_RADICAL_TRIPLET;
+        break;
+      default:
+        return MakeError(ErrorCode::kInvalidArgument, "unsupported radical for inchi");
     }
     if (conformer != nullptr) {
       const auto& p = conformer->getAtomPos(atom->getIdx());
@@ -88,7 +99,8 @@ Result<std::string> ComputeInchiKey(const RDKit::ROMol& input) {
   // Each bond is listed once, on its begin atom, where RDKit also puts the narrow end of a wedge.
   for (const auto* bond : mol.bonds()) {
     inchi_Atom& a = atoms[bond->getBeginAtomIdx()];
-    if (a.num_bonds >= MAXVAL) return MakeError(ErrorCode::kInvalidArgument, "atom valence too high for inchi");
+    if (a.num_bonds >= MAXVAL)
+      return MakeError(ErrorCode::kInvalidArgument, "atom valence too high for inchi");
     a.neighbor[a.num_bonds] = static_cast<AT_NUM>(bond->getEndAtomIdx());
     a.bond_type[a.num_bonds] = BondType(*bond);
     if (bond->getBondDir() == RDKit::Bond::BEGINWEDGE) {

@@ -2,12 +2,12 @@
 
 #include <GraphMol/Depictor/RDDepictor.h>
 #include <GraphMol/FileParsers/FileParsers.h>
+#include <GraphMol/MolOps.h>
 #include <GraphMol/MolStandardize/Charge.h>
 #include <GraphMol/MolStandardize/Fragment.h>
 #include <GraphMol/MolStandardize/Metal.h>
-#include <GraphMol/MolStandardize/Normalize.h>
 #include <GraphMol/MolStandardize/MolStandardize.h>
-#include <GraphMol/MolOps.h>
+#include <GraphMol/MolStandardize/Normalize.h>
 #include <GraphMol/RWMol.h>
 #include <GraphMol/SmilesParse/SmilesParse.h>
 #include <GraphMol/SmilesParse/SmilesWrite.h>
@@ -33,9 +33,9 @@ Result<Molecule> CheckLimits(Result<Molecule> molecule, const MoleculeLimits& li
   int heavy = molecule->HeavyAtomCount();
   if (heavy == 0) return MakeError(ErrorCode::kInvalidArgument, "empty molecule (no heavy atoms)");
   if (heavy > limits.max_heavy_atoms) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "too many heavy atoms: " + std::to_string(heavy) + " (limit " +
-                         std::to_string(limits.max_heavy_atoms) + ")");
+    return MakeError(ErrorCode::kInvalidArgument, "too many heavy atoms: " + std::to_string(heavy) +
+                                                      " (limit " +
+                                                      std::to_string(limits.max_heavy_atoms) + ")");
   }
   return molecule;
 }
@@ -71,28 +71,31 @@ Result<Molecule> Molecule::FromSmiles(const std::string& smiles, const MoleculeL
                      "smiles too long: " + std::to_string(smiles.size()) + " characters (limit " +
                          std::to_string(limits.max_smiles_length) + ")");
   }
-  return CheckLimits(GuardRdkit("unparsable smiles '" + smiles + "'", [&]() -> Result<Molecule> {
-                       std::unique_ptr<RDKit::RWMol> mol(RDKit::SmilesToMol(smiles));
-                       if (!mol) {
-                         return MakeError(ErrorCode::kInvalidArgument,
-                                          "unparsable smiles '" + smiles + "'");
-                       }
-                       return Molecule(std::make_unique<Impl>(Impl{std::move(mol)}));
-                     }),
+  return CheckLimits(GuardRdkit("unparsable smiles '" + smiles + "'",
+                                [&]() -> Result<Molecule> {
+                                  std::unique_ptr<RDKit::RWMol> mol(RDKit::SmilesToMol(smiles));
+                                  if (!mol) {
+                                    return MakeError(ErrorCode::kInvalidArgument,
+                                                     "unparsable smiles '" + smiles + "'");
+                                  }
+                                  return Molecule(std::make_unique<Impl>(Impl{std::move(mol)}));
+                                }),
                      limits);
 }
 
 Result<Molecule> Molecule::FromMolBlock(const std::string& mol_block,
                                         const MoleculeLimits& limits) {
   detail::SilenceRdkitLogs();
-  return CheckLimits(GuardRdkit("unreadable mol block", [&]() -> Result<Molecule> {
-                       std::unique_ptr<RDKit::RWMol> mol(RDKit::MolBlockToMol(mol_block));
-                       if (!mol) {
-                         return MakeError(ErrorCode::kInvalidArgument, "unreadable mol block");
-                       }
-                       return Molecule(std::make_unique<Impl>(Impl{std::move(mol)}));
-                     }),
-                     limits);
+  return CheckLimits(
+      GuardRdkit("unreadable mol block",
+                 [&]() -> Result<Molecule> {
+                   std::unique_ptr<RDKit::RWMol> mol(RDKit::MolBlockToMol(mol_block));
+                   if (!mol) {
+                     return MakeError(ErrorCode::kInvalidArgument, "unreadable mol block");
+                   }
+                   return Molecule(std::make_unique<Impl>(Impl{std::move(mol)}));
+                 }),
+      limits);
 }
 
 std::string Molecule::CanonicalSmiles() const { return RDKit::MolToSmiles(*impl_->mol); }
@@ -117,13 +120,22 @@ namespace {
 
 // True when no RDKit cleanup rule can change the molecule: every normalization, reionization and
 // uncharging rule involves N, S, P, a metal, a charge, a radical, several fragments or a lone
-// atom. Skipping the standardizer for these (most of QM9, many drug fragments) triples import speed.
+// atom. Skipping the standardizer for these (most of QM9, many drug fragments) triples import
+// speed.
 bool AlreadyStandard(const RDKit::ROMol& mol) {
   if (mol.getNumAtoms() < 2) return false;
   for (const auto* atom : mol.atoms()) {
     switch (atom->getAtomicNum()) {
-      case 1: case 6: case 8: case 9: case 17: case 35: case 53: break;
-      default: return false;
+      case 1:
+      case 6:
+      case 8:
+      case 9:
+      case 17:
+      case 35:
+      case 53:
+        break;
+      default:
+        return false;
     }
     if (atom->getFormalCharge() != 0 || atom->getNumRadicalElectrons() != 0) return false;
   }

@@ -11,13 +11,15 @@
 #include <sstream>
 
 #include "core/parallel.h"
+#include "core/progress.h"
 
 namespace labloop::chem {
 
 namespace {
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::string Lower(std::string s) {
@@ -159,8 +161,8 @@ Result<std::vector<RawRecord>> SplitSdfFile(const std::string& name,
     if (has_content) {
       RawRecord r;
       ++index;
-      r.location = name + " record " + std::to_string(index) + " (line " +
-                   std::to_string(start + 1) + ")";
+      r.location =
+          name + " record " + std::to_string(index) + " (line " + std::to_string(start + 1) + ")";
       r.id = Trim(lines[start]);
       size_t k = start;
       for (; k < i; ++k) {
@@ -301,20 +303,33 @@ Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions
 
   Result<std::vector<RawRecord>> raw;
   switch (*format) {
-    case FileFormat::kSmiles: raw = SplitSmilesFile(name, lines); break;
-    case FileFormat::kCsv: raw = SplitDelimitedFile(name, lines, ',', options); break;
-    case FileFormat::kTsv: raw = SplitDelimitedFile(name, lines, '\t', options); break;
-    case FileFormat::kSdf: raw = SplitSdfFile(name, lines); break;
+    case FileFormat::kSmiles:
+      raw = SplitSmilesFile(name, lines);
+      break;
+    case FileFormat::kCsv:
+      raw = SplitDelimitedFile(name, lines, ',', options);
+      break;
+    case FileFormat::kTsv:
+      raw = SplitDelimitedFile(name, lines, '\t', options);
+      break;
+    case FileFormat::kSdf:
+      raw = SplitSdfFile(name, lines);
+      break;
   }
   if (!raw) return tl::unexpected(raw.error());
   lines.clear();
+  // Files big enough to take more than a few seconds get a progress bar.
+  constexpr size_t kProgressThreshold = 5000;
 
   std::vector<Result<MoleculeRecord>> parsed(raw->size(), MakeError(ErrorCode::kInternal, ""));
+  std::optional<Progress> progress;
+  if (raw->size() >= kProgressThreshold) progress.emplace("reading " + name, raw->size());
   ParallelFor(static_cast<int64_t>(raw->size()), options.threads, [&](int64_t i) {
+    if (progress) progress->Advance();
     const RawRecord& r = (*raw)[i];
-    parsed[i] = r.mol_block.empty() ? ProcessSmiles(r.smiles, options)
-                                    : Finish(Molecule::FromMolBlock(r.mol_block, options.limits),
-                                             options);
+    parsed[i] = r.mol_block.empty()
+                    ? ProcessSmiles(r.smiles, options)
+                    : Finish(Molecule::FromMolBlock(r.mol_block, options.limits), options);
   });
 
   ImportReport report;

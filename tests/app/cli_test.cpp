@@ -54,7 +54,8 @@ TEST_CASE("init - run - status --json and export through the real CLI", "[integr
 
 TEST_CASE("Bad input gets a clear error that names the record or key", "[integration]") {
   TempDir dir;
-  auto missing_config = RunLabloop({"init", dir.File("a.labloop"), "--config", dir.File("no.toml")});
+  auto missing_config =
+      RunLabloop({"init", dir.File("a.labloop"), "--config", dir.File("no.toml")});
   CHECK(missing_config.exit_code == 1);
   CHECK(Contains(missing_config.output, "labloop: error: cannot open config file"));
 
@@ -75,7 +76,8 @@ TEST_CASE("Bad input gets a clear error that names the record or key", "[integra
   CHECK(no_campaign.exit_code == 1);
   CHECK(Contains(no_campaign.output, "does not exist"));
 
-  auto again = RunLabloop({"init", dir.File("d.labloop"), "--config", dir.Write("d.toml", EsolConfig(20))});
+  auto again =
+      RunLabloop({"init", dir.File("d.labloop"), "--config", dir.Write("d.toml", EsolConfig(20))});
   REQUIRE(again.exit_code == 0);
   auto twice = RunLabloop({"init", dir.File("d.labloop"), "--config", dir.File("d.toml")});
   CHECK(twice.exit_code == 1);
@@ -94,7 +96,8 @@ TEST_CASE("Bad library lines are reported by line and stored; the import goes on
   auto init = RunLabloop({"init", dir.File("p.labloop"), "--config", dir.Write("p.toml", config)});
   INFO(init.output);
   REQUIRE(init.exit_code == 0);
-  CHECK(Contains(init.output, "rejected bad_lines.smi:4 (id 'not-a-ring'): unparsable smiles 'C1CC'"));
+  CHECK(Contains(init.output,
+                 "rejected bad_lines.smi:4 (id 'not-a-ring'): unparsable smiles 'C1CC'"));
   CHECK(Contains(init.output, "rejected bad_lines.smi:9 (id 'long-alkane'): too many heavy atoms"));
   CHECK(Contains(init.output, "4 new candidates, 1 duplicates"));
   auto status = RunLabloop({"status", dir.File("p.labloop")});
@@ -108,7 +111,8 @@ TEST_CASE("The demo runs end to end", "[integration][slow]") {
   auto demo = RunLabloop({"demo", "--dir", dir.File("demo")});
   INFO(demo.output);
   REQUIRE(demo.exit_code == 0);
-  CHECK(Contains(demo.output, "best molecules found by the campaign (256 xtb evaluations, 8 rounds)"));
+  CHECK(Contains(demo.output,
+                 "best molecules found by the campaign (256 xtb evaluations, 8 rounds)"));
   CHECK(Contains(demo.output, "random evaluations of the same pool"));
   CHECK(Contains(demo.output, "campaign file: " + dir.File("demo") + "/demo.labloop"));
 }

@@ -2,10 +2,10 @@
 
 #include <csignal>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "app/engine/engine.h"
 #include "db/campaign_db.h"
@@ -95,7 +95,8 @@ TEST_CASE("SIGKILL at random moments of a real xtb campaign loses and duplicates
       "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"gap\"\n"
       "direction = \"minimize\"\n[model]\nmembers = 3\nhidden = 32\nepochs = 30\n"
       "min_steps = 200\n[simulator]\nkind = \"xtb\"\nthreads = 2\n"
-      "[budget]\nbatch_size = 8\nmax_evaluations = " + std::to_string(kBudget) + "\n";
+      "[budget]\nbatch_size = 8\nmax_evaluations = " +
+      std::to_string(kBudget) + "\n";
   std::string campaign = dir.File("random.labloop");
   REQUIRE(engine::InitCampaignFromText(campaign, config, "gap.toml", dir.path()));
   std::mt19937 rng(42);

@@ -13,8 +13,7 @@
 using namespace labloop;
 using namespace labloop::engine;
 
-TEST_CASE("A retrospective campaign runs to its budget then resumes as finished",
-          "[integration]") {
+TEST_CASE("A retrospective campaign runs to its budget then resumes as finished", "[integration]") {
   testing::TempDir dir;
   std::string campaign = dir.File("esol.labloop");
   REQUIRE(InitCampaignFromText(campaign, testing::EsolConfig(40), "esol.toml", dir.path()));

@@ -15,14 +15,20 @@ namespace labloop::testing {
 std::string EsolConfig(int budget, int batch, int simulator_threads) {
   std::string data = LABLOOP_TEST_DATA;
   return "[campaign]\nname = \"esol-test\"\nseed = 3\n"
-         "[library]\nfiles = [\"" + data + "/esol150.csv\"]\n"
+         "[library]\nfiles = [\"" +
+         data +
+         "/esol150.csv\"]\n"
          "[objective]\nproperty = \"logS\"\ndirection = \"maximize\"\n"
          "[model]\nmembers = 3\nhidden = 32\nepochs = 20\nmin_steps = 60\nthreads = 1\n"
          "[acquisition]\nkind = \"ucb\"\nbeta = 1.0\n"
-         "[simulator]\nkind = \"lookup\"\ntable = \"" + data + "/esol150.csv\"\n"
-         "value_column = \"logS\"\nthreads = " + std::to_string(simulator_threads) + "\n"
-         "[budget]\ninitial_batch = " + std::to_string(batch) +
-         "\nbatch_size = " + std::to_string(batch) +
+         "[simulator]\nkind = \"lookup\"\ntable = \"" +
+         data +
+         "/esol150.csv\"\n"
+         "value_column = \"logS\"\nthreads = " +
+         std::to_string(simulator_threads) +
+         "\n"
+         "[budget]\ninitial_batch = " +
+         std::to_string(batch) + "\nbatch_size = " + std::to_string(batch) +
          "\nmax_evaluations = " + std::to_string(budget) + "\n";
 }
 

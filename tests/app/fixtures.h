@@ -11,9 +11,9 @@ namespace labloop::testing {
 std::string EsolConfig(int budget, int batch = 10, int simulator_threads = 1);
 
 struct CommandResult {
-  int exit_code = -1;   // -1 when killed by a signal
-  int signal = 0;       // the signal that killed it, or 0
-  std::string output;   // stdout and stderr together
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;      // the signal that killed it, or 0
+  std::string output;  // stdout and stderr together
 };
 
 // Runs build/bin/labloop with `args`; `env` entries ("NAME=value") are added to the environment.

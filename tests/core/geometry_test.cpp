@@ -32,3 +32,20 @@ TEST_CASE("Charge and radicals are carried into the geometry") {
   CHECK(g->charge == 1);
   CHECK(g->unpaired_electrons == 0);
 }
+
+TEST_CASE("A geometry with a stretched bond is refused rather than used") {
+  // A strained cage that MMFF relaxes to a 2.0 A C-C bond with seed 42 (checked with RDKit).
+  auto cage = Molecule::FromSmiles("CC12C(=O)C3C4C3C1C42");
+  REQUIRE(cage);
+  EmbedOptions one;
+  one.attempts = 1;
+  auto first = Embed3D(*cage, one);
+  REQUIRE_FALSE(first);
+  CHECK(first.error().message.rfind("no sane 3d geometry: bond C", 0) == 0);
+  CHECK(first.error().message.find("is stretched (1 attempts)") != std::string::npos);
+  // Every geometry that is returned has sane bonds.
+  EmbedOptions many;
+  many.attempts = 8;
+  auto any = Embed3D(*cage, many);
+  if (any) CHECK(any->attempts > 1);
+}

@@ -24,15 +24,15 @@ TEST_CASE("InChIKeys match the IUPAC reference values - stereo included") {
   };
   // Reference keys from PubChem.
   const Case cases[] = {
-      {"CCO", "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"},                 // ethanol
-      {"c1ccccc1", "UHOVQNZJYSORNB-UHFFFAOYSA-N"},            // benzene
-      {"C[C@@H](C(=O)O)N", "QNAYBMKLOCPYGJ-REOHCLBHSA-N"},    // L-alanine
-      {"C[C@H](C(=O)O)N", "QNAYBMKLOCPYGJ-UWTATZPHSA-N"},     // D-alanine
-      {"CC(C(=O)O)N", "QNAYBMKLOCPYGJ-UHFFFAOYSA-N"},         // alanine, no stereo
-      {"C/C=C/C", "IAQRGUVFOMOMEM-ONEGZZNKSA-N"},             // (E)-2-butene
-      {"C/C=C\\C", "IAQRGUVFOMOMEM-ARJAWSKDSA-N"},            // (Z)-2-butene
+      {"CCO", "LFQSCWFLJHTTHZ-UHFFFAOYSA-N"},                    // ethanol
+      {"c1ccccc1", "UHOVQNZJYSORNB-UHFFFAOYSA-N"},               // benzene
+      {"C[C@@H](C(=O)O)N", "QNAYBMKLOCPYGJ-REOHCLBHSA-N"},       // L-alanine
+      {"C[C@H](C(=O)O)N", "QNAYBMKLOCPYGJ-UWTATZPHSA-N"},        // D-alanine
+      {"CC(C(=O)O)N", "QNAYBMKLOCPYGJ-UHFFFAOYSA-N"},            // alanine, no stereo
+      {"C/C=C/C", "IAQRGUVFOMOMEM-ONEGZZNKSA-N"},                // (E)-2-butene
+      {"C/C=C\\C", "IAQRGUVFOMOMEM-ARJAWSKDSA-N"},               // (Z)-2-butene
       {"CC(=O)Oc1ccccc1C(=O)O", "BSYNRYMUTXBXSQ-UHFFFAOYSA-N"},  // aspirin
-      {"[NH4+]", "QGZKDVFQNNGYKY-UHFFFAOYSA-O"},              // ammonium
+      {"[NH4+]", "QGZKDVFQNNGYKY-UHFFFAOYSA-O"},                 // ammonium
   };
   for (const auto& c : cases) {
     INFO(c.smiles);
@@ -97,7 +97,8 @@ TEST_CASE("Mol blocks round-trip") {
 TEST_CASE("The standardizer's fast path agrees with the full standardizer on QM9",
           "[integration]") {
   // Molecules that skip the standardizer must come out exactly as the standardizer would make them.
-  auto report = chem::ReadMoleculeFile(std::string(LABLOOP_SOURCE_DIR) + "/examples/qm9-gap/pool.smi");
+  auto report =
+      chem::ReadMoleculeFile(std::string(LABLOOP_SOURCE_DIR) + "/examples/qm9-gap/pool.smi");
   REQUIRE(report);
   int checked = 0;
   for (const auto& r : report->records) {

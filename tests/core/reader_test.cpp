@@ -38,8 +38,9 @@ TEST_CASE("SMILES files: bad records are rejected by line - the rest is read") {
   auto* big = FindRejected(*report, "bad_lines.smi:9");
   REQUIRE(big);
   CHECK(big->reason == "too many heavy atoms: 77 (limit 50)");
-  CHECK(report->Summary() ==
-        "bad_lines.smi: 5 molecules read, 3 rejected (2 unparsable smiles, 1 too many heavy atoms)");
+  CHECK(
+      report->Summary() ==
+      "bad_lines.smi: 5 molecules read, 3 rejected (2 unparsable smiles, 1 too many heavy atoms)");
 }
 
 TEST_CASE("CSV: the SMILES column is found - quotes are honoured - other columns kept") {
@@ -47,9 +48,8 @@ TEST_CASE("CSV: the SMILES column is found - quotes are honoured - other columns
   REQUIRE(report);
   REQUIRE(report->records.size() == 3);
   CHECK(report->records[1].id == "m2");
-  CHECK(report->records[1].properties ==
-        std::vector<std::pair<std::string, std::string>>{{"value", "2.5"},
-                                                         {"note", "quoted, with comma"}});
+  CHECK(report->records[1].properties == std::vector<std::pair<std::string, std::string>>{
+                                             {"value", "2.5"}, {"note", "quoted, with comma"}});
   REQUIRE(report->rejected.size() == 2);
   CHECK(report->rejected[0].ToString() ==
         "with_props.csv:4 (id 'm3'): unparsable smiles 'not_a_smiles'");
@@ -94,8 +94,8 @@ TEST_CASE("Missing files and unknown formats are clear errors") {
 }
 
 TEST_CASE("Gzipped SMILES files are read", "[integration][slow]") {
-  auto report = ReadMoleculeFile(std::string(LABLOOP_SHARED_DATA) + "/qm9/qm9_130k.smi.gz",
-                                 ReadOptions{});
+  auto report =
+      ReadMoleculeFile(std::string(LABLOOP_SHARED_DATA) + "/qm9/qm9_130k.smi.gz", ReadOptions{});
   REQUIRE(report);
   CHECK(report->records.size() > 130000);
 }

@@ -16,9 +16,8 @@ struct Square : Shape {
 
 TEST_CASE("Registry creates by name and lists known names on a miss") {
   Registry<Shape> registry("shape");
-  registry.Register("square", []() -> Result<std::unique_ptr<Shape>> {
-    return std::make_unique<Square>();
-  });
+  registry.Register("square",
+                    []() -> Result<std::unique_ptr<Shape>> { return std::make_unique<Square>(); });
   auto square = registry.Create("square");
   REQUIRE(square);
   CHECK((*square)->Sides() == 4);

@@ -115,7 +115,7 @@ TEST_CASE("Jobs are written with their decisions and ingestion is idempotent", "
 
   REQUIRE(db->MarkJobsRunning({(*queued)[0].id, (*queued)[1].id}));
   JobOutcome ok{(*queued)[0].id, true, {{"value", 1.5, std::nullopt}, {"other", 2.0, 0.1}},
-                "lookup", "{}", ""};
+                "lookup",        "{}", ""};
   REQUIRE(db->IngestOutcome(ok));
   REQUIRE(db->IngestOutcome(ok));  // a second delivery changes nothing
   JobOutcome failed{(*queued)[1].id, false, {}, "", "", "scf not converged"};
@@ -205,4 +205,19 @@ TEST_CASE("Predictions are stored in bulk and readers see them read-only", "[int
   CHECK(exported->at(9).prediction->mean == 5.0);
   // Readers cannot write.
   CHECK_FALSE((*reader)->StartRound(2));
+}
+
+TEST_CASE("A campaign has one writer at a time and any number of readers", "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.File("c.labloop");
+  auto writer = NewCampaign(path, 1);
+  auto second = CampaignDb::Open(path, OpenMode::kReadWrite);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(second.error().message.find("already open for writing") != std::string::npos);
+  auto reader = CampaignDb::Open(path, OpenMode::kReadOnly);
+  REQUIRE(reader);
+  CHECK((*reader)->Summary()->candidates == 1);
+  writer.reset();
+  CHECK(CampaignDb::Open(path, OpenMode::kReadWrite));
 }
