@@ -17,6 +17,9 @@ struct Geometry {
   std::string force_field;  // "MMFF94", "UFF" or "none"
   bool force_field_converged = false;
   int attempts = 0;  // embeddings tried to get this one
+  // When the molecule had unassigned stereocenters and the geometry is of one chosen stereoisomer
+  // (because the one ETKDG picked could not be embedded), that isomer's SMILES.
+  std::string embedded_isomer;
 
   int AtomCount() const { return static_cast<int>(atomic_numbers.size()); }
   // Standard XYZ file text, with `comment` as the second line.
@@ -27,13 +30,16 @@ struct EmbedOptions {
   int seed = 42;              // ETKDG random seed: the same seed gives the same geometry
   int max_iterations = 2000;  // force-field relaxation steps; 0 skips the relaxation
   int attempts = 4;           // seeds tried (seed, seed + 1, ...) until a geometry is sane
+  // Then, for molecules with unassigned stereocenters, up to this many stereoisomers are tried:
+  // in fused small rings the configuration ETKDG picks at random may not exist in 3D.
+  int max_stereoisomers = 16;
   // A bond longer than this times the sum of covalent radii makes a geometry insane: strained
   // cages sometimes relax to a nearly broken bond, and any quantum chemistry on it is an artifact.
   double max_bond_stretch = 1.25;
 };
 
-// Fails with kInvalidArgument when no attempt gives a sane geometry (ETKDG cannot embed it, or
-// every relaxed geometry has a stretched bond); the message names the worst bond.
+// Fails with kInvalidArgument when no attempt gives a sane geometry (ETKDG cannot embed any
+// stereoisomer, or every relaxed geometry has a stretched bond); the message says which.
 Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options = {});
 
 }  // namespace labloop::chem
