@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <unordered_map>
 
@@ -150,12 +152,16 @@ struct CampaignDb::Impl {
     if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
   }
 
-  // One writer per campaign: an exclusive flock on the campaign file. The kernel drops it when the
-  // process dies, even by SIGKILL, so a crashed writer never blocks the next run.
+  // One writer per campaign: an exclusive flock on the sidecar FILE-lock. Not on the database
+  // file itself: closing any descriptor of it would drop SQLite's own POSIX locks. The kernel
+  // drops the flock when the process dies, even by SIGKILL, so a crashed writer never blocks.
   Status LockForWriting() {
-    lock_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (lock_fd < 0)
-      return MakeError(ErrorCode::kNotFound, "cannot open '" + path + "' to lock it");
+    std::string lock_path = path + "-lock";
+    lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd < 0) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "cannot create the lock file '" + lock_path + "': " + std::strerror(errno));
+    }
     if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
       return MakeError(ErrorCode::kFailedPrecondition,
                        "campaign file '" + path +
@@ -236,6 +242,7 @@ Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, Op
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->read_only = mode == OpenMode::kReadOnly;
+  if (mode != OpenMode::kReadOnly) LABLOOP_TRY(impl->LockForWriting());
   int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY
               : mode == OpenMode::kCreate ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                           : SQLITE_OPEN_READWRITE;
@@ -243,7 +250,6 @@ Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, Op
   if (rc != SQLITE_OK) {
     return tl::unexpected(SqliteError(impl->db, rc, "opening campaign file '" + path + "'"));
   }
-  if (mode != OpenMode::kReadOnly) LABLOOP_TRY(impl->LockForWriting());
   sqlite3_busy_timeout(impl->db, 10000);
   auto check = Exec(impl->db, "PRAGMA foreign_keys = ON");
   if (!check) {
@@ -299,14 +305,22 @@ Status CampaignDb::CreateCampaign(const CampaignRecord& record) {
 
 Result<CampaignRecord> CampaignDb::GetCampaign() {
   Statement select(impl_->db,
-                   "SELECT name, config_given, config_resolved, created_at FROM campaign");
+                   "SELECT name, config_given, config_resolved, created_at, ready FROM campaign");
   auto row = select.Step();
   if (!row) return tl::unexpected(row.error());
   if (!*row) {
     return MakeError(ErrorCode::kFailedPrecondition,
                      "campaign file '" + impl_->path + "' has no campaign record (init failed?)");
   }
-  return CampaignRecord{select.Text(0), select.Text(1), select.Text(2), select.Text(3)};
+  return CampaignRecord{select.Text(0), select.Text(1), select.Text(2), select.Text(3),
+                        select.Int(4) != 0};
+}
+
+Status CampaignDb::MarkCampaignReady() {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  LABLOOP_TRY(Exec(impl_->db, "UPDATE campaign SET ready = 1"));
+  return tx.Commit();
 }
 
 Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandidate>& candidates) {
@@ -328,7 +342,7 @@ Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandi
     if (!found) return tl::unexpected(found.error());
     if (*found) {
       ++result.duplicates;
-      result.duplicate_locations.push_back(c.location + " duplicates " + find.Text(0));
+      result.duplicates_of.emplace_back(c.location, find.Text(0));
       continue;
     }
     molecule.Reset();
@@ -551,24 +565,35 @@ Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {
   return tx.Commit();
 }
 
-Result<int64_t> CampaignDb::RequeueInterruptedJobs() {
+Result<RequeueResult> CampaignDb::RequeueInterruptedJobs(int max_attempts) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
+  RequeueResult result;
+  std::string now = NowUtc();
+  Statement fail(
+      impl_->db,
+      "UPDATE job SET state = 'failed', updated_at = ?, error = 'aborted: the "
+      "controller died ' || attempts || ' times while this job ran; marked failed so "
+      "the campaign can go on' WHERE state IN ('running', 'submitted') AND attempts >= ?");
+  fail.Bind(1, now).Bind(2, max_attempts);
+  LABLOOP_TRY(fail.Run());
+  result.failed = sqlite3_changes(impl_->db);
   Statement update(impl_->db,
                    "UPDATE job SET state = 'queued', updated_at = ? "
                    "WHERE state IN ('running', 'submitted')");
-  update.Bind(1, NowUtc());
+  update.Bind(1, now);
   LABLOOP_TRY(update.Run());
-  int64_t changed = sqlite3_changes(impl_->db);
-  if (changed > 0) {
+  result.requeued = sqlite3_changes(impl_->db);
+  if (result.requeued + result.failed > 0) {
     Statement event(impl_->db,
                     "INSERT INTO event (time, actor, kind, detail) VALUES (?, 'labloop', "
                     "'jobs_requeued', ?)");
-    event.Bind(1, NowUtc()).Bind(2, "{\"count\":" + std::to_string(changed) + "}");
+    event.Bind(1, now).Bind(2, "{\"requeued\":" + std::to_string(result.requeued) +
+                                   ",\"failed\":" + std::to_string(result.failed) + "}");
     LABLOOP_TRY(event.Run());
   }
   LABLOOP_TRY(tx.Commit());
-  return changed;
+  return result;
 }
 
 Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {

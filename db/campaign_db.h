@@ -10,8 +10,9 @@
 // - The schema version lives in PRAGMA user_version; Open() migrates older files forward.
 //
 // One CampaignDb per thread. A campaign has one writer at a time: a second read-write Open() of
-// the same file fails with kFailedPrecondition while the first is open. Read-only connections
-// (status, export, GUI) may be opened at any time, any number of them.
+// the same file fails with kFailedPrecondition while the first is open (an flock on the sidecar
+// file FILE-lock, never on the database itself, whose POSIX locks belong to SQLite). Read-only
+// connections (status, export, GUI) may be opened at any time, any number of them.
 
 #include <cstdint>
 #include <functional>
@@ -45,6 +46,8 @@ class CampaignDb {
   // --- campaign ---
   Status CreateCampaign(const CampaignRecord& record);
   Result<CampaignRecord> GetCampaign();
+  // Marks the campaign complete (init imported every library file); until then it must not run.
+  Status MarkCampaignReady();
 
   // --- molecules and candidates ---
   // Adds molecules and candidates in one transaction, skipping InChIKeys already present.
@@ -69,8 +72,10 @@ class CampaignDb {
                        const std::string& job_kind, const std::string& backend);
   Result<std::vector<JobRow>> ListJobs(const std::vector<JobState>& states);
   Status MarkJobsRunning(const std::vector<int64_t>& job_ids);
-  // Jobs left running or submitted by a controller that died go back to the queue.
-  Result<int64_t> RequeueInterruptedJobs();
+  // Jobs left running or submitted by a controller that died go back to the queue, unless they
+  // were already attempted `max_attempts` times: a job that kills its process (a segfault in
+  // external code, memory exhaustion) would otherwise stop the campaign forever; it is failed.
+  Result<RequeueResult> RequeueInterruptedJobs(int max_attempts);
   // Records a job's outcome and its measurements in one synchronous=FULL transaction. A job that
   // is already done or failed is left as it is, so ingesting twice changes nothing.
   Status IngestOutcome(const JobOutcome& outcome);

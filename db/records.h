@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace labloop::db {
@@ -14,6 +15,7 @@ struct CampaignRecord {
   std::string config_given;     // the TOML as the user wrote it
   std::string config_resolved;  // the TOML with defaults filled in and paths made absolute
   std::string created_at;       // ISO 8601, UTC
+  bool ready = false;           // init finished importing the library
 };
 
 // A molecule entering the campaign; duplicates (same InChIKey) are skipped on insert.
@@ -47,7 +49,8 @@ struct RejectedInput {
 struct AddCandidatesResult {
   int64_t added = 0;
   int64_t duplicates = 0;
-  std::vector<std::string> duplicate_locations;  // "pool.smi:40 duplicates pool.smi:12"
+  // (location of the duplicate, location of the first record of that molecule)
+  std::vector<std::pair<std::string, std::string>> duplicates_of;
 };
 
 enum class RoundState { kSelecting, kDispatched, kDone };
@@ -122,6 +125,11 @@ struct MeasurementRow {
   std::string smiles;
   std::string property;
   double value = 0;
+};
+
+struct RequeueResult {
+  int64_t requeued = 0;  // back in the queue
+  int64_t failed = 0;    // interrupted too often: marked failed
 };
 
 struct CampaignSummary {

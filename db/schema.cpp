@@ -15,7 +15,8 @@ CREATE TABLE campaign (
   name TEXT NOT NULL,
   config_given TEXT NOT NULL,
   config_resolved TEXT NOT NULL,
-  created_at TEXT NOT NULL
+  created_at TEXT NOT NULL,
+  ready INTEGER NOT NULL DEFAULT 0  -- 1 once init has imported the whole library
 );
 CREATE TABLE molecule (
   id INTEGER PRIMARY KEY,

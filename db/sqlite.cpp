@@ -66,6 +66,7 @@ Status Statement::Run() {
 }
 
 void Statement::Reset() {
+  if (!stmt_) return;  // a failed prepare: Step() reports its error
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
 }
@@ -94,7 +95,9 @@ Status Exec(sqlite3* db, const std::string& sql) {
     std::string text = message ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
     Error error = SqliteError(nullptr, rc, "");
-    error.message = text;
+    error.message = "'" + sql.substr(0, 60) + (sql.size() > 60 ? "...'" : "'") + " on '" +
+                    (sqlite3_db_filename(db, "main") ? sqlite3_db_filename(db, "main") : "?") +
+                    "': " + text;
     return tl::unexpected(error);
   }
   return {};

@@ -121,6 +121,12 @@ class DeepEnsemble final : public PropertyModel {
           auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
           loss = 0.5 * (torch::log(variance) + (mu - yt).pow(2) / variance).mean();
         }
+        if (!std::isfinite(loss.item<double>())) {
+          return MakeError(ErrorCode::kFailedPrecondition,
+                           "deep_ensemble training diverged (non-finite loss at step " +
+                               std::to_string(step) + "); lower model.learning_rate (now " +
+                               std::to_string(options_.learning_rate) + ")");
+        }
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
@@ -161,6 +167,12 @@ class DeepEnsemble final : public PropertyModel {
         const double* e = epistemic.data_ptr<double>();
         const double* a = aleatoric.data_ptr<double>();
         for (int64_t i = 0; i < count; ++i) {
+          if (!std::isfinite(m[i]) || !std::isfinite(e[i]) || !std::isfinite(a[i])) {
+            return MakeError(ErrorCode::kFailedPrecondition,
+                             "deep_ensemble predicted a non-finite value for row " +
+                                 std::to_string(start + i) +
+                                 "; retrain with a lower learning rate");
+          }
           p.mean[start + i] = m[i] * y_std_ + y_mean_;
           p.sigma_epistemic[start + i] = std::sqrt(e[i]) * y_std_;
           p.sigma_aleatoric[start + i] = std::sqrt(a[i]) * y_std_;

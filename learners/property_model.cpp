@@ -20,7 +20,7 @@ Status ModelOptions::Validate() const {
   if (epochs < 1) return bad("epochs must be at least 1");
   if (min_steps < 0) return bad("min_steps must not be negative");
   if (batch_size < 1) return bad("batch_size must be at least 1");
-  if (!(learning_rate > 0 && learning_rate < 1)) return bad("learning_rate must be in (0, 1)");
+  if (!(learning_rate > 0 && learning_rate <= 1)) return bad("learning_rate must be in (0, 1]");
   if (!(weight_decay >= 0)) return bad("weight_decay must not be negative");
   return {};
 }

@@ -1,10 +1,11 @@
 #include "simulators/lookup_simulator.h"
 
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <unordered_map>
 
 #include "core/chem/reader.h"
+#include "core/log.h"
 
 namespace labloop::simulators {
 
@@ -48,6 +49,7 @@ Result<std::unique_ptr<Simulator>> CreateLookupSimulator(const SimulatorOptions&
   auto report = chem::ReadMoleculeFile(options.table, read);
   if (!report) return tl::unexpected(WithContext(report.error(), "lookup table"));
   std::unordered_map<std::string, double> values;
+  std::vector<std::string> rejected;
   for (const auto& record : report->records) {
     const std::string* text = nullptr;
     for (const auto& [name, value] : record.properties) {
@@ -64,10 +66,23 @@ Result<std::unique_ptr<Simulator>> CreateLookupSimulator(const SimulatorOptions&
       }
       continue;
     }
-    char* end = nullptr;
-    double value = std::strtod(text->c_str(), &end);
-    if (text->empty() || end == text->c_str() || !std::isfinite(value)) continue;
+    // The whole field must be a number ("3.2 eV" and "1,5" are not), parsed the same in every
+    // locale: from_chars ignores the process locale that a GUI may have set.
+    double value = 0;
+    const char* begin = text->data();
+    const char* end = text->data() + text->size();
+    auto [stop, error] = std::from_chars(begin, end, value);
+    if (text->empty() || error != std::errc() || stop != end || !std::isfinite(value)) {
+      rejected.push_back(record.location + ": '" + *text + "'");
+      continue;
+    }
     values.emplace(record.inchikey, value);
+  }
+  if (!rejected.empty()) {
+    LogWarn(
+        "lookup table {}: {} rows have no usable value (first: {}); asking for those "
+        "molecules fails",
+        options.table, rejected.size(), rejected.front());
   }
   if (values.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,

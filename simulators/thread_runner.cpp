@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <thread>
 
@@ -21,7 +22,7 @@ void RunOnThreads(const Simulator& simulator, const std::vector<Task>& tasks, in
   std::deque<TaskResult> finished;
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
-  int running_workers = threads;
+  int running_workers = 0;  // set under the lock once the workers exist
 
   auto worker = [&] {
     for (size_t i = next++; i < tasks.size() && !stop; i = next++) {
@@ -41,8 +42,29 @@ void RunOnThreads(const Simulator& simulator, const std::vector<Task>& tasks, in
     ready.notify_one();
   };
 
+  // Workers reference this frame: whatever happens below, they are stopped and joined first.
   std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+  struct Joiner {
+    std::vector<std::thread>& pool;
+    std::atomic<bool>& stop;
+    ~Joiner() {
+      stop = true;
+      for (auto& thread : pool) {
+        if (thread.joinable()) thread.join();
+      }
+    }
+  } joiner{pool, stop};
+  std::exception_ptr failure;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    try {
+      for (int t = 0; t < threads; ++t) pool.emplace_back(worker);
+    } catch (...) {
+      failure = std::current_exception();
+      stop = true;
+    }
+    running_workers = static_cast<int>(pool.size());
+  }
   for (;;) {
     std::unique_lock<std::mutex> lock(mutex);
     ready.wait(lock, [&] { return !finished.empty() || running_workers == 0; });
@@ -50,9 +72,15 @@ void RunOnThreads(const Simulator& simulator, const std::vector<Task>& tasks, in
     TaskResult result = std::move(finished.front());
     finished.pop_front();
     lock.unlock();
-    if (!stop && !on_result(std::move(result))) stop = true;
+    if (stop) continue;
+    try {
+      if (!on_result(std::move(result))) stop = true;
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+      stop = true;
+    }
   }
-  for (auto& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace labloop::simulators

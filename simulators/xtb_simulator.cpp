@@ -107,8 +107,8 @@ class XtbSimulator final : public Simulator {
     raw << "{\"method\":\"GFN2-xTB\",\"atoms\":" << natoms << ",\"charge\":" << geometry->charge
         << ",\"uhf\":" << uhf << ",\"force_field\":\"" << geometry->force_field
         << "\",\"force_field_converged\":" << (geometry->force_field_converged ? "true" : "false")
-        << ",\"embed_attempts\":" << geometry->attempts
-        << ",\"embedded_isomer\":\"" << geometry->embedded_isomer << "\""
+        << ",\"embed_attempts\":" << geometry->attempts << ",\"embedded_isomer\":\""
+        << geometry->embedded_isomer << "\""
         << ",\"homo_ev\":" << eigenvalues[homo] * kEvPerHartree
         << ",\"lumo_ev\":" << eigenvalues[homo + 1] * kEvPerHartree
         << ",\"seconds\":" << summary.seconds << "}";

@@ -1,5 +1,6 @@
 #include "app/engine/campaign_config.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -16,13 +17,31 @@ std::string Resolve(const std::string& path, const std::string& base_dir) {
   return fs::absolute(p).lexically_normal().string();
 }
 
+// A TOML basic string: quotes, backslashes and control characters escaped.
 std::string Quote(const std::string& s) {
   std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += static_cast<char>(c);
+    }
   }
   return out + "\"";
+}
+
+// A double that reads back exactly (and always as a TOML float, never an integer).
+std::string Float(double v) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.17g", v);
+  std::string out = buffer;
+  if (out.find_first_of(".eEn") == std::string::npos) out += ".0";
+  return out;
 }
 
 // Assigns a getter's value or returns its error from the enclosing function.
@@ -207,14 +226,16 @@ std::string CampaignConfig::ToToml() const {
   out << "[model]\nkind = " << Quote(model.kind) << "\nmembers = " << model.members
       << "\nhidden = " << model.hidden << "\nepochs = " << model.epochs
       << "\nmin_steps = " << model.min_steps << "\nbatch_size = " << model.batch_size
-      << "\nlearning_rate = " << model.learning_rate << "\nweight_decay = " << model.weight_decay
-      << "\ndevice = " << Quote(model.device) << "\nthreads = " << model.threads << "\n\n";
-  out << "[acquisition]\nkind = " << Quote(acquisition.kind) << "\nbeta = " << acquisition.beta
-      << "\n\n";
+      << "\nlearning_rate = " << Float(model.learning_rate)
+      << "\nweight_decay = " << Float(model.weight_decay) << "\ndevice = " << Quote(model.device)
+      << "\nthreads = " << model.threads << "\n\n";
+  out << "[acquisition]\nkind = " << Quote(acquisition.kind)
+      << "\nbeta = " << Float(acquisition.beta) << "\n\n";
   out << "[simulator]\nkind = " << Quote(simulator.kind) << "\nthreads = " << simulator_threads
-      << "\nembed_seed = " << simulator.embed_seed << "\naccuracy = " << simulator.xtb_accuracy
+      << "\nembed_seed = " << simulator.embed_seed
+      << "\naccuracy = " << Float(simulator.xtb_accuracy)
       << "\nmax_iterations = " << simulator.xtb_max_iterations
-      << "\nelectronic_temperature = " << simulator.electronic_temperature << "\n";
+      << "\nelectronic_temperature = " << Float(simulator.electronic_temperature) << "\n";
   if (!simulator.table.empty()) out << "table = " << Quote(simulator.table) << "\n";
   if (!simulator.smiles_column.empty()) {
     out << "smiles_column = " << Quote(simulator.smiles_column) << "\n";

@@ -40,12 +40,29 @@ using json = nlohmann::json;
 
 namespace {
 
+// A job interrupted this many times (the controller died while it ran) is failed, not retried.
+constexpr int kMaxJobAttempts = 3;
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
 bool Better(double a, double b, learners::Direction direction) {
   return direction == learners::Direction::kMinimize ? a < b : a > b;
+}
+
+// Creates (untrained) the model and acquisition the config names, so that a bad device or option
+// is reported at init, not rounds later when the first model is trained.
+Status CheckLearners(const CampaignConfig& config) {
+  learners::ModelRegistry models("model");
+  learners::RegisterBuiltinModels(models);
+  auto model = models.Create(config.model.kind, config.model);
+  if (!model) return tl::unexpected(WithContext(model.error(), "model"));
+  learners::AcquisitionRegistry acquisitions("acquisition");
+  learners::RegisterBuiltinAcquisitions(acquisitions);
+  auto acquisition = acquisitions.Create(config.acquisition.kind, config.acquisition);
+  if (!acquisition) return tl::unexpected(WithContext(acquisition.error(), "acquisition"));
+  return {};
 }
 
 Result<std::unique_ptr<simulators::Simulator>> MakeSimulator(const CampaignConfig& config) {
@@ -93,9 +110,17 @@ class CampaignRun {
 
   Result<RunSummary> Run(const RunOptions& options) {
     RunSummary summary;
-    auto requeued = db_->RequeueInterruptedJobs();
+    auto requeued = db_->RequeueInterruptedJobs(kMaxJobAttempts);
     if (!requeued) return tl::unexpected(requeued.error());
-    if (*requeued > 0) LogInfo("resuming: {} interrupted jobs go back to the queue", *requeued);
+    if (requeued->requeued > 0) {
+      LogInfo("resuming: {} interrupted jobs go back to the queue", requeued->requeued);
+    }
+    if (requeued->failed > 0) {
+      LogWarn(
+          "{} jobs were running each of the last {} times the controller died; they are "
+          "marked failed",
+          requeued->failed, kMaxJobAttempts);
+    }
     for (;;) {
       auto last = db_->LastRound();
       if (!last) return tl::unexpected(last.error());
@@ -360,6 +385,12 @@ class CampaignRun {
 Result<CampaignConfig> ConfigOf(db::CampaignDb& db) {
   auto campaign = db.GetCampaign();
   if (!campaign) return tl::unexpected(campaign.error());
+  if (!campaign->ready) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "campaign file '" + db.Path() +
+                         "' was not completely created (its init was interrupted while importing "
+                         "the library); remove it and run labloop init again");
+  }
   auto config = Config::FromString(campaign->config_resolved, db.Path() + " (stored config)");
   if (!config) return tl::unexpected(config.error());
   return ParseCampaignConfig(*config, "/");
@@ -387,8 +418,9 @@ Status Import(db::CampaignDb& db, const CampaignConfig& config) {
       LogWarn("rejected {}", r.ToString());
       rejected.push_back({source, r.location, r.id, r.input, r.reason});
     }
-    for (const auto& d : added->duplicate_locations) {
-      rejected.push_back({source, d.substr(0, d.find(' ')), "", "", "duplicate molecule: " + d});
+    for (const auto& [location, first] : added->duplicates_of) {
+      rejected.push_back(
+          {source, location, "", "", "duplicate molecule: same InChIKey as " + first});
     }
     LABLOOP_TRY(db.AddRejectedInputs(rejected));
     LogInfo("{}; {} new candidates, {} duplicates ({:.1f} s)", report->Summary(), added->added,
@@ -429,15 +461,22 @@ Status InitCampaignFromText(const std::string& campaign_path, const std::string&
   }
   auto simulator = MakeSimulator(*parsed);  // checks the objective against the back-end
   if (!simulator) return tl::unexpected(simulator.error());
+  if (auto learners_ok = CheckLearners(*parsed); !learners_ok) {
+    return tl::unexpected(WithContext(learners_ok.error(), source));
+  }
 
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kCreate);
   if (!db) return tl::unexpected(db.error());
-  auto created = (*db)->CreateCampaign({parsed->name, toml_text, parsed->ToToml(), ""});
+  auto created = (*db)->CreateCampaign({parsed->name, toml_text, parsed->ToToml(), "", false});
   auto imported = created ? Import(**db, *parsed) : created;
+  // Only a fully imported campaign is marked ready; one whose init was killed never runs.
+  if (imported) imported = (*db)->MarkCampaignReady();
   if (!imported) {
     db->reset();
     std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(campaign_path + suffix, ignored);
+    for (const char* suffix : {"", "-wal", "-shm", "-lock"}) {
+      fs::remove(campaign_path + suffix, ignored);
+    }
     return imported;
   }
   return {};
@@ -459,6 +498,7 @@ Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOption
   if (!config) return tl::unexpected(config.error());
   auto simulator = MakeSimulator(*config);
   if (!simulator) return tl::unexpected(simulator.error());
+  LABLOOP_TRY(CheckLearners(*config));
   CampaignRun run(std::move(*db), std::move(*config), std::move(*simulator));
   LABLOOP_TRY(run.LoadPool());
   LABLOOP_TRY(run.db().LogEvent("labloop", "run_started", "{}"));
@@ -632,13 +672,21 @@ Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat fo
     }
   } else {
     for (const auto& r : *rows) {
-      auto molecule = chem::Molecule::FromSmiles(r.smiles);
+      // The candidate passed the campaign's own limits at import: do not re-apply defaults.
+      chem::MoleculeLimits no_limits{INT32_MAX, INT32_MAX};
+      auto molecule = chem::Molecule::FromSmiles(r.smiles, no_limits);
       if (!molecule) {
         LogWarn("export: candidate {} ('{}') skipped: {}", r.candidate_id, r.smiles,
                 molecule.error().message);
         continue;
       }
-      std::string block = molecule->MolBlock();
+      auto mol_block = molecule->MolBlock();
+      if (!mol_block) {
+        LogWarn("export: candidate {} ('{}') skipped: {}", r.candidate_id, r.smiles,
+                mol_block.error().message);
+        continue;
+      }
+      std::string block = *mol_block;
       // The first line of a mol block is its title: the candidate id.
       block = "candidate " + std::to_string(r.candidate_id) + block.substr(block.find('\n'));
       out << block;

@@ -1,15 +1,15 @@
 #include "core/chem/geometry.h"
 
+#include <GraphMol/Chirality.h>
 #include <GraphMol/DistGeomHelpers/Embedder.h>
 #include <GraphMol/ForceFieldHelpers/MMFF/AtomTyper.h>
 #include <GraphMol/ForceFieldHelpers/MMFF/MMFF.h>
 #include <GraphMol/ForceFieldHelpers/UFF/AtomTyper.h>
 #include <GraphMol/ForceFieldHelpers/UFF/UFF.h>
-#include <GraphMol/Chirality.h>
 #include <GraphMol/MolOps.h>
-#include <GraphMol/SmilesParse/SmilesWrite.h>
 #include <GraphMol/PeriodicTable.h>
 #include <GraphMol/RWMol.h>
+#include <GraphMol/SmilesParse/SmilesWrite.h>
 
 #include <algorithm>
 #include <sstream>
@@ -83,10 +83,12 @@ struct EmbedTry {
 
 std::vector<EmbedTry> EmbedPlan(const EmbedOptions& options, size_t unassigned) {
   std::vector<EmbedTry> plan;
-  for (int a = 0; a < std::max(1, options.attempts); ++a) plan.push_back({-1, options.seed + a, false});
+  for (int a = 0; a < std::max(1, options.attempts); ++a)
+    plan.push_back({-1, options.seed + a, false});
   plan.push_back({-1, options.seed, true});
   const int isomers = unassigned == 0 ? 0
-                      : std::min<int>(options.max_stereoisomers, 1 << std::min<size_t>(unassigned, 20));
+                                      : std::min<int>(options.max_stereoisomers,
+                                                      1 << std::min<size_t>(unassigned, 20));
   for (bool rescue : {false, true}) {
     for (int k = 0; k < isomers; ++k) plan.push_back({k, options.seed, rescue});
   }
@@ -105,10 +107,12 @@ Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options) 
       ++tries;
       RDKit::RWMol isomer(input);
       if (attempt.isomer >= 0) {
+        // Centers past the 20th keep one configuration: at most 2^20 isomers are ever indexed.
         for (size_t i = 0; i < centers.size(); ++i) {
+          bool clockwise = i < 20 && ((attempt.isomer >> i) & 1);
           isomer.getAtomWithIdx(centers[i])
-              ->setChiralTag((attempt.isomer >> i) & 1 ? RDKit::Atom::CHI_TETRAHEDRAL_CW
-                                                       : RDKit::Atom::CHI_TETRAHEDRAL_CCW);
+              ->setChiralTag(clockwise ? RDKit::Atom::CHI_TETRAHEDRAL_CW
+                                       : RDKit::Atom::CHI_TETRAHEDRAL_CCW);
         }
       }
       std::unique_ptr<RDKit::ROMol> with_h(

@@ -63,9 +63,14 @@ Result<std::string> ComputeInchiKey(const RDKit::ROMol& input) {
   const bool stereo = HasStereo(mol);
   const RDKit::Conformer* conformer = nullptr;
   if (stereo) {
-    RDDepict::compute2DCoords(mol);
-    conformer = &mol.getConformer();
-    RDKit::WedgeMolBonds(mol, conformer);
+    try {
+      RDDepict::compute2DCoords(mol);
+      conformer = &mol.getConformer();
+      RDKit::WedgeMolBonds(mol, conformer);
+    } catch (const std::exception& e) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       std::string("2d layout for inchi failed: ") + e.what());
+    }
   }
 
   const int n = static_cast<int>(mol.getNumAtoms());

@@ -110,10 +110,12 @@ int Molecule::FormalCharge() const {
   return charge;
 }
 
-std::string Molecule::MolBlock() const {
-  RDKit::RWMol copy(*impl_->mol);
-  RDDepict::compute2DCoords(copy);
-  return RDKit::MolToMolBlock(copy);
+Result<std::string> Molecule::MolBlock() const {
+  return GuardRdkit("writing a mol block failed", [&]() -> Result<std::string> {
+    RDKit::RWMol copy(*impl_->mol);
+    RDDepict::compute2DCoords(copy);
+    return RDKit::MolToMolBlock(copy);
+  });
 }
 
 namespace {

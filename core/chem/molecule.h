@@ -36,7 +36,7 @@ class Molecule {
   int HeavyAtomCount() const;
   int FormalCharge() const;
   // An MDL mol block with 2D coordinates, for SDF output.
-  std::string MolBlock() const;
+  Result<std::string> MolBlock() const;
 
   // The standardized parent: RDKit's cleanup (normalize, reionize), the largest organic fragment,
   // then neutralized. What labloop stores for every imported molecule.

@@ -194,7 +194,7 @@ Result<std::vector<RawRecord>> SplitSdfFile(const std::string& name,
   return raw;
 }
 
-Result<MoleculeRecord> Finish(Result<Molecule> parsed, const ReadOptions& options) {
+Result<MoleculeRecord> FinishUnguarded(Result<Molecule> parsed, const ReadOptions& options) {
   if (!parsed) return tl::unexpected(parsed.error());
   if (options.standardize) {
     parsed = parsed->Standardized();
@@ -207,6 +207,15 @@ Result<MoleculeRecord> Finish(Result<Molecule> parsed, const ReadOptions& option
   record.inchikey = *key;
   if (options.fingerprint) record.fingerprint = MorganFingerprint(*parsed, *options.fingerprint);
   return record;
+}
+
+Result<MoleculeRecord> Finish(Result<Molecule> parsed, const ReadOptions& options) {
+  // Runs inside ParallelFor, whose body must not throw: any RDKit exception becomes a rejection.
+  try {
+    return FinishUnguarded(std::move(parsed), options);
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument, std::string("rdkit failed: ") + e.what());
+  }
 }
 
 // "unparsable smiles 'C1CC'" -> "unparsable smiles": the kind of a rejection, for the summary.

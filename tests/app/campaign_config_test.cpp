@@ -71,3 +71,16 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
          "campaign.toml: key 'objective.property' has value 'logP', which the xtb simulator does "
          "not compute; allowed: gap, energy, dipole");
 }
+
+TEST_CASE("The stored config keeps every value exactly and survives odd names") {
+  std::string text = std::string(kMinimal) +
+                     "[campaign]\nname = \"tab\\there \\\"quoted\\\"\"\n"
+                     "[model]\nlearning_rate = 0.00031415926535\n";
+  auto c = Parse(text);
+  REQUIRE(c);
+  auto again = Parse(c->ToToml());
+  REQUIRE(again);
+  CHECK(again->name == "tab\there \"quoted\"");
+  CHECK(again->model.learning_rate == c->model.learning_rate);
+  CHECK(again->model.learning_rate == 0.00031415926535);
+}

@@ -136,3 +136,27 @@ TEST_CASE("A real xtb campaign on QM9 molecules", "[integration]") {
   CHECK(status->best->value > 0.0);
   CHECK(status->best->value < 20.0);
 }
+
+TEST_CASE("A campaign whose init did not finish is refused with advice", "[integration]") {
+  testing::TempDir dir;
+  std::string campaign = dir.File("half.labloop");
+  {
+    // What a SIGKILL in the middle of init leaves: the campaign row, not the ready mark.
+    auto db = db::CampaignDb::Open(campaign, db::OpenMode::kCreate);
+    REQUIRE(db);
+    REQUIRE((*db)->CreateCampaign({"half", "", "", "", false}));
+  }
+  auto run = RunCampaign(campaign);
+  REQUIRE_FALSE(run);
+  CHECK(run.error().code == ErrorCode::kFailedPrecondition);
+  CHECK(run.error().message.find("was not completely created") != std::string::npos);
+}
+
+TEST_CASE("A model the machine cannot run is refused at init, not rounds later", "[integration]") {
+  testing::TempDir dir;
+  std::string config = testing::EsolConfig(20);
+  config.replace(config.find("threads = 1\n"), 12, "threads = 1\ndevice = \"cuda:7\"\n");
+  auto init = InitCampaignFromText(dir.File("gpu.labloop"), config, "gpu.toml", dir.path());
+  REQUIRE_FALSE(init);
+  CHECK(init.error().message.find("gpu.toml: model: device 'cuda:7'") == 0);
+}

@@ -89,7 +89,9 @@ TEST_CASE("Descriptors are computed in the order of their names") {
 TEST_CASE("Mol blocks round-trip") {
   auto m = Molecule::FromSmiles("c1ccncc1O");
   REQUIRE(m);
-  auto back = Molecule::FromMolBlock(m->MolBlock());
+  auto block = m->MolBlock();
+  REQUIRE(block);
+  auto back = Molecule::FromMolBlock(*block);
   REQUIRE(back);
   CHECK(back->CanonicalSmiles() == m->CanonicalSmiles());
 }

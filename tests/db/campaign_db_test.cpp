@@ -89,7 +89,8 @@ TEST_CASE("Candidates are deduplicated by InChIKey and duplicates are reported",
   REQUIRE(added);
   CHECK(added->added == 1);
   CHECK(added->duplicates == 1);
-  CHECK(added->duplicate_locations.front() == "y.smi:7 duplicates x.smi:1");
+  CHECK(added->duplicates_of.front() ==
+        std::make_pair(std::string("y.smi:7"), std::string("x.smi:1")));
   CHECK(db->ListCandidates()->size() == 3);
 }
 
@@ -136,7 +137,8 @@ TEST_CASE("Jobs are written with their decisions and ingestion is idempotent", "
   CHECK(*db->IntegrityCheck() == "ok");
 }
 
-TEST_CASE("Interrupted jobs go back to the queue", "[integration]") {
+TEST_CASE("Interrupted jobs go back to the queue until they have killed the controller 3 times",
+          "[integration]") {
   testing::TempDir dir;
   auto db = NewCampaign(dir.File("c.labloop"), 2);
   REQUIRE(db->StartRound(0));
@@ -144,15 +146,28 @@ TEST_CASE("Interrupted jobs go back to the queue", "[integration]") {
   d.candidate_id = 1;
   d.route = "simulate";
   REQUIRE(db->DispatchRound(0, {d}, "simulation", "xtb"));
-  auto jobs = db->ListJobs({});
-  REQUIRE(db->MarkJobsRunning({jobs->front().id}));
-  CHECK(db->ListJobs({JobState::kRunning})->size() == 1);
-  auto requeued = db->RequeueInterruptedJobs();
-  REQUIRE(requeued);
-  CHECK(*requeued == 1);
-  auto again = db->ListJobs({JobState::kQueued});
-  REQUIRE(again->size() == 1);
-  CHECK(again->front().attempts == 1);
+  auto id = db->ListJobs({})->front().id;
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    REQUIRE(db->MarkJobsRunning({id}));
+    CHECK(db->ListJobs({JobState::kRunning})->size() == 1);
+    auto requeued = db->RequeueInterruptedJobs(3);
+    REQUIRE(requeued);
+    CHECK(requeued->requeued == 1);
+    CHECK(requeued->failed == 0);
+    auto again = db->ListJobs({JobState::kQueued});
+    REQUIRE(again->size() == 1);
+    CHECK(again->front().attempts == attempt);
+  }
+  // The third death while it runs: the job is failed so the campaign can go on.
+  REQUIRE(db->MarkJobsRunning({id}));
+  auto third = db->RequeueInterruptedJobs(3);
+  CHECK(third->failed == 1);
+  CHECK(third->requeued == 0);
+  auto failed = db->ListJobs({JobState::kFailed});
+  REQUIRE(failed->size() == 1);
+  CHECK(failed->front().error ==
+        "aborted: the controller died 3 times while this job ran; marked failed so the campaign "
+        "can go on");
 }
 
 TEST_CASE("A failed commit leaves no partial measurement behind", "[integration]") {

@@ -54,7 +54,9 @@ TEST_CASE("The lookup table matches molecules by InChIKey") {
   testing::TempDir dir;
   SimulatorOptions options;
   options.kind = "lookup";
-  options.table = dir.Write("t.csv", "smiles,score\nCCO,-1.5\nc1ccccc1,\nOC(=O)C,-2.0\nC1CC,4\n");
+  options.table = dir.Write(
+      "t.csv",
+      "smiles,score\nCCO,-1.5\nc1ccccc1,\nOC(=O)C,-2.0\nC1CC,4\nCCN,3.2 eV\nCCCl,\"1,5\"\n");
   options.property = "score";
   auto lookup = CreateLookupSimulator(options);
   REQUIRE(lookup);
@@ -63,6 +65,9 @@ TEST_CASE("The lookup table matches molecules by InChIKey") {
   auto missing = (*lookup)->Run("c1ccccc1");  // present, but without a value: a failed evaluation
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message == "no value in the lookup table for 'c1ccccc1'");
+  // Partly numeric fields are not values: no "3.2 eV" as 3.2, no "1,5" as 1.
+  CHECK_FALSE((*lookup)->Run("CCN"));
+  CHECK_FALSE((*lookup)->Run("CCCl"));
   options.table = dir.Write("empty.csv", "smiles,score\n");
   CHECK(CreateLookupSimulator(options).error().message.find("has no usable") != std::string::npos);
   options.table.clear();
@@ -109,4 +114,8 @@ TEST_CASE("The thread runner returns every result once - failures included", "[i
   int delivered = 0;
   RunOnThreads(**lookup, tasks, 1, [&](TaskResult) { return ++delivered < 2; });
   CHECK(delivered == 2);  // stopped early on request
+  // An exception from the callback reaches the caller after every worker has been joined.
+  CHECK_THROWS_AS(RunOnThreads(**lookup, tasks, 2,
+                               [](TaskResult) -> bool { throw std::runtime_error("disk full"); }),
+                  std::runtime_error);
 }
