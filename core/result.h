@@ -49,6 +49,16 @@ inline Error WithContext(Error error, const std::string& context) {
   return error;
 }
 
+// Returns the error of a Result-returning expression from the enclosing function, which must
+// itself return a Result.
+#define LABLOOP_TRY(expr)                                \
+  do {                                                   \
+    auto labloop_try_result = (expr);                    \
+    if (!labloop_try_result) {                           \
+      return tl::unexpected(labloop_try_result.error()); \
+    }                                                    \
+  } while (false)
+
 // Aborts with a message when a true invariant is broken. Never reachable from user input.
 [[noreturn]] void CheckFailed(const char* expression, const char* file, int line);
 #define LABLOOP_CHECK(condition) \

@@ -77,15 +77,6 @@ std::string ParentDirectory(const std::string& path) {
   return path.substr(0, slash);
 }
 
-// Propagates an error from a Result-returning expression.
-#define LABLOOP_TRY(expr)                                \
-  do {                                                   \
-    auto labloop_try_status = (expr);                    \
-    if (!labloop_try_status) {                           \
-      return tl::unexpected(labloop_try_status.error()); \
-    }                                                    \
-  } while (false)
-
 }  // namespace
 
 bool FileSystemSupportsWal(int64_t fs_type, std::string& name) {
@@ -383,13 +374,10 @@ Result<std::vector<CandidateRow>> CampaignDb::ListCandidates() {
                    "SELECT c.id, m.smiles, m.inchikey, m.fingerprint, c.source, c.source_id "
                    "FROM candidate c JOIN molecule m ON m.id = c.molecule_id ORDER BY c.id");
   std::vector<CandidateRow> rows;
-  for (;;) {
-    auto row = select.Step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
+  LABLOOP_TRY(select.ForEachRow([&] {
     rows.push_back({select.Int(0), select.Text(1), select.Text(2), select.Blob(3), select.Text(4),
                     select.Text(5)});
-  }
+  }));
   return rows;
 }
 
@@ -398,13 +386,10 @@ Result<std::vector<RejectedInput>> CampaignDb::ListRejectedInputs() {
                    "SELECT source, location, record_id, input, reason FROM rejected_input "
                    "ORDER BY id");
   std::vector<RejectedInput> rows;
-  for (;;) {
-    auto row = select.Step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
+  LABLOOP_TRY(select.ForEachRow([&] {
     rows.push_back(
         {select.Text(0), select.Text(1), select.Text(2), select.Text(3), select.Text(4)});
-  }
+  }));
   return rows;
 }
 
@@ -530,10 +515,7 @@ Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& st
                    "j.error, m.smiles FROM job j JOIN candidate c ON c.id = j.candidate_id "
                    "JOIN molecule m ON m.id = c.molecule_id ORDER BY j.id");
   std::vector<JobRow> jobs;
-  for (;;) {
-    auto row = select.Step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
+  LABLOOP_TRY(select.ForEachRow([&] {
     JobRow job{select.Int(0),
                select.Int(1),
                static_cast<int>(select.Int(2)),
@@ -546,7 +528,7 @@ Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& st
     if (states.empty() || std::find(states.begin(), states.end(), job.state) != states.end()) {
       jobs.push_back(std::move(job));
     }
-  }
+  }));
   return jobs;
 }
 
@@ -662,13 +644,10 @@ Result<std::vector<MeasurementRow>> CampaignDb::ListMeasurements(const std::stri
                    "WHERE ? = '' OR me.property = ? ORDER BY me.id");
   select.Bind(1, property).Bind(2, property);
   std::vector<MeasurementRow> rows;
-  for (;;) {
-    auto row = select.Step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
+  LABLOOP_TRY(select.ForEachRow([&] {
     rows.push_back({select.Int(0), select.Int(1), static_cast<int>(select.Int(2)), select.Text(3),
                     select.Text(4), select.Double(5)});
-  }
+  }));
   return rows;
 }
 
@@ -698,12 +677,7 @@ Result<CampaignSummary> CampaignDb::Summary() {
   summary.rejected_inputs = *rejected;
   summary.evaluations_spent = *spent;
   Statement jobs(impl_->db, "SELECT state, COUNT(*) FROM job GROUP BY state");
-  for (;;) {
-    auto row = jobs.Step();
-    if (!row) return tl::unexpected(row.error());
-    if (!*row) break;
-    summary.jobs[jobs.Text(0)] = jobs.Int(1);
-  }
+  LABLOOP_TRY(jobs.ForEachRow([&] { summary.jobs[jobs.Text(0)] = jobs.Int(1); }));
   return summary;
 }
 
@@ -714,10 +688,7 @@ Result<std::vector<ExportRow>> CampaignDb::ExportRows() {
     Statement s(impl_->db,
                 "SELECT c.id, m.smiles, m.inchikey, c.source, c.source_id FROM candidate c "
                 "JOIN molecule m ON m.id = c.molecule_id ORDER BY c.id");
-    for (;;) {
-      auto row = s.Step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
+    LABLOOP_TRY(s.ForEachRow([&] {
       ExportRow r;
       r.candidate_id = s.Int(0);
       r.smiles = s.Text(1);
@@ -726,49 +697,40 @@ Result<std::vector<ExportRow>> CampaignDb::ExportRows() {
       r.source_id = s.Text(4);
       index[r.candidate_id] = rows.size();
       rows.push_back(std::move(r));
-    }
+    }));
   }
   {  // the latest model's predictions
     Statement s(impl_->db,
                 "SELECT candidate_id, mean, sigma, sigma_epistemic, sigma_aleatoric, model_id "
                 "FROM prediction WHERE model_id = (SELECT MAX(id) FROM model)");
-    for (;;) {
-      auto row = s.Step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
+    LABLOOP_TRY(s.ForEachRow([&] {
       auto it = index.find(s.Int(0));
-      if (it == index.end()) continue;
+      if (it == index.end()) return;
       rows[it->second].prediction =
           PredictionRow{s.Int(0), s.Double(1), s.Double(2), s.Double(3), s.Double(4)};
       rows[it->second].prediction_model = s.Int(5);
-    }
+    }));
   }
   {  // each candidate's latest decision
     Statement s(impl_->db,
                 "SELECT candidate_id, round, route, acquisition_value FROM decision ORDER BY id");
-    for (;;) {
-      auto row = s.Step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
+    LABLOOP_TRY(s.ForEachRow([&] {
       auto it = index.find(s.Int(0));
-      if (it == index.end()) continue;
+      if (it == index.end()) return;
       ExportRow& r = rows[it->second];
       r.decision_round = static_cast<int>(s.Int(1));
       r.route = s.Text(2);
       if (!s.IsNull(3)) r.acquisition_value = s.Double(3);
-    }
+    }));
   }
   {
     Statement s(impl_->db, "SELECT candidate_id, state, error FROM job ORDER BY id");
-    for (;;) {
-      auto row = s.Step();
-      if (!row) return tl::unexpected(row.error());
-      if (!*row) break;
+    LABLOOP_TRY(s.ForEachRow([&] {
       auto it = index.find(s.Int(0));
-      if (it == index.end()) continue;
+      if (it == index.end()) return;
       rows[it->second].job_state = s.Text(1);
       rows[it->second].job_error = s.Text(2);
-    }
+    }));
   }
   auto measurements = ListMeasurements("");
   if (!measurements) return tl::unexpected(measurements.error());

@@ -35,6 +35,16 @@ class Statement {
   Result<bool> Step();
   // Step until done, for statements that return no rows.
   Status Run();
+  // Calls row() once per result row, reading columns from this statement.
+  template <typename F>
+  Status ForEachRow(F&& row) {
+    for (;;) {
+      auto more = Step();
+      if (!more) return tl::unexpected(more.error());
+      if (!*more) return {};
+      row();
+    }
+  }
   void Reset();
 
   int64_t Int(int column) const;

@@ -30,14 +30,6 @@ namespace labloop::engine {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-#define LABLOOP_TRY(expr)                                \
-  do {                                                   \
-    auto labloop_try_status = (expr);                    \
-    if (!labloop_try_status) {                           \
-      return tl::unexpected(labloop_try_status.error()); \
-    }                                                    \
-  } while (false)
-
 namespace {
 
 // A job interrupted this many times (the controller died while it ran) is failed, not retried.
