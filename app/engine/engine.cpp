@@ -117,17 +117,9 @@ class CampaignRun {
       auto last = db_->LastRound();
       if (!last) return tl::unexpected(last.error());
       if (*last && (*last)->state != db::RoundState::kDone) {
-        const int round = (*last)->number;
-        LogInfo("resuming round {} ({})", round, db::RoundStateName((*last)->state));
-        if ((*last)->state == db::RoundState::kSelecting) {
-          auto selected = SelectAndDispatch(round);
-          if (!selected) return tl::unexpected(selected.error());
-        }
-        auto evaluated = Evaluate(round);
-        if (!evaluated) return tl::unexpected(evaluated.error());
-        summary.evaluations += *evaluated;
-        LABLOOP_TRY(db_->FinishRound(round));
-        ++summary.rounds_run;
+        LogInfo("resuming round {} ({})", (*last)->number, db::RoundStateName((*last)->state));
+        LABLOOP_TRY(
+            CompleteRound((*last)->number, (*last)->state == db::RoundState::kSelecting, summary));
         continue;
       }
       auto campaign = db_->Summary();
@@ -152,18 +144,24 @@ class CampaignRun {
         break;
       }
       LABLOOP_TRY(db_->StartRound(next_round));
-      auto selected = SelectAndDispatch(next_round);
-      if (!selected) return tl::unexpected(selected.error());
-      auto evaluated = Evaluate(next_round);
-      if (!evaluated) return tl::unexpected(evaluated.error());
-      summary.evaluations += *evaluated;
-      LABLOOP_TRY(db_->FinishRound(next_round));
-      ++summary.rounds_run;
+      LABLOOP_TRY(CompleteRound(next_round, /*select=*/true, summary));
     }
     return summary;
   }
 
  private:
+  // Takes a started round to its end: selection (unless its decisions are already stored),
+  // evaluation of its queued jobs, and the round marked done.
+  Status CompleteRound(int round, bool select, RunSummary& summary) {
+    if (select) LABLOOP_TRY(SelectAndDispatch(round));
+    auto evaluated = Evaluate(round);
+    if (!evaluated) return tl::unexpected(evaluated.error());
+    summary.evaluations += *evaluated;
+    LABLOOP_TRY(db_->FinishRound(round));
+    ++summary.rounds_run;
+    return {};
+  }
+
   // Candidates that already have a job, whatever its state: they are not selected again.
   Result<std::set<int64_t>> EvaluatedCandidates() {
     auto jobs = db_->ListJobs({});

@@ -86,11 +86,7 @@ TEST_CASE("SIGKILL at random moments of a real xtb campaign loses and duplicates
           "[integration][slow]") {
   TempDir dir;
   // 100 molecules of the demo pool; each run lasts seconds, long enough to be killed mid-way.
-  std::ifstream pool(std::string(LABLOOP_SOURCE_DIR) + "/examples/qm9-gap/pool.smi");
-  std::ostringstream head;
-  std::string line;
-  for (int i = 0; i < 101 && std::getline(pool, line); ++i) head << line << "\n";
-  dir.Write("pool.smi", head.str());
+  dir.Write("pool.smi", DemoPoolHead(100));
   std::string config =
       "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"gap\"\n"
       "direction = \"minimize\"\n[model]\nmembers = 3\nhidden = 32\nepochs = 30\n"

@@ -113,12 +113,7 @@ TEST_CASE("Export writes one row per candidate with predictions and measurements
 
 TEST_CASE("A real xtb campaign on QM9 molecules", "[integration]") {
   testing::TempDir dir;
-  // The first 60 molecules of the demo pool.
-  std::ifstream pool(std::string(LABLOOP_SOURCE_DIR) + "/examples/qm9-gap/pool.smi");
-  std::ostringstream head;
-  std::string line;
-  for (int i = 0; i < 61 && std::getline(pool, line); ++i) head << line << "\n";
-  dir.Write("pool.smi", head.str());
+  dir.Write("pool.smi", testing::DemoPoolHead(60));
   std::string config =
       "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"gap\"\n"
       "direction = \"minimize\"\n[model]\nmembers = 3\nhidden = 32\nepochs = 10\nmin_steps = 50\n"

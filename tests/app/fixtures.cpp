@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace labloop::testing {
@@ -30,6 +32,14 @@ std::string EsolConfig(int budget, int batch, int simulator_threads) {
          "[budget]\ninitial_batch = " +
          std::to_string(batch) + "\nbatch_size = " + std::to_string(batch) +
          "\nmax_evaluations = " + std::to_string(budget) + "\n";
+}
+
+std::string DemoPoolHead(int count) {
+  std::ifstream pool(std::string(LABLOOP_SOURCE_DIR) + "/examples/qm9-gap/pool.smi");
+  std::ostringstream head;
+  std::string line;
+  for (int i = 0; i <= count && std::getline(pool, line); ++i) head << line << "\n";  // + comment
+  return head.str();
 }
 
 CommandResult RunLabloop(const std::vector<std::string>& args, const std::vector<std::string>& env,

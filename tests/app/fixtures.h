@@ -10,6 +10,9 @@ namespace labloop::testing {
 // A campaign config over tests/data/esol150.csv, maximizing logS with the lookup simulator.
 std::string EsolConfig(int budget, int batch = 10, int simulator_threads = 1);
 
+// The first `count` molecules of the demo pool (examples/qm9-gap/pool.smi), as .smi text.
+std::string DemoPoolHead(int count);
+
 struct CommandResult {
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;      // the signal that killed it, or 0
