@@ -68,10 +68,6 @@ Result<Config> Config::FromFile(const std::string& path) {
 
 const std::string& Config::Source() const { return impl_->source; }
 
-bool Config::Has(const std::string& key) const {
-  return static_cast<bool>(impl_->table.at_path(key));
-}
-
 #define LABLOOP_CONFIG_ERROR(what) \
   MakeError(ErrorCode::kInvalidArgument, impl_->source + ": key '" + key + "' " + what)
 
@@ -173,12 +169,6 @@ std::vector<std::string> Config::UnusedKeys() const {
     if (!used_.count(leaf)) unused.push_back(leaf);
   }
   return unused;
-}
-
-std::string Config::ToToml() const {
-  std::ostringstream out;
-  out << impl_->table;
-  return out.str();
 }
 
 }  // namespace labloop

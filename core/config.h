@@ -29,7 +29,6 @@ class Config {
   Config& operator=(const Config&);
 
   const std::string& Source() const;
-  bool Has(const std::string& key) const;
 
   // Each returns `fallback` when the key is absent, and an error when it has the wrong type or
   // lies outside the allowed range.
@@ -44,9 +43,6 @@ class Config {
 
   // Leaf keys present in the document that no getter has read, as dotted paths.
   std::vector<std::string> UnusedKeys() const;
-
-  // The document serialized back to TOML.
-  std::string ToToml() const;
 
  private:
   struct Impl;

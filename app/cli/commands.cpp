@@ -54,9 +54,11 @@ int Main(int argc, char** argv) {
   auto* exporter =
       app.add_subcommand("export", "write candidates with predictions and measurements");
   exporter->add_option("file", campaign, "the campaign file")->required();
-  exporter->add_option("--format,-f", format, "csv or sdf")
-      ->required()
+  bool rejected = false;
+  exporter->add_option("--format,-f", format, "csv or sdf (candidates)")
       ->check(CLI::IsMember({"csv", "sdf"}));
+  exporter->add_flag("--rejected", rejected,
+                     "write the input records rejected at import (CSV) instead of candidates");
   exporter->add_option("-o,--output", output, "output file")->required();
 
   auto* demo = app.add_subcommand("demo", "create and run the embedded demo campaign");
@@ -115,6 +117,16 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*exporter) {
+    if (rejected) {
+      auto written = engine::ExportRejected(campaign, output);
+      if (!written) return Fail(written.error());
+      std::cout << "wrote " << *written << " rejected records to " << output << "\n";
+      return 0;
+    }
+    if (format.empty()) {
+      std::cerr << "labloop: error: export needs --format csv|sdf (or --rejected)\n";
+      return 2;
+    }
     auto written = engine::ExportCampaign(
         campaign, format == "csv" ? engine::ExportFormat::kCsv : engine::ExportFormat::kSdf,
         output);

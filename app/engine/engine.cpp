@@ -43,17 +43,34 @@ bool Better(double a, double b, learners::Direction direction) {
   return direction == learners::Direction::kMinimize ? a < b : a > b;
 }
 
+// The campaign's model and acquisition function; `seed` varies them per round.
+Result<std::unique_ptr<learners::PropertyModel>> MakeModel(const CampaignConfig& config,
+                                                           uint64_t seed) {
+  learners::ModelRegistry models("model");
+  learners::RegisterBuiltinModels(models);
+  learners::ModelOptions options = config.model;
+  options.seed = seed;
+  auto model = models.Create(options.kind, options);
+  if (!model) return tl::unexpected(WithContext(model.error(), "model"));
+  return model;
+}
+
+Result<std::unique_ptr<learners::Acquisition>> MakeAcquisition(const CampaignConfig& config,
+                                                               uint64_t seed) {
+  learners::AcquisitionRegistry acquisitions("acquisition");
+  learners::RegisterBuiltinAcquisitions(acquisitions);
+  learners::AcquisitionOptions options = config.acquisition;
+  options.seed = seed;
+  auto acquisition = acquisitions.Create(options.kind, options);
+  if (!acquisition) return tl::unexpected(WithContext(acquisition.error(), "acquisition"));
+  return acquisition;
+}
+
 // Creates (untrained) the model and acquisition the config names, so that a bad device or option
 // is reported at init, not rounds later when the first model is trained.
 Status CheckLearners(const CampaignConfig& config) {
-  learners::ModelRegistry models("model");
-  learners::RegisterBuiltinModels(models);
-  auto model = models.Create(config.model.kind, config.model);
-  if (!model) return tl::unexpected(WithContext(model.error(), "model"));
-  learners::AcquisitionRegistry acquisitions("acquisition");
-  learners::RegisterBuiltinAcquisitions(acquisitions);
-  auto acquisition = acquisitions.Create(config.acquisition.kind, config.acquisition);
-  if (!acquisition) return tl::unexpected(WithContext(acquisition.error(), "acquisition"));
+  LABLOOP_TRY(MakeModel(config, config.seed));
+  LABLOOP_TRY(MakeAcquisition(config, config.seed));
   return {};
 }
 
@@ -238,11 +255,7 @@ class CampaignRun {
       y.push_back(m.value);
       if (Better(m.value, best, config_.direction)) best = m.value;
     }
-    learners::ModelRegistry models("model");
-    learners::RegisterBuiltinModels(models);
-    learners::ModelOptions model_options = config_.model;
-    model_options.seed = config_.seed * 7919ULL + static_cast<uint64_t>(round);
-    auto model = models.Create(model_options.kind, model_options);
+    auto model = MakeModel(config_, config_.seed * 7919ULL + static_cast<uint64_t>(round));
     if (!model) return tl::unexpected(model.error());
     LABLOOP_TRY((*model)->Fit(features_.Select(train_rows), y));
     CrashPoint("train");
@@ -254,7 +267,7 @@ class CampaignRun {
     if (!weights) return tl::unexpected(weights.error());
     db::ModelRow row;
     row.round = round;
-    row.kind = model_options.kind;
+    row.kind = (*model)->Kind();
     row.property = config_.property;
     row.training_size = static_cast<int64_t>(y.size());
     row.metrics_json = json{{"train_rmse", train_rmse}, {"fit_seconds", fit_seconds}}.dump();
@@ -275,11 +288,8 @@ class CampaignRun {
     LABLOOP_TRY(db_->StorePredictions(*model_id, rows));
 
     // Acquire.
-    learners::AcquisitionRegistry acquisitions("acquisition");
-    learners::RegisterBuiltinAcquisitions(acquisitions);
-    learners::AcquisitionOptions acquisition_options = config_.acquisition;
-    acquisition_options.seed = config_.seed * 104729ULL + static_cast<uint64_t>(round);
-    auto acquisition = acquisitions.Create(acquisition_options.kind, acquisition_options);
+    auto acquisition =
+        MakeAcquisition(config_, config_.seed * 104729ULL + static_cast<uint64_t>(round));
     if (!acquisition) return tl::unexpected(acquisition.error());
     auto scores = (*acquisition)->Score(*predictions, config_.direction, best);
     auto top = learners::SelectTopK(scores, batch);
@@ -288,7 +298,7 @@ class CampaignRun {
       db::DecisionRow d;
       d.candidate_id = ids_[pool_rows[i]];
       d.route = "simulate";
-      d.acquisition = acquisition_options.kind;
+      d.acquisition = (*acquisition)->Kind();
       d.acquisition_value = scores[i];
       d.mean = predictions->mean[i];
       d.sigma = predictions->Sigma(i);
@@ -298,7 +308,7 @@ class CampaignRun {
           {"mean", predictions->mean[i]},
           {"sigma_epistemic", predictions->sigma_epistemic[i]},
           {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
-          {"acquisition", acquisition_options.kind},
+          {"acquisition", (*acquisition)->Kind()},
           {"best_so_far",
            best}}.dump();
       decisions.push_back(std::move(d));
@@ -307,7 +317,7 @@ class CampaignRun {
         "round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
         "predicted in {:.2f} s; {} selected by {}",
         round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(), predict_seconds,
-        top.size(), acquisition_options.kind);
+        top.size(), (*acquisition)->Kind());
     return {};
   }
 
@@ -692,6 +702,25 @@ Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat fo
   out.close();
   if (!out) return MakeError(ErrorCode::kUnavailable, "writing '" + output_path + "' failed");
   return written;
+}
+
+Result<int64_t> ExportRejected(const std::string& campaign_path, const std::string& output_path) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
+  if (!db) return tl::unexpected(db.error());
+  auto rejected = (*db)->ListRejectedInputs();
+  if (!rejected) return tl::unexpected(rejected.error());
+  std::ofstream out(output_path);
+  if (!out) {
+    return MakeError(ErrorCode::kNotFound, "cannot write export file '" + output_path + "'");
+  }
+  out << "source,location,record_id,input,reason\n";
+  for (const auto& r : *rejected) {
+    out << CsvField(r.source) << "," << CsvField(r.location) << "," << CsvField(r.record_id) << ","
+        << CsvField(r.input) << "," << CsvField(r.reason) << "\n";
+  }
+  out.close();
+  if (!out) return MakeError(ErrorCode::kUnavailable, "writing '" + output_path + "' failed");
+  return static_cast<int64_t>(rejected->size());
 }
 
 }  // namespace labloop::engine

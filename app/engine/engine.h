@@ -64,4 +64,8 @@ enum class ExportFormat { kCsv, kSdf };
 Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat format,
                                const std::string& output_path);
 
+// The input records rejected at import (location, record id, input, reason) as CSV; returns how
+// many were written.
+Result<int64_t> ExportRejected(const std::string& campaign_path, const std::string& output_path);
+
 }  // namespace labloop::engine

@@ -84,7 +84,7 @@ TEST_CASE("Bad input gets a clear error that names the record or key", "[integra
   CHECK(Contains(twice.output, "already exists"));
 }
 
-TEST_CASE("Bad library lines are reported by line and stored; the import goes on",
+TEST_CASE("Bad library lines are reported by line and stored - the import goes on",
           "[integration]") {
   TempDir dir;
   std::string pool = std::string(LABLOOP_TEST_DATA) + "/bad_lines.smi";
@@ -104,6 +104,19 @@ TEST_CASE("Bad library lines are reported by line and stored; the import goes on
   CHECK(Contains(status.output, "candidates   4 (4 input records rejected)"));
   auto run = RunLabloop({"run", dir.File("p.labloop")});
   CHECK(run.exit_code == 0);
+  // The rejects are kept in the campaign file and can be exported for fixing.
+  auto rejects =
+      RunLabloop({"export", dir.File("p.labloop"), "--rejected", "-o", dir.File("r.csv")});
+  CHECK(rejects.exit_code == 0);
+  CHECK(Contains(rejects.output, "wrote 4 rejected records"));
+  std::ifstream in(dir.File("r.csv"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(Contains(text, "source,location,record_id,input,reason\n"));
+  CHECK(Contains(text,
+                 "library:bad_lines.smi,bad_lines.smi:4,not-a-ring,C1CC,unparsable smiles 'C1CC'"));
+  CHECK(Contains(text, "bad_lines.smi:10,,,duplicate molecule: same InChIKey as bad_lines.smi:2"));
+  auto no_format = RunLabloop({"export", dir.File("p.labloop"), "-o", dir.File("x.csv")});
+  CHECK(no_format.exit_code == 2);
 }
 
 TEST_CASE("The demo runs end to end", "[integration][slow]") {

@@ -70,7 +70,7 @@ TEST_CASE("CSV without a SMILES column fails the import with the header named") 
   CHECK(named.error().message == "no_smiles.csv: header 'name,value' has no column 'structure'");
 }
 
-TEST_CASE("SDF: records with their data fields; a broken record is named by index") {
+TEST_CASE("SDF: records with their data fields - a broken record is named by index") {
   auto report = ReadMoleculeFile(kData + "/small.sdf");
   REQUIRE(report);
   CHECK(report->records.size() == 6);

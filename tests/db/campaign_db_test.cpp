@@ -39,6 +39,16 @@ std::string Pragma(const std::string& path, const std::string& pragma) {
   return value;
 }
 
+// Starts round 0 with one decision to simulate candidate 1; returns its queued job's id.
+int64_t DispatchOneJob(CampaignDb& db) {
+  REQUIRE(db.StartRound(0));
+  DecisionRow d;
+  d.candidate_id = 1;
+  d.route = "simulate";
+  REQUIRE(db.DispatchRound(0, {d}, "simulation", "xtb"));
+  return db.ListJobs({})->front().id;
+}
+
 }  // namespace
 
 TEST_CASE("A new campaign file is WAL - versioned and refuses to be created twice",
@@ -141,12 +151,7 @@ TEST_CASE("Interrupted jobs go back to the queue until they have killed the cont
           "[integration]") {
   testing::TempDir dir;
   auto db = NewCampaign(dir.File("c.labloop"), 2);
-  REQUIRE(db->StartRound(0));
-  DecisionRow d;
-  d.candidate_id = 1;
-  d.route = "simulate";
-  REQUIRE(db->DispatchRound(0, {d}, "simulation", "xtb"));
-  auto id = db->ListJobs({})->front().id;
+  auto id = DispatchOneJob(*db);
   for (int attempt = 1; attempt <= 2; ++attempt) {
     REQUIRE(db->MarkJobsRunning({id}));
     CHECK(db->ListJobs({JobState::kRunning})->size() == 1);
@@ -174,15 +179,10 @@ TEST_CASE("A failed commit leaves no partial measurement behind", "[integration]
   testing::TempDir dir;
   std::string path = dir.File("c.labloop");
   auto db = NewCampaign(path, 2);
-  REQUIRE(db->StartRound(0));
-  DecisionRow d;
-  d.candidate_id = 1;
-  d.route = "simulate";
-  REQUIRE(db->DispatchRound(0, {d}, "simulation", "xtb"));
-  auto job = db->ListJobs({})->front();
+  auto job_id = DispatchOneJob(*db);
   // Stopped just before COMMIT (as a crash would): the transaction must roll back whole.
   db->SetBeforeCommitHook([&] { throw std::runtime_error("power cut"); });
-  JobOutcome outcome{job.id, true, {{"gap", 3.0, std::nullopt}}, "simulation", "{}", ""};
+  JobOutcome outcome{job_id, true, {{"gap", 3.0, std::nullopt}}, "simulation", "{}", ""};
   CHECK_THROWS(db->IngestOutcome(outcome));
   db->SetBeforeCommitHook(nullptr);
   db.reset();
