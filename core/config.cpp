@@ -126,6 +126,17 @@ Result<double> Config::GetDouble(const std::string& key, double fallback, double
   return value;
 }
 
+Result<std::optional<double>> Config::GetOptionalDouble(const std::string& key, double min,
+                                                        double max) const {
+  if (!impl_->table.at_path(key)) {
+    used_.insert(key);
+    return std::nullopt;
+  }
+  auto value = GetDouble(key, 0.0, min, max);
+  if (!value) return tl::unexpected(value.error());
+  return *value;
+}
+
 Result<bool> Config::GetBool(const std::string& key, bool fallback) const {
   used_.insert(key);
   auto node = impl_->table.at_path(key);

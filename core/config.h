@@ -38,6 +38,9 @@ class Config {
   Result<int64_t> GetInt(const std::string& key, int64_t fallback, int64_t min, int64_t max) const;
   Result<double> GetDouble(const std::string& key, double fallback, double min, double max) const;
   Result<bool> GetBool(const std::string& key, bool fallback) const;
+  // nullopt when the key is absent.
+  Result<std::optional<double>> GetOptionalDouble(const std::string& key, double min,
+                                                  double max) const;
   // Accepts a string or an array of strings.
   Result<std::vector<std::string>> GetStringList(const std::string& key) const;
 

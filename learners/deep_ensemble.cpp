@@ -152,6 +152,7 @@ class DeepEnsemble final : public PropertyModel {
       p.mean.resize(n);
       p.sigma_epistemic.resize(n);
       p.sigma_aleatoric.resize(n);
+      p.member_means.assign(options_.members, std::vector<float>(n));
       constexpr int64_t kChunk = 8192;
       for (int64_t start = 0; start < n; start += kChunk) {
         int64_t count = std::min(kChunk, n - start);
@@ -163,6 +164,12 @@ class DeepEnsemble final : public PropertyModel {
         auto epistemic =
             mu.var(0, /*unbiased=*/false).to(torch::kCPU).to(torch::kFloat64).contiguous();
         auto aleatoric = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
+        // Member means in the target's unit, for Thompson sampling.
+        auto members = (mu * y_std_ + y_mean_).to(torch::kCPU).contiguous();
+        for (int64_t k = 0; k < options_.members; ++k) {
+          const float* member = members[k].data_ptr<float>();
+          std::copy(member, member + count, p.member_means[k].begin() + start);
+        }
         const double* m = mean.data_ptr<double>();
         const double* e = epistemic.data_ptr<double>();
         const double* a = aleatoric.data_ptr<double>();

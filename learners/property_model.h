@@ -22,6 +22,9 @@ struct Predictions {
   std::vector<double> mean;
   std::vector<double> sigma_epistemic;
   std::vector<double> sigma_aleatoric;
+  // Optional: for each ensemble member, its mean for every row (members × rows). Empty for models
+  // without members; Thompson sampling draws from these when present.
+  std::vector<std::vector<float>> member_means;
 
   size_t size() const { return mean.size(); }
   double Sigma(size_t i) const;  // total

@@ -136,10 +136,28 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("model.threads", 0, 0, 1024));
   c.model.threads = static_cast<int>(v);
 
-  LABLOOP_ASSIGN(c.acquisition.kind, config.GetEnum("acquisition.kind", {"greedy", "ucb", "random"},
-                                                    c.acquisition.kind));
+  LABLOOP_ASSIGN(
+      c.acquisition.kind,
+      config.GetEnum("acquisition.kind", learners::BuiltinAcquisitionNames(), c.acquisition.kind));
   LABLOOP_ASSIGN(c.acquisition.beta,
                  config.GetDouble("acquisition.beta", c.acquisition.beta, 0, 1e6));
+  LABLOOP_ASSIGN(c.acquisition.xi,
+                 config.GetDouble("acquisition.xi", c.acquisition.xi, -1e12, 1e12));
+  LABLOOP_ASSIGN(c.acquisition.threshold,
+                 config.GetOptionalDouble("acquisition.threshold", -1e300, 1e300));
+  if (c.acquisition.kind == "threshold" && !c.acquisition.threshold) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() +
+                         ": key 'acquisition.threshold' is missing; the threshold acquisition "
+                         "scores the probability of beating this value");
+  }
+  LABLOOP_ASSIGN(c.batch_selection.kind, config.GetEnum("acquisition.batch", learners::BatchKinds(),
+                                                        c.batch_selection.kind));
+  LABLOOP_ASSIGN(
+      c.batch_selection.max_similarity,
+      config.GetDouble("acquisition.max_similarity", c.batch_selection.max_similarity, 1e-6, 1.0));
+  LABLOOP_ASSIGN(v, config.GetInt("acquisition.shortlist", c.batch_selection.shortlist, 1, 100000));
+  c.batch_selection.shortlist = static_cast<int>(v);
 
   LABLOOP_ASSIGN(c.simulator.kind, config.GetEnum("simulator.kind", {"xtb", "lookup"}, ""));
   if (c.simulator.kind.empty()) {
@@ -189,6 +207,10 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("budget.min_training_points", c.min_training_points, 2, 1000000));
   c.min_training_points = static_cast<int>(v);
 
+  LABLOOP_ASSIGN(v, config.GetInt("stop.no_improvement_rounds", 0, 0, 1000000));
+  c.stop_no_improvement_rounds = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.stop_target, config.GetOptionalDouble("stop.target", -1e300, 1e300));
+
   auto unused = config.UnusedKeys();
   if (!unused.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -230,7 +252,11 @@ std::string CampaignConfig::ToToml() const {
       << "\nweight_decay = " << Float(model.weight_decay) << "\ndevice = " << Quote(model.device)
       << "\nthreads = " << model.threads << "\n\n";
   out << "[acquisition]\nkind = " << Quote(acquisition.kind)
-      << "\nbeta = " << Float(acquisition.beta) << "\n\n";
+      << "\nbeta = " << Float(acquisition.beta) << "\nxi = " << Float(acquisition.xi) << "\n";
+  if (acquisition.threshold) out << "threshold = " << Float(*acquisition.threshold) << "\n";
+  out << "batch = " << Quote(batch_selection.kind)
+      << "\nmax_similarity = " << Float(batch_selection.max_similarity)
+      << "\nshortlist = " << batch_selection.shortlist << "\n\n";
   out << "[simulator]\nkind = " << Quote(simulator.kind) << "\nthreads = " << simulator_threads
       << "\nembed_seed = " << simulator.embed_seed
       << "\naccuracy = " << Float(simulator.xtb_accuracy)
@@ -246,6 +272,8 @@ std::string CampaignConfig::ToToml() const {
   out << "\n[budget]\ninitial_batch = " << initial_batch << "\nbatch_size = " << batch_size
       << "\nmax_evaluations = " << max_evaluations << "\nmax_rounds = " << max_rounds
       << "\nmin_training_points = " << min_training_points << "\n";
+  out << "\n[stop]\nno_improvement_rounds = " << stop_no_improvement_rounds << "\n";
+  if (stop_target) out << "target = " << Float(*stop_target) << "\n";
   return out.str();
 }
 

@@ -6,6 +6,7 @@
 // so a campaign runs the same wherever it is started from.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "core/chem/reader.h"
 #include "core/config.h"
 #include "learners/acquisition.h"
+#include "learners/batch.h"
 #include "learners/property_model.h"
 #include "simulators/simulator.h"
 
@@ -31,6 +33,7 @@ struct CampaignConfig {
   chem::MorganOptions fingerprint;
   learners::ModelOptions model;
   learners::AcquisitionOptions acquisition;
+  learners::BatchOptions batch_selection;
   simulators::SimulatorOptions simulator;
   int simulator_threads = 0;  // 0: one per core
 
@@ -39,6 +42,10 @@ struct CampaignConfig {
   int64_t max_evaluations = 256;  // the budget, in evaluations (jobs)
   int max_rounds = 0;             // 0: no limit besides the budget
   int min_training_points = 8;    // below this, rounds pick at random
+
+  // Stopping rules besides the budget (0 / unset: off).
+  int stop_no_improvement_rounds = 0;  // stop when the best has not improved for this many rounds
+  std::optional<double> stop_target;   // stop once a measured value reaches this one
 
   // Resolved TOML, as stored in the campaign file.
   std::string ToToml() const;

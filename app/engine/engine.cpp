@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "core/progress.h"
 #include "db/campaign_db.h"
 #include "learners/acquisition.h"
+#include "learners/batch.h"
 #include "learners/property_model.h"
 #include "simulators/simulator.h"
 #include "simulators/thread_runner.h"
@@ -146,6 +148,12 @@ class CampaignRun {
         break;
       }
       int next_round = *last ? (*last)->number + 1 : 0;
+      auto stop = StopRuleMet(next_round - 1);
+      if (!stop) return tl::unexpected(stop.error());
+      if (!stop->empty()) {
+        summary.stop_reason = *stop;
+        break;
+      }
       if (config_.max_rounds > 0 && next_round >= config_.max_rounds) {
         summary.stop_reason = "campaign round limit";
         break;
@@ -177,6 +185,43 @@ class CampaignRun {
     LABLOOP_TRY(db_->FinishRound(round));
     ++summary.rounds_run;
     return {};
+  }
+
+  // The reason to stop after `last_round` by the config's stopping rules, or "" to go on.
+  Result<std::string> StopRuleMet(int last_round) {
+    if (last_round < 0 || (!config_.stop_target && config_.stop_no_improvement_rounds == 0)) {
+      return std::string();
+    }
+    auto measurements = db_->ListMeasurements(config_.property);
+    if (!measurements) return tl::unexpected(measurements.error());
+    if (measurements->empty()) return std::string();
+    // best_through[r]: the best value measured in rounds 0..r.
+    std::vector<std::optional<double>> best_through(last_round + 1);
+    const db::MeasurementRow* best = nullptr;
+    for (const auto& m : *measurements) {
+      if (m.round > last_round) continue;
+      auto& b = best_through[m.round];
+      if (!b || Better(m.value, *b, config_.direction)) b = m.value;
+      if (!best || Better(m.value, best->value, config_.direction)) best = &m;
+    }
+    for (int r = 1; r <= last_round; ++r) {
+      if (!best_through[r - 1]) continue;
+      if (!best_through[r] || Better(*best_through[r - 1], *best_through[r], config_.direction)) {
+        best_through[r] = best_through[r - 1];
+      }
+    }
+    if (config_.stop_target && best &&
+        !Better(*config_.stop_target, best->value, config_.direction)) {
+      return fmt::format("target reached: {} = {} ({}), target {}", config_.property, best->value,
+                         best->smiles, *config_.stop_target);
+    }
+    const int n = config_.stop_no_improvement_rounds;
+    if (n > 0 && last_round >= n && best_through[last_round - n] && best_through[last_round] &&
+        !Better(*best_through[last_round], *best_through[last_round - n], config_.direction)) {
+      return fmt::format("no improvement for {} rounds: best {} = {} since round {}", n,
+                         config_.property, *best_through[last_round], last_round - n);
+    }
+    return std::string();
   }
 
   // Candidates that already have a job, whatever its state: they are not selected again.
@@ -257,6 +302,7 @@ class CampaignRun {
     }
     auto model = MakeModel(config_, config_.seed * 7919ULL + static_cast<uint64_t>(round));
     if (!model) return tl::unexpected(model.error());
+    CrashPoint("training");  // as training starts: nothing of this round's model is stored
     LABLOOP_TRY((*model)->Fit(features_.Select(train_rows), y));
     CrashPoint("train");
     auto fit_seconds = Seconds(t0);
@@ -277,7 +323,8 @@ class CampaignRun {
 
     // Predict the pool.
     auto t1 = std::chrono::steady_clock::now();
-    auto predictions = (*model)->Predict(features_.Select(pool_rows));
+    learners::SparseMatrix pool = features_.Select(pool_rows);
+    auto predictions = (*model)->Predict(pool);
     if (!predictions) return tl::unexpected(predictions.error());
     std::vector<db::PredictionRow> rows(pool_rows.size());
     for (size_t i = 0; i < pool_rows.size(); ++i) {
@@ -292,7 +339,9 @@ class CampaignRun {
         MakeAcquisition(config_, config_.seed * 104729ULL + static_cast<uint64_t>(round));
     if (!acquisition) return tl::unexpected(acquisition.error());
     auto scores = (*acquisition)->Score(*predictions, config_.direction, best);
-    auto top = learners::SelectTopK(scores, batch);
+    auto picked = learners::SelectBatch(scores, pool, batch, config_.batch_selection);
+    if (!picked) return tl::unexpected(picked.error());
+    const auto& top = picked->rows;
     for (size_t rank = 0; rank < top.size(); ++rank) {
       int64_t i = top[rank];
       db::DecisionRow d;
@@ -309,6 +358,9 @@ class CampaignRun {
           {"sigma_epistemic", predictions->sigma_epistemic[i]},
           {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
           {"acquisition", (*acquisition)->Kind()},
+          {"batch_selection", config_.batch_selection.kind},
+          {"taken_for_score_alone",
+           static_cast<int64_t>(rank) >= static_cast<int64_t>(top.size()) - picked->filled},
           {"best_so_far",
            best}}.dump();
       decisions.push_back(std::move(d));
@@ -317,7 +369,7 @@ class CampaignRun {
         "round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
         "predicted in {:.2f} s; {} selected by {}",
         round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(), predict_seconds,
-        top.size(), (*acquisition)->Kind());
+        top.size(), (*acquisition)->Kind() + " / " + config_.batch_selection.kind);
     return {};
   }
 

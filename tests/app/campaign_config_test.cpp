@@ -55,7 +55,16 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
   expect(base + "[budget]\nbatch_size = 0\n",
          "campaign.toml: key 'budget.batch_size' has value 0, allowed: 1 to 1000000");
   expect(base + "[acquisition]\nkind = \"magic\"\n",
-         "campaign.toml: key 'acquisition.kind' has value 'magic', allowed: greedy, ucb, random");
+         "campaign.toml: key 'acquisition.kind' has value 'magic', allowed: ei, greedy, pi, "
+         "random, thompson, threshold, ucb");
+  expect(base + "[acquisition]\nkind = \"threshold\"\n",
+         "campaign.toml: key 'acquisition.threshold' is missing; the threshold acquisition scores "
+         "the probability of beating this value");
+  expect(base + "[acquisition]\nbatch = \"clusters\"\n",
+         "campaign.toml: key 'acquisition.batch' has value 'clusters', allowed: top_k, diverse, "
+         "maxmin");
+  expect(base + "[stop]\ntarget = \"low\"\n",
+         "campaign.toml: key 'stop.target' has value 'low', expected a number");
   expect(base + "[model]\nhiden = 3\n",
          "campaign.toml: unknown key 'model.hiden' (a typo? see examples/qm9-gap/campaign.toml "
          "for every key)");
@@ -83,4 +92,28 @@ TEST_CASE("The stored config keeps every value exactly and survives odd names") 
   CHECK(again->name == "tab\there \"quoted\"");
   CHECK(again->model.learning_rate == c->model.learning_rate);
   CHECK(again->model.learning_rate == 0.00031415926535);
+}
+
+TEST_CASE("Acquisition - batch and stopping options round-trip through the stored config") {
+  std::string text = std::string(kMinimal) +
+                     "[acquisition]\nkind = \"threshold\"\nthreshold = 1.5\nxi = 0.1\n"
+                     "batch = \"diverse\"\nmax_similarity = 0.45\nshortlist = 20\n"
+                     "[stop]\nno_improvement_rounds = 3\ntarget = 0.9\n";
+  auto c = Parse(text);
+  REQUIRE(c);
+  CHECK(c->acquisition.threshold == 1.5);
+  CHECK(c->acquisition.xi == 0.1);
+  CHECK(c->batch_selection.kind == "diverse");
+  CHECK(c->batch_selection.max_similarity == 0.45);
+  CHECK(c->batch_selection.shortlist == 20);
+  CHECK(c->stop_no_improvement_rounds == 3);
+  CHECK(c->stop_target == 0.9);
+  auto again = Parse(c->ToToml());
+  REQUIRE(again);
+  CHECK(again->ToToml() == c->ToToml());
+  CHECK(again->stop_target == 0.9);
+  // Unset options stay unset.
+  auto plain = Parse(kMinimal);
+  CHECK_FALSE(plain->stop_target);
+  CHECK_FALSE(Parse(plain->ToToml())->acquisition.threshold);
 }

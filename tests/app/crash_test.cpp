@@ -67,6 +67,7 @@ TEST_CASE("SIGKILL at any step loses and duplicates nothing", "[integration][slo
   const std::vector<std::vector<std::string>> scenarios = {
       {"evaluate:4"},                         // during evaluation of round 0
       {"ingest:3"},                           // inside an ingest transaction, before COMMIT
+      {"training:1"},                         // as the first model's training starts
       {"train:1"},                            // right after the first model is trained
       {"dispatch:2"},                         // after selection, before decisions are stored
       {"ingest:17", "evaluate:5", "train:2"}  // several crashes in one campaign

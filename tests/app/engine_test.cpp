@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "app/engine/engine.h"
+#include "core/chem/fingerprint.h"
 #include "core/chem/reader.h"
 #include "db/campaign_db.h"
 #include "tests/app/fixtures.h"
@@ -154,4 +155,83 @@ TEST_CASE("A model the machine cannot run is refused at init, not rounds later",
   auto init = InitCampaignFromText(dir.File("gpu.labloop"), config, "gpu.toml", dir.path());
   REQUIRE_FALSE(init);
   CHECK(init.error().message.find("gpu.toml: model: device 'cuda:7'") == 0);
+}
+
+namespace {
+// EsolConfig with `extra` appended (TOML tables after the fixture's own).
+std::string EsolWith(int budget, const std::string& extra) {
+  return testing::EsolConfig(budget) + extra;
+}
+}  // namespace
+
+TEST_CASE("A target value stops the campaign once it is reached", "[integration]") {
+  testing::TempDir dir;
+  std::string campaign = dir.File("esol.labloop");
+  // Maximizing logS: any measured value is at least -100, so round 0 reaches it.
+  REQUIRE(InitCampaignFromText(campaign, EsolWith(60, "[stop]\ntarget = -100.0\n"), "esol.toml",
+                               dir.path()));
+  auto summary = RunCampaign(campaign);
+  REQUIRE(summary);
+  CHECK(summary->rounds_run == 1);
+  CHECK(summary->stop_reason.rfind("target reached: logS = ", 0) == 0);
+}
+
+TEST_CASE("No improvement for N rounds stops the campaign", "[integration]") {
+  testing::TempDir dir;
+  std::string campaign = dir.File("esol.labloop");
+  REQUIRE(InitCampaignFromText(campaign, EsolWith(150, "[stop]\nno_improvement_rounds = 2\n"),
+                               "esol.toml", dir.path()));
+  auto summary = RunCampaign(campaign);
+  REQUIRE(summary);
+  INFO(summary->stop_reason);
+  REQUIRE(summary->stop_reason.rfind("no improvement for 2 rounds", 0) == 0);
+  // Justified by the data: the last two rounds found nothing better than the rounds before.
+  auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+  auto measurements = (*db)->ListMeasurements("logS");
+  int last = 0;
+  for (const auto& m : *measurements) last = std::max(last, m.round);
+  double before = -1e300, recent = -1e300;
+  for (const auto& m : *measurements) {
+    (m.round <= last - 2 ? before : recent) =
+        std::max(m.round <= last - 2 ? before : recent, m.value);
+  }
+  CHECK(recent <= before);
+  CHECK(summary->rounds_run == last + 1);
+  CHECK(summary->evaluations < 150);
+}
+
+TEST_CASE("Every acquisition function runs a campaign - a diverse batch keeps picks apart",
+          "[integration]") {
+  for (const std::string kind : {"greedy", "ucb", "ei", "pi", "thompson", "threshold", "random"}) {
+    DYNAMIC_SECTION(kind) {
+      testing::TempDir dir;
+      std::string campaign = dir.File("esol.labloop");
+      std::string extra =
+          "kind = \"" + kind + "\"\nthreshold = -2.0\nbatch = \"diverse\"\nmax_similarity = 0.4\n";
+      std::string text = testing::EsolConfig(30);
+      text.replace(text.find("kind = \"ucb\"\n"), 13, extra);
+      REQUIRE(InitCampaignFromText(campaign, text, "esol.toml", dir.path()));
+      auto summary = RunCampaign(campaign);
+      REQUIRE(summary);
+      CHECK(summary->evaluations == 30);
+      auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+      auto jobs = (*db)->ListJobs({});
+      REQUIRE(jobs);
+      // Within each model-guided round, no two picks are more similar than max_similarity.
+      chem::MorganOptions fp{2, 2048, true, false};
+      for (size_t a = 0; a < jobs->size(); ++a) {
+        for (size_t b = a + 1; b < jobs->size(); ++b) {
+          const auto& ja = (*jobs)[a];
+          const auto& jb = (*jobs)[b];
+          if (ja.round == 0 || ja.round != jb.round) continue;
+          auto ma = chem::Molecule::FromSmiles(ja.smiles);
+          auto mb = chem::Molecule::FromSmiles(jb.smiles);
+          REQUIRE((ma && mb));
+          INFO(ja.smiles << " " << jb.smiles);
+          CHECK(chem::TanimotoCounts(chem::MorganFingerprint(*ma, fp),
+                                     chem::MorganFingerprint(*mb, fp)) <= 0.4 + 1e-9);
+        }
+      }
+    }
+  }
 }
