@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "learners/deep_ensemble.h"
+#include "learners/tanimoto_gp.h"
 
 namespace labloop::learners {
 
@@ -27,6 +28,7 @@ Status ModelOptions::Validate() const {
 
 void RegisterBuiltinModels(ModelRegistry& registry) {
   registry.Register("deep_ensemble", CreateDeepEnsemble);
+  registry.Register("tanimoto_gp", CreateTanimotoGp);
 }
 
 double Rmse(const std::vector<double>& predicted, const std::vector<double>& observed) {

@@ -31,11 +31,11 @@ struct Predictions {
 };
 
 struct ModelOptions {
-  std::string kind = "deep_ensemble";
-  int members = 5;      // ensemble size
-  int hidden = 256;     // width of each hidden layer
-  int epochs = 40;      // passes over the training data (at least min_steps updates)
-  int min_steps = 300;  // optimizer steps at the least, for very small training sets
+  std::string kind = "deep_ensemble";  // deep_ensemble, tanimoto_gp
+  int members = 5;                     // ensemble size
+  int hidden = 256;                    // width of each hidden layer
+  int epochs = 40;                     // passes over the training data (at least min_steps updates)
+  int min_steps = 300;                 // optimizer steps at the least, for very small training sets
   int batch_size = 64;
   double learning_rate = 1e-3;
   double weight_decay = 1e-5;
@@ -54,6 +54,9 @@ class PropertyModel {
   // Fits from scratch. `y` has one value per row of `x`; at least 2 rows.
   virtual Status Fit(const SparseMatrix& x, const std::vector<double>& y) = 0;
   virtual Result<Predictions> Predict(const SparseMatrix& x) const = 0;
+  // The means alone, for callers that rank by the mean (greedy acquisition); the σ vectors may be
+  // left NaN when leaving them out is cheaper, as it is for the Gaussian process.
+  virtual Result<Predictions> PredictMean(const SparseMatrix& x) const { return Predict(x); }
   virtual Result<std::string> Save() const = 0;
   virtual Status Load(const std::string& bytes) = 0;
 };

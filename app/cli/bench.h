@@ -1,7 +1,9 @@
 #pragma once
 // `labloop bench ...`: benchmark programs that print a table and write JSON (BENCHMARKS.md).
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -25,5 +27,33 @@ struct FastLoopBench {
   std::string json_path;
 };
 Status RunFastLoopBench(const FastLoopBench& options);
+
+// MolPAL's retrospective protocol (BENCHMARKS.md 1): a docking-score library, `init` of it at
+// random, then `iters` batches chosen by each acquisition function, the model retrained from
+// scratch every iteration, over `seeds` seeds. Prints the three MolPAL metrics beside the
+// published table, times each iteration, runs the Python baseline in the same run, and scores a
+// `scale_pool`-row pool once to time the fast loop at that size.
+struct AlBench {
+  std::string library;  // CSV with a smiles column
+  std::string scores;   // CSV of smiles,score (lower is better); missing scores count as failures
+  std::vector<std::string> models{"deep_ensemble"};
+  std::vector<std::string> acquisitions{"greedy", "ucb", "thompson", "ei", "pi", "random"};
+  std::string batch_selection = "top_k";  // top_k, diverse, maxmin
+  double max_similarity = 0.6;
+  int seeds = 5;
+  double init = 0.01;   // fraction of the library
+  double batch = 0.01;  // fraction of the library
+  int iters = 5;
+  int top_k = 100;
+  double beta = 2.0;                // ucb, as MolPAL
+  double xi = 0.01;                 // ei, pi, as MolPAL
+  std::optional<double> threshold;  // the threshold acquisition's value to beat (--threshold)
+  int hidden = 0, epochs = 0, members = 0;  // 0: the model's defaults
+  int64_t scale_pool = 1000000;             // 0: skip the pool-scale timing
+  std::string python = "/usr/bin/python3";
+  std::string baseline_script;  // empty: no baseline
+  std::string json_path;
+};
+Status RunAlBench(const AlBench& options);
 
 }  // namespace labloop::cli

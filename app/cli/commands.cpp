@@ -9,6 +9,7 @@
 #include "app/engine/demo.h"
 #include "app/engine/engine.h"
 #include "core/log.h"
+#include "learners/batch.h"
 
 namespace labloop::cli {
 
@@ -84,6 +85,39 @@ int Main(int argc, char** argv) {
                    "training minibatch (default: the model's)");
   loop->add_option("--threads", loop_options.threads, "LibTorch threads (default: one per core)");
   loop->add_option("--json", loop_options.json_path, "write results as JSON");
+  AlBench al_options;
+  al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";
+  al_options.scores = "../shared/data/molpal/data_Enamine10k_scores.csv.gz";
+  al_options.baseline_script = std::string(LABLOOP_SOURCE_DIR) + "/bench/baselines/molpal_rf.py";
+  std::string al_model, al_acquisition;
+  bool no_baseline = false;
+  auto* al = bench->add_subcommand(
+      "al", "retrospective active learning on docking scores (MolPAL protocol, BENCHMARKS.md 1)");
+  al->add_option("--library", al_options.library, "CSV with a smiles column");
+  al->add_option("--scores", al_options.scores, "CSV of smiles,score (lower is better)");
+  al->add_option("--model", al_model, "one model kind (default: every one)");
+  al->add_option("--acquisition", al_acquisition,
+                 "one acquisition function (default: greedy, ucb, thompson, ei, pi, random)");
+  al->add_option("--batch-selection", al_options.batch_selection, "top_k, diverse or maxmin")
+      ->check(CLI::IsMember(learners::BatchKinds()));
+  al->add_option("--max-similarity", al_options.max_similarity, "diverse: most similar two picks");
+  al->add_option("--seeds", al_options.seeds, "replicate runs");
+  al->add_option("--init", al_options.init, "initial random batch, as a fraction of the library");
+  al->add_option("--batch", al_options.batch, "each later batch, as a fraction of the library");
+  al->add_option("--iters", al_options.iters, "batches chosen by the acquisition function");
+  al->add_option("--top-k", al_options.top_k, "k of the top-k metrics");
+  al->add_option("--beta", al_options.beta, "ucb: value + beta sigma");
+  al->add_option("--xi", al_options.xi, "ei, pi: margin of improvement");
+  al->add_option("--threshold", al_options.threshold, "threshold: the score to beat");
+  al->add_option("--hidden", al_options.hidden, "model width (default: the model's)");
+  al->add_option("--epochs", al_options.epochs, "training epochs (default: the model's)");
+  al->add_option("--members", al_options.members, "ensemble members (default: the model's)");
+  al->add_option("--scale-pool", al_options.scale_pool,
+                 "also time scoring a pool this large (0: skip)");
+  al->add_option("--python", al_options.python, "interpreter for the baseline");
+  al->add_option("--baseline", al_options.baseline_script, "the Python baseline script");
+  al->add_flag("--no-baseline", no_baseline, "do not run the Python baseline");
+  al->add_option("--json", al_options.json_path, "write results as JSON");
 
   try {
     app.parse(argc, argv);
@@ -147,6 +181,13 @@ int Main(int argc, char** argv) {
   }
   if (*loop) {
     auto s = RunFastLoopBench(loop_options);
+    return s ? 0 : Fail(s.error());
+  }
+  if (*al) {
+    if (!al_model.empty()) al_options.models = {al_model};
+    if (!al_acquisition.empty()) al_options.acquisitions = {al_acquisition};
+    if (no_baseline) al_options.baseline_script.clear();
+    auto s = RunAlBench(al_options);
     return s ? 0 : Fail(s.error());
   }
   return 2;

@@ -117,7 +117,8 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.fingerprint.size = static_cast<uint32_t>(v);
   LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
 
-  LABLOOP_ASSIGN(c.model.kind, config.GetEnum("model.kind", {"deep_ensemble"}, c.model.kind));
+  LABLOOP_ASSIGN(c.model.kind,
+                 config.GetEnum("model.kind", {"deep_ensemble", "tanimoto_gp"}, c.model.kind));
   LABLOOP_ASSIGN(v, config.GetInt("model.members", c.model.members, 1, 64));
   c.model.members = static_cast<int>(v);
   LABLOOP_ASSIGN(v, config.GetInt("model.hidden", c.model.hidden, 1, 8192));
