@@ -31,6 +31,7 @@ bench: build
 	$(BUILD)/bin/labloop bench fast-loop --library ../shared/data/qm9/qm9_130k.smi.gz \
 	  --candidates 100000 --train 1000 --json $(BUILD)/bench/fast_loop.json
 	rm -rf $(BUILD)/bench/demo && $(BUILD)/bin/labloop demo --dir $(BUILD)/bench/demo
+	$(BUILD)/bin/labloop bench al --json $(BUILD)/bench/al.json
 
 format:
 	git ls-files '*.h' '*.cpp' | xargs clang-format -i

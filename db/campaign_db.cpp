@@ -532,6 +532,15 @@ Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& st
   return jobs;
 }
 
+Result<std::vector<int64_t>> CampaignDb::CandidatesWithRoute(const std::string& route) {
+  Statement select(impl_->db,
+                   "SELECT DISTINCT candidate_id FROM decision WHERE route = ? ORDER BY 1");
+  select.Bind(1, route);
+  std::vector<int64_t> ids;
+  LABLOOP_TRY(select.ForEachRow([&] { ids.push_back(select.Int(0)); }));
+  return ids;
+}
+
 Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());

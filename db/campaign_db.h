@@ -71,6 +71,8 @@ class CampaignDb {
   Status DispatchRound(int round, const std::vector<DecisionRow>& decisions,
                        const std::string& job_kind, const std::string& backend);
   Result<std::vector<JobRow>> ListJobs(const std::vector<JobState>& states);
+  // Candidates with at least one decision of this route ("trust", "reject", ...).
+  Result<std::vector<int64_t>> CandidatesWithRoute(const std::string& route);
   Status MarkJobsRunning(const std::vector<int64_t>& job_ids);
   // Jobs left running or submitted by a controller that died go back to the queue, unless they
   // were already attempted `max_attempts` times: a job that kills its process (a segfault in

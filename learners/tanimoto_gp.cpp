@@ -6,7 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <numeric>
+#include <optional>
 #include <sstream>
 
 #include "core/log.h"
@@ -18,7 +20,7 @@ namespace labloop::learners {
 namespace {
 
 constexpr int64_t kMaxTrainingRows = 20000;  // n³ eigendecomposition, n² memory
-constexpr int64_t kChunk = 4096;             // pool rows per kernel block
+constexpr int64_t kBlockRows = 256;          // pool rows per block of Predict
 
 // The training rows as dense feature columns, so that the kernel of a pool row against the
 // training rows is, per on-bit of the pool row, one contiguous (vectorized) pass over floats.
@@ -297,37 +299,46 @@ class TanimotoGp final : public PropertyModel {
                                                         " differs from the model's " +
                                                         std::to_string(train_.cols));
     }
-    return GuardTorch("predicting with tanimoto_gp", [&]() -> Result<Predictions> {
-      ScopedTorchThreads threads(1);  // as in Decompose
-      const int64_t rows = x.Rows(), n = table_->Rows();
-      Predictions p;
-      p.mean.resize(rows);
-      const double nan = std::numeric_limits<double>::quiet_NaN();
-      p.sigma_epistemic.assign(rows, nan);
-      p.sigma_aleatoric.assign(rows, with_sigma ? std::sqrt(signal_ * ratio_) : nan);
-      const int64_t stride = table_->Stride();
-      std::vector<float> block(std::min(rows, kChunk) * stride);
-      for (int64_t start = 0; start < rows; start += kChunk) {
-        const int64_t count = std::min(kChunk, rows - start);
-        KernelRows(*table_, x, start, count, options_.threads, block.data());
-        for (int64_t i = 0; i < count; ++i) {
-          const float* k = &block[i * stride];
-          double mean = 0;
-          for (int64_t j = 0; j < n; ++j) mean += k[j] * alpha_[j];
-          p.mean[start + i] = mean_ + mean;
-        }
-        if (!with_sigma) continue;
-        // Explained variance per row: Σ_j (k U)_j² / (λ_j + r).
-        auto k = torch::from_blob(block.data(), {count, n}, {stride, 1}, torch::kFloat32);
-        auto explained = (torch::mm(k, u32_).square() * weights32_).sum(1).to(torch::kFloat64);
+    ScopedTorchThreads threads(1);  // parallel over row blocks instead, as in Decompose
+    const int64_t rows = x.Rows(), n = table_->Rows(), stride = table_->Stride();
+    Predictions p;
+    p.mean.resize(rows);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    p.sigma_epistemic.assign(rows, nan);
+    p.sigma_aleatoric.assign(rows, with_sigma ? std::sqrt(signal_ * ratio_) : nan);
+    // Each block of pool rows: its kernel rows, their means, and (for σ) the variance explained
+    // by the training data, Σ_j (k U)_j² / (λ_j + r), from one single-threaded GEMM per block.
+    std::mutex mutex;
+    std::optional<Error> failure;
+    const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+    ParallelFor(blocks, options_.threads, [&](int64_t b) {
+      const int64_t start = b * kBlockRows, count = std::min(kBlockRows, rows - start);
+      std::vector<float> k(count * stride);
+      table_->Block(x, start, count, k.data());
+      for (int64_t i = 0; i < count; ++i) {
+        const float* row = &k[i * stride];
+        double mean = 0;
+        for (int64_t j = 0; j < n; ++j) mean += row[j] * alpha_[j];
+        p.mean[start + i] = mean_ + mean;
+      }
+      if (!with_sigma) return;
+      auto status = GuardTorch("predicting with tanimoto_gp", [&]() -> Status {
+        auto kt = torch::from_blob(k.data(), {count, n}, {stride, 1}, torch::kFloat32);
+        auto explained = (torch::mm(kt, u32_).square() * weights32_).sum(1).to(torch::kFloat64);
         const double* e = explained.data_ptr<double>();
         for (int64_t i = 0; i < count; ++i) {
           const double prior = EmptyRow(x, start + i) ? 0.0 : 1.0;
           p.sigma_epistemic[start + i] = std::sqrt(signal_ * std::max(0.0, prior - e[i]));
         }
+        return {};
+      });
+      if (!status) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = status.error();
       }
-      return p;
     });
+    if (failure) return tl::unexpected(*failure);
+    return p;
   }
 
   ModelOptions options_;

@@ -36,7 +36,7 @@ Status RunFastLoopBench(const FastLoopBench& options);
 struct AlBench {
   std::string library;  // CSV with a smiles column
   std::string scores;   // CSV of smiles,score (lower is better); missing scores count as failures
-  std::vector<std::string> models{"deep_ensemble"};
+  std::vector<std::string> models{"tanimoto_gp", "deep_ensemble"};
   std::vector<std::string> acquisitions{"greedy", "ucb", "thompson", "ei", "pi", "random"};
   std::string batch_selection = "top_k";  // top_k, diverse, maxmin
   double max_similarity = 0.6;

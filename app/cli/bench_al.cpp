@@ -328,7 +328,7 @@ Result<json> RunBaseline(const AlBench& options) {
 
 // Scores a pool of `rows` rows (the library's fingerprints repeated) with a model trained on
 // 6% of the library, and selects a batch: the fast loop at the size of a large screening pool.
-Result<json> TimeScale(const Dataset& d, const AlBench& options) {
+Result<json> TimeScale(const Dataset& d, const AlBench& options, const std::string& kind) {
   learners::SparseMatrix pool(d.x.cols);
   pool.offsets.reserve(options.scale_pool + 1);
   for (int64_t r = 0; r < options.scale_pool; ++r) {
@@ -350,7 +350,6 @@ Result<json> TimeScale(const Dataset& d, const AlBench& options) {
   }
   learners::ModelRegistry models("model");
   learners::RegisterBuiltinModels(models);
-  const std::string kind = options.models.front();
   auto model = models.Create(kind, ModelOptionsFor(options, kind, 1));
   if (!model) return tl::unexpected(model.error());
   auto t0 = Clock::now();
@@ -513,9 +512,12 @@ Status RunAlBench(const AlBench& options) {
     }
   }
   if (options.scale_pool > 0) {
-    auto scale = TimeScale(d, options);
-    if (!scale) return tl::unexpected(scale.error());
-    result["scale"] = *scale;
+    result["scale"] = json::array();
+    for (const auto& model : options.models) {
+      auto scale = TimeScale(d, options, model);
+      if (!scale) return tl::unexpected(scale.error());
+      result["scale"].push_back(*scale);
+    }
   }
   if (!options.json_path.empty()) {
     std::ofstream out(options.json_path);

@@ -208,6 +208,15 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("budget.min_training_points", c.min_training_points, 2, 1000000));
   c.min_training_points = static_cast<int>(v);
 
+  LABLOOP_ASSIGN(c.router.trust_sigma,
+                 config.GetDouble("router.trust_sigma", c.router.trust_sigma, 0, 1e12));
+  LABLOOP_ASSIGN(c.router.simulation_cost,
+                 config.GetDouble("router.simulation_cost", c.router.simulation_cost, 1e-12, 1e12));
+  LABLOOP_ASSIGN(
+      c.router.simulation_sigma,
+      config.GetDouble("router.simulation_sigma", c.router.simulation_sigma, 1e-12, 1e12));
+  c.router.experiments_left = 0;
+
   LABLOOP_ASSIGN(v, config.GetInt("stop.no_improvement_rounds", 0, 0, 1000000));
   c.stop_no_improvement_rounds = static_cast<int>(v);
   LABLOOP_ASSIGN(c.stop_target, config.GetOptionalDouble("stop.target", -1e300, 1e300));
@@ -273,6 +282,9 @@ std::string CampaignConfig::ToToml() const {
   out << "\n[budget]\ninitial_batch = " << initial_batch << "\nbatch_size = " << batch_size
       << "\nmax_evaluations = " << max_evaluations << "\nmax_rounds = " << max_rounds
       << "\nmin_training_points = " << min_training_points << "\n";
+  out << "\n[router]\ntrust_sigma = " << Float(router.trust_sigma)
+      << "\nsimulation_cost = " << Float(router.simulation_cost)
+      << "\nsimulation_sigma = " << Float(router.simulation_sigma) << "\n";
   out << "\n[stop]\nno_improvement_rounds = " << stop_no_improvement_rounds << "\n";
   if (stop_target) out << "target = " << Float(*stop_target) << "\n";
   return out.str();

@@ -16,6 +16,7 @@
 #include "learners/acquisition.h"
 #include "learners/batch.h"
 #include "learners/property_model.h"
+#include "learners/router.h"
 #include "simulators/simulator.h"
 
 namespace labloop::engine {
@@ -34,6 +35,9 @@ struct CampaignConfig {
   learners::ModelOptions model;
   learners::AcquisitionOptions acquisition;
   learners::BatchOptions batch_selection;
+  // trust_sigma > 0 lets the router trust confident predictions instead of simulating them.
+  // Experiments need the instrument layer: until it exists, no experiment is dispatched.
+  learners::RouterOptions router;
   simulators::SimulatorOptions simulator;
   int simulator_threads = 0;  // 0: one per core
 

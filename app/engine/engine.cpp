@@ -24,6 +24,7 @@
 #include "learners/acquisition.h"
 #include "learners/batch.h"
 #include "learners/property_model.h"
+#include "learners/router.h"
 #include "simulators/simulator.h"
 #include "simulators/thread_runner.h"
 
@@ -224,13 +225,19 @@ class CampaignRun {
     return std::string();
   }
 
-  // Candidates that already have a job, whatever its state: they are not selected again.
+  // Candidates that already have a job, whatever its state, or that the router trusted or
+  // rejected: they are not selected again.
   Result<std::set<int64_t>> EvaluatedCandidates() {
     auto jobs = db_->ListJobs({});
     if (!jobs) return tl::unexpected(jobs.error());
     std::set<int64_t> ids;
     for (const auto& j : *jobs) {
       if (j.state != db::JobState::kCancelled) ids.insert(j.candidate_id);
+    }
+    for (const char* route : {"trust", "reject"}) {
+      auto decided = db_->CandidatesWithRoute(route);
+      if (!decided) return tl::unexpected(decided.error());
+      ids.insert(decided->begin(), decided->end());
     }
     return ids;
   }
@@ -339,37 +346,57 @@ class CampaignRun {
         MakeAcquisition(config_, config_.seed * 104729ULL + static_cast<uint64_t>(round));
     if (!acquisition) return tl::unexpected(acquisition.error());
     auto scores = (*acquisition)->Score(*predictions, config_.direction, best);
-    auto picked = learners::SelectBatch(scores, pool, batch, config_.batch_selection);
+    // With trust enabled, look at twice the batch: trusted picks leave their simulation to the
+    // next candidates, and the router stops dispatching once `batch` simulations are out.
+    const bool may_trust = config_.router.trust_sigma > 0;
+    auto picked =
+        learners::SelectBatch(scores, pool, may_trust ? 2 * batch : batch, config_.batch_selection);
     if (!picked) return tl::unexpected(picked.error());
     const auto& top = picked->rows;
+    learners::RouterOptions router = config_.router;
+    router.simulations_left = batch;
+    std::vector<learners::RouteInput> inputs;
+    for (int64_t i : top) {
+      inputs.push_back(
+          {predictions->mean[i], predictions->Sigma(i), scores[i], std::nullopt, std::nullopt});
+    }
+    auto routes = learners::RouteCandidates(inputs, router);
+    int64_t trusted = 0;
     for (size_t rank = 0; rank < top.size(); ++rank) {
       int64_t i = top[rank];
+      const auto& route = routes[rank];
+      if (route.route == learners::Route::kNone) continue;  // not dispatched: no decision
+      if (route.route == learners::Route::kTrust) ++trusted;
       db::DecisionRow d;
       d.candidate_id = ids_[pool_rows[i]];
-      d.route = "simulate";
+      d.route = learners::RouteName(route.route);
+      d.cost = route.route == learners::Route::kSimulate ? config_.router.simulation_cost : 0.0;
       d.acquisition = (*acquisition)->Kind();
       d.acquisition_value = scores[i];
       d.mean = predictions->mean[i];
       d.sigma = predictions->Sigma(i);
-      d.reasons_json = json{
-          {"rank", rank + 1},
-          {"model_id", *model_id},
-          {"mean", predictions->mean[i]},
-          {"sigma_epistemic", predictions->sigma_epistemic[i]},
-          {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
-          {"acquisition", (*acquisition)->Kind()},
-          {"batch_selection", config_.batch_selection.kind},
-          {"taken_for_score_alone",
-           static_cast<int64_t>(rank) >= static_cast<int64_t>(top.size()) - picked->filled},
-          {"best_so_far",
-           best}}.dump();
+      d.reasons_json =
+          json{{"rank", rank + 1},
+               {"model_id", *model_id},
+               {"mean", predictions->mean[i]},
+               {"sigma_epistemic", predictions->sigma_epistemic[i]},
+               {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
+               {"acquisition", (*acquisition)->Kind()},
+               {"batch_selection", config_.batch_selection.kind},
+               {"taken_for_score_alone",
+                static_cast<int64_t>(rank) >= static_cast<int64_t>(top.size()) - picked->filled},
+               {"best_so_far", best},
+               {"route_reason", route.reason},
+               {"gain_per_cost", route.gain_per_cost}}
+              .dump();
       decisions.push_back(std::move(d));
     }
     LogInfo(
         "round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
         "predicted in {:.2f} s; {} selected by {}",
         round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(), predict_seconds,
-        top.size(), (*acquisition)->Kind() + " / " + config_.batch_selection.kind);
+        decisions.size() - trusted, (*acquisition)->Kind() + " / " + config_.batch_selection.kind);
+    if (trusted > 0) LogInfo("round {}: {} confident predictions trusted", round, trusted);
     return {};
   }
 

@@ -94,11 +94,13 @@ TEST_CASE("The stored config keeps every value exactly and survives odd names") 
   CHECK(again->model.learning_rate == 0.00031415926535);
 }
 
-TEST_CASE("Acquisition - batch and stopping options round-trip through the stored config") {
+TEST_CASE(
+    "Acquisition - batch - router and stopping options round-trip through the stored config") {
   std::string text = std::string(kMinimal) +
                      "[acquisition]\nkind = \"threshold\"\nthreshold = 1.5\nxi = 0.1\n"
                      "batch = \"diverse\"\nmax_similarity = 0.45\nshortlist = 20\n"
-                     "[stop]\nno_improvement_rounds = 3\ntarget = 0.9\n";
+                     "[stop]\nno_improvement_rounds = 3\ntarget = 0.9\n"
+                     "[router]\ntrust_sigma = 0.25\nsimulation_cost = 2.5\n";
   auto c = Parse(text);
   REQUIRE(c);
   CHECK(c->acquisition.threshold == 1.5);
@@ -108,6 +110,9 @@ TEST_CASE("Acquisition - batch and stopping options round-trip through the store
   CHECK(c->batch_selection.shortlist == 20);
   CHECK(c->stop_no_improvement_rounds == 3);
   CHECK(c->stop_target == 0.9);
+  CHECK(c->router.trust_sigma == 0.25);
+  CHECK(c->router.simulation_cost == 2.5);
+  CHECK(c->router.experiments_left == 0);
   auto again = Parse(c->ToToml());
   REQUIRE(again);
   CHECK(again->ToToml() == c->ToToml());

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -233,5 +235,57 @@ TEST_CASE("Every acquisition function runs a campaign - a diverse batch keeps pi
         }
       }
     }
+  }
+}
+
+namespace {
+// (route, sigma) of every decision of the model-guided rounds, read with plain SQLite.
+std::vector<std::pair<std::string, double>> RoutedDecisions(const std::string& path) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT route, sigma FROM decision WHERE round > 0 ORDER BY id", -1, &stmt,
+                     nullptr);
+  std::vector<std::pair<std::string, double>> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)),
+                      sqlite3_column_double(stmt, 1));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+}  // namespace
+
+TEST_CASE("The router trusts confident predictions and simulates the rest", "[integration]") {
+  testing::TempDir dir;
+  SECTION("a threshold every prediction meets: nothing is simulated after round 0") {
+    std::string campaign = dir.File("all.labloop");
+    REQUIRE(InitCampaignFromText(campaign, EsolWith(40, "[router]\ntrust_sigma = 1000.0\n"),
+                                 "esol.toml", dir.path()));
+    auto summary = RunCampaign(campaign);
+    REQUIRE(summary);
+    CHECK(summary->evaluations == 10);  // the random round 0 only
+    CHECK(summary->stop_reason == "pool exhausted");
+    auto decisions = RoutedDecisions(campaign);
+    CHECK(decisions.size() == 140);
+    for (const auto& [route, sigma] : decisions) CHECK(route == "trust");
+  }
+  SECTION("a threshold in between: trusted below it, simulated above it, batches stay full") {
+    std::string campaign = dir.File("some.labloop");
+    REQUIRE(InitCampaignFromText(campaign, EsolWith(40, "[router]\ntrust_sigma = 0.9\n"),
+                                 "esol.toml", dir.path()));
+    auto summary = RunCampaign(campaign);
+    REQUIRE(summary);
+    CHECK(summary->evaluations == 40);
+    int simulated = 0;
+    for (const auto& [route, sigma] : RoutedDecisions(campaign)) {
+      if (route == "trust") CHECK(sigma <= 0.9);
+      if (route == "simulate") {
+        CHECK(sigma > 0.9);
+        ++simulated;
+      }
+    }
+    CHECK(simulated == 30);
   }
 }

@@ -73,7 +73,7 @@ TEST_CASE("The Tanimoto GP matches an independent NumPy implementation") {
 }
 
 TEST_CASE("The Tanimoto GP predicts more rows than fit in one block and refuses bad input") {
-  // 5,000 query rows (more than one 4,096-row block); each is a training row or a shifted copy.
+  // 5,000 query rows (many 256-row blocks over the threads); each repeats a training row.
   SparseMatrix train(64), query(64);
   std::vector<double> y;
   for (int r = 0; r < 40; ++r) {
