@@ -68,6 +68,10 @@ Result<Config> Config::FromFile(const std::string& path) {
 
 const std::string& Config::Source() const { return impl_->source; }
 
+bool Config::Contains(const std::string& key) const {
+  return static_cast<bool>(impl_->table.at_path(key));
+}
+
 #define LABLOOP_CONFIG_ERROR(what) \
   MakeError(ErrorCode::kInvalidArgument, impl_->source + ": key '" + key + "' " + what)
 

@@ -29,6 +29,8 @@ class Config {
   Config& operator=(const Config&);
 
   const std::string& Source() const;
+  // Whether the document has this key (a dotted path), read or not.
+  bool Contains(const std::string& key) const;
 
   // Each returns `fallback` when the key is absent, and an error when it has the wrong type or
   // lies outside the allowed range.

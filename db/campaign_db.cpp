@@ -484,8 +484,8 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
   LABLOOP_TRY(tx.begun());
   Statement decision(impl_->db,
                      "INSERT INTO decision (round, candidate_id, route, acquisition, "
-                     "acquisition_value, mean, sigma, cost, reasons, created_at) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                     "acquisition_value, mean, sigma, cost, reasons, created_at, needs_approval) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   Statement job(impl_->db,
                 "INSERT INTO job (decision_id, candidate_id, round, kind, backend, state, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)");
@@ -494,7 +494,7 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
     decision.Reset();
     decision.Bind(1, round).Bind(2, d.candidate_id).Bind(3, d.route).Bind(4, d.acquisition);
     decision.Bind(5, d.acquisition_value).Bind(6, d.mean).Bind(7, d.sigma).Bind(8, d.cost);
-    decision.Bind(9, d.reasons_json).Bind(10, now);
+    decision.Bind(9, d.reasons_json).Bind(10, now).Bind(11, d.needs_approval ? 1 : 0);
     LABLOOP_TRY(decision.Run());
     if (d.route != "simulate" && d.route != "experiment") continue;
     job.Reset();
@@ -512,8 +512,10 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
 Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& states) {
   Statement select(impl_->db,
                    "SELECT j.id, j.candidate_id, j.round, j.kind, j.backend, j.state, j.attempts, "
-                   "j.error, m.smiles FROM job j JOIN candidate c ON c.id = j.candidate_id "
-                   "JOIN molecule m ON m.id = c.molecule_id ORDER BY j.id");
+                   "j.error, m.smiles, COALESCE(d.needs_approval = 1 AND d.approved_by IS NULL, 0) "
+                   "FROM job j JOIN candidate c ON c.id = j.candidate_id "
+                   "JOIN molecule m ON m.id = c.molecule_id "
+                   "LEFT JOIN decision d ON d.id = j.decision_id ORDER BY j.id");
   std::vector<JobRow> jobs;
   LABLOOP_TRY(select.ForEachRow([&] {
     JobRow job{select.Int(0),
@@ -524,7 +526,8 @@ Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& st
                ParseJobState(select.Text(5)),
                static_cast<int>(select.Int(6)),
                select.Text(7),
-               select.Text(8)};
+               select.Text(8),
+               select.Int(9) != 0};
     if (states.empty() || std::find(states.begin(), states.end(), job.state) != states.end()) {
       jobs.push_back(std::move(job));
     }
@@ -539,6 +542,136 @@ Result<std::vector<int64_t>> CampaignDb::CandidatesWithRoute(const std::string& 
   std::vector<int64_t> ids;
   LABLOOP_TRY(select.ForEachRow([&] { ids.push_back(select.Int(0)); }));
   return ids;
+}
+
+Result<std::vector<int64_t>> CampaignDb::CandidatesRejectedByPeople() {
+  Statement select(impl_->db,
+                   "SELECT DISTINCT candidate_id FROM decision WHERE rejected_by IS NOT NULL "
+                   "ORDER BY 1");
+  std::vector<int64_t> ids;
+  LABLOOP_TRY(select.ForEachRow([&] { ids.push_back(select.Int(0)); }));
+  return ids;
+}
+
+Result<std::vector<PendingApproval>> CampaignDb::ListPendingApprovals() {
+  Statement select(impl_->db,
+                   "SELECT d.id, d.candidate_id, d.round, d.route, m.smiles, d.mean, d.sigma, "
+                   "d.acquisition_value FROM decision d "
+                   "JOIN candidate c ON c.id = d.candidate_id "
+                   "JOIN molecule m ON m.id = c.molecule_id "
+                   "WHERE d.needs_approval = 1 AND d.approved_by IS NULL AND d.rejected_by IS NULL "
+                   "ORDER BY d.id");
+  std::vector<PendingApproval> pending;
+  LABLOOP_TRY(select.ForEachRow([&] {
+    PendingApproval p;
+    p.decision_id = select.Int(0);
+    p.candidate_id = select.Int(1);
+    p.round = static_cast<int>(select.Int(2));
+    p.route = select.Text(3);
+    p.smiles = select.Text(4);
+    if (!select.IsNull(5)) p.mean = select.Double(5);
+    if (!select.IsNull(6)) p.sigma = select.Double(6);
+    p.acquisition_value = select.Double(7);
+    pending.push_back(std::move(p));
+  }));
+  return pending;
+}
+
+namespace {
+
+// The pending decisions of `candidate_ids` (all pending when empty), or an error naming the first
+// candidate without one.
+Result<std::vector<PendingApproval>> Select(CampaignDb& db,
+                                            const std::vector<int64_t>& candidate_ids) {
+  auto pending = db.ListPendingApprovals();
+  if (!pending || candidate_ids.empty()) return pending;
+  std::vector<PendingApproval> chosen;
+  for (int64_t id : candidate_ids) {
+    auto it = std::find_if(pending->begin(), pending->end(),
+                           [id](const PendingApproval& p) { return p.candidate_id == id; });
+    if (it == pending->end()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "candidate " + std::to_string(id) + " has no decision waiting for approval");
+    }
+    chosen.push_back(*it);
+  }
+  return chosen;
+}
+
+std::string IdList(const std::vector<PendingApproval>& decisions) {
+  std::string list = "[";
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    list += (i ? "," : "") + std::to_string(decisions[i].candidate_id);
+  }
+  return list + "]";
+}
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof(buffer), "\\u%04x", c);
+      out += buffer;
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Result<int64_t> CampaignDb::ApproveDecisions(const std::vector<int64_t>& candidate_ids,
+                                             const std::string& who) {
+  auto chosen = Select(*this, candidate_ids);
+  if (!chosen) return tl::unexpected(chosen.error());
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement update(impl_->db, "UPDATE decision SET approved_by = ?, approved_at = ? WHERE id = ?");
+  std::string now = NowUtc();
+  for (const auto& p : *chosen) {
+    update.Reset();
+    update.Bind(1, who).Bind(2, now).Bind(3, p.decision_id);
+    LABLOOP_TRY(update.Run());
+  }
+  LABLOOP_TRY(LogEvent(
+      who, "approved",
+      "{\"candidates\":" + IdList(*chosen) + ",\"count\":" + std::to_string(chosen->size()) + "}"));
+  LABLOOP_TRY(tx.Commit());
+  return static_cast<int64_t>(chosen->size());
+}
+
+Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidate_ids,
+                                            const std::string& who, const std::string& reason) {
+  if (candidate_ids.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "name the candidates to reject");
+  }
+  auto chosen = Select(*this, candidate_ids);
+  if (!chosen) return tl::unexpected(chosen.error());
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement decision(impl_->db,
+                     "UPDATE decision SET rejected_by = ?, rejected_at = ?, rejected_reason = ? "
+                     "WHERE id = ?");
+  Statement job(impl_->db,
+                "UPDATE job SET state = 'cancelled', error = ?, updated_at = ? "
+                "WHERE decision_id = ? AND state = 'queued'");
+  std::string now = NowUtc();
+  for (const auto& p : *chosen) {
+    decision.Reset();
+    decision.Bind(1, who).Bind(2, now).Bind(3, reason).Bind(4, p.decision_id);
+    LABLOOP_TRY(decision.Run());
+    job.Reset();
+    job.Bind(1, "rejected by " + who + ": " + reason).Bind(2, now).Bind(3, p.decision_id);
+    LABLOOP_TRY(job.Run());
+  }
+  LABLOOP_TRY(
+      LogEvent(who, "rejected",
+               "{\"candidates\":" + IdList(*chosen) + ",\"reason\":" + JsonString(reason) + "}"));
+  LABLOOP_TRY(tx.Commit());
+  return static_cast<int64_t>(chosen->size());
 }
 
 Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {

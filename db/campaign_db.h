@@ -33,7 +33,7 @@ enum class OpenMode {
 };
 
 // The schema version this build writes.
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 class CampaignDb {
  public:
@@ -73,6 +73,19 @@ class CampaignDb {
   Result<std::vector<JobRow>> ListJobs(const std::vector<JobState>& states);
   // Candidates with at least one decision of this route ("trust", "reject", ...).
   Result<std::vector<int64_t>> CandidatesWithRoute(const std::string& route);
+  // Candidates whose decision a person rejected.
+  Result<std::vector<int64_t>> CandidatesRejectedByPeople();
+
+  // --- the approval gate ---
+  Result<std::vector<PendingApproval>> ListPendingApprovals();
+  // Approves the pending decisions of these candidates (all pending ones when empty); their jobs
+  // may then run. `who` is recorded with the time, and in the audit log, in one transaction.
+  // Fails, changing nothing, when a candidate has no pending decision. Returns how many.
+  Result<int64_t> ApproveDecisions(const std::vector<int64_t>& candidate_ids,
+                                   const std::string& who);
+  // Rejects them: their jobs are cancelled (and cost no budget) and they are not proposed again.
+  Result<int64_t> RejectDecisions(const std::vector<int64_t>& candidate_ids, const std::string& who,
+                                  const std::string& reason);
   Status MarkJobsRunning(const std::vector<int64_t>& job_ids);
   // Jobs left running or submitted by a controller that died go back to the queue, unless they
   // were already attempted `max_attempts` times: a job that kills its process (a segfault in

@@ -85,6 +85,19 @@ struct DecisionRow {
   std::optional<double> mean, sigma;
   double cost = 1;
   std::string reasons_json;
+  bool needs_approval = false;  // its job waits for `labloop approve` before it may run
+};
+
+// A decision waiting for a person: approve it and its job runs; reject it and its job is
+// cancelled.
+struct PendingApproval {
+  int64_t decision_id = 0;
+  int64_t candidate_id = 0;
+  int round = 0;
+  std::string route;
+  std::string smiles;
+  std::optional<double> mean, sigma;
+  double acquisition_value = 0;
 };
 
 enum class JobState { kQueued, kSubmitted, kRunning, kDone, kFailed, kCancelled };
@@ -99,7 +112,8 @@ struct JobRow {
   JobState state = JobState::kQueued;
   int attempts = 0;
   std::string error;
-  std::string smiles;  // of the candidate, for the back-end
+  std::string smiles;              // of the candidate, for the back-end
+  bool awaiting_approval = false;  // queued, but its decision is not yet approved
 };
 
 struct MeasurementValue {

@@ -121,6 +121,13 @@ CREATE TABLE event (
   detail TEXT
 );
 )sql",
+      // 2: the approval gate: decisions that wait for a person before their job may run.
+      R"sql(
+ALTER TABLE decision ADD COLUMN needs_approval INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE decision ADD COLUMN rejected_by TEXT;
+ALTER TABLE decision ADD COLUMN rejected_at TEXT;
+ALTER TABLE decision ADD COLUMN rejected_reason TEXT;
+)sql",
   };
   return migrations;
 }

@@ -52,6 +52,24 @@ int Main(int argc, char** argv) {
   status->add_option("file", campaign, "the campaign file")->required();
   status->add_flag("--json", as_json, "print a JSON object instead of a table");
 
+  std::vector<int64_t> candidate_ids;
+  bool approve_all = false;
+  std::string who, reason;
+  const char* user = std::getenv("USER");
+  who = user != nullptr && *user != '\0' ? user : "unknown";
+  auto* approve = app.add_subcommand(
+      "approve", "approve decisions waiting at the approval gate, so their jobs run");
+  approve->add_option("file", campaign, "the campaign file")->required();
+  approve->add_option("ids", candidate_ids, "candidate ids (labloop status lists them)");
+  approve->add_flag("--all", approve_all, "approve every waiting decision");
+  approve->add_option("--by", who, "who approves, for the audit log (default: $USER)");
+  auto* reject = app.add_subcommand(
+      "reject", "reject decisions waiting at the approval gate: their jobs are cancelled");
+  reject->add_option("file", campaign, "the campaign file")->required();
+  reject->add_option("ids", candidate_ids, "candidate ids (labloop status lists them)")->required();
+  reject->add_option("--reason", reason, "why, for the audit log")->required();
+  reject->add_option("--by", who, "who rejects, for the audit log (default: $USER)");
+
   auto* exporter =
       app.add_subcommand("export", "write candidates with predictions and measurements");
   exporter->add_option("file", campaign, "the campaign file")->required();
@@ -142,6 +160,18 @@ int Main(int argc, char** argv) {
     if (!summary) return Fail(summary.error());
     std::cout << "stopped: " << summary->stop_reason << " (" << summary->rounds_run << " rounds, "
               << summary->evaluations << " evaluations in this run)\n";
+    return 0;
+  }
+  if (*approve) {
+    auto n = engine::ApproveCandidates(campaign, candidate_ids, approve_all, who);
+    if (!n) return Fail(n.error());
+    std::cout << "approved " << *n << " decisions (by " << who << "); labloop run continues\n";
+    return 0;
+  }
+  if (*reject) {
+    auto n = engine::RejectCandidates(campaign, candidate_ids, who, reason);
+    if (!n) return Fail(n.error());
+    std::cout << "rejected " << *n << " decisions (by " << who << "): their jobs are cancelled\n";
     return 0;
   }
   if (*status) {

@@ -217,6 +217,19 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
       config.GetDouble("router.simulation_sigma", c.router.simulation_sigma, 1e-12, 1e12));
   c.router.experiments_left = 0;
 
+  if (auto routes = config.GetStringList("approval.routes"); !routes) {
+    return tl::unexpected(routes.error());
+  } else if (config.Contains("approval.routes")) {
+    for (const auto& r : *routes) {
+      if (r != "simulate" && r != "experiment") {
+        return MakeError(ErrorCode::kInvalidArgument, config.Source() +
+                                                          ": key 'approval.routes' has value '" +
+                                                          r + "', allowed: simulate, experiment");
+      }
+    }
+    c.approval_routes = *routes;
+  }
+
   LABLOOP_ASSIGN(v, config.GetInt("stop.no_improvement_rounds", 0, 0, 1000000));
   c.stop_no_improvement_rounds = static_cast<int>(v);
   LABLOOP_ASSIGN(c.stop_target, config.GetOptionalDouble("stop.target", -1e300, 1e300));
@@ -285,6 +298,11 @@ std::string CampaignConfig::ToToml() const {
   out << "\n[router]\ntrust_sigma = " << Float(router.trust_sigma)
       << "\nsimulation_cost = " << Float(router.simulation_cost)
       << "\nsimulation_sigma = " << Float(router.simulation_sigma) << "\n";
+  out << "\n[approval]\nroutes = [";
+  for (size_t i = 0; i < approval_routes.size(); ++i) {
+    out << (i ? ", " : "") << Quote(approval_routes[i]);
+  }
+  out << "]\n";
   out << "\n[stop]\nno_improvement_rounds = " << stop_no_improvement_rounds << "\n";
   if (stop_target) out << "target = " << Float(*stop_target) << "\n";
   return out.str();

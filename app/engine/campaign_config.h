@@ -38,6 +38,8 @@ struct CampaignConfig {
   // trust_sigma > 0 lets the router trust confident predictions instead of simulating them.
   // Experiments need the instrument layer: until it exists, no experiment is dispatched.
   learners::RouterOptions router;
+  // Routes whose decisions wait for `labloop approve` before their jobs run.
+  std::vector<std::string> approval_routes{"experiment"};
   simulators::SimulatorOptions simulator;
   int simulator_threads = 0;  // 0: one per core
 

@@ -138,8 +138,10 @@ class CampaignRun {
       if (!last) return tl::unexpected(last.error());
       if (*last && (*last)->state != db::RoundState::kDone) {
         LogInfo("resuming round {} ({})", (*last)->number, db::RoundStateName((*last)->state));
-        LABLOOP_TRY(
-            CompleteRound((*last)->number, (*last)->state == db::RoundState::kSelecting, summary));
+        auto done =
+            CompleteRound((*last)->number, (*last)->state == db::RoundState::kSelecting, summary);
+        if (!done) return tl::unexpected(done.error());
+        if (!*done) break;  // waiting for approval
         continue;
       }
       auto campaign = db_->Summary();
@@ -170,22 +172,40 @@ class CampaignRun {
         break;
       }
       LABLOOP_TRY(db_->StartRound(next_round));
-      LABLOOP_TRY(CompleteRound(next_round, /*select=*/true, summary));
+      auto done = CompleteRound(next_round, /*select=*/true, summary);
+      if (!done) return tl::unexpected(done.error());
+      if (!*done) break;  // waiting for approval
     }
     return summary;
   }
 
  private:
   // Takes a started round to its end: selection (unless its decisions are already stored),
-  // evaluation of its queued jobs, and the round marked done.
-  Status CompleteRound(int round, bool select, RunSummary& summary) {
+  // evaluation of its queued jobs, and the round marked done. Returns false, leaving the round
+  // open, while some of its decisions wait for a person's approval.
+  Result<bool> CompleteRound(int round, bool select, RunSummary& summary) {
     if (select) LABLOOP_TRY(SelectAndDispatch(round));
     auto evaluated = Evaluate(round);
     if (!evaluated) return tl::unexpected(evaluated.error());
     summary.evaluations += *evaluated;
+    auto pending = db_->ListPendingApprovals();
+    if (!pending) return tl::unexpected(pending.error());
+    if (!pending->empty()) {
+      summary.awaiting_approval = static_cast<int64_t>(pending->size());
+      summary.stop_reason = fmt::format(
+          "waiting for approval: {} decisions of round {} (labloop approve {} --all, or labloop "
+          "reject {} IDS --reason TEXT)",
+          pending->size(), round, db_->Path(), db_->Path());
+      return false;
+    }
     LABLOOP_TRY(db_->FinishRound(round));
     ++summary.rounds_run;
-    return {};
+    return true;
+  }
+
+  bool NeedsApproval(const std::string& route) const {
+    const auto& routes = config_.approval_routes;
+    return std::find(routes.begin(), routes.end(), route) != routes.end();
   }
 
   // The reason to stop after `last_round` by the config's stopping rules, or "" to go on.
@@ -239,6 +259,9 @@ class CampaignRun {
       if (!decided) return tl::unexpected(decided.error());
       ids.insert(decided->begin(), decided->end());
     }
+    auto rejected = db_->CandidatesRejectedByPeople();
+    if (!rejected) return tl::unexpected(rejected.error());
+    ids.insert(rejected->begin(), rejected->end());
     return ids;
   }
 
@@ -269,6 +292,7 @@ class CampaignRun {
         d.route = "simulate";
         d.acquisition = "random";
         d.acquisition_value = 0;
+        d.needs_approval = NeedsApproval(d.route);
         d.reasons_json = json{{"why", "initial random batch"},
                               {"measurements", measurements->size()},
                               {"min_training_points", config_.min_training_points}}
@@ -371,6 +395,7 @@ class CampaignRun {
       d.candidate_id = ids_[pool_rows[i]];
       d.route = learners::RouteName(route.route);
       d.cost = route.route == learners::Route::kSimulate ? config_.router.simulation_cost : 0.0;
+      d.needs_approval = NeedsApproval(d.route);
       d.acquisition = (*acquisition)->Kind();
       d.acquisition_value = scores[i];
       d.mean = predictions->mean[i];
@@ -404,6 +429,9 @@ class CampaignRun {
   Result<int64_t> Evaluate(int round) {
     auto jobs = db_->ListJobs({db::JobState::kQueued});
     if (!jobs) return tl::unexpected(jobs.error());
+    jobs->erase(std::remove_if(jobs->begin(), jobs->end(),
+                               [](const db::JobRow& j) { return j.awaiting_approval; }),
+                jobs->end());
     if (jobs->empty()) return int64_t{0};
     std::vector<int64_t> ids;
     std::vector<simulators::Task> tasks;
@@ -615,6 +643,9 @@ Result<CampaignStatus> GetStatus(const std::string& campaign_path) {
   });
   if (status.top.size() > 10) status.top.resize(10);
   if (!status.top.empty()) status.best = status.top.front();
+  auto pending = (*db)->ListPendingApprovals();
+  if (!pending) return tl::unexpected(pending.error());
+  status.pending_approval = std::move(*pending);
   return status;
 }
 
@@ -636,6 +667,16 @@ std::string StatusTable(const CampaignStatus& s) {
         << " (round " << s.best->round << ", job " << s.best->job_id << ")\n";
   } else {
     out << "best         none yet\n";
+  }
+  if (!s.pending_approval.empty()) {
+    out << "approval     " << s.pending_approval.size()
+        << " decisions wait (labloop approve FILE IDS|--all, labloop reject FILE IDS --reason "
+           "TEXT):\n";
+    for (const auto& p : s.pending_approval) {
+      out << "  candidate " << p.candidate_id << "  " << p.route << "  " << p.smiles;
+      if (p.mean) out << "  predicted " << *p.mean << " ± " << p.sigma.value_or(0);
+      out << "\n";
+    }
   }
   return out.str();
 }
@@ -663,6 +704,18 @@ std::string StatusJson(const CampaignStatus& s) {
   json top = json::array();
   for (const auto& t : s.top) top.push_back({{"smiles", t.smiles}, {"value", t.value}});
   j["top"] = top;
+  json pending = json::array();
+  for (const auto& p : s.pending_approval) {
+    json item = {{"candidate_id", p.candidate_id},
+                 {"round", p.round},
+                 {"route", p.route},
+                 {"smiles", p.smiles},
+                 {"acquisition_value", p.acquisition_value}};
+    item["mean"] = p.mean ? json(*p.mean) : json(nullptr);
+    item["sigma"] = p.sigma ? json(*p.sigma) : json(nullptr);
+    pending.push_back(item);
+  }
+  j["pending_approval"] = pending;
   return j.dump(2);
 }
 
@@ -800,6 +853,29 @@ Result<int64_t> ExportRejected(const std::string& campaign_path, const std::stri
   out.close();
   if (!out) return MakeError(ErrorCode::kUnavailable, "writing '" + output_path + "' failed");
   return static_cast<int64_t>(rejected->size());
+}
+
+Result<int64_t> ApproveCandidates(const std::string& campaign_path,
+                                  const std::vector<int64_t>& candidate_ids, bool all,
+                                  const std::string& who) {
+  if (all == !candidate_ids.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "approve needs candidate ids or --all, not both");
+  }
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  if (!db) return tl::unexpected(db.error());
+  return (*db)->ApproveDecisions(candidate_ids, who);
+}
+
+Result<int64_t> RejectCandidates(const std::string& campaign_path,
+                                 const std::vector<int64_t>& candidate_ids, const std::string& who,
+                                 const std::string& reason) {
+  if (reason.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "reject needs --reason (it goes to the audit log)");
+  }
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  if (!db) return tl::unexpected(db.error());
+  return (*db)->RejectDecisions(candidate_ids, who, reason);
 }
 
 }  // namespace labloop::engine

@@ -30,8 +30,9 @@ struct RunOptions {
 
 struct RunSummary {
   int rounds_run = 0;
-  int64_t evaluations = 0;  // ingested in this call
-  std::string stop_reason;  // "budget spent", "pool exhausted", "round limit"
+  int64_t evaluations = 0;        // ingested in this call
+  std::string stop_reason;        // "budget spent", "pool exhausted", "round limit", ...
+  int64_t awaiting_approval = 0;  // decisions that stopped the run until a person decides
 };
 
 Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOptions& options = {});
@@ -53,11 +54,22 @@ struct CampaignStatus {
   int64_t budget_total = 0;
   std::optional<BestMeasurement> best;
   std::vector<BestMeasurement> top;  // best first, up to 10
+  std::vector<db::PendingApproval> pending_approval;
 };
 
 Result<CampaignStatus> GetStatus(const std::string& campaign_path);
 std::string StatusTable(const CampaignStatus& status);
 std::string StatusJson(const CampaignStatus& status);
+
+// The approval gate: approve the pending decisions of these candidates (every pending one when
+// `all`), or reject them with a reason; `who` and the time go into the decision and the audit
+// log. Returns how many decisions changed.
+Result<int64_t> ApproveCandidates(const std::string& campaign_path,
+                                  const std::vector<int64_t>& candidate_ids, bool all,
+                                  const std::string& who);
+Result<int64_t> RejectCandidates(const std::string& campaign_path,
+                                 const std::vector<int64_t>& candidate_ids, const std::string& who,
+                                 const std::string& reason);
 
 enum class ExportFormat { kCsv, kSdf };
 // One row (or SDF record) per candidate; returns the number written.

@@ -100,7 +100,8 @@ TEST_CASE(
                      "[acquisition]\nkind = \"threshold\"\nthreshold = 1.5\nxi = 0.1\n"
                      "batch = \"diverse\"\nmax_similarity = 0.45\nshortlist = 20\n"
                      "[stop]\nno_improvement_rounds = 3\ntarget = 0.9\n"
-                     "[router]\ntrust_sigma = 0.25\nsimulation_cost = 2.5\n";
+                     "[router]\ntrust_sigma = 0.25\nsimulation_cost = 2.5\n"
+                     "[approval]\nroutes = [\"simulate\", \"experiment\"]\n";
   auto c = Parse(text);
   REQUIRE(c);
   CHECK(c->acquisition.threshold == 1.5);
@@ -113,6 +114,7 @@ TEST_CASE(
   CHECK(c->router.trust_sigma == 0.25);
   CHECK(c->router.simulation_cost == 2.5);
   CHECK(c->router.experiments_left == 0);
+  CHECK(c->approval_routes == std::vector<std::string>{"simulate", "experiment"});
   auto again = Parse(c->ToToml());
   REQUIRE(again);
   CHECK(again->ToToml() == c->ToToml());
@@ -120,5 +122,9 @@ TEST_CASE(
   // Unset options stay unset.
   auto plain = Parse(kMinimal);
   CHECK_FALSE(plain->stop_target);
+  CHECK(plain->approval_routes == std::vector<std::string>{"experiment"});  // the default
+  CHECK(Parse(std::string(kMinimal) + "[approval]\nroutes = []\n")->approval_routes.empty());
+  CHECK(Parse(std::string(kMinimal) + "[approval]\nroutes = [\"trust\"]\n").error().message ==
+        "campaign.toml: key 'approval.routes' has value 'trust', allowed: simulate, experiment");
   CHECK_FALSE(Parse(plain->ToToml())->acquisition.threshold);
 }

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+#include <nlohmann/json.hpp>
+
 #include <fstream>
 
 #include "tests/app/fixtures.h"
@@ -14,7 +17,8 @@ bool Contains(const std::string& text, const std::string& part) {
 }  // namespace
 
 TEST_CASE("Every command has --help", "[integration]") {
-  for (const char* command : {"init", "run", "status", "export", "demo", "bench"}) {
+  for (const char* command :
+       {"init", "run", "status", "approve", "reject", "export", "demo", "bench"}) {
     INFO(command);
     auto r = RunLabloop({command, "--help"});
     CHECK(r.exit_code == 0);
@@ -128,4 +132,94 @@ TEST_CASE("The demo runs end to end", "[integration][slow]") {
                  "best molecules found by the campaign (256 xtb evaluations, 8 rounds)"));
   CHECK(Contains(demo.output, "random evaluations of the same pool"));
   CHECK(Contains(demo.output, "campaign file: " + dir.File("demo") + "/demo.labloop"));
+}
+
+namespace {
+// The audit log's (actor, kind, detail) rows of one kind, read with plain SQLite.
+std::vector<std::vector<std::string>> Events(const std::string& path, const std::string& kind) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT actor, time, detail FROM event WHERE kind = ? ORDER BY id", -1,
+                     &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, kind.c_str(), -1, SQLITE_TRANSIENT);
+  std::vector<std::vector<std::string>> rows;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int c = 0; c < 3; ++c)
+      row.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)));
+    rows.push_back(row);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
+}
+
+// The candidate ids `labloop status --json` lists as waiting for approval.
+std::vector<int64_t> PendingIds(const std::string& campaign) {
+  auto status = RunLabloop({"status", campaign, "--json"});
+  auto j = nlohmann::json::parse(status.output);
+  std::vector<int64_t> ids;
+  for (const auto& p : j.at("pending_approval")) ids.push_back(p.at("candidate_id"));
+  return ids;
+}
+}  // namespace
+
+TEST_CASE("The approval gate holds jobs until a person approves or rejects them", "[integration]") {
+  TempDir dir;
+  std::string config = EsolConfig(20, 5) + "[approval]\nroutes = [\"simulate\"]\n";
+  std::ofstream(dir.File("esol.toml")) << config;
+  std::string campaign = dir.File("gate.labloop");
+  REQUIRE(RunLabloop({"init", campaign, "--config", dir.File("esol.toml")}).exit_code == 0);
+
+  // Round 0 is dispatched, then the run stops: nothing runs without approval.
+  auto first = RunLabloop({"run", campaign});
+  CHECK(first.exit_code == 0);
+  CHECK(Contains(first.output, "stopped: waiting for approval: 5 decisions of round 0"));
+  auto status = RunLabloop({"status", campaign});
+  CHECK(Contains(status.output, "approval     5 decisions wait"));
+  CHECK(Contains(status.output, "measurements 0"));
+  auto json = RunLabloop({"status", campaign, "--json"});
+  CHECK(Contains(json.output, "\"pending_approval\": ["));
+
+  // Approve two, reject one; the other two still wait.
+  auto ids = PendingIds(campaign);
+  REQUIRE(ids.size() == 5);
+  auto approved = RunLabloop(
+      {"approve", campaign, std::to_string(ids[0]), std::to_string(ids[1]), "--by", "dr.curie"});
+  CHECK(approved.exit_code == 0);
+  CHECK(Contains(approved.output, "approved 2 decisions (by dr.curie)"));
+  auto rejected = RunLabloop({"reject", campaign, std::to_string(ids[2]), "--reason",
+                              "reactive \"acyl chloride\"", "--by", "dr.curie"});
+  CHECK(rejected.exit_code == 0);
+  auto unknown = RunLabloop({"approve", campaign, "999999"});
+  CHECK(unknown.exit_code != 0);
+  CHECK(Contains(unknown.output, "candidate 999999 has no decision waiting for approval"));
+  auto no_reason = RunLabloop({"reject", campaign, std::to_string(ids[3])});
+  CHECK(no_reason.exit_code != 0);
+
+  auto second = RunLabloop({"run", campaign});
+  CHECK(Contains(second.output, "2 evaluations in this run"));
+  CHECK(Contains(second.output, "waiting for approval: 2 decisions of round 0"));
+
+  // The audit log says who decided what, and when.
+  auto approvals = Events(campaign, "approved");
+  REQUIRE(approvals.size() == 1);
+  CHECK(approvals[0][0] == "dr.curie");
+  CHECK(approvals[0][1].size() == 20);  // 2026-11-25T10:00:00Z
+  CHECK(Contains(approvals[0][2], "\"count\":2"));
+  auto rejections = Events(campaign, "rejected");
+  REQUIRE(rejections.size() == 1);
+  CHECK(Contains(rejections[0][2], "\"reason\":\"reactive \\\"acyl chloride\\\"\""));
+
+  // Approving the rest lets the campaign go on; every later round stops at the gate again.
+  for (int i = 0; i < 10; ++i) {
+    auto all = RunLabloop({"approve", campaign, "--all"});
+    if (!Contains(all.output, "approved")) break;
+    RunLabloop({"run", campaign});
+  }
+  auto done = RunLabloop({"status", campaign, "--json"});
+  CHECK(Contains(done.output, "\"spent\": 20"));
+  CHECK(Contains(done.output, "\"cancelled\": 1"));
+  CHECK(Contains(done.output, "\"pending_approval\": []"));
 }

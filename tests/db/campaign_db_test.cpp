@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "db/campaign_db.h"
+#include "db/schema.h"
 #include "tests/support/temp_dir.h"
 
 using namespace labloop;
@@ -235,4 +236,87 @@ TEST_CASE("A campaign has one writer at a time and any number of readers", "[int
   CHECK((*reader)->Summary()->candidates == 1);
   writer.reset();
   CHECK(CampaignDb::Open(path, OpenMode::kReadWrite));
+}
+
+TEST_CASE("A version-1 campaign file migrates forward and keeps its records", "[integration]") {
+  testing::TempDir dir;
+  std::string path = dir.File("old.labloop");
+  {
+    // A file as labloop 0.1 wrote it: schema 1 only, one decision with its job.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+    std::string sql = "PRAGMA journal_mode = WAL;" + detail::Migrations()[0] +
+                      "INSERT INTO campaign VALUES (1, 'old', 'g', 'r', 't', 1);"
+                      "INSERT INTO molecule VALUES (1, 'CCO', 'LFQSCWFLJHTTHZ-UHFFFAOYSA-N', NULL);"
+                      "INSERT INTO candidate (id, molecule_id, source, round_added) VALUES "
+                      "(1, 1, 'library', 0);"
+                      "INSERT INTO round (number, state, started_at) VALUES (0, 'dispatched', 't');"
+                      "INSERT INTO decision (round, candidate_id, route, created_at) VALUES "
+                      "(0, 1, 'simulate', 't');"
+                      "INSERT INTO job (decision_id, candidate_id, round, kind, backend, state, "
+                      "created_at, updated_at) VALUES (1, 1, 0, 'simulation', 'xtb', 'queued', "
+                      "'t', 't');"
+                      "PRAGMA user_version = 1;";
+    char* message = nullptr;
+    int rc = sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, &message);
+    INFO((message ? message : ""));
+    REQUIRE(rc == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  // Readers never write: they ask for one read-write open first.
+  auto reader = CampaignDb::Open(path, OpenMode::kReadOnly);
+  REQUIRE_FALSE(reader);
+  CHECK(reader.error().message == "campaign file '" + path +
+                                      "' has schema version 1; open it once read-write (labloop "
+                                      "run) to migrate it");
+  {
+    auto db = CampaignDb::Open(path, OpenMode::kReadWrite);
+    REQUIRE(db);
+    CHECK((*db)->SchemaVersion() == kSchemaVersion);
+    auto jobs = (*db)->ListJobs({});
+    REQUIRE(jobs->size() == 1);
+    CHECK_FALSE(jobs->front().awaiting_approval);  // old decisions need no approval
+    CHECK((*db)->ListPendingApprovals()->empty());
+  }
+  CHECK(Pragma(path, "user_version") == std::to_string(kSchemaVersion));
+  // A file from a newer labloop is refused, not damaged.
+  {
+    sqlite3* raw = nullptr;
+    sqlite3_open(path.c_str(), &raw);
+    sqlite3_exec(raw, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+    sqlite3_close(raw);
+  }
+  auto newer = CampaignDb::Open(path, OpenMode::kReadWrite);
+  REQUIRE_FALSE(newer);
+  CHECK(newer.error().message.find("newer than this labloop") != std::string::npos);
+}
+
+TEST_CASE("Approving and rejecting decisions at the gate", "[integration]") {
+  testing::TempDir dir;
+  auto db = NewCampaign(dir.File("c.labloop"), 3);
+  REQUIRE(db->StartRound(0));
+  std::vector<DecisionRow> decisions(3);
+  for (int i = 0; i < 3; ++i) {
+    decisions[i].candidate_id = i + 1;
+    decisions[i].route = "experiment";
+    decisions[i].needs_approval = i < 2;  // candidate 3 needs no approval
+  }
+  REQUIRE(db->DispatchRound(0, decisions, "experiment", "synthesizer"));
+  auto jobs = db->ListJobs({});
+  CHECK(jobs->at(0).awaiting_approval);
+  CHECK(jobs->at(1).awaiting_approval);
+  CHECK_FALSE(jobs->at(2).awaiting_approval);
+  REQUIRE(db->ListPendingApprovals()->size() == 2);
+
+  CHECK(db->ApproveDecisions({3}, "ada").error().message ==
+        "candidate 3 has no decision waiting for approval");
+  CHECK(*db->ApproveDecisions({1}, "ada") == 1);
+  CHECK_FALSE(db->ListJobs({})->at(0).awaiting_approval);
+  CHECK(*db->RejectDecisions({2}, "ada", "too expensive") == 1);
+  auto after = db->ListJobs({});
+  CHECK(after->at(1).state == JobState::kCancelled);
+  CHECK(after->at(1).error == "rejected by ada: too expensive");
+  CHECK(*db->CandidatesRejectedByPeople() == std::vector<int64_t>{2});
+  CHECK(db->ListPendingApprovals()->empty());
+  CHECK(db->Summary()->evaluations_spent == 2);  // a rejected job costs nothing
 }
