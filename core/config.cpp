@@ -72,6 +72,14 @@ bool Config::Contains(const std::string& key) const {
   return static_cast<bool>(impl_->table.at_path(key));
 }
 
+std::vector<std::string> Config::Keys(const std::string& table) const {
+  std::vector<std::string> keys;
+  const auto* node = impl_->table.at_path(table).as_table();
+  if (node == nullptr) return keys;
+  for (const auto& [key, value] : *node) keys.emplace_back(key.str());
+  return keys;
+}
+
 #define LABLOOP_CONFIG_ERROR(what) \
   MakeError(ErrorCode::kInvalidArgument, impl_->source + ": key '" + key + "' " + what)
 
@@ -149,6 +157,25 @@ Result<bool> Config::GetBool(const std::string& key, bool fallback) const {
     return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) + ", expected true or false");
   }
   return node.value_or(false);
+}
+
+Result<std::vector<double>> Config::GetDoubleList(const std::string& key) const {
+  used_.insert(key);
+  auto node = impl_->table.at_path(key);
+  std::vector<double> out;
+  if (!node) return out;
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return LABLOOP_CONFIG_ERROR("has value " + Describe(*node.node()) +
+                                ", expected an array of numbers");
+  }
+  for (const auto& element : *array) {
+    if (!element.is_number()) {
+      return LABLOOP_CONFIG_ERROR("has element " + Describe(element) + ", expected numbers");
+    }
+    out.push_back(element.value_or(0.0));
+  }
+  return out;
 }
 
 Result<std::vector<std::string>> Config::GetStringList(const std::string& key) const {

@@ -31,6 +31,8 @@ class Config {
   const std::string& Source() const;
   // Whether the document has this key (a dotted path), read or not.
   bool Contains(const std::string& key) const;
+  // The keys directly under a table (empty when it is absent or not a table), sorted.
+  std::vector<std::string> Keys(const std::string& table) const;
 
   // Each returns `fallback` when the key is absent, and an error when it has the wrong type or
   // lies outside the allowed range.
@@ -45,6 +47,8 @@ class Config {
                                                   double max) const;
   // Accepts a string or an array of strings.
   Result<std::vector<std::string>> GetStringList(const std::string& key) const;
+  // An array of numbers (empty when the key is absent).
+  Result<std::vector<double>> GetDoubleList(const std::string& key) const;
 
   // Leaf keys present in the document that no getter has read, as dotted paths.
   std::vector<std::string> UnusedKeys() const;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -158,6 +159,54 @@ std::vector<double> ExpectedHypervolumeImprovement(
   }
   for (double& v : ehvi) v /= static_cast<double>(samples.size());
   return ehvi;
+}
+
+Result<std::vector<double>> ScoreMultiObjective(const std::string& kind,
+                                                const std::vector<Predictions>& predictions,
+                                                const std::vector<Objective>& objectives,
+                                                const Points& front,
+                                                const std::vector<double>& reference, int samples,
+                                                uint64_t seed) {
+  const size_t k = objectives.size();
+  if (predictions.size() != k || k == 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "multi-objective scoring needs one prediction set per objective");
+  }
+  if (kind != "ehvi" && kind != "desirability") {
+    return MakeError(ErrorCode::kInvalidArgument, "unknown multi-objective acquisition '" + kind +
+                                                      "' (known: desirability, ehvi)");
+  }
+  if (kind == "ehvi" && reference.size() != k) {
+    return MakeError(ErrorCode::kInvalidArgument, "ehvi needs a reference point per objective");
+  }
+  for (const auto& o : objectives) {
+    LABLOOP_TRY(o.Validate());
+    if (kind == "desirability" && !o.worst) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "desirability needs worst and best for objective '" + o.property + "'");
+    }
+  }
+  const size_t n = predictions.front().size();
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  // draws[s][i][k]
+  std::vector<Points> draws(samples, Points(n, std::vector<double>(k)));
+  for (int s = 0; s < samples; ++s) {
+    for (size_t j = 0; j < k; ++j) {
+      const Predictions& p = predictions[j];
+      const auto& members = p.member_means;
+      for (size_t i = 0; i < n; ++i) {
+        draws[s][i][j] = members.empty() ? p.mean[i] + p.sigma_epistemic[i] * normal(rng)
+                                         : static_cast<double>(members[s % members.size()][i]);
+      }
+    }
+  }
+  if (kind == "ehvi") return ExpectedHypervolumeImprovement(front, reference, objectives, draws);
+  std::vector<double> scores(n, 0.0);
+  for (const auto& draw : draws) {
+    for (size_t i = 0; i < n; ++i) scores[i] += CombinedDesirability(objectives, draw[i]) / samples;
+  }
+  return scores;
 }
 
 }  // namespace labloop::learners

@@ -22,6 +22,7 @@
 
 #include "core/result.h"
 #include "learners/acquisition.h"
+#include "learners/property_model.h"
 
 namespace labloop::learners {
 
@@ -68,5 +69,19 @@ std::vector<double> ExpectedHypervolumeImprovement(
     const std::vector<std::vector<double>>& front, const std::vector<double>& reference,
     const std::vector<Objective>& objectives,
     const std::vector<std::vector<std::vector<double>>>& samples);
+
+// Scores for a batch over several objectives, one per candidate, higher is better:
+//   "ehvi"          expected hypervolume improvement over `front` (the measured Pareto front)
+//   "desirability"  expected combined desirability (every objective needs worst and best)
+// `predictions[k]` predicts objective k for every candidate. Each of `samples` draws takes, per
+// objective, one ensemble member's means (member s mod M, the same for every candidate, so a draw
+// is one function from the posterior) or, for models without members, a normal draw with the
+// epistemic σ.
+Result<std::vector<double>> ScoreMultiObjective(const std::string& kind,
+                                                const std::vector<Predictions>& predictions,
+                                                const std::vector<Objective>& objectives,
+                                                const std::vector<std::vector<double>>& front,
+                                                const std::vector<double>& reference, int samples,
+                                                uint64_t seed);
 
 }  // namespace labloop::learners

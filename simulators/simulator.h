@@ -31,10 +31,11 @@ struct SimulatorOptions {
   int xtb_max_iterations = 250;           // SCF iterations before "not converged"
   double electronic_temperature = 300.0;  // K
   // lookup
-  std::string table;               // CSV file of smiles,value
-  std::string smiles_column;       // empty: the column named like "smiles"
-  std::string value_column;        // empty: the first column that is not the SMILES
-  std::string property = "value";  // the name the looked-up value is reported under
+  std::string table;                          // CSV file of smiles,value
+  std::string smiles_column;                  // empty: the column named like "smiles"
+  std::string value_column;                   // empty: the first column that is not the SMILES
+  std::string property = "value";             // the name the looked-up value is reported under
+  std::vector<std::string> extra_properties;  // more columns, each reported under its own name
 
   Status Validate() const;
 };

@@ -1,5 +1,7 @@
 #include "app/engine/campaign_config.h"
 
+#include "core/chem/descriptors.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -111,6 +113,63 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.direction =
       direction == "minimize" ? learners::Direction::kMinimize : learners::Direction::kMaximize;
 
+  // More objectives: objective.others with objective.other_directions, and per objective (the
+  // primary first) optional desirability ramps and weights.
+  std::vector<std::string> others, other_directions;
+  LABLOOP_ASSIGN(others, config.GetStringList("objective.others"));
+  LABLOOP_ASSIGN(other_directions, config.GetStringList("objective.other_directions"));
+  if (others.size() != other_directions.size()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() +
+                         ": keys 'objective.others' and 'objective.other_directions' "
+                         "need one direction per property (minimize or maximize)");
+  }
+  c.objectives.push_back({c.property, c.direction});
+  for (size_t k = 0; k < others.size(); ++k) {
+    if (other_directions[k] != "minimize" && other_directions[k] != "maximize") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key 'objective.other_directions' has value '" +
+                           other_directions[k] + "', allowed: minimize, maximize");
+    }
+    for (const auto& o : c.objectives) {
+      if (o.property == others[k]) {
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            config.Source() + ": key 'objective.others' names '" + others[k] + "' twice");
+      }
+    }
+    c.objectives.push_back({others[k], other_directions[k] == "minimize"
+                                           ? learners::Direction::kMinimize
+                                           : learners::Direction::kMaximize});
+  }
+  std::vector<double> worst, best, weights;
+  LABLOOP_ASSIGN(worst, config.GetDoubleList("objective.worst"));
+  LABLOOP_ASSIGN(best, config.GetDoubleList("objective.best"));
+  LABLOOP_ASSIGN(weights, config.GetDoubleList("objective.weights"));
+  LABLOOP_ASSIGN(c.hv_reference, config.GetDoubleList("objective.reference"));
+  const size_t n_objectives = c.objectives.size();
+  for (const auto& [key, list] :
+       {std::pair<const char*, const std::vector<double>*>{"worst", &worst},
+        {"best", &best},
+        {"weights", &weights},
+        {"reference", &c.hv_reference}}) {
+    if (!list->empty() && list->size() != n_objectives) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key 'objective." + key + "' needs " +
+                           std::to_string(n_objectives) +
+                           " numbers, one per objective (objective.property, then "
+                           "objective.others)");
+    }
+  }
+  for (size_t k = 0; k < n_objectives; ++k) {
+    if (!worst.empty()) c.objectives[k].worst = worst[k];
+    if (!best.empty()) c.objectives[k].best = best[k];
+    if (!weights.empty()) c.objectives[k].weight = weights[k];
+    if (auto valid = c.objectives[k].Validate(); !valid) {
+      return MakeError(ErrorCode::kInvalidArgument, config.Source() + ": " + valid.error().message);
+    }
+  }
+
   LABLOOP_ASSIGN(v, config.GetInt("features.radius", c.fingerprint.radius, 0, 6));
   c.fingerprint.radius = static_cast<int>(v);
   LABLOOP_ASSIGN(v, config.GetInt("features.bits", c.fingerprint.size, 64, 1 << 20));
@@ -137,9 +196,31 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("model.threads", 0, 0, 1024));
   c.model.threads = static_cast<int>(v);
 
-  LABLOOP_ASSIGN(
-      c.acquisition.kind,
-      config.GetEnum("acquisition.kind", learners::BuiltinAcquisitionNames(), c.acquisition.kind));
+  {
+    auto kinds = learners::BuiltinAcquisitionNames();
+    kinds.push_back("desirability");
+    kinds.push_back("ehvi");
+    std::sort(kinds.begin(), kinds.end());
+    LABLOOP_ASSIGN(c.acquisition.kind,
+                   config.GetEnum("acquisition.kind", kinds, n_objectives > 1 ? "ehvi" : "ucb"));
+    const bool multi_kind = c.acquisition.kind == "ehvi" || c.acquisition.kind == "desirability";
+    // random serves both, as the baseline.
+    if (c.acquisition.kind != "random" && multi_kind != (n_objectives > 1)) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          config.Source() + ": key 'acquisition.kind' has value '" + c.acquisition.kind + "', " +
+              (n_objectives > 1 ? "but a campaign with several objectives needs ehvi, "
+                                  "desirability or random"
+                                : "which needs several objectives (objective.others)"));
+    }
+    if (c.acquisition.kind == "desirability" && worst.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() +
+                           ": acquisition 'desirability' needs objective.worst and objective.best");
+    }
+  }
+  LABLOOP_ASSIGN(v, config.GetInt("acquisition.samples", c.acquisition_samples, 1, 4096));
+  c.acquisition_samples = static_cast<int>(v);
   LABLOOP_ASSIGN(c.acquisition.beta,
                  config.GetDouble("acquisition.beta", c.acquisition.beta, 0, 1e6));
   LABLOOP_ASSIGN(c.acquisition.xi,
@@ -183,18 +264,25 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.simulator.smiles_column, config.GetString("simulator.smiles_column", ""));
   LABLOOP_ASSIGN(c.simulator.value_column, config.GetString("simulator.value_column", ""));
   c.simulator.property = c.property;
+  for (size_t k = 1; k < n_objectives; ++k) {
+    c.simulator.extra_properties.push_back(c.objectives[k].property);
+  }
   if (c.simulator.kind == "lookup" && c.simulator.table.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
                      config.Source() +
                          ": key 'simulator.table' is missing; the lookup simulator "
                          "needs a CSV of smiles,value");
   }
-  if (c.simulator.kind == "xtb" && c.property != "gap" && c.property != "energy" &&
-      c.property != "dipole") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() + ": key 'objective.property' has value '" + c.property +
-                         "', which the xtb simulator does not compute; allowed: gap, energy, "
-                         "dipole");
+  for (const auto& o : c.objectives) {
+    if (c.simulator.kind == "xtb" && o.property != "gap" && o.property != "energy" &&
+        o.property != "dipole") {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key '" +
+                           (o.property == c.property ? "objective.property" : "objective.others") +
+                           "' has value '" + o.property +
+                           "', which the xtb simulator does not compute; allowed: gap, energy, "
+                           "dipole");
+    }
   }
 
   LABLOOP_ASSIGN(v, config.GetInt("budget.batch_size", c.batch_size, 1, 1000000));
@@ -228,6 +316,28 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
       }
     }
     c.approval_routes = *routes;
+  }
+
+  const auto& descriptors = chem::DescriptorNames();
+  for (const auto& name : config.Keys("constraints")) {
+    if (std::find(descriptors.begin(), descriptors.end(), name) == descriptors.end()) {
+      std::string known;
+      for (const auto& d : descriptors) known += (known.empty() ? "" : ", ") + d;
+      return MakeError(ErrorCode::kInvalidArgument, config.Source() + ": key 'constraints." + name +
+                                                        "' is not a descriptor labloop computes "
+                                                        "(known: " +
+                                                        known + ")");
+    }
+    learners::Constraint constraint{name, std::nullopt, std::nullopt};
+    LABLOOP_ASSIGN(constraint.min,
+                   config.GetOptionalDouble("constraints." + name + ".min", -1e300, 1e300));
+    LABLOOP_ASSIGN(constraint.max,
+                   config.GetOptionalDouble("constraints." + name + ".max", -1e300, 1e300));
+    if (!constraint.min && !constraint.max) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": table 'constraints." + name + "' needs min or max");
+    }
+    c.constraints.push_back(constraint);
   }
 
   LABLOOP_ASSIGN(v, config.GetInt("stop.no_improvement_rounds", 0, 0, 1000000));
@@ -265,7 +375,37 @@ std::string CampaignConfig::ToToml() const {
       << "\nmax_heavy_atoms = " << read.limits.max_heavy_atoms
       << "\nmax_smiles_length = " << read.limits.max_smiles_length << "\n\n";
   out << "[objective]\nproperty = " << Quote(property)
-      << "\ndirection = " << Quote(DirectionName(direction)) << "\n\n";
+      << "\ndirection = " << Quote(DirectionName(direction)) << "\n";
+  auto list = [&out](const char* key, const std::vector<std::string>& items) {
+    out << key << " = [";
+    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << Quote(items[i]);
+    out << "]\n";
+  };
+  auto numbers = [&out](const char* key, const std::vector<double>& items) {
+    out << key << " = [";
+    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << Float(items[i]);
+    out << "]\n";
+  };
+  if (objectives.size() > 1) {
+    std::vector<std::string> others, directions;
+    for (size_t k = 1; k < objectives.size(); ++k) {
+      others.push_back(objectives[k].property);
+      directions.push_back(DirectionName(objectives[k].direction));
+    }
+    list("others", others);
+    list("other_directions", directions);
+  }
+  if (objectives.front().worst) {
+    std::vector<double> worst, best;
+    for (const auto& o : objectives) worst.push_back(*o.worst), best.push_back(*o.best);
+    numbers("worst", worst);
+    numbers("best", best);
+  }
+  std::vector<double> weights;
+  for (const auto& o : objectives) weights.push_back(o.weight);
+  numbers("weights", weights);
+  if (!hv_reference.empty()) numbers("reference", hv_reference);
+  out << "\n";
   out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
       << "\ncounts = " << (fingerprint.counts ? "true" : "false") << "\n\n";
   out << "[model]\nkind = " << Quote(model.kind) << "\nmembers = " << model.members
@@ -274,8 +414,9 @@ std::string CampaignConfig::ToToml() const {
       << "\nlearning_rate = " << Float(model.learning_rate)
       << "\nweight_decay = " << Float(model.weight_decay) << "\ndevice = " << Quote(model.device)
       << "\nthreads = " << model.threads << "\n\n";
-  out << "[acquisition]\nkind = " << Quote(acquisition.kind)
-      << "\nbeta = " << Float(acquisition.beta) << "\nxi = " << Float(acquisition.xi) << "\n";
+  out << "[acquisition]\nsamples = " << acquisition_samples
+      << "\nkind = " << Quote(acquisition.kind) << "\nbeta = " << Float(acquisition.beta)
+      << "\nxi = " << Float(acquisition.xi) << "\n";
   if (acquisition.threshold) out << "threshold = " << Float(*acquisition.threshold) << "\n";
   out << "batch = " << Quote(batch_selection.kind)
       << "\nmax_similarity = " << Float(batch_selection.max_similarity)
@@ -303,6 +444,11 @@ std::string CampaignConfig::ToToml() const {
     out << (i ? ", " : "") << Quote(approval_routes[i]);
   }
   out << "]\n";
+  for (const auto& constraint : constraints) {
+    out << "\n[constraints." << constraint.property << "]\n";
+    if (constraint.min) out << "min = " << Float(*constraint.min) << "\n";
+    if (constraint.max) out << "max = " << Float(*constraint.max) << "\n";
+  }
   out << "\n[stop]\nno_improvement_rounds = " << stop_no_improvement_rounds << "\n";
   if (stop_target) out << "target = " << Float(*stop_target) << "\n";
   return out.str();

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "learners/acquisition.h"
 #include "learners/batch.h"
+#include "learners/objectives.h"
 #include "learners/property_model.h"
 #include "learners/router.h"
 #include "simulators/simulator.h"
@@ -28,8 +29,13 @@ struct CampaignConfig {
   std::vector<std::string> library_files;  // absolute paths
   chem::ReadOptions read;
 
-  std::string property;  // the objective
+  std::string property;  // the objective (the primary one when there are several)
   learners::Direction direction = learners::Direction::kMinimize;
+  // Every objective, the primary first (property, direction above); more than one makes the
+  // campaign multi-objective: one model per property, acquisition ehvi or desirability.
+  std::vector<learners::Objective> objectives;
+  std::vector<double> hv_reference;  // ehvi's reference point; empty: from the measurements
+  int acquisition_samples = 32;      // posterior draws per candidate for ehvi and desirability
 
   chem::MorganOptions fingerprint;
   learners::ModelOptions model;
@@ -40,6 +46,9 @@ struct CampaignConfig {
   learners::RouterOptions router;
   // Routes whose decisions wait for `labloop approve` before their jobs run.
   std::vector<std::string> approval_routes{"experiment"};
+  // Hard constraints on RDKit descriptors ([constraints.mol_wt] max = 500): a pick outside them
+  // is rejected by the router, with the reason, and never proposed again.
+  std::vector<learners::Constraint> constraints;
   simulators::SimulatorOptions simulator;
   int simulator_threads = 0;  // 0: one per core
 

@@ -16,6 +16,7 @@
 
 #include "app/engine/campaign_config.h"
 #include "app/engine/fault_injection.h"
+#include "core/chem/descriptors.h"
 #include "core/chem/molecule.h"
 #include "core/chem/reader.h"
 #include "core/log.h"
@@ -23,6 +24,7 @@
 #include "db/campaign_db.h"
 #include "learners/acquisition.h"
 #include "learners/batch.h"
+#include "learners/objectives.h"
 #include "learners/property_model.h"
 #include "learners/router.h"
 #include "simulators/simulator.h"
@@ -73,7 +75,10 @@ Result<std::unique_ptr<learners::Acquisition>> MakeAcquisition(const CampaignCon
 // is reported at init, not rounds later when the first model is trained.
 Status CheckLearners(const CampaignConfig& config) {
   LABLOOP_TRY(MakeModel(config, config.seed));
-  LABLOOP_TRY(MakeAcquisition(config, config.seed));
+  // ehvi and desirability are multi-objective scores, checked with the config.
+  if (config.objectives.size() == 1 || config.acquisition.kind == "random") {
+    LABLOOP_TRY(MakeAcquisition(config, config.seed));
+  }
   return {};
 }
 
@@ -83,12 +88,14 @@ Result<std::unique_ptr<simulators::Simulator>> MakeSimulator(const CampaignConfi
   auto simulator = registry.Create(config.simulator.kind, config.simulator);
   if (!simulator) return simulator;
   auto properties = (*simulator)->Properties();
-  if (std::find(properties.begin(), properties.end(), config.property) == properties.end()) {
-    std::string list;
-    for (const auto& p : properties) list += (list.empty() ? "" : ", ") + p;
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "objective property '" + config.property + "' is not computed by simulator '" +
-                         config.simulator.kind + "' (it computes: " + list + ")");
+  for (const auto& o : config.objectives) {
+    if (std::find(properties.begin(), properties.end(), o.property) == properties.end()) {
+      std::string list;
+      for (const auto& p : properties) list += (list.empty() ? "" : ", ") + p;
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "objective property '" + o.property + "' is not computed by simulator '" +
+                           config.simulator.kind + "' (it computes: " + list + ")");
+    }
   }
   return simulator;
 }
@@ -115,6 +122,7 @@ class CampaignRun {
       }
       row_of_[c.id] = static_cast<int64_t>(ids_.size());
       ids_.push_back(c.id);
+      smiles_.push_back(c.smiles);
       features_.AddRow(fp->indices, fp->values);
     }
     return {};
@@ -203,6 +211,21 @@ class CampaignRun {
     return true;
   }
 
+  // The first constraint the candidate at `row` violates, or nothing.
+  std::optional<std::string> ConstraintViolation(int64_t row) const {
+    if (config_.constraints.empty()) return std::nullopt;
+    auto molecule = chem::Molecule::FromSmiles(smiles_[row]);
+    if (!molecule) return "cannot compute descriptors: " + molecule.error().message;
+    const auto values = chem::ComputeDescriptors(*molecule);
+    const auto& names = chem::DescriptorNames();
+    for (const auto& constraint : config_.constraints) {
+      auto at = std::find(names.begin(), names.end(), constraint.property) - names.begin();
+      auto violation = constraint.Violation(values[at]);
+      if (!violation.empty()) return violation;
+    }
+    return std::nullopt;
+  }
+
   bool NeedsApproval(const std::string& route) const {
     const auto& routes = config_.approval_routes;
     return std::find(routes.begin(), routes.end(), route) != routes.end();
@@ -286,21 +309,32 @@ class CampaignRun {
       // Too little data for a model: a seeded random batch.
       std::mt19937_64 rng(config_.seed * 1000003ULL + static_cast<uint64_t>(round));
       std::shuffle(pool_rows.begin(), pool_rows.end(), rng);
-      for (int64_t i = 0; i < batch; ++i) {
+      int64_t picked = 0, rejected = 0;
+      // At most one rejection per slot, as in model-guided rounds.
+      for (size_t i = 0; i < pool_rows.size() && picked < batch && rejected < batch; ++i) {
         db::DecisionRow d;
         d.candidate_id = ids_[pool_rows[i]];
-        d.route = "simulate";
         d.acquisition = "random";
         d.acquisition_value = 0;
+        json reasons{{"why", "initial random batch"},
+                     {"measurements", measurements->size()},
+                     {"min_training_points", config_.min_training_points}};
+        if (auto violation = ConstraintViolation(pool_rows[i])) {
+          d.route = "reject";
+          reasons["route_reason"] = "fails a constraint: " + *violation;
+          ++rejected;
+        } else {
+          d.route = "simulate";
+          ++picked;
+        }
         d.needs_approval = NeedsApproval(d.route);
-        d.reasons_json = json{{"why", "initial random batch"},
-                              {"measurements", measurements->size()},
-                              {"min_training_points", config_.min_training_points}}
-                             .dump();
+        d.reasons_json = reasons.dump();
         decisions.push_back(std::move(d));
       }
-      LogInfo("round {}: {} candidates picked at random ({} measurements so far)", round, batch,
-              measurements->size());
+      LogInfo(
+          "round {}: {} candidates picked at random, {} rejected by constraints ({} "
+          "measurements so far)",
+          round, picked, rejected, measurements->size());
     } else {
       auto chosen = SelectByModel(round, *measurements, pool_rows, batch, decisions);
       if (!chosen) return chosen;
@@ -312,26 +346,41 @@ class CampaignRun {
     return {};
   }
 
-  Status SelectByModel(int round, const std::vector<db::MeasurementRow>& measurements,
-                       const std::vector<int64_t>& pool_rows, int64_t batch,
-                       std::vector<db::DecisionRow>& decisions) {
+  // One objective's model for this round: trained, stored with its predictions of the pool.
+  struct RoundModel {
+    int64_t model_id = 0;
+    learners::Predictions predictions;  // of the pool rows
+    std::optional<double> best;         // the best value measured so far
+  };
+
+  Result<RoundModel> TrainAndPredict(int round, size_t objective,
+                                     const std::vector<db::MeasurementRow>& measurements,
+                                     const std::vector<int64_t>& pool_rows,
+                                     const learners::SparseMatrix& pool) {
+    const auto& o = config_.objectives[objective];
     // Train, on measurements in candidate order: the model must not depend on the order in
     // which results happened to arrive (threads, crashes and resumes change that order).
     auto t0 = std::chrono::steady_clock::now();
     std::vector<db::MeasurementRow> sorted = measurements;
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](const auto& a, const auto& b) { return a.candidate_id < b.candidate_id; });
+    RoundModel out;
     std::vector<int64_t> train_rows;
     std::vector<double> y;
-    double best = sorted.front().value;
     for (const auto& m : sorted) {
       auto it = row_of_.find(m.candidate_id);
       if (it == row_of_.end()) continue;
       train_rows.push_back(it->second);
       y.push_back(m.value);
-      if (Better(m.value, best, config_.direction)) best = m.value;
+      if (!out.best || Better(m.value, *out.best, o.direction)) out.best = m.value;
     }
-    auto model = MakeModel(config_, config_.seed * 7919ULL + static_cast<uint64_t>(round));
+    if (y.size() < 2) {
+      return MakeError(ErrorCode::kFailedPrecondition, "round " + std::to_string(round) +
+                                                           ": fewer than 2 measurements of '" +
+                                                           o.property + "' to train its model on");
+    }
+    uint64_t seed = config_.seed * 7919ULL + static_cast<uint64_t>(round) + 1000003ULL * objective;
+    auto model = MakeModel(config_, seed);
     if (!model) return tl::unexpected(model.error());
     CrashPoint("training");  // as training starts: nothing of this round's model is stored
     LABLOOP_TRY((*model)->Fit(features_.Select(train_rows), y));
@@ -345,16 +394,15 @@ class CampaignRun {
     db::ModelRow row;
     row.round = round;
     row.kind = (*model)->Kind();
-    row.property = config_.property;
+    row.property = o.property;
     row.training_size = static_cast<int64_t>(y.size());
     row.metrics_json = json{{"train_rmse", train_rmse}, {"fit_seconds", fit_seconds}}.dump();
     row.weights = *weights;
     auto model_id = db_->StoreModel(row);
     if (!model_id) return tl::unexpected(model_id.error());
+    out.model_id = *model_id;
 
-    // Predict the pool.
     auto t1 = std::chrono::steady_clock::now();
-    learners::SparseMatrix pool = features_.Select(pool_rows);
     auto predictions = (*model)->Predict(pool);
     if (!predictions) return tl::unexpected(predictions.error());
     std::vector<db::PredictionRow> rows(pool_rows.size());
@@ -362,51 +410,147 @@ class CampaignRun {
       rows[i] = {ids_[pool_rows[i]], predictions->mean[i], predictions->Sigma(i),
                  predictions->sigma_epistemic[i], predictions->sigma_aleatoric[i]};
     }
-    auto predict_seconds = Seconds(t1);
     LABLOOP_TRY(db_->StorePredictions(*model_id, rows));
+    LogInfo(
+        "round {}: {} model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
+        "predicted in {:.2f} s",
+        round, o.property, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(),
+        Seconds(t1));
+    out.predictions = std::move(*predictions);
+    return out;
+  }
+
+  // Scores for several objectives: the measured Pareto front (candidates with every property),
+  // a reference point (the config's, or just worse than the worst measured value), then EHVI or
+  // expected desirability.
+  Result<std::vector<double>> MultiObjectiveScores(int round,
+                                                   const std::vector<RoundModel>& models) {
+    const auto& objectives = config_.objectives;
+    std::map<int64_t, std::vector<double>> measured;  // candidate -> values (NaN: missing)
+    for (size_t k = 0; k < objectives.size(); ++k) {
+      auto rows = db_->ListMeasurements(objectives[k].property);
+      if (!rows) return tl::unexpected(rows.error());
+      for (const auto& m : *rows) {
+        auto& v = measured[m.candidate_id];
+        v.resize(objectives.size(), std::nan(""));
+        v[k] = m.value;
+      }
+    }
+    std::vector<std::vector<double>> points;
+    for (const auto& [id, v] : measured) {
+      if (std::none_of(v.begin(), v.end(), [](double x) { return std::isnan(x); })) {
+        points.push_back(v);
+      }
+    }
+    std::vector<double> reference = config_.hv_reference;
+    if (reference.empty() && !points.empty()) {
+      for (size_t k = 0; k < objectives.size(); ++k) {
+        double lo = points.front()[k], hi = lo;
+        for (const auto& p : points) lo = std::min(lo, p[k]), hi = std::max(hi, p[k]);
+        double margin = 0.1 * std::max(hi - lo, 1e-9);
+        reference.push_back(
+            objectives[k].direction == learners::Direction::kMinimize ? hi + margin : lo - margin);
+      }
+    }
+    std::vector<std::vector<double>> front;
+    auto ranks = learners::ParetoRanks(points, objectives);
+    for (size_t i = 0; i < points.size(); ++i) {
+      if (ranks[i] == 0) front.push_back(points[i]);
+    }
+    std::vector<learners::Predictions> predictions;
+    for (const auto& m : models) predictions.push_back(m.predictions);
+    LogInfo("round {}: {} on a Pareto front of {} of {} fully measured candidates", round,
+            config_.acquisition.kind, front.size(), points.size());
+    return learners::ScoreMultiObjective(config_.acquisition.kind, predictions, objectives, front,
+                                         reference, config_.acquisition_samples,
+                                         config_.seed * 104729ULL + static_cast<uint64_t>(round));
+  }
+
+  Status SelectByModel(int round, const std::vector<db::MeasurementRow>& measurements,
+                       const std::vector<int64_t>& pool_rows, int64_t batch,
+                       std::vector<db::DecisionRow>& decisions) {
+    learners::SparseMatrix pool = features_.Select(pool_rows);
+    // Every objective's model; the primary's is stored last, so the latest model of a round
+    // (what export shows) predicts the primary objective.
+    const size_t objectives = config_.objectives.size();
+    std::vector<RoundModel> models(objectives);
+    for (size_t step = 0; step < objectives; ++step) {
+      const size_t k = (step + 1) % objectives;
+      std::vector<db::MeasurementRow> rows;
+      if (k == 0) {
+        rows = measurements;
+      } else {
+        auto listed = db_->ListMeasurements(config_.objectives[k].property);
+        if (!listed) return tl::unexpected(listed.error());
+        rows = std::move(*listed);
+      }
+      auto trained = TrainAndPredict(round, k, rows, pool_rows, pool);
+      if (!trained) return tl::unexpected(trained.error());
+      models[k] = std::move(*trained);
+    }
+    const learners::Predictions* predictions = &models[0].predictions;
+    const int64_t model_id = models[0].model_id;
+    const double best = *models[0].best;
 
     // Acquire.
-    auto acquisition =
-        MakeAcquisition(config_, config_.seed * 104729ULL + static_cast<uint64_t>(round));
-    if (!acquisition) return tl::unexpected(acquisition.error());
-    auto scores = (*acquisition)->Score(*predictions, config_.direction, best);
+    std::vector<double> scores;
+    std::string acquisition_kind = config_.acquisition.kind;
+    if (objectives > 1 && acquisition_kind != "random") {
+      auto multi = MultiObjectiveScores(round, models);
+      if (!multi) return tl::unexpected(multi.error());
+      scores = std::move(*multi);
+    } else {
+      auto acquisition =
+          MakeAcquisition(config_, config_.seed * 104729ULL + static_cast<uint64_t>(round));
+      if (!acquisition) return tl::unexpected(acquisition.error());
+      scores = (*acquisition)->Score(*predictions, config_.direction, best);
+      acquisition_kind = (*acquisition)->Kind();
+    }
     // With trust enabled, look at twice the batch: trusted picks leave their simulation to the
     // next candidates, and the router stops dispatching once `batch` simulations are out.
-    const bool may_trust = config_.router.trust_sigma > 0;
+    // Constraints likewise: a rejected pick leaves its slot to the next one.
+    const bool widen = config_.router.trust_sigma > 0 || !config_.constraints.empty();
     auto picked =
-        learners::SelectBatch(scores, pool, may_trust ? 2 * batch : batch, config_.batch_selection);
+        learners::SelectBatch(scores, pool, widen ? 2 * batch : batch, config_.batch_selection);
     if (!picked) return tl::unexpected(picked.error());
     const auto& top = picked->rows;
     learners::RouterOptions router = config_.router;
     router.simulations_left = batch;
     std::vector<learners::RouteInput> inputs;
     for (int64_t i : top) {
-      inputs.push_back(
-          {predictions->mean[i], predictions->Sigma(i), scores[i], std::nullopt, std::nullopt});
+      inputs.push_back({predictions->mean[i], predictions->Sigma(i), scores[i], std::nullopt,
+                        ConstraintViolation(pool_rows[i])});
     }
     auto routes = learners::RouteCandidates(inputs, router);
-    int64_t trusted = 0;
+    int64_t trusted = 0, rejected = 0;
     for (size_t rank = 0; rank < top.size(); ++rank) {
       int64_t i = top[rank];
       const auto& route = routes[rank];
       if (route.route == learners::Route::kNone) continue;  // not dispatched: no decision
       if (route.route == learners::Route::kTrust) ++trusted;
+      if (route.route == learners::Route::kReject) ++rejected;
       db::DecisionRow d;
       d.candidate_id = ids_[pool_rows[i]];
       d.route = learners::RouteName(route.route);
       d.cost = route.route == learners::Route::kSimulate ? config_.router.simulation_cost : 0.0;
       d.needs_approval = NeedsApproval(d.route);
-      d.acquisition = (*acquisition)->Kind();
+      d.acquisition = acquisition_kind;
       d.acquisition_value = scores[i];
       d.mean = predictions->mean[i];
       d.sigma = predictions->Sigma(i);
+      json per_objective = json::object();
+      for (size_t k = 1; k < objectives; ++k) {
+        per_objective[config_.objectives[k].property] = {{"mean", models[k].predictions.mean[i]},
+                                                         {"sigma", models[k].predictions.Sigma(i)}};
+      }
       d.reasons_json =
           json{{"rank", rank + 1},
-               {"model_id", *model_id},
+               {"other_objectives", per_objective},
+               {"model_id", model_id},
                {"mean", predictions->mean[i]},
                {"sigma_epistemic", predictions->sigma_epistemic[i]},
                {"sigma_aleatoric", predictions->sigma_aleatoric[i]},
-               {"acquisition", (*acquisition)->Kind()},
+               {"acquisition", acquisition_kind},
                {"batch_selection", config_.batch_selection.kind},
                {"taken_for_score_alone",
                 static_cast<int64_t>(rank) >= static_cast<int64_t>(top.size()) - picked->filled},
@@ -416,12 +560,8 @@ class CampaignRun {
               .dump();
       decisions.push_back(std::move(d));
     }
-    LogInfo(
-        "round {}: model {} trained on {} points in {:.2f} s (train rmse {:.3f}); {} "
-        "predicted in {:.2f} s; {} selected by {}",
-        round, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(), predict_seconds,
-        decisions.size() - trusted, (*acquisition)->Kind() + " / " + config_.batch_selection.kind);
-    if (trusted > 0) LogInfo("round {}: {} confident predictions trusted", round, trusted);
+    LogInfo("round {}: {} decisions by {} / {}: {} trusted, {} rejected, the rest evaluated", round,
+            decisions.size(), acquisition_kind, config_.batch_selection.kind, trusted, rejected);
     return {};
   }
 
@@ -486,6 +626,7 @@ class CampaignRun {
   std::unique_ptr<simulators::Simulator> simulator_;
   learners::SparseMatrix features_;
   std::vector<int64_t> ids_;                     // row -> candidate id
+  std::vector<std::string> smiles_;              // row -> canonical SMILES
   std::unordered_map<int64_t, int64_t> row_of_;  // candidate id -> row
 };
 

@@ -55,8 +55,26 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
   expect(base + "[budget]\nbatch_size = 0\n",
          "campaign.toml: key 'budget.batch_size' has value 0, allowed: 1 to 1000000");
   expect(base + "[acquisition]\nkind = \"magic\"\n",
-         "campaign.toml: key 'acquisition.kind' has value 'magic', allowed: ei, greedy, pi, "
-         "random, thompson, threshold, ucb");
+         "campaign.toml: key 'acquisition.kind' has value 'magic', allowed: desirability, ehvi, "
+         "ei, greedy, pi, random, thompson, threshold, ucb");
+  expect(base + "[acquisition]\nkind = \"ehvi\"\n",
+         "campaign.toml: key 'acquisition.kind' has value 'ehvi', which needs several objectives "
+         "(objective.others)");
+  // Extra keys in the minimal config's [objective] table.
+  auto objective = [&](const std::string& extra) {
+    std::string text = base;
+    const std::string anchor = "direction = \"minimize\"\n";
+    return text.replace(text.find(anchor), anchor.size(), anchor + extra);
+  };
+  expect(objective("others = [\"dipole\"]\nother_directions = [\"up\"]\n"),
+         "campaign.toml: key 'objective.other_directions' has value 'up', allowed: minimize, "
+         "maximize");
+  expect(objective("others = [\"logP\"]\nother_directions = [\"maximize\"]\n"),
+         "campaign.toml: key 'objective.others' has value 'logP', which the xtb simulator does "
+         "not compute; allowed: gap, energy, dipole");
+  expect(objective("others = [\"dipole\"]\nother_directions = [\"maximize\"]\nworst = [1.0]\n"),
+         "campaign.toml: key 'objective.worst' needs 2 numbers, one per objective "
+         "(objective.property, then objective.others)");
   expect(base + "[acquisition]\nkind = \"threshold\"\n",
          "campaign.toml: key 'acquisition.threshold' is missing; the threshold acquisition scores "
          "the probability of beating this value");
@@ -123,6 +141,20 @@ TEST_CASE(
   auto plain = Parse(kMinimal);
   CHECK_FALSE(plain->stop_target);
   CHECK(plain->approval_routes == std::vector<std::string>{"experiment"});  // the default
+  auto constrained = Parse(std::string(kMinimal) +
+                           "[constraints.mol_wt]\nmax = 500.0\n[constraints.clogp]\nmin = -1.0\n");
+  REQUIRE(constrained);
+  REQUIRE(constrained->constraints.size() == 2);
+  CHECK(constrained->constraints[0].property == "clogp");  // sorted by name
+  CHECK(constrained->constraints[0].min == -1.0);
+  CHECK(constrained->constraints[1].property == "mol_wt");
+  CHECK(constrained->constraints[1].max == 500.0);
+  CHECK(Parse(constrained->ToToml())->ToToml() == constrained->ToToml());
+  CHECK(Parse(std::string(kMinimal) + "[constraints.weight]\nmax = 1.0\n")
+            .error()
+            .message.rfind("campaign.toml: key 'constraints.weight' is not a descriptor", 0) == 0);
+  CHECK(Parse(std::string(kMinimal) + "[constraints.tpsa]\nmaximum = 1.0\n").error().message ==
+        "campaign.toml: table 'constraints.tpsa' needs min or max");
   CHECK(Parse(std::string(kMinimal) + "[approval]\nroutes = []\n")->approval_routes.empty());
   CHECK(Parse(std::string(kMinimal) + "[approval]\nroutes = [\"trust\"]\n").error().message ==
         "campaign.toml: key 'approval.routes' has value 'trust', allowed: simulate, experiment");

@@ -3,13 +3,16 @@
 #include <sqlite3.h>
 
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
 #include "app/engine/engine.h"
+#include "core/chem/descriptors.h"
 #include "core/chem/fingerprint.h"
 #include "core/chem/reader.h"
 #include "db/campaign_db.h"
+#include "learners/objectives.h"
 #include "tests/app/fixtures.h"
 #include "tests/support/temp_dir.h"
 
@@ -288,4 +291,96 @@ TEST_CASE("The router trusts confident predictions and simulates the rest", "[in
     }
     CHECK(simulated == 30);
   }
+}
+
+namespace {
+// ESOL with molecular weight as a second measured property (tests/data/esol150_two.csv, MolWt
+// by RDKit): maximize both solubility and size, which pull against each other.
+std::string TwoObjectiveConfig(const std::string& acquisition) {
+  std::string data = LABLOOP_TEST_DATA;
+  return "[campaign]\nname = \"two\"\nseed = 5\n[library]\nfiles = [\"" + data +
+         "/esol150_two.csv\"]\n[objective]\nproperty = \"logS\"\ndirection = \"maximize\"\n"
+         "others = [\"mw\"]\nother_directions = [\"maximize\"]\n"
+         "worst = [-8.0, 50.0]\nbest = [1.0, 400.0]\n"
+         "[model]\nkind = \"tanimoto_gp\"\n[acquisition]\nkind = \"" +
+         acquisition + "\"\n[simulator]\nkind = \"lookup\"\ntable = \"" + data +
+         "/esol150_two.csv\"\nvalue_column = \"logS\"\n"
+         "[budget]\ninitial_batch = 10\nbatch_size = 10\nmax_evaluations = 40\n";
+}
+
+double MeasuredHypervolume(const std::string& campaign) {
+  auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+  std::map<int64_t, std::vector<double>> values;
+  for (const auto& m : *(*db)->ListMeasurements("logS")) values[m.candidate_id].push_back(m.value);
+  for (const auto& m : *(*db)->ListMeasurements("mw")) values[m.candidate_id].push_back(m.value);
+  std::vector<std::vector<double>> points;
+  for (const auto& [id, v] : values) {
+    if (v.size() == 2) points.push_back(v);
+  }
+  std::vector<learners::Objective> objectives{{"logS", learners::Direction::kMaximize},
+                                              {"mw", learners::Direction::kMaximize}};
+  return learners::Hypervolume(points, {-12.0, 0.0}, objectives);
+}
+}  // namespace
+
+TEST_CASE("Two objectives: one model each - EHVI and desirability beat random on hypervolume",
+          "[integration]") {
+  testing::TempDir dir;
+  std::map<std::string, double> hypervolume;
+  for (const std::string kind : {"ehvi", "desirability", "random"}) {
+    std::string campaign = dir.File(kind + ".labloop");
+    auto created = InitCampaignFromText(campaign, TwoObjectiveConfig(kind), "two.toml", dir.path());
+    INFO((created ? "" : created.error().message));
+    REQUIRE(created);
+    auto summary = RunCampaign(campaign);
+    REQUIRE(summary);
+    CHECK(summary->evaluations == 40);
+    auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+    CHECK((*db)->ListMeasurements("logS")->size() == 40);
+    CHECK((*db)->ListMeasurements("mw")->size() == 40);
+    if (kind != "random") {
+      // Rounds 1-3 each trained a model per objective, the primary's last.
+      auto last = (*db)->GetModel(6);
+      REQUIRE(last);
+      CHECK(last->property == "logS");
+      CHECK((*db)->GetModel(5)->property == "mw");
+    }
+    hypervolume[kind] = MeasuredHypervolume(campaign);
+  }
+  INFO("ehvi " << hypervolume["ehvi"] << ", desirability " << hypervolume["desirability"]
+               << ", random " << hypervolume["random"]);
+  CHECK(hypervolume["ehvi"] > hypervolume["random"]);
+  CHECK(hypervolume["desirability"] > hypervolume["random"]);
+}
+
+TEST_CASE("Constraints on descriptors reject picks - with the reason - in every round",
+          "[integration]") {
+  testing::TempDir dir;
+  std::string campaign = dir.File("light.labloop");
+  REQUIRE(InitCampaignFromText(campaign, EsolWith(40, "[constraints.mol_wt]\nmax = 150.0\n"),
+                               "esol.toml", dir.path()));
+  auto summary = RunCampaign(campaign);
+  REQUIRE(summary);
+  CHECK(summary->evaluations == 40);
+  auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
+  // Nothing heavier than 150 was evaluated.
+  auto jobs = (*db)->ListJobs({});
+  REQUIRE(jobs->size() == 40);
+  for (const auto& j : *jobs) {
+    auto molecule = chem::Molecule::FromSmiles(j.smiles);
+    REQUIRE(molecule);
+    CHECK(chem::ComputeDescriptors(*molecule)[0] <= 150.0);  // mol_wt
+  }
+  // Heavier picks were rejected and are never proposed again.
+  auto rejected = (*db)->CandidatesWithRoute("reject");
+  REQUIRE(rejected);
+  CHECK_FALSE(rejected->empty());
+  std::set<int64_t> unique(rejected->begin(), rejected->end());
+  CHECK(unique.size() == rejected->size());
+  auto rows = (*db)->ExportRows();
+  int with_reason = 0;
+  for (const auto& r : *rows) {
+    if (r.route == "reject") ++with_reason;
+  }
+  CHECK(with_reason == static_cast<int>(rejected->size()));
 }
