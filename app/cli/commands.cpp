@@ -1,13 +1,18 @@
 #include "app/cli/commands.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "app/cli/bench.h"
 #include "app/engine/demo.h"
 #include "app/engine/engine.h"
+#include "app/engine/model_file.h"
 #include "core/log.h"
 #include "learners/batch.h"
 
@@ -18,6 +23,28 @@ namespace {
 int Fail(const Error& error) {
   std::cerr << "labloop: error: " << error.message << "\n";
   return 1;
+}
+
+Status WriteModelEvaluationJson(const engine::ModelEvaluation& e, const std::string& path) {
+  auto metrics = [](const learners::RegressionMetrics& m) {
+    return nlohmann::json{{"n", m.n},
+                          {"rmse", m.rmse},
+                          {"mae", m.mae},
+                          {"r2", m.r2},
+                          {"spearman", m.spearman},
+                          {"nll", m.nll},
+                          {"miscalibration_area", m.miscalibration_area},
+                          {"ence", m.ence}};
+  };
+  nlohmann::json j = {
+      {"raw", metrics(e.raw)},
+      {"calibrated", metrics(e.calibrated)},
+      {"calibration_curve", {{"expected", e.curve.expected}, {"observed", e.curve.observed}}},
+      {"parity", {{"observed", e.observed}, {"predicted", e.predicted}}}};
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + path + "'");
+  return {};
 }
 
 }  // namespace
@@ -82,6 +109,41 @@ int Main(int argc, char** argv) {
 
   auto* demo = app.add_subcommand("demo", "create and run the embedded demo campaign");
   demo->add_option("--dir", dir, "demo folder (default ./labloop-demo/)");
+
+  auto* model = app.add_subcommand("model", "train, evaluate and use a model without a campaign");
+  model->require_subcommand(1);
+  engine::ModelTrainOptions train_options;
+  std::string model_path, data_path, target, smiles_column, model_json;
+  auto* model_train = model->add_subcommand(
+      "train", "fit a model with calibrated uncertainty on a molecule file with a target column");
+  model_train->add_option("--data", train_options.data, "SMILES, CSV or SDF file")->required();
+  model_train->add_option("--target", train_options.target, "column or SDF field to learn")
+      ->required();
+  model_train->add_option("--model", train_options.kind, "deep_ensemble or tanimoto_gp")
+      ->check(CLI::IsMember({"deep_ensemble", "tanimoto_gp"}));
+  model_train
+      ->add_option("--calibration", train_options.calibration,
+                   "sigma_scaling, isotonic, empirical or none")
+      ->check(CLI::IsMember({"sigma_scaling", "isotonic", "empirical", "none"}));
+  model_train->add_option("--validation", train_options.validation,
+                          "share held out to calibrate (default 0.1)");
+  model_train->add_option("--seed", train_options.seed, "split and training seed");
+  model_train->add_option("--smiles-column", train_options.smiles_column, "CSV: SMILES column");
+  model_train->add_option("-o,--output", train_options.output, "model file to write")->required();
+  auto* model_evaluate =
+      model->add_subcommand("evaluate", "accuracy and calibration of a model on labelled data");
+  model_evaluate->add_option("--model", model_path, "model file")->required();
+  model_evaluate->add_option("--data", data_path, "SMILES, CSV or SDF file")->required();
+  model_evaluate->add_option("--target", target, "column or SDF field (default: the trained one)");
+  model_evaluate->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
+  model_evaluate->add_option("--json", model_json,
+                             "also write metrics, calibration curve and parity data as JSON");
+  auto* model_predict = model->add_subcommand(
+      "predict", "write mean, sigma, sigma_epistemic and sigma_aleatoric for each molecule");
+  model_predict->add_option("--model", model_path, "model file")->required();
+  model_predict->add_option("--data", data_path, "SMILES, CSV or SDF file")->required();
+  model_predict->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
+  model_predict->add_option("-o,--output", output, "CSV to write")->required();
 
   auto* bench = app.add_subcommand("bench", "benchmarks: print a table and write JSON");
   bench->require_subcommand(1);
@@ -160,6 +222,49 @@ int Main(int argc, char** argv) {
     if (!summary) return Fail(summary.error());
     std::cout << "stopped: " << summary->stop_reason << " (" << summary->rounds_run << " rounds, "
               << summary->evaluations << " evaluations in this run)\n";
+    return 0;
+  }
+  if (*model_train) {
+    auto report = engine::TrainModelFile(train_options);
+    if (!report) return Fail(report.error());
+    for (const auto& skipped : report->skipped) std::cerr << "skipped " << skipped << "\n";
+    std::cout << "trained " << train_options.kind << " on " << report->training << " rows in "
+              << report->fit_seconds << " s; " << report->skipped.size() << " rows skipped\n"
+              << "validation (" << report->validation << " rows): rmse "
+              << report->validation_raw.rmse << ", miscalibration area "
+              << report->validation_raw.miscalibration_area << " -> "
+              << report->validation_calibrated.miscalibration_area << " after "
+              << train_options.calibration << "\nwrote " << train_options.output << "\n";
+    return 0;
+  }
+  if (*model_evaluate) {
+    auto e = engine::EvaluateModelFile(model_path, data_path, target, smiles_column);
+    if (!e) return Fail(e.error());
+    for (const auto& skipped : e->skipped) std::cerr << "skipped " << skipped << "\n";
+    std::printf("%lld rows (%zu skipped)\n", static_cast<long long>(e->rows), e->skipped.size());
+    std::printf("  %-22s %10s %10s\n", "", "raw σ", "calibrated");
+    auto row = [](const char* name, double a, double b) {
+      std::printf("  %-22s %10.4f %10.4f\n", name, a, b);
+    };
+    row("rmse", e->raw.rmse, e->calibrated.rmse);
+    row("mae", e->raw.mae, e->calibrated.mae);
+    row("r2", e->raw.r2, e->calibrated.r2);
+    row("spearman(|err|, σ)", e->raw.spearman, e->calibrated.spearman);
+    row("nll", e->raw.nll, e->calibrated.nll);
+    row("miscalibration area", e->raw.miscalibration_area, e->calibrated.miscalibration_area);
+    row("ence", e->raw.ence, e->calibrated.ence);
+    if (!model_json.empty()) {
+      auto s = WriteModelEvaluationJson(*e, model_json);
+      if (!s) return Fail(s.error());
+    }
+    return 0;
+  }
+  if (*model_predict) {
+    auto p = engine::PredictWithModelFile(model_path, data_path, output, smiles_column);
+    if (!p) return Fail(p.error());
+    for (const auto& skipped : p->skipped) std::cerr << "skipped " << skipped << "\n";
+    std::cout << "wrote " << p->written << " predictions to " << output << " (" << p->skipped.size()
+              << " rows skipped)\n";
     return 0;
   }
   if (*approve) {

@@ -18,7 +18,7 @@ bool Contains(const std::string& text, const std::string& part) {
 
 TEST_CASE("Every command has --help", "[integration]") {
   for (const char* command :
-       {"init", "run", "status", "approve", "reject", "export", "demo", "bench"}) {
+       {"init", "run", "status", "approve", "reject", "export", "demo", "bench", "model"}) {
     INFO(command);
     auto r = RunLabloop({command, "--help"});
     CHECK(r.exit_code == 0);
@@ -222,4 +222,51 @@ TEST_CASE("The approval gate holds jobs until a person approves or rejects them"
   CHECK(Contains(done.output, "\"spent\": 20"));
   CHECK(Contains(done.output, "\"cancelled\": 1"));
   CHECK(Contains(done.output, "\"pending_approval\": []"));
+}
+
+TEST_CASE("model train - evaluate - predict without a campaign - bad rows reported",
+          "[integration]") {
+  TempDir dir;
+  // ESOL: the first 900 molecules to train (plus two bad rows), the rest to test.
+  std::ifstream esol(std::string(LABLOOP_SHARED_DATA) + "/moleculenet/esol.csv");
+  std::string line, train = "", test = "smiles,logp\n";
+  for (int i = 0; std::getline(esol, line); ++i) (i <= 900 ? train : test) += line + "\n";
+  train += "not_a_smiles,1.0\nCCO,abc\n";
+  dir.Write("train.csv", train);
+  dir.Write("test.csv", test);
+  auto trained = RunLabloop({"model", "train", "--data", dir.File("train.csv"), "--target", "logp",
+                             "--model", "tanimoto_gp", "-o", dir.File("esol.model")});
+  CHECK(trained.exit_code == 0);
+  CHECK(Contains(trained.output, "skipped train.csv:902: unparsable smiles 'not_a_smiles'"));
+  CHECK(Contains(trained.output, "skipped train.csv:903: logp 'abc' is not a number"));
+  CHECK(Contains(trained.output, "trained tanimoto_gp on 810 rows"));
+
+  auto evaluated = RunLabloop({"model", "evaluate", "--model", dir.File("esol.model"), "--data",
+                               dir.File("test.csv"), "--json", dir.File("eval.json")});
+  CHECK(evaluated.exit_code == 0);
+  auto j = nlohmann::json::parse(std::ifstream(dir.File("eval.json")));
+  CHECK(j["raw"]["n"] == 228);
+  CHECK(j["raw"]["rmse"].get<double>() < 1.0);  // the target spans 13 log units
+  CHECK(j["calibrated"]["miscalibration_area"].get<double>() <
+        j["raw"]["miscalibration_area"].get<double>());
+  CHECK(j["parity"]["observed"].size() == 228);
+
+  auto predicted = RunLabloop({"model", "predict", "--model", dir.File("esol.model"), "--data",
+                               dir.File("test.csv"), "-o", dir.File("pred.csv")});
+  CHECK(predicted.exit_code == 0);
+  std::ifstream pred(dir.File("pred.csv"));
+  std::getline(pred, line);
+  CHECK(line == "smiles,logp,mean,sigma,sigma_epistemic,sigma_aleatoric");
+  int rows = 0;
+  while (std::getline(pred, line)) ++rows;
+  CHECK(rows == 228);
+
+  auto wrong = RunLabloop(
+      {"model", "evaluate", "--model", dir.File("test.csv"), "--data", dir.File("test.csv")});
+  CHECK(wrong.exit_code != 0);
+  CHECK(Contains(wrong.output, "is not a labloop model file"));
+  auto no_column = RunLabloop({"model", "train", "--data", dir.File("test.csv"), "--target",
+                               "solubility", "-o", dir.File("x.model")});
+  CHECK(no_column.exit_code != 0);
+  CHECK(Contains(no_column.output, "has no column or data field 'solubility'"));
 }

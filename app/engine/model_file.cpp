@@ -1,0 +1,320 @@
+#include "app/engine/model_file.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/chem/reader.h"
+#include "learners/calibration.h"
+#include "learners/property_model.h"
+
+namespace labloop::engine {
+
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kMagic = "LABLOOP-MODEL 1\n";
+
+// Molecules of a data file with their fingerprints, and the target where asked for.
+struct Table {
+  std::vector<chem::MoleculeRecord> records;
+  learners::SparseMatrix x;
+  std::vector<double> y;  // when a target is asked for: one per record
+  std::vector<std::string> skipped;
+};
+
+Result<Table> ReadTable(const std::string& path, const std::string& target,
+                        const std::string& smiles_column, const chem::MorganOptions& fingerprint) {
+  chem::ReadOptions read;
+  read.fingerprint = fingerprint;
+  read.smiles_column = smiles_column;
+  auto report = chem::ReadMoleculeFile(path, read);
+  if (!report) return tl::unexpected(report.error());
+  Table t;
+  t.x = learners::SparseMatrix(fingerprint.size);
+  for (const auto& r : report->rejected) t.skipped.push_back(r.ToString());
+  bool target_seen = false;
+  for (auto& r : report->records) {
+    if (!target.empty()) {
+      auto field = std::find_if(r.properties.begin(), r.properties.end(),
+                                [&](const auto& p) { return p.first == target; });
+      if (field == r.properties.end()) {
+        t.skipped.push_back(r.location + ": no '" + target + "' value");
+        continue;
+      }
+      target_seen = true;
+      char* end = nullptr;
+      double value = std::strtod(field->second.c_str(), &end);
+      if (field->second.empty() || *end != '\0' || !std::isfinite(value)) {
+        t.skipped.push_back(r.location + ": " + target + " '" + field->second +
+                            "' is not a number");
+        continue;
+      }
+      t.y.push_back(value);
+    }
+    t.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
+    t.records.push_back(std::move(r));
+  }
+  if (!target.empty() && !target_seen && !report->records.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     path + " has no column or data field '" + target + "'");
+  }
+  if (t.records.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, path + " has no usable rows");
+  }
+  return t;
+}
+
+struct LoadedModel {
+  json header;
+  std::unique_ptr<learners::PropertyModel> model;
+  std::unique_ptr<learners::Calibrator> calibrator;  // null: none
+  chem::MorganOptions fingerprint;
+};
+
+Result<LoadedModel> LoadModelFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open model file '" + path + "'");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string magic = kMagic;
+  size_t newline = bytes.find('\n', magic.size());
+  if (bytes.compare(0, magic.size(), magic) != 0 || newline == std::string::npos) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "'" + path + "' is not a labloop model file (labloop model train writes them)");
+  }
+  size_t length = std::strtoull(bytes.c_str() + magic.size(), nullptr, 10);
+  if (newline + 1 + length > bytes.size()) {
+    return MakeError(ErrorCode::kInvalidArgument, "model file '" + path + "' is truncated");
+  }
+  LoadedModel m;
+  m.header = json::parse(bytes.substr(newline + 1, length), nullptr, false);
+  if (m.header.is_discarded()) {
+    return MakeError(ErrorCode::kInvalidArgument, "model file '" + path + "' has a damaged header");
+  }
+  const auto& f = m.header["fingerprint"];
+  m.fingerprint = chem::MorganOptions{f["radius"].get<int>(), f["bits"].get<uint32_t>(),
+                                      f["counts"].get<bool>(), f["chirality"].get<bool>()};
+  learners::ModelRegistry models("model");
+  learners::RegisterBuiltinModels(models);
+  learners::ModelOptions options;
+  options.kind = m.header["kind"].get<std::string>();
+  auto model = models.Create(options.kind, options);
+  if (!model) return tl::unexpected(model.error());
+  LABLOOP_TRY((*model)->Load(bytes.substr(newline + 1 + length)));
+  m.model = std::move(*model);
+  const std::string calibration = m.header["calibration"]["kind"].get<std::string>();
+  if (calibration != "none") {
+    learners::CalibratorRegistry calibrators("calibration");
+    learners::RegisterBuiltinCalibrators(calibrators);
+    auto calibrator = calibrators.Create(calibration);
+    if (!calibrator) return tl::unexpected(calibrator.error());
+    LABLOOP_TRY((*calibrator)->Load(m.header["calibration"]["state"].get<std::string>()));
+    m.calibrator = std::move(*calibrator);
+  }
+  return m;
+}
+
+std::vector<double> TotalSigma(const learners::Predictions& p) {
+  std::vector<double> sigma(p.size());
+  for (size_t i = 0; i < p.size(); ++i) sigma[i] = std::max(p.Sigma(i), 1e-12);
+  return sigma;
+}
+
+json MetricsJson(const learners::RegressionMetrics& m) {
+  return {{"n", m.n},
+          {"rmse", m.rmse},
+          {"mae", m.mae},
+          {"r2", m.r2},
+          {"spearman", m.spearman},
+          {"nll", m.nll},
+          {"miscalibration_area", m.miscalibration_area},
+          {"ence", m.ence}};
+}
+
+std::string CsvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
+  if (options.target.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "model train needs --target COLUMN");
+  }
+  if (!(options.validation > 0 && options.validation < 0.5)) {
+    return MakeError(ErrorCode::kInvalidArgument, "--validation must be in (0, 0.5)");
+  }
+  auto table = ReadTable(options.data, options.target, options.smiles_column, options.fingerprint);
+  if (!table) return tl::unexpected(table.error());
+  const int64_t n = table->x.Rows();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::mt19937_64 rng(options.seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  const int64_t held = std::max<int64_t>(2, std::llround(options.validation * n));
+  if (n - held < 2) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     options.data + " has " + std::to_string(n) +
+                         " usable rows: too few to train and calibrate");
+  }
+  std::vector<int64_t> valid(order.begin(), order.begin() + held),
+      train(order.begin() + held, order.end());
+  std::sort(valid.begin(), valid.end());
+  std::sort(train.begin(), train.end());
+  auto pick = [&](const std::vector<int64_t>& rows) {
+    std::vector<double> y;
+    for (int64_t r : rows) y.push_back(table->y[r]);
+    return y;
+  };
+
+  learners::ModelRegistry models("model");
+  learners::RegisterBuiltinModels(models);
+  learners::ModelOptions model_options;
+  model_options.kind = options.kind;
+  model_options.seed = options.seed;
+  auto model = models.Create(options.kind, model_options);
+  if (!model) return tl::unexpected(model.error());
+  ModelTrainReport report;
+  report.skipped = table->skipped;
+  report.training = static_cast<int64_t>(train.size());
+  report.validation = held;
+  auto t0 = std::chrono::steady_clock::now();
+  LABLOOP_TRY((*model)->Fit(table->x.Select(train), pick(train)));
+  report.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  auto p = (*model)->Predict(table->x.Select(valid));
+  if (!p) return tl::unexpected(p.error());
+  const auto y_valid = pick(valid);
+  auto sigma = TotalSigma(*p);
+  auto raw = learners::EvaluatePredictions(y_valid, p->mean, sigma);
+  if (!raw) return tl::unexpected(raw.error());
+  report.validation_raw = *raw;
+  report.validation_calibrated = *raw;
+  json calibration = {{"kind", "none"}};
+  if (options.calibration != "none") {
+    learners::CalibratorRegistry calibrators("calibration");
+    learners::RegisterBuiltinCalibrators(calibrators);
+    auto calibrator = calibrators.Create(options.calibration);
+    if (!calibrator) return tl::unexpected(calibrator.error());
+    std::vector<double> residual(y_valid.size());
+    for (size_t i = 0; i < residual.size(); ++i) residual[i] = y_valid[i] - p->mean[i];
+    LABLOOP_TRY((*calibrator)->Fit(sigma, residual));
+    std::vector<double> calibrated;
+    for (double s : sigma) calibrated.push_back((*calibrator)->Apply(s));
+    auto after = learners::EvaluatePredictions(y_valid, p->mean, calibrated);
+    if (!after) return tl::unexpected(after.error());
+    report.validation_calibrated = *after;
+    calibration = {{"kind", options.calibration}, {"state", (*calibrator)->Save()}};
+  }
+
+  auto bytes = (*model)->Save();
+  if (!bytes) return tl::unexpected(bytes.error());
+  json header = {{"kind", options.kind},
+                 {"target", options.target},
+                 {"data", options.data},
+                 {"fingerprint",
+                  {{"radius", options.fingerprint.radius},
+                   {"bits", options.fingerprint.size},
+                   {"counts", options.fingerprint.counts},
+                   {"chirality", options.fingerprint.chirality}}},
+                 {"calibration", calibration},
+                 {"training_rows", report.training},
+                 {"validation_rows", report.validation},
+                 {"seed", options.seed},
+                 {"validation_raw", MetricsJson(report.validation_raw)},
+                 {"validation_calibrated", MetricsJson(report.validation_calibrated)}};
+  std::string text = header.dump();
+  std::ofstream out(options.output, std::ios::binary);
+  out << kMagic << text.size() << "\n" << text << *bytes;
+  out.close();
+  if (!out) {
+    return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + options.output + "'");
+  }
+  return report;
+}
+
+Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
+                                          const std::string& data_path, const std::string& target,
+                                          const std::string& smiles_column) {
+  auto m = LoadModelFile(model_path);
+  if (!m) return tl::unexpected(m.error());
+  const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
+  auto table = ReadTable(data_path, column, smiles_column, m->fingerprint);
+  if (!table) return tl::unexpected(table.error());
+  auto p = m->model->Predict(table->x);
+  if (!p) return tl::unexpected(p.error());
+  ModelEvaluation e;
+  e.rows = table->x.Rows();
+  e.skipped = table->skipped;
+  auto sigma = TotalSigma(*p);
+  auto raw = learners::EvaluatePredictions(table->y, p->mean, sigma);
+  if (!raw) return tl::unexpected(raw.error());
+  e.raw = *raw;
+  std::vector<double> calibrated = sigma;
+  if (m->calibrator) {
+    for (double& s : calibrated) s = m->calibrator->Apply(s);
+  }
+  auto after = learners::EvaluatePredictions(table->y, p->mean, calibrated);
+  if (!after) return tl::unexpected(after.error());
+  e.calibrated = *after;
+  e.curve = learners::CalibrationCurveOf(table->y, p->mean, calibrated, 21);
+  e.observed = table->y;
+  e.predicted = p->mean;
+  return e;
+}
+
+Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
+                                             const std::string& data_path,
+                                             const std::string& output,
+                                             const std::string& smiles_column) {
+  auto m = LoadModelFile(model_path);
+  if (!m) return tl::unexpected(m.error());
+  auto table = ReadTable(data_path, "", smiles_column, m->fingerprint);
+  if (!table) return tl::unexpected(table.error());
+  auto p = m->model->Predict(table->x);
+  if (!p) return tl::unexpected(p.error());
+  std::ofstream out(output);
+  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + output + "'");
+  // The input's columns: SMILES as written, the id when the file has one, the other columns.
+  const auto& first = table->records.front();
+  const bool with_id = std::any_of(table->records.begin(), table->records.end(),
+                                   [](const auto& r) { return !r.id.empty(); });
+  out << (smiles_column.empty() ? "smiles" : CsvField(smiles_column));
+  if (with_id) out << ",id";
+  for (const auto& [name, value] : first.properties) out << "," << CsvField(name);
+  out << ",mean,sigma,sigma_epistemic,sigma_aleatoric\n";
+  out.precision(10);
+  for (size_t i = 0; i < table->records.size(); ++i) {
+    const auto& r = table->records[i];
+    out << CsvField(r.input.empty() ? r.smiles : r.input);
+    if (with_id) out << "," << CsvField(r.id);
+    for (const auto& [name, unused] : first.properties) {
+      auto field = std::find_if(r.properties.begin(), r.properties.end(),
+                                [&](const auto& f) { return f.first == name; });
+      out << "," << (field == r.properties.end() ? "" : CsvField(field->second));
+    }
+    const double sigma = std::max(p->Sigma(i), 1e-12);
+    const double calibrated = m->calibrator ? m->calibrator->Apply(sigma) : sigma;
+    const double scale = calibrated / sigma;
+    out << "," << p->mean[i] << "," << calibrated << "," << p->sigma_epistemic[i] * scale << ","
+        << p->sigma_aleatoric[i] * scale << "\n";
+  }
+  out.close();
+  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "writing '" + output + "' failed");
+  return ModelPrediction{static_cast<int64_t>(table->records.size()), table->skipped};
+}
+
+}  // namespace labloop::engine

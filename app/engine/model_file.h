@@ -1,0 +1,68 @@
+#pragma once
+// Models outside a campaign: `labloop model train | evaluate | predict`.
+//
+// A model file holds the fitted PropertyModel, the calibrator fitted on a validation split the
+// model never trained on, the fingerprint settings and the target's name, so that predicting
+// needs nothing but the file and molecules. Data files are any molecule file labloop reads
+// (SMILES, CSV/TSV with a SMILES column, SDF), the target a column or SDF field. Rows that cannot
+// be used (unparsable molecules, a missing or non-numeric target) are reported by location and
+// skipped; they never stop the command.
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/chem/fingerprint.h"
+#include "core/result.h"
+#include "learners/metrics.h"
+
+namespace labloop::engine {
+
+struct ModelTrainOptions {
+  std::string data;                      // molecule file with the target
+  std::string target;                    // its column (CSV) or data field (SDF)
+  std::string kind = "tanimoto_gp";      // a registered model kind
+  std::string calibration = "isotonic";  // sigma_scaling, isotonic, empirical or none
+  double validation = 0.1;  // share of the rows held out for calibration (and reported)
+  uint64_t seed = 0;
+  std::string smiles_column;  // CSV: empty picks the column named like "smiles"
+  chem::MorganOptions fingerprint{2, 2048, true, false};
+  std::string output;  // the model file to write
+};
+
+struct ModelTrainReport {
+  int64_t training = 0, validation = 0;
+  std::vector<std::string> skipped;  // "file:line: why", one per unusable row
+  learners::RegressionMetrics validation_raw, validation_calibrated;
+  double fit_seconds = 0;
+};
+
+Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options);
+
+struct ModelEvaluation {
+  int64_t rows = 0;
+  std::vector<std::string> skipped;
+  learners::RegressionMetrics raw, calibrated;  // σ before and after the stored calibration
+  learners::CalibrationCurve curve;             // of the calibrated σ
+  std::vector<double> observed, predicted;      // the parity plot
+};
+
+Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
+                                          const std::string& data_path, const std::string& target,
+                                          const std::string& smiles_column = "");
+
+struct ModelPrediction {
+  int64_t written = 0;
+  std::vector<std::string> skipped;
+};
+
+// Writes `output` (CSV): the input's columns, then mean, sigma (total, calibrated),
+// sigma_epistemic and sigma_aleatoric (both scaled with the calibration, so that they still add
+// up to sigma in quadrature).
+Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
+                                             const std::string& data_path,
+                                             const std::string& output,
+                                             const std::string& smiles_column = "");
+
+}  // namespace labloop::engine
