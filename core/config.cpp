@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -170,8 +171,8 @@ Result<std::vector<double>> Config::GetDoubleList(const std::string& key) const 
                                 ", expected an array of numbers");
   }
   for (const auto& element : *array) {
-    if (!element.is_number()) {
-      return LABLOOP_CONFIG_ERROR("has element " + Describe(element) + ", expected numbers");
+    if (!element.is_number() || !std::isfinite(element.value_or(0.0))) {
+      return LABLOOP_CONFIG_ERROR("has element " + Describe(element) + ", expected finite numbers");
     }
     out.push_back(element.value_or(0.0));
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <exception>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -17,14 +19,23 @@ void ParallelFor(int64_t n, int threads, const std::function<void(int64_t)>& bod
     return;
   }
   std::atomic<int64_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr failure;
   auto worker = [&] {
-    for (int64_t i = next++; i < n; i = next++) body(i);
+    try {
+      for (int64_t i = next++; i < n; i = next++) body(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!failure) failure = std::current_exception();
+      next = n;  // the others stop at their next index
+    }
   };
   std::vector<std::thread> pool;
   pool.reserve(threads - 1);
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace labloop

@@ -419,6 +419,18 @@ Status CampaignDb::StartRound(int number) {
 Result<int64_t> CampaignDb::StoreModel(const ModelRow& model) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
+  // A round that selects again after a crash replaces its model of this property (and that
+  // model's predictions) rather than keeping both.
+  for (const char* sql :
+       {"DELETE FROM prediction WHERE model_id IN (SELECT id FROM model WHERE round = ? AND "
+        "property = ?)",
+        "UPDATE round SET model_id = NULL WHERE model_id IN (SELECT id FROM model WHERE round = ? "
+        "AND property = ?)",
+        "DELETE FROM model WHERE round = ? AND property = ?"}) {
+    Statement remove(impl_->db, sql);
+    remove.Bind(1, model.round).Bind(2, model.property);
+    LABLOOP_TRY(remove.Run());
+  }
   Statement insert(impl_->db,
                    "INSERT INTO model (round, kind, property, training_size, metrics, weights, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -586,7 +598,10 @@ Result<std::vector<PendingApproval>> Select(CampaignDb& db,
   auto pending = db.ListPendingApprovals();
   if (!pending || candidate_ids.empty()) return pending;
   std::vector<PendingApproval> chosen;
-  for (int64_t id : candidate_ids) {
+  std::vector<int64_t> ids = candidate_ids;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (int64_t id : ids) {
     auto it = std::find_if(pending->begin(), pending->end(),
                            [id](const PendingApproval& p) { return p.candidate_id == id; });
     if (it == pending->end()) {
@@ -627,6 +642,7 @@ Result<int64_t> CampaignDb::ApproveDecisions(const std::vector<int64_t>& candida
                                              const std::string& who) {
   auto chosen = Select(*this, candidate_ids);
   if (!chosen) return tl::unexpected(chosen.error());
+  if (chosen->empty()) return int64_t{0};  // nothing waits: nothing to record
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
   Statement update(impl_->db, "UPDATE decision SET approved_by = ?, approved_at = ? WHERE id = ?");

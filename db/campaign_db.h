@@ -59,7 +59,9 @@ class CampaignDb {
   // --- rounds, models, predictions ---
   Result<std::optional<RoundRow>> LastRound();
   Status StartRound(int number);
-  Result<int64_t> StoreModel(const ModelRow& model);  // also sets the round's model
+  // Also sets the round's model; replaces an earlier model of the same round and property (a
+  // round selected again after a crash) with its predictions.
+  Result<int64_t> StoreModel(const ModelRow& model);
   Result<ModelRow> GetModel(int64_t id);
   // Stores predictions of one model in one transaction (prepared statement, sorted keys).
   Status StorePredictions(int64_t model_id, const std::vector<PredictionRow>& predictions);

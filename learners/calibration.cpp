@@ -186,6 +186,26 @@ class Isotonic final : public KnotCalibrator {
         blocks.back() = merged;
       }
     }
+    // Blocks of a few points make σ' jump to whatever those few residuals were; merge each block
+    // smaller than ~5% of the points into its neighbour (merging adjacent blocks of a
+    // non-decreasing sequence keeps it non-decreasing).
+    const double min_count = std::max(5.0, 0.05 * static_cast<double>(sigma.size()));
+    std::vector<Block> merged;
+    for (const auto& b : blocks) {
+      if (!merged.empty() && merged.back().count < min_count) {
+        merged.back() = {merged.back().sigma_sum + b.sigma_sum,
+                         merged.back().value_sum + b.value_sum, merged.back().count + b.count};
+      } else {
+        merged.push_back(b);
+      }
+    }
+    if (merged.size() > 1 && merged.back().count < min_count) {
+      Block last = merged.back();
+      merged.pop_back();
+      merged.back() = {merged.back().sigma_sum + last.sigma_sum,
+                       merged.back().value_sum + last.value_sum, merged.back().count + last.count};
+    }
+    blocks = std::move(merged);
     knots_x_.clear();
     knots_y_.clear();
     double smallest = 0;

@@ -71,9 +71,16 @@ Status Objective::Validate() const {
     return MakeError(ErrorCode::kInvalidArgument, "objective '" + property + "': " + what);
   };
   if (property.empty()) return bad("names no property");
-  if (!(weight > 0)) return bad("weight must be positive");
+  if (!(weight > 0) || !std::isfinite(weight)) return bad("weight must be positive and finite");
   if (worst.has_value() != best.has_value()) return bad("give both worst and best, or neither");
+  if (worst && (!std::isfinite(*worst) || !std::isfinite(*best))) {
+    return bad("worst and best must be finite");
+  }
   if (worst && !(*worst != *best)) return bad("worst and best must differ");
+  if (worst && ((*best > *worst) != (direction == Direction::kMaximize))) {
+    return bad(direction == Direction::kMaximize ? "best must be above worst when maximizing"
+                                                 : "best must be below worst when minimizing");
+  }
   if (!(shape > 0)) return bad("shape must be positive");
   return {};
 }

@@ -31,8 +31,8 @@ struct Objective {
   Direction direction = Direction::kMinimize;
   double weight = 1;  // in the combined desirability
   // Desirability ramp: the value at which desirability is 0 and the one at which it is 1
-  // (low < high for maximize, low > high for minimize are both accepted: the ramp follows the
-  // direction). Unset: the objective takes no part in desirability.
+  // (worst < best when maximizing, worst > best when minimizing). Unset: the objective takes no
+  // part in desirability.
   std::optional<double> worst, best;
   double shape = 1;  // exponent of the ramp: > 1 demands values close to `best`
 

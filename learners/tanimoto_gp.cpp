@@ -148,6 +148,7 @@ class TanimotoGp final : public PropertyModel {
         return MakeError(ErrorCode::kInvalidArgument, "tanimoto_gp got a non-finite target");
       }
     }
+    fitted_ = false;  // until the new fit is complete
     train_ = x;
     y_ = y;
     return GuardTorch("training tanimoto_gp", [&]() -> Status {
@@ -186,6 +187,7 @@ class TanimotoGp final : public PropertyModel {
   }
 
   Status Load(const std::string& bytes) override {
+    fitted_ = false;
     return GuardTorch("loading tanimoto_gp", [&]() -> Status {
       std::istringstream in(bytes);
       torch::serialize::InputArchive archive;
@@ -196,6 +198,11 @@ class TanimotoGp final : public PropertyModel {
       archive.read("indices", indices);
       archive.read("values", values);
       archive.read("y", y);
+      if (meta.numel() != 3 || offsets.numel() < 1 || indices.numel() != values.numel() ||
+          offsets.data_ptr<int64_t>()[offsets.numel() - 1] != indices.numel() ||
+          y.numel() != offsets.numel() - 1) {
+        return MakeError(ErrorCode::kInvalidArgument, "damaged tanimoto_gp model");
+      }
       auto m = meta.accessor<double, 1>();
       train_ = SparseMatrix(static_cast<int64_t>(m[0]));
       train_.offsets.assign(offsets.data_ptr<int64_t>(),
@@ -252,7 +259,8 @@ class TanimotoGp final : public PropertyModel {
 
   // The maximum of the profile likelihood over log r: a grid for the basin, then golden section.
   void ChooseHyperparameters() {
-    const double lo = std::log(1e-6), hi = std::log(1e2);
+    // The noise ratio's floor keeps 1 / (λ + r) within what the float32 σ computation resolves.
+    const double lo = std::log(1e-4), hi = std::log(1e2);
     constexpr int kGrid = 48;
     double best_t = lo, best_ll = -std::numeric_limits<double>::infinity();
     for (int i = 0; i <= kGrid; ++i) {
@@ -299,30 +307,29 @@ class TanimotoGp final : public PropertyModel {
                                                         " differs from the model's " +
                                                         std::to_string(train_.cols));
     }
-    ScopedTorchThreads threads(1);  // parallel over row blocks instead, as in Decompose
-    const int64_t rows = x.Rows(), n = table_->Rows(), stride = table_->Stride();
-    Predictions p;
-    p.mean.resize(rows);
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    p.sigma_epistemic.assign(rows, nan);
-    p.sigma_aleatoric.assign(rows, with_sigma ? std::sqrt(signal_ * ratio_) : nan);
-    // Each block of pool rows: its kernel rows, their means, and (for σ) the variance explained
-    // by the training data, Σ_j (k U)_j² / (λ_j + r), from one single-threaded GEMM per block.
-    std::mutex mutex;
-    std::optional<Error> failure;
-    const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-    ParallelFor(blocks, options_.threads, [&](int64_t b) {
-      const int64_t start = b * kBlockRows, count = std::min(kBlockRows, rows - start);
-      std::vector<float> k(count * stride);
-      table_->Block(x, start, count, k.data());
-      for (int64_t i = 0; i < count; ++i) {
-        const float* row = &k[i * stride];
-        double mean = 0;
-        for (int64_t j = 0; j < n; ++j) mean += row[j] * alpha_[j];
-        p.mean[start + i] = mean_ + mean;
-      }
-      if (!with_sigma) return;
-      auto status = GuardTorch("predicting with tanimoto_gp", [&]() -> Status {
+    return GuardTorch("predicting with tanimoto_gp", [&]() -> Result<Predictions> {
+      ScopedTorchThreads threads(1);  // parallel over row blocks instead, as in Decompose
+      const int64_t rows = x.Rows(), n = table_->Rows(), stride = table_->Stride();
+      Predictions p;
+      p.mean.resize(rows);
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      p.sigma_epistemic.assign(rows, nan);
+      p.sigma_aleatoric.assign(rows, with_sigma ? std::sqrt(signal_ * ratio_) : nan);
+      // Each block of pool rows: its kernel rows, their means, and (for σ) the variance explained
+      // by the training data, Σ_j (k U)_j² / (λ_j + r), from one single-threaded GEMM per block.
+      // An exception in a block (memory) reaches GuardTorch through ParallelFor.
+      const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+      ParallelFor(blocks, options_.threads, [&](int64_t b) {
+        const int64_t start = b * kBlockRows, count = std::min(kBlockRows, rows - start);
+        std::vector<float> k(count * stride);
+        table_->Block(x, start, count, k.data());
+        for (int64_t i = 0; i < count; ++i) {
+          const float* row = &k[i * stride];
+          double mean = 0;
+          for (int64_t j = 0; j < n; ++j) mean += row[j] * alpha_[j];
+          p.mean[start + i] = mean_ + mean;
+        }
+        if (!with_sigma) return;
         auto kt = torch::from_blob(k.data(), {count, n}, {stride, 1}, torch::kFloat32);
         auto explained = (torch::mm(kt, u32_).square() * weights32_).sum(1).to(torch::kFloat64);
         const double* e = explained.data_ptr<double>();
@@ -330,15 +337,9 @@ class TanimotoGp final : public PropertyModel {
           const double prior = EmptyRow(x, start + i) ? 0.0 : 1.0;
           p.sigma_epistemic[start + i] = std::sqrt(signal_ * std::max(0.0, prior - e[i]));
         }
-        return {};
       });
-      if (!status) {
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!failure) failure = status.error();
-      }
+      return p;
     });
-    if (failure) return tl::unexpected(*failure);
-    return p;
   }
 
   ModelOptions options_;

@@ -1,5 +1,6 @@
 #include "simulators/lookup_simulator.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <unordered_map>
@@ -67,6 +68,21 @@ Result<std::unique_ptr<Simulator>> CreateLookupSimulator(const SimulatorOptions&
   // property from the column of its own name.
   std::vector<std::string> properties{options.property};
   std::vector<std::string> columns{options.value_column};
+  if (columns.front().empty() && !options.extra_properties.empty()) {
+    // With extra properties, "the first other column" could be one of theirs: take the column
+    // named like the property, or the first column no extra property claims.
+    const auto& fields = report->records.empty()
+                             ? std::vector<std::pair<std::string, std::string>>{}
+                             : report->records.front().properties;
+    for (const auto& [name, value] : fields) {
+      bool claimed = std::find(options.extra_properties.begin(), options.extra_properties.end(),
+                               name) != options.extra_properties.end();
+      if (name == options.property || (!claimed && columns.front().empty())) {
+        columns.front() = name;
+        if (name == options.property) break;
+      }
+    }
+  }
   for (const auto& extra : options.extra_properties) {
     properties.push_back(extra);
     columns.push_back(extra);

@@ -56,4 +56,19 @@ struct AlBench {
 };
 Status RunAlBench(const AlBench& options);
 
+// Property prediction with calibrated uncertainty (BENCHMARKS.md 2): ESOL, a random 80/10/10 split
+// over `seeds` seeds and the published scaffold split; every model, before and after each
+// calibrator (fitted on the validation part); training time; and the deep ensemble's prediction
+// throughput on cached fingerprints.
+struct PredictorsBench {
+  std::string data = "../shared/data/moleculenet/esol.csv";  // smiles + target column
+  std::string target = "logp";  // ESOL's column (log solubility, despite its name)
+  std::string scaffold_dir = "../shared/data/moleculenet/esol_scaffold_split";  // "" skips
+  std::vector<std::string> models{"tanimoto_gp", "deep_ensemble"};
+  int seeds = 5;
+  int64_t throughput_rows = 200000;  // 0 skips
+  std::string json_path;
+};
+Status RunPredictorsBench(const PredictorsBench& options);
+
 }  // namespace labloop::cli

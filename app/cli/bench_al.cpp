@@ -393,9 +393,10 @@ Result<json> TimeScale(const Dataset& d, const AlBench& options, const std::stri
 }  // namespace
 
 Status RunAlBench(const AlBench& options) {
-  if (options.seeds < 1 || options.iters < 1 || !(options.init > 0) || !(options.batch > 0)) {
+  if (options.seeds < 1 || options.iters < 1 || options.top_k < 1 || !(options.init > 0) ||
+      !(options.batch > 0)) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "bench al needs --seeds, --iters >= 1 and --init, --batch > 0");
+                     "bench al needs --seeds, --iters, --top-k >= 1 and --init, --batch > 0");
   }
   for (const auto& a : options.acquisitions) {
     if (a == "threshold" && !options.threshold) {
@@ -407,6 +408,12 @@ Status RunAlBench(const AlBench& options) {
   if (!data) return tl::unexpected(data.error());
   const Dataset& d = *data;
   int64_t scored = std::count_if(d.y.begin(), d.y.end(), [](double v) { return !std::isnan(v); });
+  if (scored < options.top_k) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "only " + std::to_string(scored) + " library molecules have a score in " +
+                         options.scores + "; the metrics need at least --top-k " +
+                         std::to_string(options.top_k));
+  }
   std::printf(
       "\nbench al: %s\n  %lld molecules (%lld with a score, %lld unusable), featurized in "
       "%.1f s\n  init %.3g + %d x %.3g of the library, top-%d, %d seeds, batches by %s\n",

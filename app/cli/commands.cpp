@@ -165,6 +165,19 @@ int Main(int argc, char** argv) {
                    "training minibatch (default: the model's)");
   loop->add_option("--threads", loop_options.threads, "LibTorch threads (default: one per core)");
   loop->add_option("--json", loop_options.json_path, "write results as JSON");
+  PredictorsBench predictors_options;
+  std::string predictors_model;
+  auto* predictors = bench->add_subcommand(
+      "predictors", "accuracy and calibrated uncertainty on ESOL (BENCHMARKS.md 2)");
+  predictors->add_option("--data", predictors_options.data, "CSV with smiles and the target");
+  predictors->add_option("--target", predictors_options.target, "target column");
+  predictors->add_option("--scaffold-split", predictors_options.scaffold_dir,
+                         "folder with train/valid/test.csv (empty: skip)");
+  predictors->add_option("--model", predictors_model, "one model kind (default: every one)");
+  predictors->add_option("--seeds", predictors_options.seeds, "random splits");
+  predictors->add_option("--throughput-rows", predictors_options.throughput_rows,
+                         "molecules to time prediction on (0: skip)");
+  predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
   AlBench al_options;
   al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";
   al_options.scores = "../shared/data/molpal/data_Enamine10k_scores.csv.gz";
@@ -316,6 +329,11 @@ int Main(int argc, char** argv) {
   }
   if (*loop) {
     auto s = RunFastLoopBench(loop_options);
+    return s ? 0 : Fail(s.error());
+  }
+  if (*predictors) {
+    if (!predictors_model.empty()) predictors_options.models = {predictors_model};
+    auto s = RunPredictorsBench(predictors_options);
     return s ? 0 : Fail(s.error());
   }
   if (*al) {

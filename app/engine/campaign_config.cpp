@@ -304,6 +304,12 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
       c.router.simulation_sigma,
       config.GetDouble("router.simulation_sigma", c.router.simulation_sigma, 1e-12, 1e12));
   c.router.experiments_left = 0;
+  if (c.router.trust_sigma > 0 && n_objectives > 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() +
+                         ": key 'router.trust_sigma' works with one objective only: a candidate "
+                         "trusted on one property would never be measured for the others");
+  }
 
   if (auto routes = config.GetStringList("approval.routes"); !routes) {
     return tl::unexpected(routes.error());
@@ -337,12 +343,25 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
       return MakeError(ErrorCode::kInvalidArgument,
                        config.Source() + ": table 'constraints." + name + "' needs min or max");
     }
+    if (constraint.min && constraint.max && *constraint.min > *constraint.max) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": table 'constraints." + name +
+                           "' has min above max: no molecule could pass");
+    }
     c.constraints.push_back(constraint);
   }
 
   LABLOOP_ASSIGN(v, config.GetInt("stop.no_improvement_rounds", 0, 0, 1000000));
   c.stop_no_improvement_rounds = static_cast<int>(v);
   LABLOOP_ASSIGN(c.stop_target, config.GetOptionalDouble("stop.target", -1e300, 1e300));
+
+  if (c.model.kind == "tanimoto_gp" && c.max_evaluations > 20000) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'budget.max_evaluations' has value " +
+                         std::to_string(c.max_evaluations) +
+                         ", more than the exact tanimoto_gp can train on (20000); use "
+                         "model.kind = \"deep_ensemble\" for campaigns this large");
+  }
 
   auto unused = config.UnusedKeys();
   if (!unused.empty()) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <random>
@@ -304,8 +305,15 @@ class CampaignRun {
     auto measurements = db_->ListMeasurements(config_.property);
     if (!measurements) return tl::unexpected(measurements.error());
 
+    // Every objective needs enough measurements for its model; until then, rounds are random.
+    int64_t fewest = static_cast<int64_t>(measurements->size());
+    for (size_t k = 1; k < config_.objectives.size(); ++k) {
+      auto others = db_->ListMeasurements(config_.objectives[k].property);
+      if (!others) return tl::unexpected(others.error());
+      fewest = std::min<int64_t>(fewest, static_cast<int64_t>(others->size()));
+    }
     std::vector<db::DecisionRow> decisions;
-    if (static_cast<int>(measurements->size()) < config_.min_training_points) {
+    if (fewest < config_.min_training_points) {
       // Too little data for a model: a seeded random batch.
       std::mt19937_64 rng(config_.seed * 1000003ULL + static_cast<uint64_t>(round));
       std::shuffle(pool_rows.begin(), pool_rows.end(), rng);
@@ -321,10 +329,12 @@ class CampaignRun {
                      {"min_training_points", config_.min_training_points}};
         if (auto violation = ConstraintViolation(pool_rows[i])) {
           d.route = "reject";
+          d.cost = 0;
           reasons["route_reason"] = "fails a constraint: " + *violation;
           ++rejected;
         } else {
           d.route = "simulate";
+          d.cost = config_.router.simulation_cost;
           ++picked;
         }
         d.needs_approval = NeedsApproval(d.route);
@@ -386,7 +396,7 @@ class CampaignRun {
     LABLOOP_TRY((*model)->Fit(features_.Select(train_rows), y));
     CrashPoint("train");
     auto fit_seconds = Seconds(t0);
-    auto train_predictions = (*model)->Predict(features_.Select(train_rows));
+    auto train_predictions = (*model)->PredictMean(features_.Select(train_rows));
     if (!train_predictions) return tl::unexpected(train_predictions.error());
     double train_rmse = learners::Rmse(train_predictions->mean, y);
     auto weights = (*model)->Save();
@@ -443,10 +453,13 @@ class CampaignRun {
       }
     }
     std::vector<double> reference = config_.hv_reference;
-    if (reference.empty() && !points.empty()) {
+    if (reference.empty()) {
+      // Just beyond the worst value measured of each objective (complete candidates or not).
       for (size_t k = 0; k < objectives.size(); ++k) {
-        double lo = points.front()[k], hi = lo;
-        for (const auto& p : points) lo = std::min(lo, p[k]), hi = std::max(hi, p[k]);
+        double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+        for (const auto& [id, v] : measured) {
+          if (!std::isnan(v[k])) lo = std::min(lo, v[k]), hi = std::max(hi, v[k]);
+        }
         double margin = 0.1 * std::max(hi - lo, 1e-9);
         reference.push_back(
             objectives[k].direction == learners::Direction::kMinimize ? hi + margin : lo - margin);

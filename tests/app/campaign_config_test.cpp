@@ -72,6 +72,19 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
   expect(objective("others = [\"logP\"]\nother_directions = [\"maximize\"]\n"),
          "campaign.toml: key 'objective.others' has value 'logP', which the xtb simulator does "
          "not compute; allowed: gap, energy, dipole");
+  expect(objective("others = [\"dipole\"]\nother_directions = [\"maximize\"]\n"
+                   "worst = [1.0, 0.0]\nbest = [5.0, 3.0]\n"),
+         "campaign.toml: objective 'gap': best must be below worst when minimizing");
+  expect(objective("others = [\"dipole\"]\nother_directions = [\"maximize\"]\n") +
+             "[router]\ntrust_sigma = 0.1\n",
+         "campaign.toml: key 'router.trust_sigma' works with one objective only: a candidate "
+         "trusted on one property would never be measured for the others");
+  expect(base + "[constraints.mol_wt]\nmin = 500.0\nmax = 100.0\n",
+         "campaign.toml: table 'constraints.mol_wt' has min above max: no molecule could pass");
+  expect(base + "[model]\nkind = \"tanimoto_gp\"\n[budget]\nmax_evaluations = 50000\n",
+         "campaign.toml: key 'budget.max_evaluations' has value 50000, more than the exact "
+         "tanimoto_gp can train on (20000); use model.kind = \"deep_ensemble\" for campaigns "
+         "this large");
   expect(objective("others = [\"dipole\"]\nother_directions = [\"maximize\"]\nworst = [1.0]\n"),
          "campaign.toml: key 'objective.worst' needs 2 numbers, one per objective "
          "(objective.property, then objective.others)");

@@ -215,8 +215,12 @@ TEST_CASE("The approval gate holds jobs until a person approves or rejects them"
   // Approving the rest lets the campaign go on; every later round stops at the gate again.
   for (int i = 0; i < 10; ++i) {
     auto all = RunLabloop({"approve", campaign, "--all"});
-    if (!Contains(all.output, "approved")) break;
-    RunLabloop({"run", campaign});
+    if (Contains(all.output, "approved 0 decisions")) break;
+    auto more = RunLabloop({"run", campaign});
+    INFO(more.output.substr(more.output.size() > 300 ? more.output.size() - 300 : 0));
+    // Each new round stops at the gate again, until the budget is spent.
+    CHECK((Contains(more.output, "stopped: waiting for approval: ") ||
+           Contains(more.output, "stopped: budget spent")));
   }
   auto done = RunLabloop({"status", campaign, "--json"});
   CHECK(Contains(done.output, "\"spent\": 20"));

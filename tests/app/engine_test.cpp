@@ -377,10 +377,21 @@ TEST_CASE("Constraints on descriptors reject picks - with the reason - in every 
   CHECK_FALSE(rejected->empty());
   std::set<int64_t> unique(rejected->begin(), rejected->end());
   CHECK(unique.size() == rejected->size());
-  auto rows = (*db)->ExportRows();
+  // Each rejection says which constraint failed, and by how much.
+  sqlite3* raw = nullptr;
+  sqlite3_open_v2(campaign.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(raw, "SELECT reasons FROM decision WHERE route = 'reject'", -1, &stmt,
+                     nullptr);
   int with_reason = 0;
-  for (const auto& r : *rows) {
-    if (r.route == "reject") ++with_reason;
+  while (sqlite3_step(stmt) == SQLITE_ROW) {
+    std::string reasons = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    INFO(reasons);
+    CHECK(reasons.find("fails a constraint: mol_wt = ") != std::string::npos);
+    CHECK(reasons.find(" > 150") != std::string::npos);
+    ++with_reason;
   }
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
   CHECK(with_reason == static_cast<int>(rejected->size()));
 }
