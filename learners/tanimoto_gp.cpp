@@ -227,9 +227,10 @@ class TanimotoGp final : public PropertyModel {
     table_ = std::make_shared<KernelTable>(train_);
     std::vector<float> k(n * table_->Stride());
     KernelRows(*table_, train_, 0, n, options_.threads, k.data());
-    // One BLAS thread: at these sizes a second one gains little, and OpenBLAS's idle threads
-    // spin afterwards, taking the core the kernel loops need (measured: predictions 1.3x faster).
+    // One thread for LibTorch and BLAS here: at these sizes a second one gains little, and
+    // the kernel loops have the cores (see UseSingleThreadedBlas).
     ScopedTorchThreads threads(1);
+    UseSingleThreadedBlas();
     auto kt = torch::from_blob(k.data(), {n, n}, {table_->Stride(), 1}, torch::kFloat32)
                   .to(torch::kFloat64);
     kt = 0.5 * (kt + kt.t());  // exact symmetry for the solver
@@ -308,7 +309,9 @@ class TanimotoGp final : public PropertyModel {
                                                         std::to_string(train_.cols));
     }
     return GuardTorch("predicting with tanimoto_gp", [&]() -> Result<Predictions> {
-      ScopedTorchThreads threads(1);  // parallel over row blocks instead, as in Decompose
+      // Parallel over row blocks instead, each block's GEMM on its own thread.
+      ScopedTorchThreads threads(1);
+      UseSingleThreadedBlas();
       const int64_t rows = x.Rows(), n = table_->Rows(), stride = table_->Stride();
       Predictions p;
       p.mean.resize(rows);

@@ -1,5 +1,7 @@
 #include "learners/torch_util.h"
 
+#include <dlfcn.h>
+
 #include "core/parallel.h"
 
 namespace labloop::learners {
@@ -39,6 +41,27 @@ CsrTensors ToTensors(const SparseMatrix& x, int64_t start, int64_t count, torch:
       torch::from_blob(const_cast<float*>(x.values.data()) + begin, {end - begin}, torch::kFloat32)
           .to(device, false, true);
   return t;
+}
+
+namespace {
+// OpenBLAS's thread-count functions, looked up at run time: present when OpenBLAS is the BLAS
+// LibTorch loaded, absent (null) with any other.
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+SetThreads OpenBlasSet() {
+  static auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  return f;
+}
+GetThreads OpenBlasGet() {
+  static auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return f;
+}
+}  // namespace
+
+void UseSingleThreadedBlas() {
+  if (OpenBlasSet() != nullptr && OpenBlasGet() != nullptr && OpenBlasGet()() != 1) {
+    OpenBlasSet()(1);
+  }
 }
 
 ScopedTorchThreads::ScopedTorchThreads(int threads) : previous_(torch::get_num_threads()) {
