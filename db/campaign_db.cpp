@@ -547,22 +547,25 @@ Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& st
   return jobs;
 }
 
-Result<std::vector<int64_t>> CampaignDb::CandidatesWithRoute(const std::string& route) {
-  Statement select(impl_->db,
-                   "SELECT DISTINCT candidate_id FROM decision WHERE route = ? ORDER BY 1");
-  select.Bind(1, route);
+namespace {
+// The distinct candidate ids of the decisions matching `where` (one optional text parameter).
+Result<std::vector<int64_t>> DecidedCandidates(sqlite3* db, const std::string& where,
+                                               const std::string& parameter = "") {
+  std::string sql = "SELECT DISTINCT candidate_id FROM decision WHERE " + where + " ORDER BY 1";
+  Statement select(db, sql.c_str());
+  if (!parameter.empty()) select.Bind(1, parameter);
   std::vector<int64_t> ids;
   LABLOOP_TRY(select.ForEachRow([&] { ids.push_back(select.Int(0)); }));
   return ids;
 }
+}  // namespace
+
+Result<std::vector<int64_t>> CampaignDb::CandidatesWithRoute(const std::string& route) {
+  return DecidedCandidates(impl_->db, "route = ?", route);
+}
 
 Result<std::vector<int64_t>> CampaignDb::CandidatesRejectedByPeople() {
-  Statement select(impl_->db,
-                   "SELECT DISTINCT candidate_id FROM decision WHERE rejected_by IS NOT NULL "
-                   "ORDER BY 1");
-  std::vector<int64_t> ids;
-  LABLOOP_TRY(select.ForEachRow([&] { ids.push_back(select.Int(0)); }));
-  return ids;
+  return DecidedCandidates(impl_->db, "rejected_by IS NOT NULL");
 }
 
 Result<std::vector<PendingApproval>> CampaignDb::ListPendingApprovals() {

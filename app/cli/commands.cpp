@@ -25,28 +25,6 @@ int Fail(const Error& error) {
   return 1;
 }
 
-Status WriteModelEvaluationJson(const engine::ModelEvaluation& e, const std::string& path) {
-  auto metrics = [](const learners::RegressionMetrics& m) {
-    return nlohmann::json{{"n", m.n},
-                          {"rmse", m.rmse},
-                          {"mae", m.mae},
-                          {"r2", m.r2},
-                          {"spearman", m.spearman},
-                          {"nll", m.nll},
-                          {"miscalibration_area", m.miscalibration_area},
-                          {"ence", m.ence}};
-  };
-  nlohmann::json j = {
-      {"raw", metrics(e.raw)},
-      {"calibrated", metrics(e.calibrated)},
-      {"calibration_curve", {{"expected", e.curve.expected}, {"observed", e.curve.observed}}},
-      {"parity", {{"observed", e.observed}, {"predicted", e.predicted}}}};
-  std::ofstream out(path);
-  out << j.dump(2) << "\n";
-  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + path + "'");
-  return {};
-}
-
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -267,7 +245,7 @@ int Main(int argc, char** argv) {
     row("miscalibration area", e->raw.miscalibration_area, e->calibrated.miscalibration_area);
     row("ence", e->raw.ence, e->calibrated.ence);
     if (!model_json.empty()) {
-      auto s = WriteModelEvaluationJson(*e, model_json);
+      auto s = engine::WriteModelEvaluationJson(*e, model_json);
       if (!s) return Fail(s.error());
     }
     return 0;

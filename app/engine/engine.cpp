@@ -875,16 +875,6 @@ std::string StatusJson(const CampaignStatus& s) {
 
 namespace {
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string Number(double v) {
   std::ostringstream out;
   out.precision(10);
@@ -952,7 +942,7 @@ Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat fo
     out << "\n";
     for (const auto& r : *rows) {
       auto v = values_of(r);
-      for (size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << CsvField(v[i]);
+      for (size_t i = 0; i < v.size(); ++i) out << (i ? "," : "") << chem::CsvField(v[i]);
       out << "\n";
       ++written;
     }
@@ -1001,8 +991,9 @@ Result<int64_t> ExportRejected(const std::string& campaign_path, const std::stri
   }
   out << "source,location,record_id,input,reason\n";
   for (const auto& r : *rejected) {
-    out << CsvField(r.source) << "," << CsvField(r.location) << "," << CsvField(r.record_id) << ","
-        << CsvField(r.input) << "," << CsvField(r.reason) << "\n";
+    out << chem::CsvField(r.source) << "," << chem::CsvField(r.location) << ","
+        << chem::CsvField(r.record_id) << "," << chem::CsvField(r.input) << ","
+        << chem::CsvField(r.reason) << "\n";
   }
   out.close();
   if (!out) return MakeError(ErrorCode::kUnavailable, "writing '" + output_path + "' failed");

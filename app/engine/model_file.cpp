@@ -138,16 +138,6 @@ json MetricsJson(const learners::RegressionMetrics& m) {
           {"ence", m.ence}};
 }
 
-std::string CsvField(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
@@ -292,19 +282,19 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   const auto& first = table->records.front();
   const bool with_id = std::any_of(table->records.begin(), table->records.end(),
                                    [](const auto& r) { return !r.id.empty(); });
-  out << (smiles_column.empty() ? "smiles" : CsvField(smiles_column));
+  out << (smiles_column.empty() ? "smiles" : chem::CsvField(smiles_column));
   if (with_id) out << ",id";
-  for (const auto& [name, value] : first.properties) out << "," << CsvField(name);
+  for (const auto& [name, value] : first.properties) out << "," << chem::CsvField(name);
   out << ",mean,sigma,sigma_epistemic,sigma_aleatoric\n";
   out.precision(10);
   for (size_t i = 0; i < table->records.size(); ++i) {
     const auto& r = table->records[i];
-    out << CsvField(r.input.empty() ? r.smiles : r.input);
-    if (with_id) out << "," << CsvField(r.id);
+    out << chem::CsvField(r.input.empty() ? r.smiles : r.input);
+    if (with_id) out << "," << chem::CsvField(r.id);
     for (const auto& [name, unused] : first.properties) {
       auto field = std::find_if(r.properties.begin(), r.properties.end(),
                                 [&](const auto& f) { return f.first == name; });
-      out << "," << (field == r.properties.end() ? "" : CsvField(field->second));
+      out << "," << (field == r.properties.end() ? "" : chem::CsvField(field->second));
     }
     const double sigma = std::max(p->Sigma(i), 1e-12);
     const double calibrated = m->calibrator ? m->calibrator->Apply(sigma) : sigma;
@@ -315,6 +305,17 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   out.close();
   if (!out) return MakeError(ErrorCode::kFailedPrecondition, "writing '" + output + "' failed");
   return ModelPrediction{static_cast<int64_t>(table->records.size()), table->skipped};
+}
+
+Status WriteModelEvaluationJson(const ModelEvaluation& e, const std::string& path) {
+  json j = {{"raw", MetricsJson(e.raw)},
+            {"calibrated", MetricsJson(e.calibrated)},
+            {"calibration_curve", {{"expected", e.curve.expected}, {"observed", e.curve.observed}}},
+            {"parity", {{"observed", e.observed}, {"predicted", e.predicted}}}};
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + path + "'");
+  return {};
 }
 
 }  // namespace labloop::engine

@@ -51,6 +51,8 @@ struct ModelEvaluation {
 Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
                                           const std::string& data_path, const std::string& target,
                                           const std::string& smiles_column = "");
+// The evaluation as JSON (raw and calibrated metrics, calibration curve, parity data).
+Status WriteModelEvaluationJson(const ModelEvaluation& evaluation, const std::string& path);
 
 struct ModelPrediction {
   int64_t written = 0;

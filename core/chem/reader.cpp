@@ -359,4 +359,14 @@ Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions
   return report;
 }
 
+std::string CsvField(const std::string& field) {
+  if (field.find_first_of(",\"\n\r") == std::string::npos) return field;
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 }  // namespace labloop::chem

@@ -72,5 +72,8 @@ Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions
 
 // Splits one CSV/TSV line into fields, honouring double quotes ("a,b" and "" escapes).
 std::vector<std::string> SplitDelimited(const std::string& line, char delimiter);
+// The field as written to a CSV file: quoted (with "" for ") when it holds a comma, a quote or a
+// line break; as it is otherwise. SplitDelimited reads it back.
+std::string CsvField(const std::string& field);
 
 }  // namespace labloop::chem
