@@ -16,8 +16,8 @@ namespace {
 
 // M members as one network: their weights stacked so that each layer is one batched operation.
 struct EnsembleNetImpl : torch::nn::Module {
-  EnsembleNetImpl(int64_t cols, int64_t members, int64_t hidden, double avg_on_bits)
-      : members(members), hidden(hidden) {
+  EnsembleNetImpl(int64_t cols, int64_t members, int64_t hidden, double avg_on_bits, double dropout)
+      : members(members), hidden(hidden), dropout(dropout) {
     embed = register_module(
         "embed", torch::nn::EmbeddingBag(
                      torch::nn::EmbeddingBagOptions(cols, members * hidden).mode(torch::kSum)));
@@ -41,11 +41,14 @@ struct EnsembleNetImpl : torch::nn::Module {
     int64_t rows = offsets.size(0);
     auto h = embed->forward(indices, offsets, weights) + bias1;
     h = torch::relu(h).view({rows, members, hidden}).transpose(0, 1);
+    if (dropout > 0) h = torch::dropout(h, dropout, is_training());
     h = torch::relu(torch::baddbmm(b2, h, w2));
+    if (dropout > 0) h = torch::dropout(h, dropout, is_training());
     return torch::baddbmm(b3, h, w3);
   }
 
   int64_t members, hidden;
+  double dropout;  // 0: none (the deep ensemble)
   torch::nn::EmbeddingBag embed{nullptr};
   torch::Tensor bias1, w2, b2, w3, b3;
 };
@@ -53,19 +56,23 @@ TORCH_MODULE(EnsembleNet);
 
 class DeepEnsemble final : public PropertyModel {
  public:
-  DeepEnsemble(const ModelOptions& options, torch::Device device)
-      : options_(options), device_(device) {}
+  // `mc_samples` > 0 makes it MC dropout: one network, dropout on while predicting.
+  DeepEnsemble(const ModelOptions& options, torch::Device device, int mc_samples)
+      : options_(options), device_(device), mc_samples_(mc_samples) {
+    if (mc_samples_ > 0) options_.members = 1;
+    if (mc_samples_ == 0) options_.dropout = 0;
+  }
 
-  std::string Kind() const override { return "deep_ensemble"; }
+  std::string Kind() const override { return mc_samples_ > 0 ? "mc_dropout" : "deep_ensemble"; }
 
   Status Fit(const SparseMatrix& x, const std::vector<double>& y) override {
     const int64_t n = x.Rows();
     if (n < 2 || static_cast<int64_t>(y.size()) != n) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       "deep_ensemble needs at least 2 training rows with one target each (got " +
+                       Kind() + " needs at least 2 training rows with one target each (got " +
                            std::to_string(n) + " rows, " + std::to_string(y.size()) + " targets)");
     }
-    return GuardTorch("training deep_ensemble", [&]() -> Status {
+    return GuardTorch("training " + Kind(), [&]() -> Status {
       // One thread unless told otherwise: on minibatches this small, OpenMP synchronization costs
       // more than it saves (measured: 1,000 points train 1.7x faster on 1 thread than on 2).
       ScopedTorchThreads threads(options_.threads > 0 ? options_.threads : 1);
@@ -78,7 +85,7 @@ class DeepEnsemble final : public PropertyModel {
       y_std_ = sd > 1e-12 ? sd : 1.0;
       cols_ = x.cols;
       avg_on_bits_ = static_cast<double>(x.indices.size()) / static_cast<double>(n);
-      net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_);
+      net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_, options_.dropout);
       net_->to(device_);
 
       std::vector<float> y_std(n);
@@ -123,7 +130,7 @@ class DeepEnsemble final : public PropertyModel {
         }
         if (!std::isfinite(loss.item<double>())) {
           return MakeError(ErrorCode::kFailedPrecondition,
-                           "deep_ensemble training diverged (non-finite loss at step " +
+                           Kind() + " training diverged (non-finite loss at step " +
                                std::to_string(step) + "); lower model.learning_rate (now " +
                                std::to_string(options_.learning_rate) + ")");
         }
@@ -138,13 +145,13 @@ class DeepEnsemble final : public PropertyModel {
   }
 
   Result<Predictions> Predict(const SparseMatrix& x) const override {
-    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "deep_ensemble is not fitted");
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, Kind() + " is not fitted");
     if (x.cols != cols_) {
       return MakeError(ErrorCode::kInvalidArgument, "fingerprint length " + std::to_string(x.cols) +
                                                         " differs from the model's " +
                                                         std::to_string(cols_));
     }
-    return GuardTorch("predicting with deep_ensemble", [&]() -> Result<Predictions> {
+    return GuardTorch("predicting with " + Kind(), [&]() -> Result<Predictions> {
       ScopedTorchThreads threads(options_.threads);
       torch::NoGradGuard no_grad;
       const int64_t n = x.Rows();
@@ -152,12 +159,27 @@ class DeepEnsemble final : public PropertyModel {
       p.mean.resize(n);
       p.sigma_epistemic.resize(n);
       p.sigma_aleatoric.resize(n);
-      p.member_means.assign(options_.members, std::vector<float>(n));
+      // The ensemble's members, or MC dropout's passes (dropout on, a fixed seed: same draws).
+      const int64_t draws = mc_samples_ > 0 ? mc_samples_ : options_.members;
+      p.member_means.assign(draws, std::vector<float>(n));
+      if (mc_samples_ > 0) {
+        net_->train();
+        torch::manual_seed(options_.seed + 1);
+      }
       constexpr int64_t kChunk = 8192;
       for (int64_t start = 0; start < n; start += kChunk) {
         int64_t count = std::min(kChunk, n - start);
         CsrTensors t = ToTensors(x, start, count, device_);
-        auto out = net_->forward(t.indices, t.offsets, t.weights);
+        torch::Tensor out;
+        if (mc_samples_ > 0) {
+          std::vector<torch::Tensor> passes;
+          for (int s = 0; s < mc_samples_; ++s) {
+            passes.push_back(net_->forward(t.indices, t.offsets, t.weights));
+          }
+          out = torch::cat(passes, 0);
+        } else {
+          out = net_->forward(t.indices, t.offsets, t.weights);
+        }
         auto mu = out.select(2, 0);
         auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
         auto mean = mu.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
@@ -166,7 +188,7 @@ class DeepEnsemble final : public PropertyModel {
         auto aleatoric = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
         // Member means in the target's unit, for Thompson sampling.
         auto members = (mu * y_std_ + y_mean_).to(torch::kCPU).contiguous();
-        for (int64_t k = 0; k < options_.members; ++k) {
+        for (int64_t k = 0; k < draws; ++k) {
           const float* member = members[k].data_ptr<float>();
           std::copy(member, member + count, p.member_means[k].begin() + start);
         }
@@ -176,7 +198,7 @@ class DeepEnsemble final : public PropertyModel {
         for (int64_t i = 0; i < count; ++i) {
           if (!std::isfinite(m[i]) || !std::isfinite(e[i]) || !std::isfinite(a[i])) {
             return MakeError(ErrorCode::kFailedPrecondition,
-                             "deep_ensemble predicted a non-finite value for row " +
+                             Kind() + " predicted a non-finite value for row " +
                                  std::to_string(start + i) +
                                  "; retrain with a lower learning rate");
           }
@@ -185,19 +207,20 @@ class DeepEnsemble final : public PropertyModel {
           p.sigma_aleatoric[start + i] = std::sqrt(a[i]) * y_std_;
         }
       }
+      net_->eval();
       return p;
     });
   }
 
   Result<std::string> Save() const override {
-    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "deep_ensemble is not fitted");
-    return GuardTorch("saving deep_ensemble", [&]() -> Result<std::string> {
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, Kind() + " is not fitted");
+    return GuardTorch("saving " + Kind(), [&]() -> Result<std::string> {
       torch::serialize::OutputArchive archive;
       archive.write(
-          "meta",
-          torch::tensor({static_cast<double>(cols_), static_cast<double>(options_.members),
-                         static_cast<double>(options_.hidden), avg_on_bits_, y_mean_, y_std_},
-                        torch::kFloat64));
+          "meta", torch::tensor({static_cast<double>(cols_), static_cast<double>(options_.members),
+                                 static_cast<double>(options_.hidden), avg_on_bits_, y_mean_,
+                                 y_std_, options_.dropout, static_cast<double>(mc_samples_)},
+                                torch::kFloat64));
       torch::serialize::OutputArchive weights;
       net_->to(torch::kCPU);
       net_->save(weights);
@@ -210,7 +233,7 @@ class DeepEnsemble final : public PropertyModel {
   }
 
   Status Load(const std::string& bytes) override {
-    return GuardTorch("loading deep_ensemble", [&]() -> Status {
+    return GuardTorch("loading " + Kind(), [&]() -> Status {
       std::istringstream in(bytes);
       torch::serialize::InputArchive archive;
       archive.load_from(in, torch::kCPU);
@@ -223,7 +246,12 @@ class DeepEnsemble final : public PropertyModel {
       avg_on_bits_ = m[3];
       y_mean_ = m[4];
       y_std_ = m[5];
-      net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_);
+      // Files from before MC dropout have 6 entries: an ensemble without dropout.
+      if (meta.numel() >= 8) {
+        options_.dropout = m[6];
+        mc_samples_ = static_cast<int>(m[7]);
+      }
+      net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_, options_.dropout);
       torch::serialize::InputArchive weights;
       archive.read("net", weights);
       net_->load(weights);
@@ -237,6 +265,7 @@ class DeepEnsemble final : public PropertyModel {
  private:
   ModelOptions options_;
   torch::Device device_;
+  int mc_samples_ = 0;
   mutable EnsembleNet net_{nullptr};  // forward() is not const in LibTorch
   int64_t cols_ = 0;
   double avg_on_bits_ = 1, y_mean_ = 0, y_std_ = 1;
@@ -249,7 +278,18 @@ Result<std::unique_ptr<PropertyModel>> CreateDeepEnsemble(const ModelOptions& op
   if (auto valid = options.Validate(); !valid) return tl::unexpected(valid.error());
   auto device = ParseDevice(options.device);
   if (!device) return tl::unexpected(device.error());
-  return std::unique_ptr<PropertyModel>(new DeepEnsemble(options, *device));
+  return std::unique_ptr<PropertyModel>(new DeepEnsemble(options, *device, 0));
+}
+
+Result<std::unique_ptr<PropertyModel>> CreateMcDropout(const ModelOptions& options) {
+  if (auto valid = options.Validate(); !valid) return tl::unexpected(valid.error());
+  if (!(options.dropout > 0)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "model option dropout must be > 0 for mc_dropout");
+  }
+  auto device = ParseDevice(options.device);
+  if (!device) return tl::unexpected(device.error());
+  return std::unique_ptr<PropertyModel>(new DeepEnsemble(options, *device, options.mc_samples));
 }
 
 }  // namespace labloop::learners

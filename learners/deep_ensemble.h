@@ -18,4 +18,10 @@ namespace labloop::learners {
 // Fails with kFailedPrecondition when the options name a device this LibTorch cannot use.
 Result<std::unique_ptr<PropertyModel>> CreateDeepEnsemble(const ModelOptions& options);
 
+// MC dropout (Gal & Ghahramani, 2016): one mean-variance network of the same shape, trained with
+// dropout after each hidden layer and predicting with dropout still on, `mc_samples` times. The
+// passes play the members' part: μ is their mean, epistemic σ their spread, and they are the
+// draws Thompson sampling takes. Same seed, same draws.
+Result<std::unique_ptr<PropertyModel>> CreateMcDropout(const ModelOptions& options);
+
 }  // namespace labloop::learners

@@ -23,11 +23,14 @@ Status ModelOptions::Validate() const {
   if (batch_size < 1) return bad("batch_size must be at least 1");
   if (!(learning_rate > 0 && learning_rate <= 1)) return bad("learning_rate must be in (0, 1]");
   if (!(weight_decay >= 0)) return bad("weight_decay must not be negative");
+  if (!(dropout >= 0 && dropout < 1)) return bad("dropout must be in [0, 1)");
+  if (mc_samples < 2 || mc_samples > 1000) return bad("mc_samples must be 2 to 1000");
   return {};
 }
 
 void RegisterBuiltinModels(ModelRegistry& registry) {
   registry.Register("deep_ensemble", CreateDeepEnsemble);
+  registry.Register("mc_dropout", CreateMcDropout);
   registry.Register("tanimoto_gp", CreateTanimotoGp);
 }
 

@@ -31,7 +31,7 @@ struct Predictions {
 };
 
 struct ModelOptions {
-  std::string kind = "deep_ensemble";  // deep_ensemble, tanimoto_gp
+  std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp
   int members = 5;                     // ensemble size
   int hidden = 256;                    // width of each hidden layer
   int epochs = 40;                     // passes over the training data (at least min_steps updates)
@@ -42,6 +42,8 @@ struct ModelOptions {
   uint64_t seed = 0;           // same seed, same data, same device: same model on CPU
   std::string device = "cpu";  // cpu, cuda, cuda:N
   int threads = 0;             // intra-op threads; 0: 1 for training, one per core to predict
+  double dropout = 0.1;        // mc_dropout: drop probability after each hidden layer
+  int mc_samples = 20;         // mc_dropout: stochastic forward passes per prediction
 
   // Names the first option out of range.
   Status Validate() const;

@@ -97,8 +97,8 @@ int Main(int argc, char** argv) {
   model_train->add_option("--data", train_options.data, "SMILES, CSV or SDF file")->required();
   model_train->add_option("--target", train_options.target, "column or SDF field to learn")
       ->required();
-  model_train->add_option("--model", train_options.kind, "deep_ensemble or tanimoto_gp")
-      ->check(CLI::IsMember({"deep_ensemble", "tanimoto_gp"}));
+  model_train->add_option("--model", train_options.kind, "deep_ensemble, mc_dropout or tanimoto_gp")
+      ->check(CLI::IsMember({"deep_ensemble", "mc_dropout", "tanimoto_gp"}));
   model_train
       ->add_option("--calibration", train_options.calibration,
                    "sigma_scaling, isotonic, empirical or none")

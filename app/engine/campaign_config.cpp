@@ -176,8 +176,9 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.fingerprint.size = static_cast<uint32_t>(v);
   LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
 
-  LABLOOP_ASSIGN(c.model.kind,
-                 config.GetEnum("model.kind", {"deep_ensemble", "tanimoto_gp"}, c.model.kind));
+  LABLOOP_ASSIGN(
+      c.model.kind,
+      config.GetEnum("model.kind", {"deep_ensemble", "mc_dropout", "tanimoto_gp"}, c.model.kind));
   LABLOOP_ASSIGN(v, config.GetInt("model.members", c.model.members, 1, 64));
   c.model.members = static_cast<int>(v);
   LABLOOP_ASSIGN(v, config.GetInt("model.hidden", c.model.hidden, 1, 8192));
@@ -195,6 +196,9 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.model.device, config.GetString("model.device", c.model.device));
   LABLOOP_ASSIGN(v, config.GetInt("model.threads", 0, 0, 1024));
   c.model.threads = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.model.dropout, config.GetDouble("model.dropout", c.model.dropout, 0.0, 0.95));
+  LABLOOP_ASSIGN(v, config.GetInt("model.mc_samples", c.model.mc_samples, 2, 1000));
+  c.model.mc_samples = static_cast<int>(v);
 
   {
     auto kinds = learners::BuiltinAcquisitionNames();
@@ -432,7 +436,8 @@ std::string CampaignConfig::ToToml() const {
       << "\nmin_steps = " << model.min_steps << "\nbatch_size = " << model.batch_size
       << "\nlearning_rate = " << Float(model.learning_rate)
       << "\nweight_decay = " << Float(model.weight_decay) << "\ndevice = " << Quote(model.device)
-      << "\nthreads = " << model.threads << "\n\n";
+      << "\nthreads = " << model.threads << "\ndropout = " << Float(model.dropout)
+      << "\nmc_samples = " << model.mc_samples << "\n\n";
   out << "[acquisition]\nsamples = " << acquisition_samples
       << "\nkind = " << Quote(acquisition.kind) << "\nbeta = " << Float(acquisition.beta)
       << "\nxi = " << Float(acquisition.xi) << "\n";
