@@ -67,6 +67,7 @@ struct PredictorsBench {
   std::vector<std::string> models{"tanimoto_gp", "deep_ensemble", "mc_dropout"};
   int seeds = 5;
   int64_t throughput_rows = 200000;  // 0 skips
+  double descriptors = 0;  // > 0: RDKit 2D descriptors beside the fingerprint, scaled to [0, this]
   std::string json_path;
 };
 Status RunPredictorsBench(const PredictorsBench& options);

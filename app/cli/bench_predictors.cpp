@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/bench.h"
+#include "core/chem/descriptors.h"
 #include "core/chem/reader.h"
 #include "learners/calibration.h"
 #include "learners/metrics.h"
@@ -31,6 +32,7 @@ double Since(Clock::time_point t) {
 struct Set {
   learners::SparseMatrix x{2048};
   std::vector<double> y;
+  std::vector<std::vector<double>> descriptors;  // per row, when asked for
 };
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too.
@@ -55,15 +57,45 @@ Result<Set> ReadSet(const std::string& path, const std::string& target) {
     if (text.empty() || *end != '\0') continue;
     s.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
     s.y.push_back(value);
+    auto molecule = chem::Molecule::FromSmiles(r.smiles);
+    s.descriptors.push_back(molecule ? chem::ComputeDescriptors(*molecule)
+                                     : std::vector<double>(chem::DescriptorNames().size(), 0.0));
   }
   return s;
+}
+
+// The fingerprint rows with the descriptors appended as columns 2048.., scaled by `scaling`.
+learners::SparseMatrix WithDescriptors(const Set& s, const chem::DescriptorScaling& scaling) {
+  const int64_t extra = static_cast<int64_t>(chem::DescriptorNames().size());
+  learners::SparseMatrix x(s.x.cols + extra);
+  for (int64_t r = 0; r < s.x.Rows(); ++r) {
+    std::vector<int64_t> idx(s.x.indices.begin() + s.x.offsets[r],
+                             s.x.indices.begin() + s.x.offsets[r + 1]);
+    std::vector<float> val(s.x.values.begin() + s.x.offsets[r],
+                           s.x.values.begin() + s.x.offsets[r + 1]);
+    auto scaled = scaling.Apply(s.descriptors[r]);
+    for (int64_t k = 0; k < extra; ++k) {
+      idx.push_back(s.x.cols + k);
+      val.push_back(scaled[k]);
+    }
+    x.AddRow(idx, val);
+  }
+  return x;
 }
 
 Set Subset(const Set& all, const std::vector<int64_t>& rows) {
   Set s;
   s.x = all.x.Select(rows);
-  for (int64_t r : rows) s.y.push_back(all.y[r]);
+  for (int64_t r : rows) s.y.push_back(all.y[r]), s.descriptors.push_back(all.descriptors[r]);
   return s;
+}
+
+// With descriptors asked for: every set's rows get them, scaled by the training set's range.
+void AddDescriptors(double weight, Set& train, std::vector<Set*> others) {
+  if (!(weight > 0)) return;
+  auto scaling = chem::DescriptorScaling::Fit(train.descriptors, weight);
+  train.x = WithDescriptors(train, scaling);
+  for (Set* s : others) s->x = WithDescriptors(*s, scaling);
 }
 
 // Metrics on the test part, raw and after each calibrator fitted on the validation part.
@@ -178,9 +210,13 @@ Status RunPredictorsBench(const PredictorsBench& options) {
   auto all = ReadSet(options.data, options.target);
   if (!all) return tl::unexpected(all.error());
   const int64_t n = all->x.Rows();
-  std::printf("\nbench predictors: %s (%lld molecules, target '%s')\n", options.data.c_str(),
-              static_cast<long long>(n), options.target.c_str());
-  json result = {{"benchmark", "predictors"}, {"data", options.data}, {"molecules", n}};
+  std::printf("\nbench predictors: %s (%lld molecules, target '%s')%s\n", options.data.c_str(),
+              static_cast<long long>(n), options.target.c_str(),
+              options.descriptors > 0 ? ", fingerprints + RDKit descriptors" : "");
+  json result = {{"benchmark", "predictors"},
+                 {"data", options.data},
+                 {"molecules", n},
+                 {"descriptor_weight", options.descriptors}};
 
   // Random 80/10/10 splits.
   std::map<std::string, std::vector<SplitResult>> random_runs;
@@ -194,6 +230,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     std::vector<int64_t> va(order.begin() + n_train, order.begin() + n_train + n_valid);
     std::vector<int64_t> te(order.begin() + n_train + n_valid, order.end());
     Set train = Subset(*all, tr), valid = Subset(*all, va), test = Subset(*all, te);
+    AddDescriptors(options.descriptors, train, {&valid, &test});
     for (const auto& model : options.models) {
       auto run = RunSplit(model, static_cast<uint64_t>(seed), train, valid, test);
       if (!run) return tl::unexpected(run.error());
@@ -211,6 +248,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
       return MakeError(ErrorCode::kNotFound,
                        "cannot read the scaffold split in " + options.scaffold_dir);
     }
+    AddDescriptors(options.descriptors, *train, {&*valid, &*test});
     std::map<std::string, std::vector<SplitResult>> scaffold_runs;
     for (const auto& model : options.models) {
       auto run = RunSplit(model, 0, *train, *valid, *test);
@@ -227,6 +265,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
       "0.50, Spearman >= 0.40 and miscalibration area <= 0.03 after calibration\n");
 
   if (options.throughput_rows > 0) {
+    AddDescriptors(options.descriptors, *all, {});
     learners::SparseMatrix pool(all->x.cols);
     for (int64_t r = 0; r < options.throughput_rows; ++r) {
       int64_t src = r % n;

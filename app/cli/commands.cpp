@@ -106,6 +106,9 @@ int Main(int argc, char** argv) {
   model_train->add_option("--validation", train_options.validation,
                           "share held out to calibrate (default 0.1)");
   model_train->add_option("--seed", train_options.seed, "split and training seed");
+  model_train->add_option("--descriptors", train_options.descriptors,
+                          "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint "
+                          "(12 is a good start)");
   model_train->add_option("--smiles-column", train_options.smiles_column, "CSV: SMILES column");
   model_train->add_option("-o,--output", train_options.output, "model file to write")->required();
   auto* model_evaluate =
@@ -155,6 +158,8 @@ int Main(int argc, char** argv) {
   predictors->add_option("--seeds", predictors_options.seeds, "random splits");
   predictors->add_option("--throughput-rows", predictors_options.throughput_rows,
                          "molecules to time prediction on (0: skip)");
+  predictors->add_option("--descriptors", predictors_options.descriptors,
+                         "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint");
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
   AlBench al_options;
   al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";

