@@ -265,6 +265,17 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
   while (std::getline(pred, line)) ++rows;
   CHECK(rows == 228);
 
+  // RDKit descriptors beside the fingerprint: stored with the model, used again to predict.
+  auto with_descriptors =
+      RunLabloop({"model", "train", "--data", dir.File("train.csv"), "--target", "logp",
+                  "--descriptors", "12", "-o", dir.File("esol_d.model")});
+  CHECK(with_descriptors.exit_code == 0);
+  auto evaluated_d = RunLabloop({"model", "evaluate", "--model", dir.File("esol_d.model"), "--data",
+                                 dir.File("test.csv"), "--json", dir.File("eval_d.json")});
+  CHECK(evaluated_d.exit_code == 0);
+  auto jd = nlohmann::json::parse(std::ifstream(dir.File("eval_d.json")));
+  CHECK(jd["raw"]["rmse"].get<double>() < j["raw"]["rmse"].get<double>() - 0.1);
+
   auto wrong = RunLabloop(
       {"model", "evaluate", "--model", dir.File("test.csv"), "--data", dir.File("test.csv")});
   CHECK(wrong.exit_code != 0);
