@@ -44,6 +44,11 @@ std::string DemoPoolHead(int count) {
 
 CommandResult RunLabloop(const std::vector<std::string>& args, const std::vector<std::string>& env,
                          double kill_after_seconds) {
+  return RunProgram(LABLOOP_BINARY, args, env, kill_after_seconds);
+}
+
+CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args,
+                         const std::vector<std::string>& env, double kill_after_seconds) {
   int pipe_fds[2];
   if (pipe(pipe_fds) != 0) return {};
   pid_t pid = fork();
@@ -54,12 +59,12 @@ CommandResult RunLabloop(const std::vector<std::string>& args, const std::vector
     close(pipe_fds[1]);
     for (const auto& e : env) putenv(strdup(e.c_str()));
     std::vector<char*> argv;
-    std::string binary = LABLOOP_BINARY;
+    std::string binary = program;
     argv.push_back(binary.data());
     std::vector<std::string> copies(args);
     for (auto& a : copies) argv.push_back(a.data());
     argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
+    execvp(binary.c_str(), argv.data());
     _exit(127);
   }
   close(pipe_fds[1]);

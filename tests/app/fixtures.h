@@ -22,5 +22,8 @@ struct CommandResult {
 // Runs build/bin/labloop with `args`; `env` entries ("NAME=value") are added to the environment.
 CommandResult RunLabloop(const std::vector<std::string>& args,
                          const std::vector<std::string>& env = {}, double kill_after_seconds = 0);
+// The same for any program (a path, or a name looked up on PATH).
+CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args,
+                         const std::vector<std::string>& env = {}, double kill_after_seconds = 0);
 
 }  // namespace labloop::testing

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "simulators/isolated_run.h"
 #include "simulators/lookup_simulator.h"
 #include "simulators/simulator.h"
 #include "simulators/thread_runner.h"
@@ -118,4 +119,51 @@ TEST_CASE("The thread runner returns every result once - failures included", "[i
   CHECK_THROWS_AS(RunOnThreads(**lookup, tasks, 2,
                                [](TaskResult) -> bool { throw std::runtime_error("disk full"); }),
                   std::runtime_error);
+}
+
+TEST_CASE("A task in its own process: results come back - crashes and hangs cost only the task",
+          "[integration]") {
+  testing::TempDir dir;
+  SimulatorOptions options;
+  options.kind = "lookup";
+  options.property = "logS";
+  options.table = dir.Write("t.csv", "smiles,logS\nCCO,0.5\nCCCO,0.1\nCCCCO,-0.3\n");
+  auto lookup = CreateLookupSimulator(options);
+  REQUIRE(lookup);
+  IsolationOptions isolation;
+  isolation.timeout_seconds = 1;
+  auto ok = RunIsolated(**lookup, "CCO", isolation);
+  REQUIRE(ok);
+  CHECK(ok->properties.at("logS") == 0.5);
+  CHECK(ok->fidelity == "lookup");
+  // The back-end's own error crosses the process boundary with its code.
+  auto missing = RunIsolated(**lookup, "c1ccccc1", isolation);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == labloop::ErrorCode::kNotFound);
+  // A real segfault and a hang in the task process; the caller goes on.
+  setenv("LABLOOP_SIM_CRASH_ON", "CCCO", 1);
+  setenv("LABLOOP_SIM_HANG_ON", "CCCCO", 1);
+  auto crashed = RunIsolated(**lookup, "CCCO", isolation);
+  auto hung = RunIsolated(**lookup, "CCCCO", isolation);
+  unsetenv("LABLOOP_SIM_CRASH_ON");
+  unsetenv("LABLOOP_SIM_HANG_ON");
+  REQUIRE_FALSE(crashed);
+  CHECK(crashed.error().message == "crashed (signal 11: Segmentation fault)");
+  REQUIRE_FALSE(hung);
+  CHECK(hung.error().message.rfind("timed out after 1", 0) == 0);
+  CHECK(RunIsolated(**lookup, "CCO", isolation)->properties.at("logS") == 0.5);
+}
+
+TEST_CASE("Simulation summaries round-trip through JSON") {
+  SimulationSummary s;
+  s.properties = {{"gap", 4.25}, {"dipole", 1.5}};
+  s.fidelity = "simulation";
+  s.raw_json = R"({"atoms":3})";
+  s.seconds = 0.02;
+  auto back = SummaryFromJson(SummaryToJson(s));
+  REQUIRE(back);
+  CHECK(back->properties == s.properties);
+  CHECK(back->raw_json == s.raw_json);
+  CHECK(back->seconds == s.seconds);
+  CHECK_FALSE(SummaryFromJson("not json"));
 }

@@ -1,0 +1,236 @@
+// labloop-sim: simulations over MPI ranks, locally with mpirun or under Slurm.
+//
+//   mpirun -np N labloop-sim --backend xtb --input FILE.smi --output OUT.jsonl
+//
+// Rank 0 reads the input, keeps every worker two molecules ahead and gives the next one to
+// whichever returns a result (molecules differ in cost), computes molecules itself in between,
+// and appends each result to OUT.jsonl the moment it arrives, flushed:
+// a killed job keeps everything it finished, and running it again with the same output computes
+// only the lines still missing. Each task runs in a child process with a timeout, so a crash or a
+// hang costs only that molecule. One OpenMP thread per rank unless OMP_NUM_THREADS says otherwise.
+//
+// Output, one JSON object a line: {"line": 12, "smiles": "...", "id": "...", "properties": {...},
+// "seconds": ..., "rank": 1} or, for a failure, the same with "error" instead of "properties".
+
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "simulators/isolated_run.h"
+#include "simulators/simulator.h"
+
+namespace {
+
+using json = nlohmann::json;
+using labloop::simulators::IsolationOptions;
+using labloop::simulators::Simulator;
+
+constexpr int kTagResult = 1;  // worker -> 0: a result line
+constexpr int kTagTask = 2;    // 0 -> worker: a task as JSON
+constexpr int kTagStop = 3;    // 0 -> worker: no more work
+
+struct Task {
+  int64_t line = 0;
+  std::string smiles, id;
+};
+
+// The input's tasks: "SMILES [id]" a line; blank lines and '#' comments are skipped.
+std::vector<Task> ReadTasks(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot open input '" + path + "'";
+    return {};
+  }
+  std::vector<Task> tasks;
+  std::string text;
+  for (int64_t line = 1; std::getline(in, text); ++line) {
+    std::istringstream fields(text);
+    Task t;
+    t.line = line;
+    if (!(fields >> t.smiles) || t.smiles[0] == '#') continue;
+    fields >> t.id;
+    tasks.push_back(std::move(t));
+  }
+  return tasks;
+}
+
+// Line numbers already in an output file (from an earlier, interrupted run).
+std::set<int64_t> DoneLines(const std::string& path) {
+  std::set<int64_t> done;
+  std::ifstream in(path);
+  std::string text;
+  while (std::getline(in, text)) {
+    auto j = json::parse(text, nullptr, false);
+    if (!j.is_discarded() && j.contains("line")) done.insert(j["line"].get<int64_t>());
+  }
+  return done;
+}
+
+std::string Compute(const Simulator& simulator, const Task& task, const IsolationOptions& isolation,
+                    int rank) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto result = labloop::simulators::RunIsolated(simulator, task.smiles, isolation);
+  json out = {{"line", task.line}, {"smiles", task.smiles}};
+  if (!task.id.empty()) out["id"] = task.id;
+  if (result) {
+    out["properties"] = result->properties;
+    if (!result->raw_json.empty()) out["raw"] = json::parse(result->raw_json, nullptr, false);
+  } else {
+    out["error"] = result.error().message;
+  }
+  out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  out["rank"] = rank;
+  return out.dump();
+}
+
+void SendString(const std::string& s, int to, int tag) {
+  MPI_Send(s.data(), static_cast<int>(s.size()), MPI_CHAR, to, tag, MPI_COMM_WORLD);
+}
+
+std::string ReceiveString(int from, int tag, MPI_Status& status) {
+  MPI_Probe(from, tag, MPI_COMM_WORLD, &status);
+  int size = 0;
+  MPI_Get_count(&status, MPI_CHAR, &size);
+  std::string s(static_cast<size_t>(size), '\0');
+  MPI_Recv(s.data(), size, MPI_CHAR, status.MPI_SOURCE, status.MPI_TAG, MPI_COMM_WORLD,
+           MPI_STATUS_IGNORE);
+  return s;
+}
+
+// Rank 0: hands out tasks, keeping up to kQueue in flight per worker so that none waits while
+// rank 0 is busy, computes tasks itself between messages, and writes every result as it comes.
+constexpr int kQueue = 2;
+
+int Coordinate(const std::vector<Task>& all, const std::string& output, int ranks,
+               const Simulator& simulator, const IsolationOptions& isolation) {
+  auto done = DoneLines(output);
+  std::vector<Task> tasks;
+  for (const auto& t : all) {
+    if (!done.count(t.line)) tasks.push_back(t);
+  }
+  std::ofstream out(output, std::ios::app);
+  std::cerr << "labloop-sim: " << tasks.size() << " tasks (" << done.size() << " already in "
+            << output << "), " << ranks << " ranks\n";
+  size_t next = 0, written = 0, failed = 0;
+  int in_flight = 0;
+  auto write = [&](const std::string& line) {
+    out << line << "\n";
+    out.flush();
+    ++written;
+    if (line.find("\"error\"") != std::string::npos) ++failed;
+  };
+  auto send_next = [&](int worker) {
+    const Task& t = tasks[next++];
+    SendString(json{{"line", t.line}, {"smiles", t.smiles}, {"id", t.id}}.dump(), worker, kTagTask);
+    ++in_flight;
+  };
+  auto receive = [&](bool wait) {
+    int flag = 1;
+    MPI_Status status;
+    if (!wait) MPI_Iprobe(MPI_ANY_SOURCE, kTagResult, MPI_COMM_WORLD, &flag, &status);
+    if (!flag) return false;
+    write(ReceiveString(MPI_ANY_SOURCE, kTagResult, status));
+    --in_flight;
+    if (next < tasks.size()) send_next(status.MPI_SOURCE);
+    return true;
+  };
+  for (int worker = 1; worker < ranks; ++worker) {
+    for (int q = 0; q < kQueue && next < tasks.size(); ++q) send_next(worker);
+  }
+  while (next < tasks.size() || in_flight > 0) {
+    while (receive(/*wait=*/false)) {
+    }
+    if (next < tasks.size()) {
+      write(Compute(simulator, tasks[next++], isolation, 0));
+    } else if (in_flight > 0) {
+      receive(/*wait=*/true);
+    }
+  }
+  for (int worker = 1; worker < ranks; ++worker) SendString("", worker, kTagStop);
+  std::cerr << "labloop-sim: wrote " << written << " results (" << failed << " failed) to "
+            << output << "\n";
+  return 0;
+}
+
+void Work(int rank, const Simulator& simulator, const IsolationOptions& isolation) {
+  for (;;) {
+    MPI_Status status;
+    MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &status);
+    std::string message = ReceiveString(0, status.MPI_TAG, status);
+    if (status.MPI_TAG == kTagStop) return;
+    auto j = json::parse(message);
+    Task t{j["line"].get<int64_t>(), j["smiles"].get<std::string>(), j["id"].get<std::string>()};
+    SendString(Compute(simulator, t, isolation, rank), 0, kTagResult);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);  // one xtb thread per rank unless told
+  // Task processes are forked, and never call MPI: OpenMPI's warning about fork does not apply.
+  setenv("OMPI_MCA_mpi_warn_on_fork", "0", /*overwrite=*/0);
+  MPI_Init(&argc, &argv);
+  int rank = 0, ranks = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+
+  CLI::App app{"labloop-sim: simulations over MPI ranks (mpirun -np N labloop-sim ...)"};
+  labloop::simulators::SimulatorOptions options;
+  std::string input, output;
+  IsolationOptions isolation;
+  app.add_option("--backend", options.kind, "xtb or lookup")->required();
+  app.add_option("--input", input, "SMILES file, one 'SMILES [id]' a line")->required();
+  app.add_option("--output", output, "JSON lines to append to (resumes)")->required();
+  app.add_option("--timeout", isolation.timeout_seconds, "seconds per task (default 600)");
+  app.add_option("--property", options.property, "lookup: the name its values are reported as");
+  app.add_option("--table", options.table, "lookup: CSV of smiles,value");
+  app.add_option("--value-column", options.value_column, "lookup: the value column");
+  app.add_option("--embed-seed", options.embed_seed, "xtb: ETKDG seed");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = rank == 0 ? app.exit(e) : (e.get_exit_code() == 0 ? 0 : 2);
+    MPI_Finalize();
+    return code == 0 ? 0 : 2;
+  }
+
+  labloop::simulators::SimulatorRegistry registry("backend");
+  labloop::simulators::RegisterBuiltinSimulators(registry);
+  auto simulator = registry.Create(options.kind, options);
+  std::string error;
+  std::vector<Task> tasks;
+  if (rank == 0) {
+    tasks = ReadTasks(input, error);
+    if (error.empty() && !std::ofstream(output, std::ios::app)) {
+      error = "cannot write '" + output + "'";
+    }
+  }
+  if (!simulator) error = simulator.error().message;
+  // Every rank learns whether to go on, so that none waits for work that never comes.
+  int ok = error.empty() ? 1 : 0, all_ok = 0;
+  MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+  if (!all_ok) {
+    if (!error.empty()) std::cerr << "labloop-sim: error (rank " << rank << "): " << error << "\n";
+    MPI_Finalize();
+    return 1;
+  }
+  int code = 0;
+  if (rank == 0) {
+    code = Coordinate(tasks, output, ranks, **simulator, isolation);
+  } else {
+    Work(rank, **simulator, isolation);
+  }
+  MPI_Finalize();
+  return code;
+}
