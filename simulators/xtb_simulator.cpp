@@ -1,9 +1,11 @@
 #include "simulators/xtb_simulator.h"
 
+#include <omp.h>
 #include <xtb.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
@@ -13,6 +15,15 @@
 namespace labloop::simulators {
 
 namespace {
+
+int XtbThreads() {
+  static const int threads = [] {
+    const char* value = std::getenv("OMP_NUM_THREADS");
+    int n = value != nullptr ? std::atoi(value) : 1;
+    return n > 0 ? n : 1;
+  }();
+  return threads;
+}
 
 constexpr double kBohrPerAngstrom = 1.0 / 0.52917721067;
 constexpr double kEvPerHartree = 27.211386245988;
@@ -51,6 +62,11 @@ class XtbSimulator final : public Simulator {
 
   Result<SimulationSummary> Run(const std::string& smiles) const override {
     auto start = std::chrono::steady_clock::now();
+    // libgomp read OMP_NUM_THREADS when it was loaded, before main could set it, and a thread's
+    // team size is its own: set it here, on the thread that runs xtb. One thread a task (or
+    // OMP_NUM_THREADS when the user set it): parallelism comes from tasks, and on molecules this
+    // small xtb's OpenMP threads only oversubscribe the cores.
+    omp_set_num_threads(XtbThreads());
     auto molecule = chem::Molecule::FromSmiles(smiles);
     if (!molecule) return tl::unexpected(molecule.error());
     chem::EmbedOptions embed;

@@ -72,4 +72,16 @@ struct PredictorsBench {
 };
 Status RunPredictorsBench(const PredictorsBench& options);
 
+// Simulation throughput over MPI (BENCHMARKS.md 4): GFN2-xTB molecules per second with labloop-sim
+// on 1 and 2 ranks against a plain loop over libxtb in this process, the parallel efficiency and
+// the overhead per task (process isolation, messages, output).
+struct SimulatorsBench {
+  std::string input = "examples/qm9-gap/pool.smi";  // SMILES file
+  int molecules = 200;                              // the first ones of it
+  std::vector<int> ranks{1, 2};
+  std::string sim;  // labloop-sim; empty: next to this labloop
+  std::string json_path;
+};
+Status RunSimulatorsBench(const SimulatorsBench& options);
+
 }  // namespace labloop::cli

@@ -161,6 +161,15 @@ int Main(int argc, char** argv) {
   predictors->add_option("--descriptors", predictors_options.descriptors,
                          "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint");
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
+  SimulatorsBench simulators_options;
+  auto* sims = bench->add_subcommand(
+      "simulators",
+      "xtb molecules per second over MPI ranks against a plain loop (BENCHMARKS.md 4)");
+  sims->add_option("--input", simulators_options.input, "SMILES file");
+  sims->add_option("--molecules", simulators_options.molecules, "how many of its first molecules");
+  sims->add_option("--ranks", simulators_options.ranks, "rank counts to time (default 1 2)");
+  sims->add_option("--sim", simulators_options.sim, "labloop-sim (default: next to labloop)");
+  sims->add_option("--json", simulators_options.json_path, "write results as JSON");
   AlBench al_options;
   al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";
   al_options.scores = "../shared/data/molpal/data_Enamine10k_scores.csv.gz";
@@ -312,6 +321,10 @@ int Main(int argc, char** argv) {
   }
   if (*loop) {
     auto s = RunFastLoopBench(loop_options);
+    return s ? 0 : Fail(s.error());
+  }
+  if (*sims) {
+    auto s = RunSimulatorsBench(simulators_options);
     return s ? 0 : Fail(s.error());
   }
   if (*predictors) {

@@ -17,10 +17,12 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -107,8 +109,8 @@ std::string ReceiveString(int from, int tag, MPI_Status& status) {
   return s;
 }
 
-// Rank 0: hands out tasks, keeping up to kQueue in flight per worker so that none waits while
-// rank 0 is busy, computes tasks itself between messages, and writes every result as it comes.
+// Rank 0: hands out tasks, keeping up to kQueue in flight per worker, computes tasks itself on a
+// helper thread, and writes every result as it comes. Only this thread calls MPI.
 constexpr int kQueue = 2;
 
 int Coordinate(const std::vector<Task>& all, const std::string& output, int ranks,
@@ -147,14 +149,23 @@ int Coordinate(const std::vector<Task>& all, const std::string& output, int rank
   for (int worker = 1; worker < ranks; ++worker) {
     for (int q = 0; q < kQueue && next < tasks.size(); ++q) send_next(worker);
   }
-  while (next < tasks.size() || in_flight > 0) {
-    while (receive(/*wait=*/false)) {
+  // Rank 0's own task runs on a helper thread (in its child process), so that this thread keeps
+  // answering the workers: one slow molecule here must not leave them without work.
+  std::future<std::string> local;
+  while (next < tasks.size() || in_flight > 0 || local.valid()) {
+    bool busy = false;
+    while (receive(/*wait=*/false)) busy = true;
+    if (local.valid() && local.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+      write(local.get());
+      busy = true;
     }
-    if (next < tasks.size()) {
-      write(Compute(simulator, tasks[next++], isolation, 0));
-    } else if (in_flight > 0) {
-      receive(/*wait=*/true);
+    if (!local.valid() && next < tasks.size()) {
+      local = std::async(std::launch::async, [&, task = tasks[next++]] {
+        return Compute(simulator, task, isolation, 0);
+      });
+      busy = true;
     }
+    if (!busy) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   for (int worker = 1; worker < ranks; ++worker) SendString("", worker, kTagStop);
   std::cerr << "labloop-sim: wrote " << written << " results (" << failed << " failed) to "
@@ -180,7 +191,8 @@ int main(int argc, char** argv) {
   setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);  // one xtb thread per rank unless told
   // Task processes are forked, and never call MPI: OpenMPI's warning about fork does not apply.
   setenv("OMPI_MCA_mpi_warn_on_fork", "0", /*overwrite=*/0);
-  MPI_Init(&argc, &argv);
+  int provided = 0;  // rank 0's helper thread never calls MPI: FUNNELED is enough
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
@@ -225,6 +237,9 @@ int main(int argc, char** argv) {
     MPI_Finalize();
     return 1;
   }
+  // Warm up in this process once: back-ends set up lazily on first use (force-field tables,
+  // parameter files), and each task's child process would otherwise pay that again.
+  (void)(*simulator)->Run("CO");
   int code = 0;
   if (rank == 0) {
     code = Coordinate(tasks, output, ranks, **simulator, isolation);
