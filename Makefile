@@ -32,6 +32,7 @@ bench: build
 	  --candidates 100000 --train 1000 --json $(BUILD)/bench/fast_loop.json
 	rm -rf $(BUILD)/bench/demo && $(BUILD)/bin/labloop demo --dir $(BUILD)/bench/demo
 	$(BUILD)/bin/labloop bench al --json $(BUILD)/bench/al.json
+	$(BUILD)/bin/labloop bench simulators --json $(BUILD)/bench/simulators.json
 	$(BUILD)/bin/labloop bench predictors --json $(BUILD)/bench/predictors.json
 	$(BUILD)/bin/labloop bench predictors --descriptors 12 --json $(BUILD)/bench/predictors_desc.json
 
