@@ -508,10 +508,10 @@ Status RunAlBench(const AlBench& options) {
       std::printf("  baseline not run: %s\n", baseline.error().message.c_str());
       result["baseline"] = {{"error", baseline.error().message}};
     } else {
-      double python_seconds = (*baseline)["seconds_per_iteration"].get<double>();
+      double python_seconds = baseline->value("seconds_per_iteration", 0.0);
       std::printf("  %-44s %9.1f ± %4.1f %%   %8.3f s / iter\n", "python RF (sklearn) greedy",
-                  100 * (*baseline)["scores"]["mean"].get<double>(),
-                  100 * (*baseline)["scores"]["sd"].get<double>(), python_seconds);
+                  100 * baseline->value("/scores/mean"_json_pointer, 0.0),
+                  100 * baseline->value("/scores/sd"_json_pointer, 0.0), python_seconds);
       std::printf("  %-44s %8.1f x faster per iteration (target >= 10 x)\n",
                   ("labloop " + best_setting).c_str(), python_seconds / best_seconds);
       result["baseline"] = *baseline;
@@ -522,8 +522,12 @@ Status RunAlBench(const AlBench& options) {
     result["scale"] = json::array();
     for (const auto& model : options.models) {
       auto scale = TimeScale(d, options, model);
-      if (!scale) return tl::unexpected(scale.error());
-      result["scale"].push_back(*scale);
+      // A failure here (memory, say) must not lose the table measured above.
+      result["scale"].push_back(scale ? *scale
+                                      : json{{"model", model}, {"error", scale.error().message}});
+      if (!scale)
+        std::printf("  pool scale for %s failed: %s\n", model.c_str(),
+                    scale.error().message.c_str());
     }
   }
   if (!options.json_path.empty()) {
