@@ -34,6 +34,7 @@ Status CheckInputs(const std::vector<double>& sigma, const std::vector<double>& 
 
 // Linear interpolation through knots (x ascending), flat beyond the ends.
 double Interpolate(const std::vector<double>& x, const std::vector<double>& y, double at) {
+  if (std::isnan(at)) return at;
   if (at <= x.front()) return y.front();
   if (at >= x.back()) return y.back();
   size_t hi = std::upper_bound(x.begin(), x.end(), at) - x.begin();
@@ -114,6 +115,10 @@ class SigmaScaling final : public Calibrator {
     }
     scale_ = std::exp(theta[0]);
     floor_ = std::exp(theta[1]);
+    if (!(std::isfinite(scale_) && scale_ > 0 && std::isfinite(floor_))) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "σ scaling found no usable scale (are the residuals all zero?)");
+    }
     return {};
   }
   double Apply(double sigma) const override { return std::hypot(scale_ * sigma, floor_); }
@@ -122,7 +127,8 @@ class SigmaScaling final : public Calibrator {
   }
   Status Load(const std::string& text) override {
     auto j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("scale") || !j.contains("floor")) {
+    if (j.is_discarded() || !j.contains("scale") || !j.contains("floor") ||
+        !j["scale"].is_number() || !j["floor"].is_number()) {
       return MakeError(ErrorCode::kInvalidArgument, "not a sigma_scaling calibration: " + text);
     }
     scale_ = j["scale"].get<double>();

@@ -79,7 +79,8 @@ Result<RegressionMetrics> EvaluatePredictions(const std::vector<double>& observe
   }
   if (n < 2) return MakeError(ErrorCode::kInvalidArgument, "metrics need at least 2 points");
   for (size_t i = 0; i < n; ++i) {
-    if (!(sigma[i] > 0) || !std::isfinite(mean[i]) || !std::isfinite(observed[i])) {
+    if (!(sigma[i] > 0) || !std::isfinite(sigma[i]) || !std::isfinite(mean[i]) ||
+        !std::isfinite(observed[i])) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "metrics need finite values and σ > 0 (point " + std::to_string(i) + ")");
     }

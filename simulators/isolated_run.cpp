@@ -2,12 +2,16 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -39,13 +43,15 @@ std::string SummaryToJson(const SimulationSummary& summary) {
   json j;
   j["properties"] = summary.properties;
   j["fidelity"] = summary.fidelity;
-  j["raw"] =
+  json raw =
       summary.raw_json.empty() ? json(nullptr) : json::parse(summary.raw_json, nullptr, false);
+  // A back-end's raw text that is not JSON travels as a string rather than being lost.
+  j["raw"] = raw.is_discarded() ? json(summary.raw_json) : raw;
   j["seconds"] = summary.seconds;
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-Result<SimulationSummary> SummaryFromJson(const std::string& text) {
+Result<SimulationSummary> SummaryFromJson(const std::string& text) try {
   auto j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return MakeError(ErrorCode::kInternal, "unreadable simulation result: " + text.substr(0, 200));
@@ -59,6 +65,9 @@ Result<SimulationSummary> SummaryFromJson(const std::string& text) {
   if (j.contains("raw") && !j["raw"].is_null()) s.raw_json = j["raw"].dump();
   s.seconds = j.value("seconds", 0.0);
   return s;
+} catch (const json::exception& e) {
+  return MakeError(ErrorCode::kInternal, std::string("unreadable simulation result (") + e.what() +
+                                             "): " + text.substr(0, 200));
 }
 
 Result<SimulationSummary> RunIsolated(const Simulator& simulator, const std::string& smiles,
@@ -77,16 +86,37 @@ Result<SimulationSummary> RunIsolated(const Simulator& simulator, const std::str
   if (pid == 0) {  // the child: compute, report, leave without running the parent's destructors
     close(fds[0]);
     setpgid(0, 0);
-    if (Planted("LABLOOP_SIM_CRASH_ON", smiles)) raise(SIGSEGV);
-    if (Planted("LABLOOP_SIM_HANG_ON", smiles)) std::this_thread::sleep_for(std::chrono::hours(1));
-    auto result = simulator.Run(smiles);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // dies with its parent (Ctrl-C, mpirun's kill)
+    if (getppid() == 1) _exit(1);
+    // Other threads' task pipes were inherited too: close them, or their readers would wait for
+    // this child's end as well.
+    close_range(3, static_cast<unsigned>(fds[1]) - 1, 0);
+    close_range(static_cast<unsigned>(fds[1]) + 1, ~0U, 0);
     std::string text;
-    if (result) {
-      text = SummaryToJson(*result);
-    } else {
-      text =
-          json{{"error", result.error().message}, {"code", static_cast<int>(result.error().code)}}
-              .dump();
+    try {
+      if (Planted("LABLOOP_SIM_CRASH_ON", smiles)) raise(SIGSEGV);
+      if (Planted("LABLOOP_SIM_HANG_ON", smiles)) {
+        std::this_thread::sleep_for(std::chrono::hours(1));
+      }
+      auto result = simulator.Run(smiles);
+      for (const auto& [name, value] :
+           result ? result->properties : std::map<std::string, double>{}) {
+        if (!std::isfinite(value)) {
+          result = MakeError(ErrorCode::kFailedPrecondition,
+                             "the back-end computed a non-finite " + name);
+          break;
+        }
+      }
+      text = result ? SummaryToJson(*result)
+                    : json{{"error", result.error().message},
+                           {"code", static_cast<int>(result.error().code)}}
+                          .dump(-1, ' ', false, json::error_handler_t::replace);
+    } catch (const std::exception& e) {
+      text = json{{"error", std::string("the task threw: ") + e.what()},
+                  {"code", static_cast<int>(ErrorCode::kInternal)}}
+                 .dump(-1, ' ', false, json::error_handler_t::replace);
+    } catch (...) {
+      text = R"({"error":"the task threw an unknown exception","code":0})";
     }
     WriteAll(fds[1], text);
     close(fds[1]);
@@ -108,8 +138,9 @@ Result<SimulationSummary> RunIsolated(const Simulator& simulator, const std::str
       wait_ms = static_cast<int>(left * 1000) + 1;
     }
     pollfd p{fds[0], POLLIN, 0};
-    int ready = poll(&p, 1, wait_ms);
+    int ready = poll(&p, 1, std::min(wait_ms < 0 ? 1000 : wait_ms, 1000));
     if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) break;      // poll itself failed: treat the child as finished
     if (ready == 0) continue;  // re-checks the deadline
     ssize_t n = read(fds[0], buffer, sizeof(buffer));
     if (n < 0 && errno == EINTR) continue;
@@ -124,6 +155,7 @@ Result<SimulationSummary> RunIsolated(const Simulator& simulator, const std::str
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  kill(-pid, SIGKILL);  // whatever the task started and left behind; nothing when none
   if (timed_out) {
     return MakeError(ErrorCode::kUnavailable,
                      "timed out after " + std::to_string(options.timeout_seconds) + " s");

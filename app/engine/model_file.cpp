@@ -101,7 +101,19 @@ struct LoadedModel {
   chem::MorganOptions fingerprint;
 };
 
+Result<LoadedModel> LoadModelFileUnguarded(const std::string& path);
+
+// A damaged or foreign header is an error, not an exception.
 Result<LoadedModel> LoadModelFile(const std::string& path) {
+  try {
+    return LoadModelFileUnguarded(path);
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "model file '" + path + "' is damaged (" + e.what() + ")");
+  }
+}
+
+Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeError(ErrorCode::kNotFound, "cannot open model file '" + path + "'");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -130,6 +142,13 @@ Result<LoadedModel> LoadModelFile(const std::string& path) {
     scaling.min = d["min"].get<std::vector<double>>();
     scaling.max = d["max"].get<std::vector<double>>();
     scaling.weight = d["weight"].get<double>();
+    if (scaling.min.size() != chem::DescriptorNames().size() ||
+        scaling.max.size() != scaling.min.size()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "model file '" + path +
+                           "' was made with other descriptors than this "
+                           "labloop computes");
+    }
     m.descriptors = scaling;
   }
   learners::ModelRegistry models("model");
@@ -154,7 +173,10 @@ Result<LoadedModel> LoadModelFile(const std::string& path) {
 
 std::vector<double> TotalSigma(const learners::Predictions& p) {
   std::vector<double> sigma(p.size());
-  for (size_t i = 0; i < p.size(); ++i) sigma[i] = std::max(p.Sigma(i), 1e-12);
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double s = p.Sigma(i);
+    sigma[i] = std::isfinite(s) ? std::max(s, 1e-12) : 1e-12;
+  }
   return sigma;
 }
 

@@ -73,7 +73,9 @@ std::set<int64_t> DoneLines(const std::string& path) {
   std::string text;
   while (std::getline(in, text)) {
     auto j = json::parse(text, nullptr, false);
-    if (!j.is_discarded() && j.contains("line")) done.insert(j["line"].get<int64_t>());
+    if (!j.is_discarded() && j.contains("line") && j["line"].is_number_integer()) {
+      done.insert(j["line"].get<int64_t>());
+    }
   }
   return done;
 }
@@ -92,7 +94,7 @@ std::string Compute(const Simulator& simulator, const Task& task, const Isolatio
   }
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   out["rank"] = rank;
-  return out.dump();
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void SendString(const std::string& s, int to, int tag) {
@@ -120,16 +122,30 @@ int Coordinate(const std::vector<Task>& all, const std::string& output, int rank
   for (const auto& t : all) {
     if (!done.count(t.line)) tasks.push_back(t);
   }
+  // An earlier run killed mid-line leaves a fragment: end it, so the next line starts clean.
+  {
+    std::ifstream previous(output, std::ios::binary | std::ios::ate);
+    if (previous && previous.tellg() > 0) {
+      previous.seekg(-1, std::ios::end);
+      if (previous.get() != '\n') std::ofstream(output, std::ios::app) << "\n";
+    }
+  }
   std::ofstream out(output, std::ios::app);
   std::cerr << "labloop-sim: " << tasks.size() << " tasks (" << done.size() << " already in "
             << output << "), " << ranks << " ranks\n";
   size_t next = 0, written = 0, failed = 0;
   int in_flight = 0;
+  bool write_failed = false;
   auto write = [&](const std::string& line) {
     out << line << "\n";
     out.flush();
+    if (!out && !write_failed) {
+      write_failed = true;
+      std::cerr << "labloop-sim: error: writing '" << output << "' failed (disk full?)\n";
+    }
     ++written;
-    if (line.find("\"error\"") != std::string::npos) ++failed;
+    auto j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("error")) ++failed;
   };
   auto send_next = [&](int worker) {
     const Task& t = tasks[next++];
@@ -170,7 +186,7 @@ int Coordinate(const std::vector<Task>& all, const std::string& output, int rank
   for (int worker = 1; worker < ranks; ++worker) SendString("", worker, kTagStop);
   std::cerr << "labloop-sim: wrote " << written << " results (" << failed << " failed) to "
             << output << "\n";
-  return 0;
+  return write_failed ? 1 : 0;
 }
 
 void Work(int rank, const Simulator& simulator, const IsolationOptions& isolation) {
@@ -189,8 +205,6 @@ void Work(int rank, const Simulator& simulator, const IsolationOptions& isolatio
 
 int main(int argc, char** argv) {
   setenv("OMP_NUM_THREADS", "1", /*overwrite=*/0);  // one xtb thread per rank unless told
-  // Task processes are forked, and never call MPI: OpenMPI's warning about fork does not apply.
-  setenv("OMPI_MCA_mpi_warn_on_fork", "0", /*overwrite=*/0);
   int provided = 0;  // rank 0's helper thread never calls MPI: FUNNELED is enough
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, ranks = 1;
@@ -238,8 +252,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Warm up in this process once: back-ends set up lazily on first use (force-field tables,
-  // parameter files), and each task's child process would otherwise pay that again.
-  (void)(*simulator)->Run("CO");
+  // parameter files), and each task's child process would otherwise pay that again. Not with
+  // several OpenMP threads: libgomp's thread pool does not survive a fork.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  if (omp == nullptr || std::atoi(omp) <= 1) (void)(*simulator)->Run("CO");
   int code = 0;
   if (rank == 0) {
     code = Coordinate(tasks, output, ranks, **simulator, isolation);
