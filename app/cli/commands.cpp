@@ -239,7 +239,8 @@ int Main(int argc, char** argv) {
               << report->validation_raw.rmse << ", miscalibration area "
               << report->validation_raw.miscalibration_area << " -> "
               << report->validation_calibrated.miscalibration_area << " after "
-              << train_options.calibration << "\nwrote " << train_options.output << "\n";
+              << train_options.calibration << " (fitted on these rows)\nwrote "
+              << train_options.output << "\n";
     return 0;
   }
   if (*model_evaluate) {

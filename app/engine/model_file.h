@@ -37,6 +37,8 @@ struct ModelTrainOptions {
 struct ModelTrainReport {
   int64_t training = 0, validation = 0;
   std::vector<std::string> skipped;  // "file:line: why", one per unusable row
+  // On the validation rows; the calibrated figures are in-sample (the calibrator was fitted on
+  // those rows): `labloop model evaluate` on other data gives the honest ones.
   learners::RegressionMetrics validation_raw, validation_calibrated;
   double fit_seconds = 0;
 };
