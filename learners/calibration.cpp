@@ -4,6 +4,7 @@
 #include <ceres/gradient_problem_solver.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -181,7 +182,14 @@ class Isotonic final : public KnotCalibrator {
     };
     std::vector<Block> blocks;
     for (size_t i : order) {
-      blocks.push_back({sigma[i], residual[i] * residual[i], 1});
+      // Points of equal σ form one block from the start, so every block has its own σ.
+      if (!blocks.empty() && blocks.back().sigma_sum / blocks.back().count == sigma[i]) {
+        blocks.back().sigma_sum += sigma[i];
+        blocks.back().value_sum += residual[i] * residual[i];
+        blocks.back().count += 1;
+      } else {
+        blocks.push_back({sigma[i], residual[i] * residual[i], 1});
+      }
       while (blocks.size() > 1) {
         const Block& last = blocks.back();
         const Block& prev = blocks[blocks.size() - 2];
@@ -222,7 +230,6 @@ class Isotonic final : public KnotCalibrator {
     }
     for (const auto& b : blocks) {
       double x = b.sigma_sum / b.count;
-      if (!knots_x_.empty() && x <= knots_x_.back()) continue;  // equal σ: keep the first
       knots_x_.push_back(x);
       // A block with no error at all still gets the smallest variance seen, not σ' = 0.
       knots_y_.push_back(std::sqrt(std::max(b.value_sum / b.count, smallest)));
@@ -242,19 +249,27 @@ class Empirical final : public KnotCalibrator {
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return sigma[a] < sigma[b]; });
     const size_t bins = std::clamp<size_t>(n / 10, 1, 20);  // ~10 points a bin at the least
-    knots_x_.clear();
-    knots_y_.clear();
+    // Per bin: Σσ, Σr², count. Bins of one σ value (a σ shared by many points) are merged, so
+    // that no residual is left out and the knots' σ increase.
+    std::vector<std::array<double, 3>> sums;
     for (size_t b = 0; b < bins; ++b) {
       size_t lo = n * b / bins, hi = n * (b + 1) / bins;
-      double s = 0, r2 = 0;
+      std::array<double, 3> bin{0, 0, static_cast<double>(hi - lo)};
       for (size_t k = lo; k < hi; ++k) {
-        s += sigma[order[k]];
-        r2 += residual[order[k]] * residual[order[k]];
+        bin[0] += sigma[order[k]];
+        bin[1] += residual[order[k]] * residual[order[k]];
       }
-      double x = s / (hi - lo);
-      if (!knots_x_.empty() && x <= knots_x_.back()) continue;
-      knots_x_.push_back(x);
-      knots_y_.push_back(std::max(std::sqrt(r2 / (hi - lo)), 1e-12));
+      if (!sums.empty() && bin[0] / bin[2] <= sums.back()[0] / sums.back()[2]) {
+        for (int j = 0; j < 3; ++j) sums.back()[j] += bin[j];
+      } else {
+        sums.push_back(bin);
+      }
+    }
+    knots_x_.clear();
+    knots_y_.clear();
+    for (const auto& bin : sums) {
+      knots_x_.push_back(bin[0] / bin[2]);
+      knots_y_.push_back(std::max(std::sqrt(bin[1] / bin[2]), 1e-12));
     }
     return {};
   }

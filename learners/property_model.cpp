@@ -1,5 +1,6 @@
 #include "learners/property_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "learners/deep_ensemble.h"
@@ -10,6 +11,15 @@ namespace labloop::learners {
 double Predictions::Sigma(size_t i) const {
   return std::sqrt(sigma_epistemic[i] * sigma_epistemic[i] +
                    sigma_aleatoric[i] * sigma_aleatoric[i]);
+}
+
+std::vector<double> Predictions::Sigmas(double floor) const {
+  std::vector<double> sigma(size());
+  for (size_t i = 0; i < size(); ++i) {
+    const double s = Sigma(i);
+    sigma[i] = std::isfinite(s) ? std::max(s, floor) : floor;
+  }
+  return sigma;
 }
 
 Status ModelOptions::Validate() const {

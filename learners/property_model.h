@@ -28,6 +28,9 @@ struct Predictions {
 
   size_t size() const { return mean.size(); }
   double Sigma(size_t i) const;  // total
+  // Every row's total σ, at least `floor` (a non-finite σ becomes the floor): what metrics and
+  // calibrators, which need σ > 0, take.
+  std::vector<double> Sigmas(double floor = 1e-12) const;
 };
 
 struct ModelOptions {

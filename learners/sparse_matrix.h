@@ -25,6 +25,31 @@ struct SparseMatrix {
     offsets.push_back(static_cast<int64_t>(indices.size()));
   }
 
+  // `count` rows: this matrix's rows over and over (rows 0, 1, ..., 0, 1, ...), for timing a
+  // pool larger than the data at hand.
+  SparseMatrix Repeat(int64_t count) const {
+    std::vector<int64_t> rows(count);
+    for (int64_t r = 0; r < count; ++r) rows[r] = Rows() > 0 ? r % Rows() : 0;
+    return Rows() > 0 ? Select(rows) : SparseMatrix(cols);
+  }
+
+  // These rows with dense columns appended after the existing ones: extra[r] holds row r's
+  // values (every row the same length).
+  SparseMatrix AppendColumns(const std::vector<std::vector<float>>& extra) const {
+    const int64_t added = extra.empty() ? 0 : static_cast<int64_t>(extra.front().size());
+    SparseMatrix out(cols + added);
+    for (int64_t r = 0; r < Rows(); ++r) {
+      out.indices.insert(out.indices.end(), indices.begin() + offsets[r],
+                         indices.begin() + offsets[r + 1]);
+      out.values.insert(out.values.end(), values.begin() + offsets[r],
+                        values.begin() + offsets[r + 1]);
+      for (int64_t k = 0; k < added; ++k) out.indices.push_back(cols + k);
+      out.values.insert(out.values.end(), extra[r].begin(), extra[r].end());
+      out.offsets.push_back(static_cast<int64_t>(out.indices.size()));
+    }
+    return out;
+  }
+
   // The rows at `rows`, in that order.
   SparseMatrix Select(const std::vector<int64_t>& rows) const {
     SparseMatrix out(cols);

@@ -228,9 +228,8 @@ class TanimotoGp final : public PropertyModel {
     std::vector<float> k(n * table_->Stride());
     KernelRows(*table_, train_, 0, n, options_.threads, k.data());
     // One thread for LibTorch and BLAS here: at these sizes a second one gains little, and
-    // the kernel loops have the cores (see UseSingleThreadedBlas).
+    // the kernel loops have the cores.
     ScopedTorchThreads threads(1);
-    UseSingleThreadedBlas();
     auto kt = torch::from_blob(k.data(), {n, n}, {table_->Stride(), 1}, torch::kFloat32)
                   .to(torch::kFloat64);
     kt = 0.5 * (kt + kt.t());  // exact symmetry for the solver
@@ -311,7 +310,6 @@ class TanimotoGp final : public PropertyModel {
     return GuardTorch("predicting with tanimoto_gp", [&]() -> Result<Predictions> {
       // Parallel over row blocks instead, each block's GEMM on its own thread.
       ScopedTorchThreads threads(1);
-      UseSingleThreadedBlas();
       const int64_t rows = x.Rows(), n = table_->Rows(), stride = table_->Stride();
       Predictions p;
       p.mean.resize(rows);

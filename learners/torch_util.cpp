@@ -65,6 +65,7 @@ void UseSingleThreadedBlas() {
 }
 
 ScopedTorchThreads::ScopedTorchThreads(int threads) : previous_(torch::get_num_threads()) {
+  UseSingleThreadedBlas();
   // OMP_NUM_THREADS=1 (set for xtb) would otherwise leave LibTorch on one core.
   torch::set_num_threads(threads > 0 ? threads : DefaultThreadCount());
 }

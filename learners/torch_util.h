@@ -19,7 +19,8 @@ struct CsrTensors {
 };
 CsrTensors ToTensors(const SparseMatrix& x, int64_t start, int64_t count, torch::Device device);
 
-// Sets LibTorch's intra-op thread count for a scope (0: one per core).
+// Sets LibTorch's intra-op thread count for a scope (0: one per core), with OpenBLAS on one
+// thread (UseSingleThreadedBlas).
 class ScopedTorchThreads {
  public:
   explicit ScopedTorchThreads(int threads);

@@ -1,12 +1,15 @@
 #include "app/cli/bench.h"
+#include "app/cli/bench_util.h"
 
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <numeric>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -22,9 +25,9 @@ namespace labloop::cli {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using detail::Clock;
 
-namespace {
+namespace detail {
 
 double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -41,7 +44,25 @@ Status WriteJson(const std::string& path, const json& j) {
 
 json Machine() { return {{"cores", std::thread::hardware_concurrency()}}; }
 
-}  // namespace
+Stat Summarize(const std::vector<double>& v) {
+  Stat s;
+  if (v.empty()) return s;
+  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  if (v.size() > 1) {
+    double sq = 0;
+    for (double x : v) sq += (x - s.mean) * (x - s.mean);
+    s.sd = std::sqrt(sq / static_cast<double>(v.size() - 1));
+  }
+  return s;
+}
+
+json StatJson(const Stat& s) { return {{"mean", s.mean}, {"sd", s.sd}}; }
+
+}  // namespace detail
+
+using detail::Machine;
+using detail::Since;
+using detail::WriteJson;
 
 Status RunStorePredictionsBench(const StorePredictionsBench& options) {
   fs::path dir = fs::temp_directory_path() / ("labloop-bench-" + std::to_string(getpid()));

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/bench.h"
+#include "app/cli/bench_util.h"
 #include "core/chem/reader.h"
 #include "core/log.h"
 #include "learners/acquisition.h"
@@ -28,14 +29,17 @@ namespace labloop::cli {
 
 namespace {
 
+using detail::Clock;
+using detail::Machine;
+using detail::Since;
+using detail::Stat;
+using detail::StatJson;
+using detail::Summarize;
+using detail::WriteJson;
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
 constexpr double kNoScore = std::numeric_limits<double>::quiet_NaN();
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // The published figures (% of top-100 scores after 6%, Graff et al. 2021), for the table.
 const std::map<std::string, std::map<std::string, std::string>>& Published() {
@@ -275,24 +279,6 @@ Result<RunResult> RunOnce(const Dataset& d, const AlBench& options, const Settin
   return result;
 }
 
-struct Stat {
-  double mean = 0, sd = 0;
-};
-
-Stat Summarize(const std::vector<double>& v) {
-  Stat s;
-  if (v.empty()) return s;
-  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
-  if (v.size() > 1) {
-    double sq = 0;
-    for (double x : v) sq += (x - s.mean) * (x - s.mean);
-    s.sd = std::sqrt(sq / (v.size() - 1));
-  }
-  return s;
-}
-
-json StatJson(const Stat& s) { return {{"mean", s.mean}, {"sd", s.sd}}; }
-
 // Runs the Python baseline; returns its JSON, or an error saying why it could not run.
 Result<json> RunBaseline(const AlBench& options) {
   if (!fs::exists(options.baseline_script)) {
@@ -329,16 +315,7 @@ Result<json> RunBaseline(const AlBench& options) {
 // Scores a pool of `rows` rows (the library's fingerprints repeated) with a model trained on
 // 6% of the library, and selects a batch: the fast loop at the size of a large screening pool.
 Result<json> TimeScale(const Dataset& d, const AlBench& options, const std::string& kind) {
-  learners::SparseMatrix pool(d.x.cols);
-  pool.offsets.reserve(options.scale_pool + 1);
-  for (int64_t r = 0; r < options.scale_pool; ++r) {
-    int64_t src = r % d.x.Rows();
-    pool.indices.insert(pool.indices.end(), d.x.indices.begin() + d.x.offsets[src],
-                        d.x.indices.begin() + d.x.offsets[src + 1]);
-    pool.values.insert(pool.values.end(), d.x.values.begin() + d.x.offsets[src],
-                       d.x.values.begin() + d.x.offsets[src + 1]);
-    pool.offsets.push_back(static_cast<int64_t>(pool.indices.size()));
-  }
+  learners::SparseMatrix pool = d.x.Repeat(options.scale_pool);
   std::vector<int64_t> train_rows;
   std::vector<double> y;
   const int64_t train =
@@ -500,7 +477,7 @@ Status RunAlBench(const AlBench& options) {
                   {{"setting", best_setting},
                    {"scores_percent", best_scores},
                    {"seconds_per_iteration", best_seconds}}},
-                 {"machine", {{"cores", std::thread::hardware_concurrency()}}}};
+                 {"machine", Machine()}};
 
   if (!options.baseline_script.empty()) {
     auto baseline = RunBaseline(options);
@@ -530,14 +507,7 @@ Status RunAlBench(const AlBench& options) {
                     scale.error().message.c_str());
     }
   }
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    out << result.dump(2) << "\n";
-    if (!out)
-      return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + options.json_path + "'");
-    std::printf("wrote %s\n", options.json_path.c_str());
-  }
-  return {};
+  return WriteJson(options.json_path, result);
 }
 
 }  // namespace labloop::cli

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/bench.h"
+#include "app/cli/bench_util.h"
 #include "core/chem/descriptors.h"
 #include "core/chem/reader.h"
 #include "learners/calibration.h"
@@ -22,12 +23,14 @@ namespace labloop::cli {
 
 namespace {
 
-using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
+using detail::Clock;
+using detail::Machine;
+using detail::Since;
+using detail::Stat;
+using detail::Summarize;
+using detail::WriteJson;
 
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
+using json = nlohmann::json;
 
 struct Set {
   learners::SparseMatrix x{2048};
@@ -66,21 +69,9 @@ Result<Set> ReadSet(const std::string& path, const std::string& target) {
 
 // The fingerprint rows with the descriptors appended as columns 2048.., scaled by `scaling`.
 learners::SparseMatrix WithDescriptors(const Set& s, const chem::DescriptorScaling& scaling) {
-  const int64_t extra = static_cast<int64_t>(chem::DescriptorNames().size());
-  learners::SparseMatrix x(s.x.cols + extra);
-  for (int64_t r = 0; r < s.x.Rows(); ++r) {
-    std::vector<int64_t> idx(s.x.indices.begin() + s.x.offsets[r],
-                             s.x.indices.begin() + s.x.offsets[r + 1]);
-    std::vector<float> val(s.x.values.begin() + s.x.offsets[r],
-                           s.x.values.begin() + s.x.offsets[r + 1]);
-    auto scaled = scaling.Apply(s.descriptors[r]);
-    for (int64_t k = 0; k < extra; ++k) {
-      idx.push_back(s.x.cols + k);
-      val.push_back(scaled[k]);
-    }
-    x.AddRow(idx, val);
-  }
-  return x;
+  std::vector<std::vector<float>> scaled;
+  for (const auto& d : s.descriptors) scaled.push_back(scaling.Apply(d));
+  return s.x.AppendColumns(scaled);
 }
 
 Set Subset(const Set& all, const std::vector<int64_t>& rows) {
@@ -106,12 +97,6 @@ struct SplitResult {
   double fit_seconds = 0;
 };
 
-std::vector<double> TotalSigma(const learners::Predictions& p) {
-  std::vector<double> sigma(p.size());
-  for (size_t i = 0; i < p.size(); ++i) sigma[i] = std::max(p.Sigma(i), 1e-12);
-  return sigma;
-}
-
 Result<SplitResult> RunSplit(const std::string& kind, uint64_t seed, const Set& train,
                              const Set& valid, const Set& test) {
   learners::ModelRegistry models("model");
@@ -129,11 +114,11 @@ Result<SplitResult> RunSplit(const std::string& kind, uint64_t seed, const Set& 
   if (!pv) return tl::unexpected(pv.error());
   auto pt = (*model)->Predict(test.x);
   if (!pt) return tl::unexpected(pt.error());
-  auto sigma_test = TotalSigma(*pt);
+  auto sigma_test = pt->Sigmas();
   auto raw = learners::EvaluatePredictions(test.y, pt->mean, sigma_test);
   if (!raw) return tl::unexpected(raw.error());
   out.test["none"] = *raw;
-  auto sigma_valid = TotalSigma(*pv);
+  auto sigma_valid = pv->Sigmas();
   std::vector<double> residual(valid.y.size());
   for (size_t i = 0; i < residual.size(); ++i) residual[i] = valid.y[i] - pv->mean[i];
   learners::CalibratorRegistry calibrators("calibration");
@@ -148,17 +133,6 @@ Result<SplitResult> RunSplit(const std::string& kind, uint64_t seed, const Set& 
     out.test[name] = *after;
   }
   return out;
-}
-
-struct Stat {
-  double mean = 0, sd = 0;
-};
-Stat Summarize(const std::vector<double>& v) {
-  Stat s;
-  s.mean = std::accumulate(v.begin(), v.end(), 0.0) / v.size();
-  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
-  s.sd = v.size() > 1 ? std::sqrt(s.sd / (v.size() - 1)) : 0.0;
-  return s;
 }
 
 // Prints and returns the table of one split kind: per model and calibration, mean ± s.d.
@@ -189,16 +163,15 @@ json Report(const std::string& title,
       std::printf("  %-14s %-14s %15s %15s %15s %15s %15s %8.2f\n", model.c_str(),
                   calibration.c_str(), cell(s_rmse).c_str(), cell(s_sp).c_str(),
                   cell(s_area).c_str(), cell(s_nll).c_str(), cell(s_ence).c_str(), s_fit.mean);
-      auto js = [](const Stat& s) { return json{{"mean", s.mean}, {"sd", s.sd}}; };
       out.push_back({{"model", model},
                      {"calibration", calibration},
                      {"runs", runs.size()},
-                     {"rmse", js(s_rmse)},
-                     {"spearman", js(s_sp)},
-                     {"miscalibration_area", js(s_area)},
-                     {"nll", js(s_nll)},
-                     {"ence", js(s_ence)},
-                     {"fit_seconds", js(s_fit)}});
+                     {"rmse", detail::StatJson(s_rmse)},
+                     {"spearman", detail::StatJson(s_sp)},
+                     {"miscalibration_area", detail::StatJson(s_area)},
+                     {"nll", detail::StatJson(s_nll)},
+                     {"ence", detail::StatJson(s_ence)},
+                     {"fit_seconds", detail::StatJson(s_fit)}});
     }
   }
   return out;
@@ -266,15 +239,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
 
   if (options.throughput_rows > 0) {
     AddDescriptors(options.descriptors, *all, {});
-    learners::SparseMatrix pool(all->x.cols);
-    for (int64_t r = 0; r < options.throughput_rows; ++r) {
-      int64_t src = r % n;
-      pool.indices.insert(pool.indices.end(), all->x.indices.begin() + all->x.offsets[src],
-                          all->x.indices.begin() + all->x.offsets[src + 1]);
-      pool.values.insert(pool.values.end(), all->x.values.begin() + all->x.offsets[src],
-                         all->x.values.begin() + all->x.offsets[src + 1]);
-      pool.offsets.push_back(static_cast<int64_t>(pool.indices.size()));
-    }
+    learners::SparseMatrix pool = all->x.Repeat(options.throughput_rows);
     learners::ModelRegistry models("model");
     learners::RegisterBuiltinModels(models);
     json throughput = json::object();
@@ -297,14 +262,8 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     }
     result["throughput_per_second"] = throughput;
   }
-  result["machine"] = {{"cores", std::thread::hardware_concurrency()}};
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    out << result.dump(2) << "\n";
-    if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write " + options.json_path);
-    std::printf("wrote %s\n", options.json_path.c_str());
-  }
-  return {};
+  result["machine"] = Machine();
+  return WriteJson(options.json_path, result);
 }
 
 }  // namespace labloop::cli

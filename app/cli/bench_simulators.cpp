@@ -11,19 +11,20 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/bench.h"
+#include "app/cli/bench_util.h"
 #include "simulators/simulator.h"
 
 namespace labloop::cli {
 
 namespace {
 
+using detail::Clock;
+using detail::Machine;
+using detail::Since;
+using detail::WriteJson;
+
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Clock = std::chrono::steady_clock;
-
-double Since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
 
 // Runs labloop-sim on `ranks` ranks; returns the wall time, or an error.
 Result<double> TimeSim(const std::string& sim, int ranks, const std::string& input,
@@ -103,7 +104,7 @@ Status RunSimulatorsBench(const SimulatorsBench& options) {
   json result = {{"benchmark", "simulators"},
                  {"molecules", smiles.size()},
                  {"plain_loop", {{"seconds", plain}, {"per_second", n / plain}}},
-                 {"machine", {{"cores", std::thread::hardware_concurrency()}}}};
+                 {"machine", Machine()}};
   json runs = json::array();
   for (int ranks : options.ranks) {
     // MPI's own start and stop, timed on an empty input, is not per-task work.
@@ -161,13 +162,7 @@ Status RunSimulatorsBench(const SimulatorsBench& options) {
   result["labloop_sim"] = runs;
   std::error_code ec;
   fs::remove_all(dir, ec);
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    out << result.dump(2) << "\n";
-    if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write " + options.json_path);
-    std::printf("wrote %s\n", options.json_path.c_str());
-  }
-  return {};
+  return WriteJson(options.json_path, result);
 }
 
 }  // namespace labloop::cli

@@ -34,18 +34,9 @@ struct Table {
 
 // The table's fingerprint rows with the scaled descriptors appended as columns after them.
 void AppendDescriptors(Table& t, const chem::DescriptorScaling& scaling) {
-  const int64_t extra = static_cast<int64_t>(chem::DescriptorNames().size());
-  learners::SparseMatrix x(t.x.cols + extra);
-  for (int64_t r = 0; r < t.x.Rows(); ++r) {
-    std::vector<int64_t> idx(t.x.indices.begin() + t.x.offsets[r],
-                             t.x.indices.begin() + t.x.offsets[r + 1]);
-    std::vector<float> val(t.x.values.begin() + t.x.offsets[r],
-                           t.x.values.begin() + t.x.offsets[r + 1]);
-    auto scaled = scaling.Apply(t.descriptors[r]);
-    for (int64_t k = 0; k < extra; ++k) idx.push_back(t.x.cols + k), val.push_back(scaled[k]);
-    x.AddRow(idx, val);
-  }
-  t.x = std::move(x);
+  std::vector<std::vector<float>> scaled;
+  for (const auto& d : t.descriptors) scaled.push_back(scaling.Apply(d));
+  t.x = t.x.AppendColumns(scaled);
 }
 
 Result<Table> ReadTable(const std::string& path, const std::string& target,
@@ -171,15 +162,6 @@ Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
   return m;
 }
 
-std::vector<double> TotalSigma(const learners::Predictions& p) {
-  std::vector<double> sigma(p.size());
-  for (size_t i = 0; i < p.size(); ++i) {
-    const double s = p.Sigma(i);
-    sigma[i] = std::isfinite(s) ? std::max(s, 1e-12) : 1e-12;
-  }
-  return sigma;
-}
-
 json MetricsJson(const learners::RegressionMetrics& m) {
   return {{"n", m.n},
           {"rmse", m.rmse},
@@ -248,7 +230,7 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   auto p = (*model)->Predict(table->x.Select(valid));
   if (!p) return tl::unexpected(p.error());
   const auto y_valid = pick(valid);
-  auto sigma = TotalSigma(*p);
+  auto sigma = p->Sigmas();
   auto raw = learners::EvaluatePredictions(y_valid, p->mean, sigma);
   if (!raw) return tl::unexpected(raw.error());
   report.validation_raw = *raw;
@@ -316,7 +298,7 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   ModelEvaluation e;
   e.rows = table->x.Rows();
   e.skipped = table->skipped;
-  auto sigma = TotalSigma(*p);
+  auto sigma = p->Sigmas();
   auto raw = learners::EvaluatePredictions(table->y, p->mean, sigma);
   if (!raw) return tl::unexpected(raw.error());
   e.raw = *raw;
@@ -355,6 +337,7 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   for (const auto& [name, value] : first.properties) out << "," << chem::CsvField(name);
   out << ",mean,sigma,sigma_epistemic,sigma_aleatoric\n";
   out.precision(10);
+  const auto sigmas = p->Sigmas();
   for (size_t i = 0; i < table->records.size(); ++i) {
     const auto& r = table->records[i];
     out << chem::CsvField(r.input.empty() ? r.smiles : r.input);
@@ -364,7 +347,7 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
                                 [&](const auto& f) { return f.first == name; });
       out << "," << (field == r.properties.end() ? "" : chem::CsvField(field->second));
     }
-    const double sigma = std::max(p->Sigma(i), 1e-12);
+    const double sigma = sigmas[i];
     const double calibrated = m->calibrator ? m->calibrator->Apply(sigma) : sigma;
     const double scale = calibrated / sigma;
     out << "," << p->mean[i] << "," << calibrated << "," << p->sigma_epistemic[i] * scale << ","

@@ -1,6 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <sqlite3.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -135,24 +134,10 @@ TEST_CASE("The demo runs end to end", "[integration][slow]") {
 }
 
 namespace {
-// The audit log's (actor, kind, detail) rows of one kind, read with plain SQLite.
+// The audit log's (actor, time, detail) rows of one kind.
 std::vector<std::vector<std::string>> Events(const std::string& path, const std::string& kind) {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT actor, time, detail FROM event WHERE kind = ? ORDER BY id", -1,
-                     &stmt, nullptr);
-  sqlite3_bind_text(stmt, 1, kind.c_str(), -1, SQLITE_TRANSIENT);
-  std::vector<std::vector<std::string>> rows;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    std::vector<std::string> row;
-    for (int c = 0; c < 3; ++c)
-      row.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, c)));
-    rows.push_back(row);
-  }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
-  return rows;
+  return QueryCampaign(path, "SELECT actor, time, detail FROM event WHERE kind = ? ORDER BY id",
+                       {kind});
 }
 
 // The candidate ids `labloop status --json` lists as waiting for approval.

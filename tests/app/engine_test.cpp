@@ -1,7 +1,5 @@
 #include <catch2/catch.hpp>
 
-#include <sqlite3.h>
-
 #include <fstream>
 #include <map>
 #include <set>
@@ -242,20 +240,13 @@ TEST_CASE("Every acquisition function runs a campaign - a diverse batch keeps pi
 }
 
 namespace {
-// (route, sigma) of every decision of the model-guided rounds, read with plain SQLite.
+// (route, sigma) of every decision of the model-guided rounds.
 std::vector<std::pair<std::string, double>> RoutedDecisions(const std::string& path) {
-  sqlite3* db = nullptr;
-  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(db, "SELECT route, sigma FROM decision WHERE round > 0 ORDER BY id", -1, &stmt,
-                     nullptr);
   std::vector<std::pair<std::string, double>> rows;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    rows.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)),
-                      sqlite3_column_double(stmt, 1));
+  for (const auto& r : testing::QueryCampaign(
+           path, "SELECT route, sigma FROM decision WHERE round > 0 ORDER BY id")) {
+    rows.emplace_back(r[0], r[1].empty() ? 0.0 : std::stod(r[1]));
   }
-  sqlite3_finalize(stmt);
-  sqlite3_close(db);
   return rows;
 }
 }  // namespace
@@ -378,20 +369,13 @@ TEST_CASE("Constraints on descriptors reject picks - with the reason - in every 
   std::set<int64_t> unique(rejected->begin(), rejected->end());
   CHECK(unique.size() == rejected->size());
   // Each rejection says which constraint failed, and by how much.
-  sqlite3* raw = nullptr;
-  sqlite3_open_v2(campaign.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  sqlite3_stmt* stmt = nullptr;
-  sqlite3_prepare_v2(raw, "SELECT reasons FROM decision WHERE route = 'reject'", -1, &stmt,
-                     nullptr);
   int with_reason = 0;
-  while (sqlite3_step(stmt) == SQLITE_ROW) {
-    std::string reasons = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
-    INFO(reasons);
-    CHECK(reasons.find("fails a constraint: mol_wt = ") != std::string::npos);
-    CHECK(reasons.find(" > 150") != std::string::npos);
+  for (const auto& r :
+       testing::QueryCampaign(campaign, "SELECT reasons FROM decision WHERE route = 'reject'")) {
+    INFO(r[0]);
+    CHECK(r[0].find("fails a constraint: mol_wt = ") != std::string::npos);
+    CHECK(r[0].find(" > 150") != std::string::npos);
     ++with_reason;
   }
-  sqlite3_finalize(stmt);
-  sqlite3_close(raw);
   CHECK(with_reason == static_cast<int>(rejected->size()));
 }

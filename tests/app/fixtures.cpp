@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +33,29 @@ std::string EsolConfig(int budget, int batch, int simulator_threads) {
          "[budget]\ninitial_batch = " +
          std::to_string(batch) + "\nbatch_size = " + std::to_string(batch) +
          "\nmax_evaluations = " + std::to_string(budget) + "\n";
+}
+
+std::vector<std::vector<std::string>> QueryCampaign(const std::string& path, const std::string& sql,
+                                                    const std::vector<std::string>& parameters) {
+  sqlite3* db = nullptr;
+  sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    sqlite3_bind_text(stmt, static_cast<int>(i) + 1, parameters[i].c_str(), -1, SQLITE_TRANSIENT);
+  }
+  std::vector<std::vector<std::string>> rows;
+  while (stmt != nullptr && sqlite3_step(stmt) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+      const unsigned char* text = sqlite3_column_text(stmt, c);
+      row.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return rows;
 }
 
 std::string DemoPoolHead(int count) {

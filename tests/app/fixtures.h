@@ -19,6 +19,12 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
+// The rows of a read-only query on a campaign file, every column as text ("" for NULL);
+// `parameters` bind the query's ? in order.
+std::vector<std::vector<std::string>> QueryCampaign(
+    const std::string& path, const std::string& sql,
+    const std::vector<std::string>& parameters = {});
+
 // Runs build/bin/labloop with `args`; `env` entries ("NAME=value") are added to the environment.
 CommandResult RunLabloop(const std::vector<std::string>& args,
                          const std::vector<std::string>& env = {}, double kill_after_seconds = 0);

@@ -112,3 +112,16 @@ TEST_CASE("Every calibrator makes held-out σ better calibrated - and round-trip
   CHECK(scaling->Apply(1.0) == Approx(std::hypot(3.0, 0.2)).epsilon(0.03));
   CHECK(scaling->Apply(0.0) == Approx(0.2).epsilon(0.3));
 }
+
+TEST_CASE("Points of equal sigma all count - none is dropped") {
+  // Every σ the same (a model whose σ saturated): the map is the RMSE of all the residuals.
+  std::vector<double> sigma(40, 0.5), residual;
+  for (int i = 0; i < 40; ++i) residual.push_back(i % 2 ? 1.0 : -3.0);
+  CalibratorRegistry registry("calibrator");
+  RegisterBuiltinCalibrators(registry);
+  for (const std::string kind : {"isotonic", "empirical"}) {
+    auto calibrator = std::move(*registry.Create(kind));
+    REQUIRE(calibrator->Fit(sigma, residual));
+    CHECK(calibrator->Apply(0.5) == Approx(std::sqrt(5.0)));  // mean of 1 and 9
+  }
+}
