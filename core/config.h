@@ -59,4 +59,21 @@ class Config {
   mutable std::set<std::string> used_;
 };
 
+// `path` made absolute against `base_dir` when relative (empty stays empty).
+std::string ResolvePath(const std::string& path, const std::string& base_dir);
+// A TOML basic string: quotes, backslashes and control characters escaped.
+std::string TomlString(const std::string& s);
+// A double that reads back exactly (and always as a TOML float, never an integer).
+std::string TomlFloat(double v);
+
 }  // namespace labloop
+
+// Assigns a Config getter's value to `target`, or returns its error from the enclosing function.
+#define LABLOOP_ASSIGN(target, expr)                \
+  do {                                              \
+    auto labloop_value = (expr);                    \
+    if (!labloop_value) {                           \
+      return tl::unexpected(labloop_value.error()); \
+    }                                               \
+    target = *labloop_value;                        \
+  } while (false)

@@ -3,10 +3,14 @@
 #include <omp.h>
 #include <xtb.h>
 
+#include <ceres/gradient_problem.h>
+#include <ceres/gradient_problem_solver.h>
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <sstream>
+#include <fstream>
 #include <vector>
 
 #include "core/chem/geometry.h"
@@ -54,11 +58,116 @@ struct XtbCalculation {
   }
 };
 
+// Where xtb's parameter files are: $XTBPATH (xtb's own variable), else Debian's folder.
+std::string XtbParameterFile(const std::string& name) {
+  const char* path = std::getenv("XTBPATH");
+  std::string folder = path != nullptr && *path ? path : "/usr/share/xtb";
+  return folder + "/" + name;
+}
+
+// xtb's empirical shift of ΔSCC ionization potentials and electron affinities with the IPEA-xTB
+// parameters (what `xtb --vipea` prints as "empirical IP shift (eV): 4.8455").
+constexpr double kIpeaShiftEv = 4.8455;
+
+struct Structure {
+  int natoms = 0;
+  std::vector<int> numbers;
+  std::vector<double> bohr;
+  double charge = 0;
+  int uhf = 0;
+};
+
+// One xtb calculator on one structure: set up once, then single points as coordinates move.
+class XtbCalculator {
+ public:
+  // `parameters` empty: the method's built-in parameters.
+  Status Setup(const Structure& s, const SimulatorOptions& options, const std::string& method,
+               const std::string& parameters, bool solvate) {
+    std::string error;
+    xtb_setVerbosity(xtb_.env, XTB_VERBOSITY_MUTED);
+    xtb_.mol = xtb_newMolecule(xtb_.env, &s.natoms, s.numbers.data(), s.bohr.data(), &s.charge,
+                               &s.uhf, nullptr, nullptr);
+    if (xtb_.Failed(error)) return Fail("xtb rejected the molecule: " + error);
+    std::vector<char> file(parameters.begin(), parameters.end());
+    file.push_back('\0');
+    char* param = parameters.empty() ? nullptr : file.data();
+    if (method == "gfn1") {
+      xtb_loadGFN1xTB(xtb_.env, xtb_.mol, xtb_.calc, param);
+    } else {
+      xtb_loadGFN2xTB(xtb_.env, xtb_.mol, xtb_.calc, param);
+    }
+    if (xtb_.Failed(error)) return Fail("xtb could not set up " + method + ": " + error);
+    xtb_setAccuracy(xtb_.env, xtb_.calc, options.xtb_accuracy);
+    xtb_setMaxIter(xtb_.env, xtb_.calc, options.xtb_max_iterations);
+    xtb_setElectronicTemp(xtb_.env, xtb_.calc, options.electronic_temperature);
+    if (solvate && !options.solvent.empty()) {
+      std::vector<char> solvent(options.solvent.begin(), options.solvent.end());
+      solvent.push_back('\0');
+      int state = 1;  // xtb's default reference state (1 M gas / 1 M solution)
+      double temperature = 298.15;
+      int grid = 230;  // Lebedev points of the SASA grid, xtb's default
+      xtb_setSolvent(xtb_.env, xtb_.calc, solvent.data(), &state, &temperature, &grid);
+      if (xtb_.Failed(error)) {
+        return Fail("xtb has no GBSA parameters for solvent '" + options.solvent + "': " + error);
+      }
+    }
+    return {};
+  }
+
+  Status SinglePoint(const std::string& what) {
+    std::string error;
+    xtb_singlepoint(xtb_.env, xtb_.mol, xtb_.calc, xtb_.res);
+    if (xtb_.Failed(error)) return Fail("xtb " + what + " failed: " + error);
+    return {};
+  }
+
+  Status Move(const double* bohr) {
+    std::string error;
+    xtb_updateMolecule(xtb_.env, xtb_.mol, bohr, nullptr);
+    if (xtb_.Failed(error)) return Fail("xtb could not move the atoms: " + error);
+    return {};
+  }
+
+  double Energy() {
+    double energy = 0;
+    xtb_getEnergy(xtb_.env, xtb_.res, &energy);
+    return energy;
+  }
+  void Gradient(double* gradient) { xtb_getGradient(xtb_.env, xtb_.res, gradient); }
+  XtbCalculation& handles() { return xtb_; }
+
+ private:
+  static tl::unexpected<Error> Fail(const std::string& message) {
+    return MakeError(ErrorCode::kAborted, message);
+  }
+  XtbCalculation xtb_;
+};
+
+// The xtb energy surface for Ceres: E(x) and dE/dx in Hartree and bohr. A failed SCF makes the
+// point infeasible, and the line search steps back.
+class XtbSurface final : public ceres::FirstOrderFunction {
+ public:
+  XtbSurface(XtbCalculator& calculator, int natoms) : calculator_(calculator), natoms_(natoms) {}
+  int NumParameters() const override { return 3 * natoms_; }
+  bool Evaluate(const double* x, double* cost, double* gradient) const override {
+    ++evaluations;
+    if (!calculator_.Move(x) || !calculator_.SinglePoint("gradient")) return false;
+    *cost = calculator_.Energy();
+    if (gradient != nullptr) calculator_.Gradient(gradient);
+    return std::isfinite(*cost);
+  }
+  mutable int evaluations = 0;
+
+ private:
+  XtbCalculator& calculator_;
+  int natoms_;
+};
+
 class XtbSimulator final : public Simulator {
  public:
   explicit XtbSimulator(const SimulatorOptions& options) : options_(options) {}
   std::string Kind() const override { return "xtb"; }
-  std::vector<std::string> Properties() const override { return {"energy", "gap", "dipole"}; }
+  std::vector<std::string> Properties() const override { return PropertiesOf(options_); }
 
   Result<SimulationSummary> Run(const std::string& smiles) const override {
     auto start = std::chrono::steady_clock::now();
@@ -74,36 +183,57 @@ class XtbSimulator final : public Simulator {
     auto geometry = chem::Embed3D(*molecule, embed);
     if (!geometry) return tl::unexpected(geometry.error());
 
-    const int natoms = geometry->AtomCount();
-    std::vector<double> bohr(geometry->xyz_angstrom.size());
-    for (size_t i = 0; i < bohr.size(); ++i) bohr[i] = geometry->xyz_angstrom[i] * kBohrPerAngstrom;
-    const double charge = geometry->charge;
-    const int uhf = geometry->unpaired_electrons;
+    Structure s;
+    s.natoms = geometry->AtomCount();
+    s.numbers = geometry->atomic_numbers;
+    s.bohr.resize(geometry->xyz_angstrom.size());
+    for (size_t i = 0; i < s.bohr.size(); ++i) {
+      s.bohr[i] = geometry->xyz_angstrom[i] * kBohrPerAngstrom;
+    }
+    s.charge = geometry->charge;
+    s.uhf = geometry->unpaired_electrons;
 
-    XtbCalculation xtb;
+    XtbCalculator xtb;
+    LABLOOP_TRY(xtb.Setup(s, options_, options_.xtb_method, "", /*solvate=*/true));
+    nlohmann::json raw;
+    if (options_.optimize) {
+      XtbSurface* surface = new XtbSurface(xtb, s.natoms);  // owned by the problem
+      ceres::GradientProblem problem(surface);
+      ceres::GradientProblemSolver::Options solver;
+      solver.line_search_direction_type = ceres::LBFGS;
+      solver.max_num_iterations = options_.optimize_max_steps;
+      solver.gradient_tolerance = 1e-3;  // Eh/bohr, largest component
+      solver.function_tolerance = 1e-10;
+      solver.parameter_tolerance = 1e-8;
+      solver.logging_type = ceres::SILENT;
+      ceres::GradientProblemSolver::Summary summary;
+      double initial = 0;
+      if (xtb.SinglePoint("single point")) initial = xtb.Energy();
+      ceres::Solve(solver, problem, s.bohr.data(), &summary);
+      if (summary.termination_type == ceres::FAILURE || !std::isfinite(summary.final_cost)) {
+        return Fail("xtb geometry optimization failed: " + summary.message);
+      }
+      LABLOOP_TRY(xtb.Move(s.bohr.data()));
+      raw["optimization"] = {{"iterations", summary.iterations.size()},
+                             {"evaluations", surface->evaluations},
+                             {"converged", summary.termination_type == ceres::CONVERGENCE},
+                             {"relaxation_energy_eh", summary.final_cost - initial},
+                             {"message", summary.message}};
+    }
+    LABLOOP_TRY(xtb.SinglePoint("single point"));
+
     std::string error;
-    xtb_setVerbosity(xtb.env, XTB_VERBOSITY_MUTED);
-    xtb.mol = xtb_newMolecule(xtb.env, &natoms, geometry->atomic_numbers.data(), bohr.data(),
-                              &charge, &uhf, nullptr, nullptr);
-    if (xtb.Failed(error)) return Fail("xtb rejected the molecule: " + error);
-    xtb_loadGFN2xTB(xtb.env, xtb.mol, xtb.calc, nullptr);
-    if (xtb.Failed(error)) return Fail("xtb could not set up GFN2-xTB: " + error);
-    xtb_setAccuracy(xtb.env, xtb.calc, options_.xtb_accuracy);
-    xtb_setMaxIter(xtb.env, xtb.calc, options_.xtb_max_iterations);
-    xtb_setElectronicTemp(xtb.env, xtb.calc, options_.electronic_temperature);
-    xtb_singlepoint(xtb.env, xtb.mol, xtb.calc, xtb.res);
-    if (xtb.Failed(error)) return Fail("xtb single point failed: " + error);
-
+    auto& h = xtb.handles();
     double energy = 0;
     double dipole[3] = {0, 0, 0};
     int nao = 0;
-    xtb_getEnergy(xtb.env, xtb.res, &energy);
-    xtb_getDipole(xtb.env, xtb.res, dipole);
-    xtb_getNao(xtb.env, xtb.res, &nao);
+    xtb_getEnergy(h.env, h.res, &energy);
+    xtb_getDipole(h.env, h.res, dipole);
+    xtb_getNao(h.env, h.res, &nao);
     std::vector<double> eigenvalues(nao), occupations(nao);
-    xtb_getOrbitalEigenvalues(xtb.env, xtb.res, eigenvalues.data());
-    xtb_getOrbitalOccupations(xtb.env, xtb.res, occupations.data());
-    if (xtb.Failed(error)) return Fail("xtb results unreadable: " + error);
+    xtb_getOrbitalEigenvalues(h.env, h.res, eigenvalues.data());
+    xtb_getOrbitalOccupations(h.env, h.res, occupations.data());
+    if (h.Failed(error)) return Fail("xtb results unreadable: " + error);
     int homo = -1;
     for (int i = 0; i < nao; ++i) {
       if (occupations[i] > 0.5) homo = i;
@@ -117,23 +247,62 @@ class XtbSimulator final : public Simulator {
     summary.properties["dipole"] =
         std::sqrt(dipole[0] * dipole[0] + dipole[1] * dipole[1] + dipole[2] * dipole[2]) *
         kDebyePerAtomicUnit;
+    if (options_.ip_ea) {
+      auto ipea = VerticalIpEa(s);
+      if (!ipea) return tl::unexpected(ipea.error());
+      summary.properties["ip"] = ipea->first;
+      summary.properties["ea"] = ipea->second;
+    }
     summary.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::ostringstream raw;
-    raw << "{\"method\":\"GFN2-xTB\",\"atoms\":" << natoms << ",\"charge\":" << geometry->charge
-        << ",\"uhf\":" << uhf << ",\"force_field\":\"" << geometry->force_field
-        << "\",\"force_field_converged\":" << (geometry->force_field_converged ? "true" : "false")
-        << ",\"embed_attempts\":" << geometry->attempts << ",\"embedded_isomer\":\""
-        << geometry->embedded_isomer << "\""
-        << ",\"homo_ev\":" << eigenvalues[homo] * kEvPerHartree
-        << ",\"lumo_ev\":" << eigenvalues[homo + 1] * kEvPerHartree
-        << ",\"seconds\":" << summary.seconds << "}";
-    summary.raw_json = raw.str();
+    raw["method"] = options_.xtb_method == "gfn1" ? "GFN1-xTB" : "GFN2-xTB";
+    raw["solvation"] = options_.solvent.empty() ? "gas" : "GBSA(" + options_.solvent + ")";
+    raw["atoms"] = s.natoms;
+    raw["charge"] = geometry->charge;
+    raw["uhf"] = s.uhf;
+    raw["force_field"] = geometry->force_field;
+    raw["force_field_converged"] = geometry->force_field_converged;
+    raw["embed_attempts"] = geometry->attempts;
+    raw["embedded_isomer"] = geometry->embedded_isomer;
+    raw["homo_ev"] = eigenvalues[homo] * kEvPerHartree;
+    raw["lumo_ev"] = eigenvalues[homo + 1] * kEvPerHartree;
+    raw["seconds"] = summary.seconds;
+    // The geometry computed on (after the optimization, when there was one), with its elements.
+    std::vector<double> angstrom(s.bohr.size());
+    for (size_t i = 0; i < s.bohr.size(); ++i) angstrom[i] = s.bohr[i] / kBohrPerAngstrom;
+    raw["atomic_numbers"] = s.numbers;
+    raw["xyz_angstrom"] = angstrom;
+    summary.raw_json = raw.dump();
     return summary;
   }
 
  private:
-  static Result<SimulationSummary> Fail(const std::string& message) {
+  // IP = E(N-1) - E(N) and EA = E(N) - E(N+1) with the IPEA-xTB parameters, less xtb's shift.
+  Result<std::pair<double, double>> VerticalIpEa(const Structure& neutral) const {
+    const std::string parameters = XtbParameterFile("param_ipea-xtb.txt");
+    if (!std::ifstream(parameters)) {
+      return Fail("ip_ea needs xtb's IPEA-xTB parameters, not found at '" + parameters +
+                  "' (set XTBPATH to xtb's parameter folder)");
+    }
+    double energies[3] = {0, 0, 0};
+    for (int k = 0; k < 3; ++k) {
+      Structure s = neutral;
+      s.charge = neutral.charge + (k - 1);  // anion, neutral, cation
+      if (k != 1) s.uhf = neutral.uhf > 0 ? neutral.uhf - 1 : 1;
+      XtbCalculator xtb;
+      LABLOOP_TRY(xtb.Setup(s, options_, "gfn1", parameters, /*solvate=*/false));
+      LABLOOP_TRY(xtb.SinglePoint(k == 0   ? "anion single point"
+                                  : k == 1 ? "IPEA single point"
+                                           : "cation single point"));
+      energies[k] = xtb.Energy();
+    }
+    double ip = (energies[2] - energies[1]) * kEvPerHartree - kIpeaShiftEv;
+    double ea = (energies[1] - energies[0]) * kEvPerHartree - kIpeaShiftEv;
+    if (!std::isfinite(ip) || !std::isfinite(ea)) return Fail("xtb returned a non-finite IP/EA");
+    return std::make_pair(ip, ea);
+  }
+
+  static tl::unexpected<Error> Fail(const std::string& message) {
     return MakeError(ErrorCode::kAborted, message);
   }
   SimulatorOptions options_;

@@ -1,10 +1,13 @@
 #pragma once
-// GFN2-xTB single points through libxtb's C API.
+// GFN-xTB calculations through libxtb's C API.
 //
-// Geometry: RDKit ETKDG (seeded) then MMFF94 relaxation; then one GFN2-xTB single point in the
-// gas phase. Reports "energy" (total, Hartree), "gap" (HOMO-LUMO, eV) and "dipole" (Debye).
-// Each Run() has its own xtb environment, so runs on different threads do not share state; set
-// OMP_NUM_THREADS=1 when running several at once (the CLI does).
+// Geometry: RDKit ETKDG (seeded) then MMFF94 relaxation; optionally relaxed further with xtb
+// itself (`optimize`: L-BFGS on xtb's analytic gradient, Ceres' line-search solver, to a largest
+// gradient component below 1e-3 Eh/bohr, xtb's "normal" criterion); then one single point, in the
+// gas phase or in a GBSA solvent. Reports "energy" (total, Hartree), "gap" (HOMO-LUMO, eV) and
+// "dipole" (Debye); with `ip_ea`, also the vertical "ip" and "ea" (eV) the way `xtb --vipea` does
+// it: IPEA-xTB single points of the cation and anion at the same geometry, less xtb's empirical
+// shift. Each Run() has its own xtb environment, so runs on different threads share no state.
 
 #include <memory>
 

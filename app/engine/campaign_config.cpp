@@ -2,6 +2,7 @@
 
 #include "core/chem/descriptors.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -9,54 +10,6 @@
 namespace labloop::engine {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string Resolve(const std::string& path, const std::string& base_dir) {
-  if (path.empty()) return path;
-  fs::path p(path);
-  if (p.is_relative()) p = fs::path(base_dir) / p;
-  return fs::absolute(p).lexically_normal().string();
-}
-
-// A TOML basic string: quotes, backslashes and control characters escaped.
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
-// A double that reads back exactly (and always as a TOML float, never an integer).
-std::string Float(double v) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), "%.17g", v);
-  std::string out = buffer;
-  if (out.find_first_of(".eEn") == std::string::npos) out += ".0";
-  return out;
-}
-
-// Assigns a getter's value or returns its error from the enclosing function.
-#define LABLOOP_ASSIGN(target, expr)                \
-  do {                                              \
-    auto labloop_value = (expr);                    \
-    if (!labloop_value) {                           \
-      return tl::unexpected(labloop_value.error()); \
-    }                                               \
-    target = *labloop_value;                        \
-  } while (false)
-
-}  // namespace
 
 const char* DirectionName(learners::Direction direction) {
   return direction == learners::Direction::kMinimize ? "minimize" : "maximize";
@@ -82,7 +35,7 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
       return MakeError(ErrorCode::kInvalidArgument,
                        config.Source() + ": key 'library.files': " + format.error().message);
     }
-    c.library_files.push_back(Resolve(f, base_dir));
+    c.library_files.push_back(ResolvePath(f, base_dir));
   }
   LABLOOP_ASSIGN(c.read.smiles_column, config.GetString("library.smiles_column", ""));
   LABLOOP_ASSIGN(c.read.id_column, config.GetString("library.id_column", ""));
@@ -124,7 +77,10 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
                          ": keys 'objective.others' and 'objective.other_directions' "
                          "need one direction per property (minimize or maximize)");
   }
-  c.objectives.push_back({c.property, c.direction});
+  learners::Objective primary;
+  primary.property = c.property;
+  primary.direction = c.direction;
+  c.objectives.push_back(primary);
   for (size_t k = 0; k < others.size(); ++k) {
     if (other_directions[k] != "minimize" && other_directions[k] != "maximize") {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -138,9 +94,11 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
             config.Source() + ": key 'objective.others' names '" + others[k] + "' twice");
       }
     }
-    c.objectives.push_back({others[k], other_directions[k] == "minimize"
-                                           ? learners::Direction::kMinimize
-                                           : learners::Direction::kMaximize});
+    learners::Objective other;
+    other.property = others[k];
+    other.direction = other_directions[k] == "minimize" ? learners::Direction::kMinimize
+                                                        : learners::Direction::kMaximize;
+    c.objectives.push_back(other);
   }
   std::vector<double> worst, best, weights;
   LABLOOP_ASSIGN(worst, config.GetDoubleList("objective.worst"));
@@ -245,48 +203,24 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("acquisition.shortlist", c.batch_selection.shortlist, 1, 100000));
   c.batch_selection.shortlist = static_cast<int>(v);
 
-  LABLOOP_ASSIGN(c.simulator.kind, config.GetEnum("simulator.kind", {"xtb", "lookup"}, ""));
-  if (c.simulator.kind.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() + ": key 'simulator.kind' is missing; allowed: xtb, lookup");
-  }
+  LABLOOP_ASSIGN(c.simulator, simulators::ParseSimulatorOptions(config, base_dir));
   LABLOOP_ASSIGN(v, config.GetInt("simulator.threads", 0, 0, 1024));
   c.simulator_threads = static_cast<int>(v);
-  LABLOOP_ASSIGN(v, config.GetInt("simulator.embed_seed", c.simulator.embed_seed, 0, INT32_MAX));
-  c.simulator.embed_seed = static_cast<int>(v);
-  LABLOOP_ASSIGN(c.simulator.xtb_accuracy,
-                 config.GetDouble("simulator.accuracy", c.simulator.xtb_accuracy, 1e-4, 1000));
-  LABLOOP_ASSIGN(
-      v, config.GetInt("simulator.max_iterations", c.simulator.xtb_max_iterations, 1, 100000));
-  c.simulator.xtb_max_iterations = static_cast<int>(v);
-  LABLOOP_ASSIGN(c.simulator.electronic_temperature,
-                 config.GetDouble("simulator.electronic_temperature",
-                                  c.simulator.electronic_temperature, 1, 100000));
-  std::string table;
-  LABLOOP_ASSIGN(table, config.GetString("simulator.table", ""));
-  c.simulator.table = Resolve(table, base_dir);
-  LABLOOP_ASSIGN(c.simulator.smiles_column, config.GetString("simulator.smiles_column", ""));
-  LABLOOP_ASSIGN(c.simulator.value_column, config.GetString("simulator.value_column", ""));
-  c.simulator.property = c.property;
-  for (size_t k = 1; k < n_objectives; ++k) {
-    c.simulator.extra_properties.push_back(c.objectives[k].property);
-  }
-  if (c.simulator.kind == "lookup" && c.simulator.table.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() +
-                         ": key 'simulator.table' is missing; the lookup simulator "
-                         "needs a CSV of smiles,value");
-  }
-  for (const auto& o : c.objectives) {
-    if (c.simulator.kind == "xtb" && o.property != "gap" && o.property != "energy" &&
-        o.property != "dipole") {
+  if (auto computed = simulators::PropertiesOf(c.simulator); !computed.empty()) {
+    for (const auto& o : c.objectives) {
+      if (std::find(computed.begin(), computed.end(), o.property) != computed.end()) continue;
+      std::string list;
+      for (const auto& p : computed) list += (list.empty() ? "" : ", ") + p;
       return MakeError(ErrorCode::kInvalidArgument,
                        config.Source() + ": key '" +
                            (o.property == c.property ? "objective.property" : "objective.others") +
-                           "' has value '" + o.property +
-                           "', which the xtb simulator does not compute; allowed: gap, energy, "
-                           "dipole");
+                           "' has value '" + o.property + "', which the " + c.simulator.kind +
+                           " simulator does not compute; allowed: " + list);
     }
+  }
+  c.simulator.property = c.property;
+  for (size_t k = 1; k < n_objectives; ++k) {
+    c.simulator.extra_properties.push_back(c.objectives[k].property);
   }
 
   LABLOOP_ASSIGN(v, config.GetInt("budget.batch_size", c.batch_size, 1, 1000000));
@@ -387,26 +321,28 @@ Result<CampaignConfig> LoadCampaignConfig(const std::string& path) {
 
 std::string CampaignConfig::ToToml() const {
   std::ostringstream out;
-  out << "[campaign]\nname = " << Quote(name) << "\nseed = " << seed << "\n\n[library]\nfiles = [";
+  out << "[campaign]\nname = " << TomlString(name) << "\nseed = " << seed
+      << "\n\n[library]\nfiles = [";
   for (size_t i = 0; i < library_files.size(); ++i) {
-    out << (i ? ", " : "") << Quote(library_files[i]);
+    out << (i ? ", " : "") << TomlString(library_files[i]);
   }
   out << "]\n";
-  if (!read.smiles_column.empty()) out << "smiles_column = " << Quote(read.smiles_column) << "\n";
-  if (!read.id_column.empty()) out << "id_column = " << Quote(read.id_column) << "\n";
+  if (!read.smiles_column.empty())
+    out << "smiles_column = " << TomlString(read.smiles_column) << "\n";
+  if (!read.id_column.empty()) out << "id_column = " << TomlString(read.id_column) << "\n";
   out << "standardize = " << (read.standardize ? "true" : "false")
       << "\nmax_heavy_atoms = " << read.limits.max_heavy_atoms
       << "\nmax_smiles_length = " << read.limits.max_smiles_length << "\n\n";
-  out << "[objective]\nproperty = " << Quote(property)
-      << "\ndirection = " << Quote(DirectionName(direction)) << "\n";
+  out << "[objective]\nproperty = " << TomlString(property)
+      << "\ndirection = " << TomlString(DirectionName(direction)) << "\n";
   auto list = [&out](const char* key, const std::vector<std::string>& items) {
     out << key << " = [";
-    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << Quote(items[i]);
+    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << TomlString(items[i]);
     out << "]\n";
   };
   auto numbers = [&out](const char* key, const std::vector<double>& items) {
     out << key << " = [";
-    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << Float(items[i]);
+    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << TomlFloat(items[i]);
     out << "]\n";
   };
   if (objectives.size() > 1) {
@@ -431,50 +367,40 @@ std::string CampaignConfig::ToToml() const {
   out << "\n";
   out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
       << "\ncounts = " << (fingerprint.counts ? "true" : "false") << "\n\n";
-  out << "[model]\nkind = " << Quote(model.kind) << "\nmembers = " << model.members
+  out << "[model]\nkind = " << TomlString(model.kind) << "\nmembers = " << model.members
       << "\nhidden = " << model.hidden << "\nepochs = " << model.epochs
       << "\nmin_steps = " << model.min_steps << "\nbatch_size = " << model.batch_size
-      << "\nlearning_rate = " << Float(model.learning_rate)
-      << "\nweight_decay = " << Float(model.weight_decay) << "\ndevice = " << Quote(model.device)
-      << "\nthreads = " << model.threads << "\ndropout = " << Float(model.dropout)
-      << "\nmc_samples = " << model.mc_samples << "\n\n";
+      << "\nlearning_rate = " << TomlFloat(model.learning_rate)
+      << "\nweight_decay = " << TomlFloat(model.weight_decay)
+      << "\ndevice = " << TomlString(model.device) << "\nthreads = " << model.threads
+      << "\ndropout = " << TomlFloat(model.dropout) << "\nmc_samples = " << model.mc_samples
+      << "\n\n";
   out << "[acquisition]\nsamples = " << acquisition_samples
-      << "\nkind = " << Quote(acquisition.kind) << "\nbeta = " << Float(acquisition.beta)
-      << "\nxi = " << Float(acquisition.xi) << "\n";
-  if (acquisition.threshold) out << "threshold = " << Float(*acquisition.threshold) << "\n";
-  out << "batch = " << Quote(batch_selection.kind)
-      << "\nmax_similarity = " << Float(batch_selection.max_similarity)
+      << "\nkind = " << TomlString(acquisition.kind) << "\nbeta = " << TomlFloat(acquisition.beta)
+      << "\nxi = " << TomlFloat(acquisition.xi) << "\n";
+  if (acquisition.threshold) out << "threshold = " << TomlFloat(*acquisition.threshold) << "\n";
+  out << "batch = " << TomlString(batch_selection.kind)
+      << "\nmax_similarity = " << TomlFloat(batch_selection.max_similarity)
       << "\nshortlist = " << batch_selection.shortlist << "\n\n";
-  out << "[simulator]\nkind = " << Quote(simulator.kind) << "\nthreads = " << simulator_threads
-      << "\nembed_seed = " << simulator.embed_seed
-      << "\naccuracy = " << Float(simulator.xtb_accuracy)
-      << "\nmax_iterations = " << simulator.xtb_max_iterations
-      << "\nelectronic_temperature = " << Float(simulator.electronic_temperature) << "\n";
-  if (!simulator.table.empty()) out << "table = " << Quote(simulator.table) << "\n";
-  if (!simulator.smiles_column.empty()) {
-    out << "smiles_column = " << Quote(simulator.smiles_column) << "\n";
-  }
-  if (!simulator.value_column.empty()) {
-    out << "value_column = " << Quote(simulator.value_column) << "\n";
-  }
+  out << simulators::SimulatorOptionsToToml(simulator, simulator_threads);
   out << "\n[budget]\ninitial_batch = " << initial_batch << "\nbatch_size = " << batch_size
       << "\nmax_evaluations = " << max_evaluations << "\nmax_rounds = " << max_rounds
       << "\nmin_training_points = " << min_training_points << "\n";
-  out << "\n[router]\ntrust_sigma = " << Float(router.trust_sigma)
-      << "\nsimulation_cost = " << Float(router.simulation_cost)
-      << "\nsimulation_sigma = " << Float(router.simulation_sigma) << "\n";
+  out << "\n[router]\ntrust_sigma = " << TomlFloat(router.trust_sigma)
+      << "\nsimulation_cost = " << TomlFloat(router.simulation_cost)
+      << "\nsimulation_sigma = " << TomlFloat(router.simulation_sigma) << "\n";
   out << "\n[approval]\nroutes = [";
   for (size_t i = 0; i < approval_routes.size(); ++i) {
-    out << (i ? ", " : "") << Quote(approval_routes[i]);
+    out << (i ? ", " : "") << TomlString(approval_routes[i]);
   }
   out << "]\n";
   for (const auto& constraint : constraints) {
     out << "\n[constraints." << constraint.property << "]\n";
-    if (constraint.min) out << "min = " << Float(*constraint.min) << "\n";
-    if (constraint.max) out << "max = " << Float(*constraint.max) << "\n";
+    if (constraint.min) out << "min = " << TomlFloat(*constraint.min) << "\n";
+    if (constraint.max) out << "max = " << TomlFloat(*constraint.max) << "\n";
   }
   out << "\n[stop]\nno_improvement_rounds = " << stop_no_improvement_rounds << "\n";
-  if (stop_target) out << "target = " << Float(*stop_target) << "\n";
+  if (stop_target) out << "target = " << TomlFloat(*stop_target) << "\n";
   return out.str();
 }
 

@@ -1,12 +1,17 @@
 // labloop-sim: simulations over MPI ranks, locally with mpirun or under Slurm.
 //
 //   mpirun -np N labloop-sim --backend xtb --input FILE.smi --output OUT.jsonl
+//   mpirun -np N labloop-sim --config campaign.toml --input FILE.smi --output OUT.jsonl
+//
+// --config reads the back-end's options from the [simulator] table of a TOML file (a campaign
+// config will do); campaigns with an mpirun or Slurm launcher run it that way.
 //
 // Rank 0 reads the input, keeps every worker two molecules ahead and gives the next one to
 // whichever returns a result (molecules differ in cost), computes molecules itself in between,
 // and appends each result to OUT.jsonl the moment it arrives, flushed:
 // a killed job keeps everything it finished, and running it again with the same output computes
-// only the lines still missing. Each task runs in a child process with a timeout, so a crash or a
+// only the lines still missing (after checking that the lines already there are for the same
+// input). Each task runs in a child process with a timeout, so a crash or a
 // hang costs only that molecule. One OpenMP thread per rank unless OMP_NUM_THREADS says otherwise.
 //
 // Output, one JSON object a line: {"line": 12, "smiles": "...", "id": "...", "properties": {...},
@@ -16,9 +21,11 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <string>
@@ -28,6 +35,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/config.h"
 #include "simulators/isolated_run.h"
 #include "simulators/simulator.h"
 
@@ -66,18 +74,38 @@ std::vector<Task> ReadTasks(const std::string& path, std::string& error) {
   return tasks;
 }
 
-// Line numbers already in an output file (from an earlier, interrupted run).
-std::set<int64_t> DoneLines(const std::string& path) {
-  std::set<int64_t> done;
+// The lines already in an output file (from an earlier, interrupted run), with their SMILES.
+std::map<int64_t, std::string> DoneLines(const std::string& path) {
+  std::map<int64_t, std::string> done;
   std::ifstream in(path);
   std::string text;
   while (std::getline(in, text)) {
     auto j = json::parse(text, nullptr, false);
-    if (!j.is_discarded() && j.contains("line") && j["line"].is_number_integer()) {
-      done.insert(j["line"].get<int64_t>());
+    if (!j.is_discarded() && j.contains("line") && j["line"].is_number_integer() &&
+        j.contains("smiles") && j["smiles"].is_string()) {
+      done[j["line"].get<int64_t>()] = j["smiles"].get<std::string>();
     }
   }
   return done;
+}
+
+// Resuming into an output written for another input would skip or mismatch molecules: every
+// line already there must have the SMILES the input has on that line.
+std::string CheckResumable(const std::vector<Task>& tasks,
+                           const std::map<int64_t, std::string>& done, const std::string& input,
+                           const std::string& output) {
+  std::map<int64_t, const Task*> by_line;
+  for (const auto& t : tasks) by_line[t.line] = &t;
+  for (const auto& [line, smiles] : done) {
+    auto it = by_line.find(line);
+    if (it == by_line.end() || it->second->smiles != smiles) {
+      return "'" + output + "' line " + std::to_string(line) + " is for '" + smiles + "', but '" +
+             input + "' line " + std::to_string(line) + " is " +
+             (it == by_line.end() ? "not a molecule" : "'" + it->second->smiles + "'") +
+             ": the input changed since that output was written; use a new output file";
+    }
+  }
+  return "";
 }
 
 std::string Compute(const Simulator& simulator, const Task& task, const IsolationOptions& isolation,
@@ -88,6 +116,7 @@ std::string Compute(const Simulator& simulator, const Task& task, const Isolatio
   if (!task.id.empty()) out["id"] = task.id;
   if (result) {
     out["properties"] = result->properties;
+    out["fidelity"] = result->fidelity;
     if (!result->raw_json.empty()) out["raw"] = json::parse(result->raw_json, nullptr, false);
   } else {
     out["error"] = result.error().message;
@@ -115,9 +144,9 @@ std::string ReceiveString(int from, int tag, MPI_Status& status) {
 // helper thread, and writes every result as it comes. Only this thread calls MPI.
 constexpr int kQueue = 2;
 
-int Coordinate(const std::vector<Task>& all, const std::string& output, int ranks,
-               const Simulator& simulator, const IsolationOptions& isolation) {
-  auto done = DoneLines(output);
+int Coordinate(const std::vector<Task>& all, const std::map<int64_t, std::string>& done,
+               const std::string& output, int ranks, const Simulator& simulator,
+               const IsolationOptions& isolation) {
   std::vector<Task> tasks;
   for (const auto& t : all) {
     if (!done.count(t.line)) tasks.push_back(t);
@@ -215,7 +244,10 @@ int main(int argc, char** argv) {
   labloop::simulators::SimulatorOptions options;
   std::string input, output;
   IsolationOptions isolation;
-  app.add_option("--backend", options.kind, "xtb or lookup")->required();
+  std::string config_file, backend;
+  app.add_option("--config", config_file,
+                 "TOML file with a [simulator] table (a campaign config will do)");
+  app.add_option("--backend", backend, "xtb, mmff, vina, command or lookup (overrides --config)");
   app.add_option("--input", input, "SMILES file, one 'SMILES [id]' a line")->required();
   app.add_option("--output", output, "JSON lines to append to (resumes)")->required();
   app.add_option("--timeout", isolation.timeout_seconds, "seconds per task (default 600)");
@@ -231,18 +263,45 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
 
+  std::string error;
+  if (!config_file.empty()) {
+    auto parsed = labloop::Config::FromFile(config_file);
+    auto parsed_options =
+        parsed ? labloop::simulators::ParseSimulatorOptions(
+                     *parsed, std::filesystem::absolute(config_file).parent_path().string())
+               : labloop::Result<labloop::simulators::SimulatorOptions>(
+                     tl::unexpected(parsed.error()));
+    if (parsed_options) {
+      // Flags given on the command line win over the file.
+      if (app.count("--table")) parsed_options->table = options.table;
+      if (app.count("--property")) parsed_options->property = options.property;
+      if (app.count("--value-column")) parsed_options->value_column = options.value_column;
+      if (app.count("--embed-seed")) parsed_options->embed_seed = options.embed_seed;
+      options = *parsed_options;
+    } else {
+      error = parsed_options.error().message;
+    }
+  }
+  if (!backend.empty()) options.kind = backend;
+  if (config_file.empty() && backend.empty()) error = "give --backend or --config";
   labloop::simulators::SimulatorRegistry registry("backend");
   labloop::simulators::RegisterBuiltinSimulators(registry);
-  auto simulator = registry.Create(options.kind, options);
-  std::string error;
+  auto simulator = error.empty() ? registry.Create(options.kind, options)
+                                 : labloop::Result<std::unique_ptr<Simulator>>(labloop::MakeError(
+                                       labloop::ErrorCode::kInvalidArgument, error));
   std::vector<Task> tasks;
-  if (rank == 0) {
+  std::map<int64_t, std::string> done;
+  if (rank == 0 && error.empty()) {
     tasks = ReadTasks(input, error);
+    if (error.empty()) {
+      done = DoneLines(output);
+      error = CheckResumable(tasks, done, input, output);
+    }
     if (error.empty() && !std::ofstream(output, std::ios::app)) {
       error = "cannot write '" + output + "'";
     }
   }
-  if (!simulator) error = simulator.error().message;
+  if (!simulator && error.empty()) error = simulator.error().message;
   // Every rank learns whether to go on, so that none waits for work that never comes.
   int ok = error.empty() ? 1 : 0, all_ok = 0;
   MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
@@ -255,10 +314,12 @@ int main(int argc, char** argv) {
   // parameter files), and each task's child process would otherwise pay that again. Not with
   // several OpenMP threads: libgomp's thread pool does not survive a fork.
   const char* omp = std::getenv("OMP_NUM_THREADS");
-  if (omp == nullptr || std::atoi(omp) <= 1) (void)(*simulator)->Run("CO");
+  // Only for the in-library back-ends: the others start programs, and a warm-up would only cost.
+  const bool in_library = options.kind == "xtb" || options.kind == "mmff";
+  if (in_library && (omp == nullptr || std::atoi(omp) <= 1)) (void)(*simulator)->Run("CO");
   int code = 0;
   if (rank == 0) {
-    code = Coordinate(tasks, output, ranks, **simulator, isolation);
+    code = Coordinate(tasks, done, output, ranks, **simulator, isolation);
   } else {
     Work(rank, **simulator, isolation);
   }

@@ -2,6 +2,7 @@
 
 #include <GraphMol/Chirality.h>
 #include <GraphMol/DistGeomHelpers/Embedder.h>
+#include <GraphMol/FileParsers/FileParsers.h>
 #include <GraphMol/ForceFieldHelpers/MMFF/AtomTyper.h>
 #include <GraphMol/ForceFieldHelpers/MMFF/MMFF.h>
 #include <GraphMol/ForceFieldHelpers/UFF/AtomTyper.h>
@@ -12,6 +13,7 @@
 #include <GraphMol/SmilesParse/SmilesWrite.h>
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "core/chem/internal.h"
@@ -132,13 +134,13 @@ Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options) 
         if (mmff_properties.isValid()) {
           auto [not_converged, energy] =
               RDKit::MMFF::MMFFOptimizeMolecule(*with_h, options.max_iterations);
-          (void)energy;
+          geometry.force_field_energy = energy;
           geometry.force_field = "MMFF94";
           geometry.force_field_converged = not_converged == 0;
         } else if (RDKit::UFF::getAtomTypes(*with_h).second) {
           auto [not_converged, energy] =
               RDKit::UFF::UFFOptimizeMolecule(*with_h, options.max_iterations);
-          (void)energy;
+          geometry.force_field_energy = energy;
           geometry.force_field = "UFF";
           geometry.force_field_converged = not_converged == 0;
         }
@@ -156,12 +158,71 @@ Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options) 
         geometry.charge += atom->getFormalCharge();
         geometry.unpaired_electrons += static_cast<int>(atom->getNumRadicalElectrons());
       }
+      geometry.mol_block = RDKit::MolToMolBlock(*with_h, /*includeStereo=*/true, conformer);
       return geometry;
     }
     return MakeError(ErrorCode::kInvalidArgument,
                      last_problem + " (" + std::to_string(tries) + " attempts)");
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInvalidArgument, std::string("3d embedding failed: ") + e.what());
+  }
+}
+
+Result<ConformerSearch> SearchConformers(const Molecule& molecule,
+                                         const ConformerSearchOptions& options) {
+  try {
+    std::unique_ptr<RDKit::ROMol> with_h(RDKit::MolOps::addHs(*molecule.impl().mol));
+    RDKit::MMFF::MMFFMolProperties mmff_properties(*with_h);
+    if (!mmff_properties.isValid()) {
+      return MakeError(ErrorCode::kInvalidArgument, "MMFF94 has no parameters for this molecule");
+    }
+    RDKit::DGeomHelpers::EmbedParameters params = RDKit::DGeomHelpers::ETKDGv3;
+    params.randomSeed = options.seed;
+    params.numThreads = 1;
+    auto ids = RDKit::DGeomHelpers::EmbedMultipleConfs(*with_h, options.conformers, params);
+    if (ids.empty()) {  // strained or fused systems: random starting coordinates often work
+      params.useRandomCoords = true;
+      ids = RDKit::DGeomHelpers::EmbedMultipleConfs(*with_h, options.conformers, params);
+    }
+    if (ids.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "etkdg could not embed any conformer in 3d");
+    }
+    std::vector<std::pair<int, double>> results;
+    RDKit::MMFF::MMFFOptimizeMoleculeConfs(*with_h, results, /*numThreads=*/1,
+                                           options.max_iterations);
+    ConformerSearch search;
+    search.embedded = static_cast<int>(ids.size());
+    int best = -1;
+    size_t k = 0;
+    for (auto conf = with_h->beginConformers(); conf != with_h->endConformers(); ++conf, ++k) {
+      auto [not_converged, energy] = results[k];
+      std::string worst_bond;
+      if (WorstStretch(*with_h, **conf, worst_bond) > EmbedOptions{}.max_bond_stretch) continue;
+      if (!std::isfinite(energy)) continue;
+      if (not_converged == 0) ++search.converged;
+      search.energies.push_back(energy);
+      if (best < 0 || energy < results[best].second) best = static_cast<int>(k);
+    }
+    if (best < 0) return MakeError(ErrorCode::kInvalidArgument, "no sane relaxed conformer");
+    std::sort(search.energies.begin(), search.energies.end());
+    const RDKit::Conformer& conf = with_h->getConformer(ids[best]);
+    Geometry& g = search.lowest;
+    g.force_field = "MMFF94";
+    g.force_field_converged = results[best].first == 0;
+    g.force_field_energy = results[best].second;
+    g.attempts = search.embedded;
+    for (const auto* atom : with_h->atoms()) {
+      g.atomic_numbers.push_back(atom->getAtomicNum());
+      const auto& p = conf.getAtomPos(atom->getIdx());
+      g.xyz_angstrom.insert(g.xyz_angstrom.end(), {p.x, p.y, p.z});
+      g.charge += atom->getFormalCharge();
+      g.unpaired_electrons += static_cast<int>(atom->getNumRadicalElectrons());
+    }
+    g.mol_block = RDKit::MolToMolBlock(*with_h, /*includeStereo=*/true, ids[best]);
+    return search;
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     std::string("conformer search failed: ") + e.what());
   }
 }
 

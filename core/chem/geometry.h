@@ -16,10 +16,12 @@ struct Geometry {
   int unpaired_electrons = 0;
   std::string force_field;  // "MMFF94", "UFF" or "none"
   bool force_field_converged = false;
-  int attempts = 0;  // embeddings tried to get this one
+  double force_field_energy = 0;  // kcal/mol, of this geometry (0 when force_field is "none")
+  int attempts = 0;               // embeddings tried to get this one
   // When the molecule had unassigned stereocenters and the geometry is of one chosen stereoisomer
   // (because the one ETKDG picked could not be embedded), that isomer's SMILES.
   std::string embedded_isomer;
+  std::string mol_block;  // the same geometry as an MDL mol block (3D, explicit hydrogens, bonds)
 
   int AtomCount() const { return static_cast<int>(atomic_numbers.size()); }
   // Standard XYZ file text, with `comment` as the second line.
@@ -41,5 +43,24 @@ struct EmbedOptions {
 // Fails with kInvalidArgument when no attempt gives a sane geometry (ETKDG cannot embed any
 // stereoisomer, or every relaxed geometry has a stretched bond); the message says which.
 Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options = {});
+
+// A conformer search: many ETKDG conformers, each relaxed with MMFF94.
+struct ConformerSearchOptions {
+  int conformers = 30;        // embedded (fewer when ETKDG fails on some)
+  int seed = 42;              // ETKDG random seed
+  int max_iterations = 2000;  // MMFF94 steps per conformer
+};
+
+struct ConformerSearch {
+  std::vector<double> energies;  // kcal/mol of every sane relaxed conformer, lowest first
+  Geometry lowest;               // the lowest-energy conformer
+  int embedded = 0;              // conformers ETKDG produced
+  int converged = 0;             // of those, relaxed to convergence
+};
+
+// Fails with kInvalidArgument when MMFF94 has no parameters for the molecule or no conformer can
+// be embedded. Uses one thread.
+Result<ConformerSearch> SearchConformers(const Molecule& molecule,
+                                         const ConformerSearchOptions& options = {});
 
 }  // namespace labloop::chem

@@ -71,7 +71,7 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
          "maximize");
   expect(objective("others = [\"logP\"]\nother_directions = [\"maximize\"]\n"),
          "campaign.toml: key 'objective.others' has value 'logP', which the xtb simulator does "
-         "not compute; allowed: gap, energy, dipole");
+         "not compute; allowed: energy, gap, dipole");
   expect(objective("others = [\"dipole\"]\nother_directions = [\"maximize\"]\n"
                    "worst = [1.0, 0.0]\nbest = [5.0, 3.0]\n"),
          "campaign.toml: objective 'gap': best must be below worst when minimizing");
@@ -109,7 +109,7 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
   wrong_property.replace(wrong_property.find("\"gap\""), 5, "\"logP\"");
   expect(wrong_property,
          "campaign.toml: key 'objective.property' has value 'logP', which the xtb simulator does "
-         "not compute; allowed: gap, energy, dipole");
+         "not compute; allowed: energy, gap, dipole");
 }
 
 TEST_CASE("The stored config keeps every value exactly and survives odd names") {

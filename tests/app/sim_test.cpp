@@ -99,3 +99,42 @@ TEST_CASE("labloop-sim over 2 MPI ranks - a crash and a hang cost only themselve
   CHECK(count == 7);
   CHECK(merged.size() == 7);
 }
+
+TEST_CASE("labloop-sim reads its back-end from a config and refuses an output of another input",
+          "[integration]") {
+  TempDir dir;
+  std::string config = dir.Write("sim.toml", "[simulator]\nkind = \"mmff\"\nconformers = 5\n");
+  std::string input = dir.Write("in.smi", "CCO ethanol\nCCCC butane\n");
+  std::string output = dir.File("out.jsonl");
+  std::vector<std::string> env = kMpiEnv;
+  auto run = RunProgram("mpirun",
+                        {"-np", "2", "--oversubscribe", LABLOOP_SIM, "--config", config, "--input",
+                         input, "--output", output},
+                        env);
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  int count = 0;
+  auto results = ReadLines(output, &count);
+  REQUIRE(count == 2);
+  CHECK(results[1]["properties"]["strain_energy"].get<double>() >= 0);
+  CHECK(results[2]["id"] == "butane");
+  CHECK(results[2]["fidelity"] == "simulation");
+
+  // Line 1 changed since: resuming would mismatch molecules, so labloop-sim stops and says why.
+  dir.Write("in.smi", "CCN ethylamine\nCCCC butane\nCCCCC pentane\n");
+  auto refused = RunProgram(
+      "mpirun", {"-np", "1", LABLOOP_SIM, "--config", config, "--input", input, "--output", output},
+      env);
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.output.find("line 1 is for 'CCO', but") != std::string::npos);
+  ReadLines(output, &count);
+  CHECK(count == 2);
+
+  auto bad = RunProgram(
+      "mpirun",
+      {"-np", "1", LABLOOP_SIM, "--config", dir.Write("bad.toml", "[simulator]\nkind = \"vina\"\n"),
+       "--input", input, "--output", dir.File("other.jsonl")},
+      env);
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("the vina simulator needs 'simulator.receptor'") != std::string::npos);
+}

@@ -84,6 +84,12 @@ TEST_CASE("Every registered simulator passes the contract", "[integration]") {
     SimulatorOptions options;
     options.kind = name;
     options.table = dir.Write("table.csv", "smiles,value\nCCO,1\nCCN,2\n");
+    options.command = {std::string(LABLOOP_SOURCE_DIR) + "/examples/external-command/crippen.py"};
+    options.properties = {"logp", "tpsa"};
+    options.receptor = "/usr/share/doc/autodock-vina/test-data/protein.pdbqt.gz";
+    options.box_center = {11, 90.5, 57.5};
+    options.box_size = {22, 24, 28};
+    options.exhaustiveness = 1;
     auto simulator = registry.Create(name, options);
     REQUIRE(simulator);
     CHECK((*simulator)->Kind() == name);
