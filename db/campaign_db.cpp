@@ -522,12 +522,13 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
 }
 
 Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& states) {
-  Statement select(impl_->db,
-                   "SELECT j.id, j.candidate_id, j.round, j.kind, j.backend, j.state, j.attempts, "
-                   "j.error, m.smiles, COALESCE(d.needs_approval = 1 AND d.approved_by IS NULL, 0) "
-                   "FROM job j JOIN candidate c ON c.id = j.candidate_id "
-                   "JOIN molecule m ON m.id = c.molecule_id "
-                   "LEFT JOIN decision d ON d.id = j.decision_id ORDER BY j.id");
+  Statement select(
+      impl_->db,
+      "SELECT j.id, j.candidate_id, j.round, j.kind, j.backend, j.state, j.attempts, "
+      "j.error, m.smiles, COALESCE(d.needs_approval = 1 AND d.approved_by IS NULL, 0), "
+      "COALESCE(j.external_id, '') FROM job j JOIN candidate c ON c.id = j.candidate_id "
+      "JOIN molecule m ON m.id = c.molecule_id "
+      "LEFT JOIN decision d ON d.id = j.decision_id ORDER BY j.id");
   std::vector<JobRow> jobs;
   LABLOOP_TRY(select.ForEachRow([&] {
     JobRow job{select.Int(0),
@@ -539,7 +540,8 @@ Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& st
                static_cast<int>(select.Int(6)),
                select.Text(7),
                select.Text(8),
-               select.Int(9) != 0};
+               select.Int(9) != 0,
+               select.Text(10)};
     if (states.empty() || std::find(states.begin(), states.end(), job.state) != states.end()) {
       jobs.push_back(std::move(job));
     }
@@ -706,6 +708,103 @@ Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {
     LABLOOP_TRY(update.Run());
   }
   return tx.Commit();
+}
+
+Status CampaignDb::MarkJobsSubmitted(const std::vector<int64_t>& job_ids,
+                                     const std::string& external_id) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement update(impl_->db,
+                   "UPDATE job SET state = 'submitted', attempts = attempts + 1, external_id = ?, "
+                   "updated_at = ? WHERE id = ? AND state = 'queued'");
+  std::string now = NowUtc();
+  for (int64_t id : job_ids) {
+    update.Reset();
+    update.Bind(1, external_id).Bind(2, now).Bind(3, id);
+    LABLOOP_TRY(update.Run());
+  }
+  Statement event(impl_->db,
+                  "INSERT INTO event (time, actor, kind, detail) VALUES (?, 'labloop', "
+                  "'batch_submitted', ?)");
+  event.Bind(1, now).Bind(2, "{\"external_id\":" + JsonString(external_id) +
+                                 ",\"jobs\":" + std::to_string(job_ids.size()) + "}");
+  LABLOOP_TRY(event.Run());
+  return tx.Commit();
+}
+
+Status CampaignDb::SetExternalId(const std::vector<int64_t>& job_ids,
+                                 const std::string& external_id) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement update(impl_->db, "UPDATE job SET external_id = ?, updated_at = ? WHERE id = ?");
+  std::string now = NowUtc();
+  for (int64_t id : job_ids) {
+    update.Reset();
+    update.Bind(1, external_id).Bind(2, now).Bind(3, id);
+    LABLOOP_TRY(update.Run());
+  }
+  return tx.Commit();
+}
+
+Result<RequeueResult> CampaignDb::RequeueJobs(const std::vector<int64_t>& job_ids, int max_attempts,
+                                              const std::string& why) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  RequeueResult result;
+  std::string now = NowUtc();
+  Statement fail(impl_->db,
+                 "UPDATE job SET state = 'failed', error = ?, updated_at = ? "
+                 "WHERE id = ? AND state IN ('submitted', 'running') AND attempts >= ?");
+  Statement requeue(impl_->db,
+                    "UPDATE job SET state = 'queued', updated_at = ? "
+                    "WHERE id = ? AND state IN ('submitted', 'running')");
+  std::string error = why + " (attempt limit " + std::to_string(max_attempts) + " reached)";
+  for (int64_t id : job_ids) {
+    fail.Reset();
+    fail.Bind(1, error).Bind(2, now).Bind(3, id).Bind(4, max_attempts);
+    LABLOOP_TRY(fail.Run());
+    result.failed += sqlite3_changes(impl_->db);
+    requeue.Reset();
+    requeue.Bind(1, now).Bind(2, id);
+    LABLOOP_TRY(requeue.Run());
+    result.requeued += sqlite3_changes(impl_->db);
+  }
+  if (result.requeued + result.failed > 0) {
+    Statement event(impl_->db,
+                    "INSERT INTO event (time, actor, kind, detail) VALUES (?, 'labloop', "
+                    "'jobs_requeued', ?)");
+    event.Bind(1, now).Bind(2, "{\"requeued\":" + std::to_string(result.requeued) +
+                                   ",\"failed\":" + std::to_string(result.failed) +
+                                   ",\"why\":" + JsonString(why) + "}");
+    LABLOOP_TRY(event.Run());
+  }
+  LABLOOP_TRY(tx.Commit());
+  return result;
+}
+
+Result<int64_t> CampaignDb::CancelJobs(const std::vector<int64_t>& job_ids, const std::string& who,
+                                       const std::string& why) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  std::string now = NowUtc();
+  Statement cancel(impl_->db,
+                   "UPDATE job SET state = 'cancelled', error = ?, updated_at = ? "
+                   "WHERE id = ? AND state IN ('queued', 'submitted', 'running')");
+  int64_t changed = 0;
+  for (int64_t id : job_ids) {
+    cancel.Reset();
+    cancel.Bind(1, why).Bind(2, now).Bind(3, id);
+    LABLOOP_TRY(cancel.Run());
+    changed += sqlite3_changes(impl_->db);
+  }
+  Statement event(
+      impl_->db,
+      "INSERT INTO event (time, actor, kind, detail) VALUES (?, ?, 'jobs_cancelled', ?)");
+  event.Bind(1, now).Bind(2, who).Bind(
+      3, "{\"jobs\":" + std::to_string(changed) + ",\"why\":" + JsonString(why) + "}");
+  LABLOOP_TRY(event.Run());
+  LABLOOP_TRY(tx.Commit());
+  return changed;
 }
 
 Result<RequeueResult> CampaignDb::RequeueInterruptedJobs(int max_attempts) {

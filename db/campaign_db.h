@@ -89,6 +89,18 @@ class CampaignDb {
   Result<int64_t> RejectDecisions(const std::vector<int64_t>& candidate_ids, const std::string& who,
                                   const std::string& reason);
   Status MarkJobsRunning(const std::vector<int64_t>& job_ids);
+  // Queued jobs handed to a launcher: submitted, one more attempt, the batch's external id kept
+  // (and an audit event).
+  Status MarkJobsSubmitted(const std::vector<int64_t>& job_ids, const std::string& external_id);
+  // The batch reference of submitted jobs, once the launcher gave its handle.
+  Status SetExternalId(const std::vector<int64_t>& job_ids, const std::string& external_id);
+  // Submitted or running jobs whose batch ended without their result go back to the queue, or
+  // fail with `why` once attempted `max_attempts` times. Done jobs are left alone.
+  Result<RequeueResult> RequeueJobs(const std::vector<int64_t>& job_ids, int max_attempts,
+                                    const std::string& why);
+  // Jobs not yet finished become cancelled, with `why`, and an audit event names `who`.
+  Result<int64_t> CancelJobs(const std::vector<int64_t>& job_ids, const std::string& who,
+                             const std::string& why);
   // Jobs left running or submitted by a controller that died go back to the queue, unless they
   // were already attempted `max_attempts` times: a job that kills its process (a segfault in
   // external code, memory exhaustion) would otherwise stop the campaign forever; it is failed.

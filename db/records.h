@@ -114,6 +114,7 @@ struct JobRow {
   std::string error;
   std::string smiles;              // of the candidate, for the back-end
   bool awaiting_approval = false;  // queued, but its decision is not yet approved
+  std::string external_id;         // the launcher's batch ("slurm 1234 round-0003-job-17")
 };
 
 struct MeasurementValue {

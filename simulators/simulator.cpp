@@ -136,6 +136,7 @@ Result<SimulatorOptions> ParseSimulatorOptions(const Config& config, const std::
   LABLOOP_ASSIGN(o.smiles_column, config.GetString("simulator.smiles_column", ""));
   LABLOOP_ASSIGN(o.value_column, config.GetString("simulator.value_column", ""));
   LABLOOP_ASSIGN(o.property, config.GetString("simulator.property", o.property));
+  LABLOOP_ASSIGN(o.extra_properties, config.GetStringList("simulator.extra_properties"));
   if (o.kind == "lookup" && o.table.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
                      config.Source() +
@@ -183,6 +184,10 @@ std::string SimulatorOptionsToToml(const SimulatorOptions& o, int threads) {
         << "\nobabel = " << TomlString(o.obabel_program) << "\nph = " << TomlFloat(o.ph) << "\n";
   }
   if (!o.table.empty()) out << "table = " << TomlString(o.table) << "\n";
+  if (o.kind == "lookup") {
+    out << "property = " << TomlString(o.property)
+        << "\nextra_properties = " << TomlList(o.extra_properties) << "\n";
+  }
   if (!o.smiles_column.empty()) out << "smiles_column = " << TomlString(o.smiles_column) << "\n";
   if (!o.value_column.empty()) out << "value_column = " << TomlString(o.value_column) << "\n";
   return out.str();

@@ -78,6 +78,10 @@ int Main(int argc, char** argv) {
   auto* exporter =
       app.add_subcommand("export", "write candidates with predictions and measurements");
   exporter->add_option("file", campaign, "the campaign file")->required();
+  auto* cancel = app.add_subcommand(
+      "cancel", "stop the campaign's running batches (Slurm, mpirun) and cancel unfinished jobs");
+  cancel->add_option("file", campaign, "the campaign file")->required();
+  cancel->add_option("--by", who, "who cancels, for the audit log (default: $USER)");
   bool rejected = false;
   exporter->add_option("--format,-f", format, "csv or sdf (candidates)")
       ->check(CLI::IsMember({"csv", "sdf"}));
@@ -283,6 +287,13 @@ int Main(int argc, char** argv) {
     auto n = engine::RejectCandidates(campaign, candidate_ids, who, reason);
     if (!n) return Fail(n.error());
     std::cout << "rejected " << *n << " decisions (by " << who << "): their jobs are cancelled\n";
+    return 0;
+  }
+  if (*cancel) {
+    auto c = engine::CancelUnfinishedJobs(campaign, who);
+    if (!c) return Fail(c.error());
+    for (const auto& batch : c->batches) std::cout << "stopped batch " << batch << "\n";
+    std::cout << "cancelled " << c->jobs << " jobs (by " << who << ")\n";
     return 0;
   }
   if (*status) {

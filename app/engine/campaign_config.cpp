@@ -206,6 +206,7 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.simulator, simulators::ParseSimulatorOptions(config, base_dir));
   LABLOOP_ASSIGN(v, config.GetInt("simulator.threads", 0, 0, 1024));
   c.simulator_threads = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.launcher, simulators::ParseLauncherOptions(config, base_dir));
   if (auto computed = simulators::PropertiesOf(c.simulator); !computed.empty()) {
     for (const auto& o : c.objectives) {
       if (std::find(computed.begin(), computed.end(), o.property) != computed.end()) continue;
@@ -382,7 +383,8 @@ std::string CampaignConfig::ToToml() const {
   out << "batch = " << TomlString(batch_selection.kind)
       << "\nmax_similarity = " << TomlFloat(batch_selection.max_similarity)
       << "\nshortlist = " << batch_selection.shortlist << "\n\n";
-  out << simulators::SimulatorOptionsToToml(simulator, simulator_threads);
+  out << simulators::SimulatorOptionsToToml(simulator, simulator_threads) << "\n"
+      << simulators::LauncherOptionsToToml(launcher);
   out << "\n[budget]\ninitial_batch = " << initial_batch << "\nbatch_size = " << batch_size
       << "\nmax_evaluations = " << max_evaluations << "\nmax_rounds = " << max_rounds
       << "\nmin_training_points = " << min_training_points << "\n";

@@ -18,6 +18,7 @@
 #include "learners/objectives.h"
 #include "learners/property_model.h"
 #include "learners/router.h"
+#include "simulators/launcher.h"
 #include "simulators/simulator.h"
 
 namespace labloop::engine {
@@ -51,6 +52,8 @@ struct CampaignConfig {
   std::vector<learners::Constraint> constraints;
   simulators::SimulatorOptions simulator;
   int simulator_threads = 0;  // 0: one per core
+  // Where simulations run: in-process threads (default), labloop-sim under mpirun, or Slurm.
+  simulators::LauncherOptions launcher;
 
   int initial_batch = 32;         // round 0: picked at random
   int batch_size = 32;            // later rounds: picked by the acquisition function

@@ -11,6 +11,7 @@
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 #include <unordered_map>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@
 #include "learners/objectives.h"
 #include "learners/property_model.h"
 #include "learners/router.h"
+#include "simulators/launcher.h"
 #include "simulators/simulator.h"
 #include "simulators/thread_runner.h"
 
@@ -104,9 +106,12 @@ Result<std::unique_ptr<simulators::Simulator>> MakeSimulator(const CampaignConfi
 // Everything a run needs in memory: the config, the pool's features, the back-ends.
 class CampaignRun {
  public:
-  CampaignRun(std::unique_ptr<db::CampaignDb> db, CampaignConfig config,
+  CampaignRun(std::string path, std::unique_ptr<db::CampaignDb> db, CampaignConfig config,
               std::unique_ptr<simulators::Simulator> simulator)
-      : db_(std::move(db)), config_(std::move(config)), simulator_(std::move(simulator)) {
+      : path_(fs::absolute(path).string()),
+        db_(std::move(db)),
+        config_(std::move(config)),
+        simulator_(std::move(simulator)) {
     db_->SetBeforeCommitHook([] { CrashPoint("ingest"); });
   }
 
@@ -131,6 +136,7 @@ class CampaignRun {
 
   Result<RunSummary> Run(const RunOptions& options) {
     RunSummary summary;
+    LABLOOP_TRY(ReattachBatches());
     auto requeued = db_->RequeueInterruptedJobs(kMaxJobAttempts);
     if (!requeued) return tl::unexpected(requeued.error());
     if (requeued->requeued > 0) {
@@ -578,13 +584,171 @@ class CampaignRun {
     return {};
   }
 
-  // Runs the queued jobs and ingests each result as it arrives. Returns how many were ingested.
-  Result<int64_t> Evaluate(int round) {
+  // The queued jobs that may run (their decision needs no approval, or has it).
+  Result<std::vector<db::JobRow>> RunnableJobs() {
     auto jobs = db_->ListJobs({db::JobState::kQueued});
     if (!jobs) return tl::unexpected(jobs.error());
     jobs->erase(std::remove_if(jobs->begin(), jobs->end(),
                                [](const db::JobRow& j) { return j.awaiting_approval; }),
                 jobs->end());
+    return jobs;
+  }
+
+  static db::JobOutcome OutcomeOf(const simulators::TaskResult& result) {
+    db::JobOutcome outcome;
+    outcome.job_id = result.id;
+    if (result.summary) {
+      outcome.ok = true;
+      outcome.fidelity = result.summary->fidelity;
+      outcome.raw_json = result.summary->raw_json;
+      for (const auto& [name, value] : result.summary->properties) {
+        outcome.values.push_back({name, value, std::nullopt});
+      }
+    } else {
+      outcome.error = result.summary.error().ToString();
+    }
+    return outcome;
+  }
+
+  // --- batches: labloop-sim under mpirun or Slurm (launcher.h) ---
+
+  std::string BatchDir(const std::string& name) const { return path_ + ".batches/" + name; }
+
+  // Runs the queued jobs as batches until none is left: each batch is written, its jobs marked
+  // submitted with the batch's reference, then started and watched. Tasks a batch ended without
+  // go back to the queue and form the next batch (up to kMaxJobAttempts tries each).
+  Result<int64_t> EvaluateInBatches(int round) {
+    auto launcher = simulators::CreateLauncher(config_.launcher);
+    if (!launcher) return tl::unexpected(launcher.error());
+    int64_t ingested = 0;
+    for (;;) {
+      auto jobs = RunnableJobs();
+      if (!jobs) return tl::unexpected(jobs.error());
+      if (jobs->empty()) break;
+      std::vector<simulators::Task> tasks;
+      std::vector<int64_t> ids;
+      for (const auto& j : *jobs) {
+        tasks.push_back({j.id, j.smiles});
+        ids.push_back(j.id);
+      }
+      simulators::BatchRef ref{config_.launcher.kind, "-",
+                               fmt::format("round-{:04d}-job-{}-try-{}", round, jobs->front().id,
+                                           jobs->front().attempts + 1)};
+      const std::string dir = BatchDir(ref.name);
+      LABLOOP_TRY(simulators::WriteBatch(dir, tasks, config_.simulator, config_.launcher,
+                                         "labloop-" + ref.name));
+      // Stored before it starts: a controller killed right after Submit finds the batch by its
+      // folder (Launcher::Find) instead of starting it twice.
+      LABLOOP_TRY(db_->MarkJobsSubmitted(ids, simulators::FormatBatchRef(ref)));
+      auto handle = (*launcher)->Submit(dir);
+      if (!handle) {
+        LABLOOP_TRY(db_->RequeueJobs(ids, kMaxJobAttempts,
+                                     "could not submit the batch: " + handle.error().message));
+        return tl::unexpected(WithContext(handle.error(), "submitting batch " + ref.name));
+      }
+      ref.handle = *handle;
+      LABLOOP_TRY(db_->SetExternalId(ids, simulators::FormatBatchRef(ref)));
+      LogInfo("round {}: {} tasks submitted to {} as {} (batch {})", round, ids.size(), ref.kind,
+              ref.handle, dir);
+      auto watched = WatchBatch(launcher->get(), ref, ids);
+      if (!watched) return watched;
+      ingested += *watched;
+    }
+    return ingested;
+  }
+
+  // Follows a batch until it ends, ingesting each result as labloop-sim appends it. Its jobs still
+  // without a result at the end go back to the queue, with the batch's fate as the reason. No
+  // launcher: the batch's process is gone; what it wrote is ingested, the rest requeued.
+  Result<int64_t> WatchBatch(simulators::Launcher* launcher, const simulators::BatchRef& ref,
+                             const std::vector<int64_t>& job_ids) {
+    const std::string dir = BatchDir(ref.name);
+    std::set<int64_t> waiting(job_ids.begin(), job_ids.end());
+    Progress progress(ref.kind + " batch " + ref.name, static_cast<int64_t>(job_ids.size()));
+    int64_t offset = 0, ingested = 0, failed = 0;
+    auto drain = [&]() -> Status {
+      auto results = simulators::ReadBatchResults(dir, offset);
+      if (!results) return tl::unexpected(results.error());
+      for (const auto& r : *results) {
+        if (waiting.erase(r.id) == 0) continue;  // done before a restart, or not this batch's
+        CrashPoint("evaluate");
+        if (!r.summary) ++failed;
+        LABLOOP_TRY(db_->IngestOutcome(OutcomeOf(r)));
+        ++ingested;
+        progress.Advance();
+      }
+      return {};
+    };
+    std::string ending;
+    for (;;) {
+      LABLOOP_TRY(drain());
+      auto status = launcher != nullptr
+                        ? launcher->Poll(ref.handle, dir)
+                        : Result<simulators::BatchStatus>(simulators::BatchStatus{
+                              simulators::BatchState::kFailed, "its process was not found"});
+      if (!status) return tl::unexpected(WithContext(status.error(), "watching " + ref.name));
+      if (status->state == simulators::BatchState::kFinished ||
+          status->state == simulators::BatchState::kFailed) {
+        LABLOOP_TRY(drain());  // what it wrote just before it ended
+        ending = status->detail;
+        break;
+      }
+      if (waiting.empty()) {  // every result is in; the batch is only shutting down
+        ending = "all results in";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::duration<double>(config_.launcher.poll_seconds));
+    }
+    progress.Finish();
+    LogInfo("batch {}: {} results ingested ({} failed); {}", ref.name, ingested, failed, ending);
+    if (!waiting.empty()) {
+      std::vector<int64_t> rest(waiting.begin(), waiting.end());
+      auto requeued = db_->RequeueJobs(
+          rest, kMaxJobAttempts, "batch " + ref.name + " ended without its result: " + ending);
+      if (!requeued) return tl::unexpected(requeued.error());
+      LogWarn("batch {} ended ({}) without {} results: {} go back to the queue, {} failed",
+              ref.name, ending, rest.size(), requeued->requeued, requeued->failed);
+    }
+    return ingested;
+  }
+
+  // After a restart: batches whose jobs are still submitted are watched again where they are
+  // (still running under Slurm or mpirun, or finished while no controller looked), so nothing is
+  // computed or ingested twice.
+  Status ReattachBatches() {
+    auto jobs = db_->ListJobs({db::JobState::kSubmitted, db::JobState::kRunning});
+    if (!jobs) return tl::unexpected(jobs.error());
+    std::map<std::string, std::vector<int64_t>> batches;
+    for (const auto& j : *jobs) {
+      if (simulators::ParseBatchRef(j.external_id)) batches[j.external_id].push_back(j.id);
+    }
+    for (const auto& [external_id, ids] : batches) {
+      auto ref = *simulators::ParseBatchRef(external_id);
+      auto options = config_.launcher;
+      options.kind = ref.kind;
+      auto launcher = simulators::CreateLauncher(options);
+      if (!launcher) {
+        LogWarn("cannot re-attach to {} batch {}: {}; its {} jobs go back to the queue", ref.kind,
+                ref.name, launcher.error().message, ids.size());
+        continue;  // RequeueInterruptedJobs takes them
+      }
+      if (ref.handle == "-") {  // killed between starting the batch and storing its handle
+        auto found = (*launcher)->Find(BatchDir(ref.name));
+        if (!found) return tl::unexpected(found.error());
+        ref.handle = found->value_or("-");
+      }
+      LogInfo("resuming: re-attaching to {} batch {} ({} jobs)", ref.kind, ref.name, ids.size());
+      auto watched = WatchBatch(ref.handle == "-" ? nullptr : launcher->get(), ref, ids);
+      if (!watched) return tl::unexpected(watched.error());
+    }
+    return {};
+  }
+
+  // Runs the queued jobs and ingests each result as it arrives. Returns how many were ingested.
+  Result<int64_t> Evaluate(int round) {
+    if (config_.launcher.kind != "threads") return EvaluateInBatches(round);
+    auto jobs = RunnableJobs();
+    if (!jobs) return tl::unexpected(jobs.error());
     if (jobs->empty()) return int64_t{0};
     std::vector<int64_t> ids;
     std::vector<simulators::Task> tasks;
@@ -601,19 +765,8 @@ class CampaignRun {
     simulators::RunOnThreads(*simulator_, tasks, config_.simulator_threads,
                              [&](simulators::TaskResult result) {
                                CrashPoint("evaluate");
-                               db::JobOutcome outcome;
-                               outcome.job_id = result.id;
-                               if (result.summary) {
-                                 outcome.ok = true;
-                                 outcome.fidelity = result.summary->fidelity;
-                                 outcome.raw_json = result.summary->raw_json;
-                                 for (const auto& [name, value] : result.summary->properties) {
-                                   outcome.values.push_back({name, value, std::nullopt});
-                                 }
-                               } else {
-                                 outcome.error = result.summary.error().ToString();
-                                 ++failed;
-                               }
+                               if (!result.summary) ++failed;
+                               auto outcome = OutcomeOf(result);
                                auto status = db_->IngestOutcome(outcome);
                                if (!status) {
                                  ingest_error = status.error();
@@ -634,6 +787,7 @@ class CampaignRun {
   db::CampaignDb& db() { return *db_; }
 
  private:
+  std::string path_;  // the campaign file; batches live in <path>.batches/
   std::unique_ptr<db::CampaignDb> db_;
   CampaignConfig config_;
   std::unique_ptr<simulators::Simulator> simulator_;
@@ -760,7 +914,7 @@ Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOption
   auto simulator = MakeSimulator(*config);
   if (!simulator) return tl::unexpected(simulator.error());
   LABLOOP_TRY(CheckLearners(*config));
-  CampaignRun run(std::move(*db), std::move(*config), std::move(*simulator));
+  CampaignRun run(campaign_path, std::move(*db), std::move(*config), std::move(*simulator));
   LABLOOP_TRY(run.LoadPool());
   LABLOOP_TRY(run.db().LogEvent("labloop", "run_started", "{}"));
   auto summary = run.Run(options);
@@ -1021,6 +1175,43 @@ Result<int64_t> RejectCandidates(const std::string& campaign_path,
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
   if (!db) return tl::unexpected(db.error());
   return (*db)->RejectDecisions(candidate_ids, who, reason);
+}
+
+Result<CancelSummary> CancelUnfinishedJobs(const std::string& campaign_path,
+                                           const std::string& who) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  if (!db) return tl::unexpected(db.error());
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  auto jobs =
+      (*db)->ListJobs({db::JobState::kQueued, db::JobState::kSubmitted, db::JobState::kRunning});
+  if (!jobs) return tl::unexpected(jobs.error());
+  CancelSummary summary;
+  std::set<std::string> batches;
+  std::vector<int64_t> ids;
+  for (const auto& j : *jobs) {
+    ids.push_back(j.id);
+    if (simulators::ParseBatchRef(j.external_id)) batches.insert(j.external_id);
+  }
+  // The batches first, so that nothing they still write is ingested later.
+  for (const auto& external_id : batches) {
+    auto ref = *simulators::ParseBatchRef(external_id);
+    auto options = config->launcher;
+    options.kind = ref.kind;
+    auto launcher = simulators::CreateLauncher(options);
+    if (!launcher) return tl::unexpected(launcher.error());
+    if (ref.handle == "-") continue;  // never started
+    auto stopped = (*launcher)->Cancel(ref.handle);
+    if (!stopped) {
+      return tl::unexpected(WithContext(stopped.error(), "cancelling " + ref.kind + " batch " +
+                                                             ref.handle + " (" + ref.name + ")"));
+    }
+    summary.batches.push_back(ref.kind + " " + ref.handle);
+  }
+  auto cancelled = (*db)->CancelJobs(ids, who, "cancelled by " + who);
+  if (!cancelled) return tl::unexpected(cancelled.error());
+  summary.jobs = *cancelled;
+  return summary;
 }
 
 }  // namespace labloop::engine

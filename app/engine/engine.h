@@ -71,6 +71,16 @@ Result<int64_t> RejectCandidates(const std::string& campaign_path,
                                  const std::vector<int64_t>& candidate_ids, const std::string& who,
                                  const std::string& reason);
 
+// Stops every batch still running for the campaign (scancel, or a signal to the mpirun batch) and
+// cancels every job not finished, queued ones included; `who` goes into the audit log. A later
+// `labloop run` selects new candidates for the budget those jobs leave.
+struct CancelSummary {
+  int64_t jobs = 0;                  // jobs cancelled
+  std::vector<std::string> batches;  // "slurm 1234", "mpirun 5678": the batches stopped
+};
+Result<CancelSummary> CancelUnfinishedJobs(const std::string& campaign_path,
+                                           const std::string& who);
+
 enum class ExportFormat { kCsv, kSdf };
 // One row (or SDF record) per candidate; returns the number written.
 Result<int64_t> ExportCampaign(const std::string& campaign_path, ExportFormat format,

@@ -47,7 +47,9 @@ std::map<int64_t, double> CheckExactlyOnce(const std::string& campaign) {
   std::set<int64_t> job_candidates;
   for (const auto& j : *jobs) CHECK(job_candidates.insert(j.candidate_id).second);
   std::map<int64_t, double> measured;
-  for (const auto& m : *(*db)->ListMeasurements("logS")) {
+  auto logS_rows = (*db)->ListMeasurements("logS");
+  REQUIRE(logS_rows);
+  for (const auto& m : *logS_rows) {
     CHECK(measured.emplace(m.candidate_id, m.value).second);  // once per candidate
   }
   return measured;
@@ -119,5 +121,7 @@ TEST_CASE("SIGKILL at random moments of a real xtb campaign loses and duplicates
   // xtb stores three properties per successful job, each exactly once.
   CHECK(summary->measurements == 3 * summary->jobs.at("done"));
   std::set<int64_t> seen;
-  for (const auto& m : *(*db)->ListMeasurements("gap")) CHECK(seen.insert(m.candidate_id).second);
+  auto gap_rows = (*db)->ListMeasurements("gap");
+  REQUIRE(gap_rows);
+  for (const auto& m : *gap_rows) CHECK(seen.insert(m.candidate_id).second);
 }

@@ -302,8 +302,12 @@ std::string TwoObjectiveConfig(const std::string& acquisition) {
 double MeasuredHypervolume(const std::string& campaign) {
   auto db = db::CampaignDb::Open(campaign, db::OpenMode::kReadOnly);
   std::map<int64_t, std::vector<double>> values;
-  for (const auto& m : *(*db)->ListMeasurements("logS")) values[m.candidate_id].push_back(m.value);
-  for (const auto& m : *(*db)->ListMeasurements("mw")) values[m.candidate_id].push_back(m.value);
+  auto logS_rows = (*db)->ListMeasurements("logS");
+  REQUIRE(logS_rows);
+  for (const auto& m : *logS_rows) values[m.candidate_id].push_back(m.value);
+  auto mw_rows = (*db)->ListMeasurements("mw");
+  REQUIRE(mw_rows);
+  for (const auto& m : *mw_rows) values[m.candidate_id].push_back(m.value);
   std::vector<std::vector<double>> points;
   for (const auto& [id, v] : values) {
     if (v.size() == 2) points.push_back(v);
