@@ -214,6 +214,10 @@ class XtbSimulator final : public Simulator {
         return Fail("xtb geometry optimization failed: " + summary.message);
       }
       LABLOOP_TRY(xtb.Move(s.bohr.data()));
+      std::vector<double> angstrom(s.bohr.size());
+      for (size_t i = 0; i < s.bohr.size(); ++i) angstrom[i] = s.bohr[i] / kBohrPerAngstrom;
+      // A relaxation that breaks or makes a bond computed another molecule: say so.
+      raw["connectivity_change"] = chem::ConnectivityChange(*geometry, angstrom);
       raw["optimization"] = {{"iterations", summary.iterations.size()},
                              {"evaluations", surface->evaluations},
                              {"converged", summary.termination_type == ceres::CONVERGENCE},
@@ -313,6 +317,25 @@ class XtbSimulator final : public Simulator {
 Result<std::unique_ptr<Simulator>> CreateXtbSimulator(const SimulatorOptions& options) {
   if (auto valid = options.Validate(); !valid) return tl::unexpected(valid.error());
   return std::unique_ptr<Simulator>(new XtbSimulator(options));
+}
+
+Result<double> XtbFreeAtomEnergy(int atomic_number, const SimulatorOptions& options) {
+  // Unpaired electrons of the ground state, H to Ar.
+  static const int kUnpaired[] = {0, 1, 0, 1, 0, 1, 2, 3, 2, 1, 0, 1, 0, 1, 2, 3, 2, 1, 0};
+  if (atomic_number < 1 || atomic_number > 18) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "no ground-state spin for element " + std::to_string(atomic_number));
+  }
+  omp_set_num_threads(XtbThreads());
+  Structure atom;
+  atom.natoms = 1;
+  atom.numbers = {atomic_number};
+  atom.bohr = {0, 0, 0};
+  atom.uhf = kUnpaired[atomic_number];
+  XtbCalculator xtb;
+  LABLOOP_TRY(xtb.Setup(atom, options, options.xtb_method, "", /*solvate=*/true));
+  LABLOOP_TRY(xtb.SinglePoint("atom single point"));
+  return xtb.Energy();
 }
 
 }  // namespace labloop::simulators

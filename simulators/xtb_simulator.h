@@ -17,4 +17,9 @@ namespace labloop::simulators {
 
 Result<std::unique_ptr<Simulator>> CreateXtbSimulator(const SimulatorOptions& options);
 
+// The energy (Hartree) of a free atom in its ground-state spin (Hund's rule: C, O two unpaired
+// electrons, N three; H, F one), with the options' method and solvent: the reference of an
+// atomization energy, E(molecule) - sum of E(atom). Elements 1 to 18.
+Result<double> XtbFreeAtomEnergy(int atomic_number, const SimulatorOptions& options);
+
 }  // namespace labloop::simulators

@@ -81,6 +81,10 @@ struct SimulatorsBench {
   std::vector<int> ranks{1, 2};
   std::string sim;  // labloop-sim; empty: next to this labloop
   std::string json_path;
+  // The check of xtb values against Colmena's GFN2-xTB atomization energies of QM9 molecules.
+  std::string qm9_reference = "../shared/data/qm9/qm9_xtb_atomization_1005.json";
+  int qm9_molecules = 200;  // the first ones of it (0: all 1,005; empty reference: no check)
+  bool check_only = false;  // skip the throughput runs
 };
 Status RunSimulatorsBench(const SimulatorsBench& options);
 

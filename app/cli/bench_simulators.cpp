@@ -1,18 +1,26 @@
 // `labloop bench simulators`: xtb throughput over MPI ranks against a plain loop (BENCHMARKS.md 4).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "app/cli/bench.h"
 #include "app/cli/bench_util.h"
+#include "core/chem/geometry.h"
+#include "core/chem/molecule.h"
+#include "core/parallel.h"
 #include "simulators/simulator.h"
+#include "simulators/xtb_simulator.h"
 
 namespace labloop::cli {
 
@@ -44,6 +52,135 @@ Result<double> TimeSim(const std::string& sim, int ranks, const std::string& inp
   return seconds;
 }
 
+// Atomization energies of the reference's molecules, computed as Colmena's workflow did (RDKit
+// geometry, relaxed with GFN2-xTB, minus free atoms), against its values. Returns the summary.
+Result<json> CheckQm9(const SimulatorsBench& options) {
+  std::ifstream in(options.qm9_reference);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open '" + options.qm9_reference + "'");
+  auto reference = json::parse(in, nullptr, false);
+  if (reference.is_discarded() || !reference.is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     options.qm9_reference + " is not a JSON object of SMILES -> energy");
+  }
+  std::vector<std::pair<std::string, double>> molecules;
+  for (const auto& [smiles, energy] : reference.items()) {
+    if (options.qm9_molecules > 0 && static_cast<int>(molecules.size()) >= options.qm9_molecules) {
+      break;
+    }
+    molecules.emplace_back(smiles, energy.get<double>());
+  }
+  simulators::SimulatorOptions xtb;
+  xtb.optimize = true;
+  auto simulator = simulators::CreateXtbSimulator(xtb);
+  if (!simulator) return tl::unexpected(simulator.error());
+  std::map<int, double> atom_energy;
+  for (int z : {1, 6, 7, 8, 9}) {
+    auto e = simulators::XtbFreeAtomEnergy(z, xtb);
+    if (!e) return tl::unexpected(e.error());
+    atom_energy[z] = *e;
+  }
+  const size_t n = molecules.size();
+  std::vector<double> ours(n, std::nan("")), single_point(n, std::nan(""));
+  std::vector<std::string> errors(n), changed(n);
+  std::vector<int> open_centers(n, 0);  // unassigned stereocenters: the isomer is a coin toss
+  for (size_t i = 0; i < n; ++i) {
+    if (auto m = chem::Molecule::FromSmiles(molecules[i].first)) {
+      open_centers[i] = chem::UnassignedStereocenters(*m);
+    }
+  }
+  auto single = simulators::CreateXtbSimulator(simulators::SimulatorOptions{});
+  auto t0 = Clock::now();
+  ParallelFor(static_cast<int64_t>(n), 2, [&](int64_t i) {
+    auto atomization = [&](const simulators::Simulator& sim) -> std::optional<double> {
+      auto r = sim.Run(molecules[i].first);
+      if (!r) {
+        errors[i] = r.error().message;
+        return std::nullopt;
+      }
+      auto raw = json::parse(r->raw_json);
+      if (raw.contains("connectivity_change") &&
+          !raw["connectivity_change"].get<std::string>().empty()) {
+        changed[i] = raw["connectivity_change"].get<std::string>();
+      }
+      double e = r->properties.at("energy");
+      for (int z : raw["atomic_numbers"]) e -= atom_energy.at(z);
+      return e;
+    };
+    if (auto e = atomization(**simulator)) ours[i] = *e;
+    if (auto e = atomization(**single)) single_point[i] = *e;
+  });
+  const double seconds = Since(t0);
+  constexpr double kKcalPerHartree = 627.509474;
+  // Errors in kcal/mol; `stereo_defined_only`: leave out molecules with unassigned stereocenters,
+  // whose geometry here and in the reference may be of different stereoisomers.
+  auto compare = [&](const std::vector<double>& values, bool stereo_defined_only) {
+    std::vector<double> errors_kcal;
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (std::isnan(values[i]) || (stereo_defined_only && open_centers[i] > 0)) continue;
+      double d = kKcalPerHartree * (values[i] - molecules[i].second);
+      errors_kcal.push_back(std::abs(d));
+      sum += d;
+    }
+    std::sort(errors_kcal.begin(), errors_kcal.end());
+    const double count = static_cast<double>(errors_kcal.size());
+    double sum_abs = 0;
+    int within_1 = 0;
+    for (double e : errors_kcal) {
+      sum_abs += e;
+      within_1 += e <= 1.0;
+    }
+    return json{
+        {"molecules", errors_kcal.size()},
+        {"mae_kcal_mol", count > 0 ? sum_abs / count : 0.0},
+        {"median_abs_error_kcal_mol", count > 0 ? errors_kcal[errors_kcal.size() / 2] : 0.0},
+        {"within_1_kcal_mol", within_1},
+        {"mean_error_kcal_mol", count > 0 ? sum / count : 0.0},
+        {"max_abs_error_kcal_mol", count > 0 ? errors_kcal.back() : 0.0}};
+  };
+  int failed = 0;
+  for (const auto& e : errors) failed += !e.empty();
+  json per_molecule = json::array();
+  for (size_t i = 0; i < n; ++i) {
+    json m = {{"smiles", molecules[i].first}, {"reference", molecules[i].second}};
+    if (!std::isnan(ours[i])) m["optimized"] = ours[i];
+    if (!std::isnan(single_point[i])) m["single_point"] = single_point[i];
+    if (!errors[i].empty()) m["error"] = errors[i];
+    if (!changed[i].empty()) m["connectivity_change"] = changed[i];
+    per_molecule.push_back(m);
+  }
+  json result = {{"per_molecule", per_molecule},
+                 {"atom_energies", atom_energy},
+                 {"reference", options.qm9_reference},
+                 {"molecules", n},
+                 {"failed", failed},
+                 {"seconds", seconds},
+                 {"optimized", compare(ours, false)},
+                 {"optimized_no_open_stereocenters", compare(ours, true)},
+                 {"single_point_at_mmff_geometry", compare(single_point, false)}};
+  std::printf("\nbench simulators: GFN2-xTB atomization energies of %zu QM9 molecules vs %s\n", n,
+              options.qm9_reference.c_str());
+  int bonds_changed = 0;
+  for (const auto& c : changed) bonds_changed += !c.empty();
+  const std::vector<std::pair<const char*, const char*>> rows = {
+      {"optimized", "xtb-optimized geometry (Colmena's)"},
+      {"optimized_no_open_stereocenters", "  without unassigned stereocenters"},
+      {"single_point_at_mmff_geometry", "MMFF geometry, single point"}};
+  std::printf("  %-36s %8s %8s %10s %8s %8s\n", "kcal/mol", "MAE", "median", "within 1", "mean",
+              "max");
+  for (const auto& [key, label] : rows) {
+    const auto& r = result[key];
+    std::printf("  %-36s %8.3f %8.3f %6d/%-4d %+8.3f %8.2f\n", label,
+                r["mae_kcal_mol"].get<double>(), r["median_abs_error_kcal_mol"].get<double>(),
+                r["within_1_kcal_mol"].get<int>(), r["molecules"].get<int>(),
+                r["mean_error_kcal_mol"].get<double>(), r["max_abs_error_kcal_mol"].get<double>());
+  }
+  std::printf("  %d relaxations broke or made a bond\n", bonds_changed);
+  result["bonds_changed"] = bonds_changed;
+  std::printf("  %d molecules failed; %.1f s on 2 threads\n", failed, seconds);
+  return result;
+}
+
 int64_t CountLines(const std::string& path) {
   std::ifstream in(path);
   std::string line;
@@ -55,6 +192,11 @@ int64_t CountLines(const std::string& path) {
 }  // namespace
 
 Status RunSimulatorsBench(const SimulatorsBench& options) {
+  if (options.check_only) {
+    auto qm9 = CheckQm9(options);
+    if (!qm9) return tl::unexpected(qm9.error());
+    return WriteJson(options.json_path, json{{"benchmark", "simulators"}, {"qm9_check", *qm9}});
+  }
   // The molecules, as a SMILES file labloop-sim reads.
   std::ifstream in(options.input);
   if (!in) return MakeError(ErrorCode::kNotFound, "cannot open '" + options.input + "'");
@@ -160,6 +302,11 @@ Status RunSimulatorsBench(const SimulatorsBench& options) {
   std::printf(
       "  targets (BENCHMARKS.md 4): efficiency >= 0.9 at 2 ranks, overhead <= 5 ms a task\n");
   result["labloop_sim"] = runs;
+  if (!options.qm9_reference.empty()) {
+    auto qm9 = CheckQm9(options);
+    if (!qm9) return tl::unexpected(qm9.error());
+    result["qm9_check"] = *qm9;
+  }
   std::error_code ec;
   fs::remove_all(dir, ec);
   return WriteJson(options.json_path, result);

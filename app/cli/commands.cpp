@@ -174,6 +174,12 @@ int Main(int argc, char** argv) {
   sims->add_option("--ranks", simulators_options.ranks, "rank counts to time (default 1 2)");
   sims->add_option("--sim", simulators_options.sim, "labloop-sim (default: next to labloop)");
   sims->add_option("--json", simulators_options.json_path, "write results as JSON");
+  sims->add_option("--qm9-reference", simulators_options.qm9_reference,
+                   "GFN2-xTB atomization energies to check against ('' skips the check)");
+  sims->add_option("--qm9-molecules", simulators_options.qm9_molecules,
+                   "how many of its molecules (0: all)");
+  sims->add_flag("--check-only", simulators_options.check_only,
+                 "only the atomization-energy check, no throughput");
   AlBench al_options;
   al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";
   al_options.scores = "../shared/data/molpal/data_Enamine10k_scores.csv.gz";

@@ -168,6 +168,47 @@ Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options) 
   }
 }
 
+int UnassignedStereocenters(const Molecule& molecule) {
+  return static_cast<int>(UnassignedCenters(*molecule.impl().mol).size());
+}
+
+std::string ConnectivityChange(const Geometry& geometry, const std::vector<double>& xyz,
+                               double max_bond_stretch) {
+  std::unique_ptr<RDKit::RWMol> mol;
+  try {
+    mol.reset(RDKit::MolBlockToMol(geometry.mol_block, /*sanitize=*/false, /*removeHs=*/false));
+  } catch (const std::exception& e) {
+    return std::string("unreadable geometry: ") + e.what();
+  }
+  if (!mol || static_cast<size_t>(3 * mol->getNumAtoms()) != xyz.size()) {
+    return "the coordinates do not match the molecule";
+  }
+  const auto* table = RDKit::PeriodicTable::getTable();
+  auto distance = [&](unsigned a, unsigned b) {
+    double dx = xyz[3 * a] - xyz[3 * b], dy = xyz[3 * a + 1] - xyz[3 * b + 1],
+           dz = xyz[3 * a + 2] - xyz[3 * b + 2];
+    return std::sqrt(dx * dx + dy * dy + dz * dz);
+  };
+  auto name = [&](unsigned i) {
+    return mol->getAtomWithIdx(i)->getSymbol() + std::to_string(i + 1);
+  };
+  for (unsigned a = 0; a < mol->getNumAtoms(); ++a) {
+    for (unsigned b = a + 1; b < mol->getNumAtoms(); ++b) {
+      double covalent = table->getRcovalent(mol->getAtomWithIdx(a)->getAtomicNum()) +
+                        table->getRcovalent(mol->getAtomWithIdx(b)->getAtomicNum());
+      double d = distance(a, b);
+      bool bonded = mol->getBondBetweenAtoms(a, b) != nullptr;
+      if (bonded && d > max_bond_stretch * covalent) {
+        return "bond " + name(a) + "-" + name(b) + " broke (" + std::to_string(d) + " A)";
+      }
+      if (!bonded && d < 1.05 * covalent) {
+        return "a bond " + name(a) + "-" + name(b) + " formed (" + std::to_string(d) + " A)";
+      }
+    }
+  }
+  return "";
+}
+
 Result<ConformerSearch> SearchConformers(const Molecule& molecule,
                                          const ConformerSearchOptions& options) {
   try {

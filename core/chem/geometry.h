@@ -44,6 +44,16 @@ struct EmbedOptions {
 // stereoisomer, or every relaxed geometry has a stretched bond); the message says which.
 Result<Geometry> Embed3D(const Molecule& molecule, const EmbedOptions& options = {});
 
+// Stereocenters whose configuration the molecule leaves open: its 3D geometry is then of one
+// stereoisomer, picked at random by the embedding.
+int UnassignedStereocenters(const Molecule& molecule);
+
+// Whether moved coordinates (a relaxation by another program) still describe the geometry's
+// molecule: empty when every bond is within `max_bond_stretch` of its covalent length and no two
+// unbonded atoms came within bonding distance; otherwise which bond broke or formed.
+std::string ConnectivityChange(const Geometry& geometry, const std::vector<double>& xyz_angstrom,
+                               double max_bond_stretch = 1.25);
+
 // A conformer search: many ETKDG conformers, each relaxed with MMFF94.
 struct ConformerSearchOptions {
   int conformers = 30;        // embedded (fewer when ETKDG fails on some)
