@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "learners/deep_ensemble.h"
+#include "learners/dmpnn.h"
 #include "learners/tanimoto_gp.h"
 
 namespace labloop::learners {
@@ -35,13 +36,58 @@ Status ModelOptions::Validate() const {
   if (!(weight_decay >= 0)) return bad("weight_decay must not be negative");
   if (!(dropout >= 0 && dropout < 1)) return bad("dropout must be in [0, 1)");
   if (mc_samples < 2 || mc_samples > 1000) return bad("mc_samples must be 2 to 1000");
+  if (depth < 1 || depth > 20) return bad("depth must be 1 to 20");
+  if (!(validation_fraction >= 0 && validation_fraction < 0.9)) {
+    return bad("validation_fraction must be in [0, 0.9)");
+  }
+  if (patience < 1) return bad("patience must be at least 1");
   return {};
 }
+
+Status PropertyModel::FitGraphs(const std::vector<chem::MolGraph>&, const std::vector<double>&) {
+  return MakeError(ErrorCode::kInvalidArgument, Kind() + " reads fingerprints, not graphs");
+}
+
+Result<Predictions> PropertyModel::PredictGraphs(const std::vector<chem::MolGraph>&) const {
+  return MakeError(ErrorCode::kInvalidArgument, Kind() + " reads fingerprints, not graphs");
+}
+
+Status FitOn(PropertyModel& model, const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
+             const std::vector<double>& y) {
+  if (!model.ReadsGraphs()) return model.Fit(x, y);
+  if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     model.Kind() + " reads molecular graphs, and none were given");
+  }
+  return model.FitGraphs(graphs, y);
+}
+
+Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
+                              const std::vector<chem::MolGraph>& graphs) {
+  if (!model.ReadsGraphs()) return model.Predict(x);
+  if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     model.Kind() + " reads molecular graphs, and none were given");
+  }
+  return model.PredictGraphs(graphs);
+}
+
+std::vector<chem::MolGraph> SelectGraphs(const std::vector<chem::MolGraph>& graphs,
+                                         const std::vector<int64_t>& rows) {
+  std::vector<chem::MolGraph> out;
+  if (graphs.empty()) return out;
+  out.reserve(rows.size());
+  for (int64_t r : rows) out.push_back(graphs[r]);
+  return out;
+}
+
+bool KindReadsGraphs(const std::string& kind) { return kind == "dmpnn"; }
 
 void RegisterBuiltinModels(ModelRegistry& registry) {
   registry.Register("deep_ensemble", CreateDeepEnsemble);
   registry.Register("mc_dropout", CreateMcDropout);
   registry.Register("tanimoto_gp", CreateTanimotoGp);
+  registry.Register("dmpnn", CreateDmpnn);
 }
 
 double Rmse(const std::vector<double>& predicted, const std::vector<double>& observed) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chem/graph.h"
 #include "core/registry.h"
 #include "core/result.h"
 #include "learners/sparse_matrix.h"
@@ -34,7 +35,7 @@ struct Predictions {
 };
 
 struct ModelOptions {
-  std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp
+  std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp, dmpnn
   int members = 5;                     // ensemble size
   int hidden = 256;                    // width of each hidden layer
   int epochs = 40;                     // passes over the training data (at least min_steps updates)
@@ -47,6 +48,12 @@ struct ModelOptions {
   int threads = 0;             // intra-op threads; 0: 1 for training, one per core to predict
   double dropout = 0.1;        // mc_dropout: drop probability after each hidden layer
   int mc_samples = 20;         // mc_dropout: stochastic forward passes per prediction
+  int depth = 3;               // dmpnn: message-passing steps
+  // Early stopping (deep_ensemble, mc_dropout, dmpnn): this fraction of the training rows is held
+  // out, and training keeps the weights of the epoch with the lowest validation loss, stopping
+  // after `patience` epochs without improvement. 0: no hold-out, train for `epochs`.
+  double validation_fraction = 0;
+  int patience = 10;
 
   // Names the first option out of range.
   Status Validate() const;
@@ -62,6 +69,11 @@ class PropertyModel {
   // The means alone, for callers that rank by the mean (greedy acquisition); the σ vectors may be
   // left NaN when leaving them out is cheaper, as it is for the Gaussian process.
   virtual Result<Predictions> PredictMean(const SparseMatrix& x) const { return Predict(x); }
+  // Models on molecular graphs (dmpnn) read graphs instead of fingerprints: callers check
+  // ReadsGraphs() and call these, with one graph per row.
+  virtual bool ReadsGraphs() const { return false; }
+  virtual Status FitGraphs(const std::vector<chem::MolGraph>& graphs, const std::vector<double>& y);
+  virtual Result<Predictions> PredictGraphs(const std::vector<chem::MolGraph>& graphs) const;
   virtual Result<std::string> Save() const = 0;
   virtual Status Load(const std::string& bytes) = 0;
 };
@@ -70,6 +82,18 @@ using ModelRegistry = Registry<PropertyModel, const ModelOptions&>;
 
 // One line per built-in model kind.
 void RegisterBuiltinModels(ModelRegistry& registry);
+
+// Fit / Predict with the input the model reads: `graphs` (one per row of `x`) for graph models,
+// the fingerprints `x` otherwise. Callers that may hold either kind of model use these.
+Status FitOn(PropertyModel& model, const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
+             const std::vector<double>& y);
+Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
+                              const std::vector<chem::MolGraph>& graphs);
+// The graphs of these rows, in this order.
+std::vector<chem::MolGraph> SelectGraphs(const std::vector<chem::MolGraph>& graphs,
+                                         const std::vector<int64_t>& rows);
+// Whether models of this kind read graphs (dmpnn), without creating one.
+bool KindReadsGraphs(const std::string& kind);
 
 // Root-mean-square error; the caller keeps sizes equal.
 double Rmse(const std::vector<double>& predicted, const std::vector<double>& observed);

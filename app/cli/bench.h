@@ -68,6 +68,9 @@ struct PredictorsBench {
   int seeds = 5;
   int64_t throughput_rows = 200000;  // 0 skips
   double descriptors = 0;  // > 0: RDKit 2D descriptors beside the fingerprint, scaled to [0, this]
+  // Network overrides (0: the model's default) and early stopping's hold-out share.
+  int epochs = 0, hidden = 0, members = 0;
+  double early_stopping = 0;
   std::string json_path;
 };
 Status RunPredictorsBench(const PredictorsBench& options);

@@ -14,6 +14,7 @@
 #include "app/cli/bench.h"
 #include "app/cli/bench_util.h"
 #include "core/chem/descriptors.h"
+#include "core/chem/graph.h"
 #include "core/chem/reader.h"
 #include "learners/calibration.h"
 #include "learners/metrics.h"
@@ -36,6 +37,7 @@ struct Set {
   learners::SparseMatrix x{2048};
   std::vector<double> y;
   std::vector<std::vector<double>> descriptors;  // per row, when asked for
+  std::vector<chem::MolGraph> graphs;            // per row, for graph models
 };
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too.
@@ -61,6 +63,13 @@ Result<Set> ReadSet(const std::string& path, const std::string& target) {
     s.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
     s.y.push_back(value);
     auto molecule = chem::Molecule::FromSmiles(r.smiles);
+    auto graph = molecule ? chem::BuildMolGraph(*molecule)
+                          : Result<chem::MolGraph>(tl::unexpected(molecule.error()));
+    if (!graph) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       r.location + ": no molecular graph: " + graph.error().message);
+    }
+    s.graphs.push_back(std::move(*graph));
     s.descriptors.push_back(molecule ? chem::ComputeDescriptors(*molecule)
                                      : std::vector<double>(chem::DescriptorNames().size(), 0.0));
   }
@@ -78,6 +87,7 @@ Set Subset(const Set& all, const std::vector<int64_t>& rows) {
   Set s;
   s.x = all.x.Select(rows);
   for (int64_t r : rows) s.y.push_back(all.y[r]), s.descriptors.push_back(all.descriptors[r]);
+  s.graphs = learners::SelectGraphs(all.graphs, rows);
   return s;
 }
 
@@ -85,8 +95,13 @@ Set Subset(const Set& all, const std::vector<int64_t>& rows) {
 void AddDescriptors(double weight, Set& train, std::vector<Set*> others) {
   if (!(weight > 0)) return;
   auto scaling = chem::DescriptorScaling::Fit(train.descriptors, weight);
-  train.x = WithDescriptors(train, scaling);
-  for (Set* s : others) s->x = WithDescriptors(*s, scaling);
+  others.push_back(&train);
+  for (Set* s : others) {
+    s->x = WithDescriptors(*s, scaling);
+    for (size_t i = 0; i < s->graphs.size(); ++i) {
+      s->graphs[i].features = scaling.Apply(s->descriptors[i]);  // the D-MPNN's readout reads them
+    }
+  }
 }
 
 // Metrics on the test part, raw and after each calibrator fitted on the validation part.
@@ -97,22 +112,33 @@ struct SplitResult {
   double fit_seconds = 0;
 };
 
-Result<SplitResult> RunSplit(const std::string& kind, uint64_t seed, const Set& train,
-                             const Set& valid, const Set& test) {
-  learners::ModelRegistry models("model");
-  learners::RegisterBuiltinModels(models);
+// The model options of a run: defaults, with the bench's overrides.
+learners::ModelOptions OptionsFor(const PredictorsBench& bench, const std::string& kind,
+                                  uint64_t seed) {
   learners::ModelOptions options;
   options.kind = kind;
   options.seed = seed;
+  if (bench.epochs > 0) options.epochs = bench.epochs;
+  if (bench.hidden > 0) options.hidden = bench.hidden;
+  if (bench.members > 0) options.members = bench.members;
+  options.validation_fraction = bench.early_stopping;
+  return options;
+}
+
+Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& kind, uint64_t seed,
+                             const Set& train, const Set& valid, const Set& test) {
+  learners::ModelRegistry models("model");
+  learners::RegisterBuiltinModels(models);
+  auto options = OptionsFor(bench, kind, seed);
   auto model = models.Create(kind, options);
   if (!model) return tl::unexpected(model.error());
   SplitResult out;
   auto t0 = Clock::now();
-  LABLOOP_TRY((*model)->Fit(train.x, train.y));
+  LABLOOP_TRY(learners::FitOn(**model, train.x, train.graphs, train.y));
   out.fit_seconds = Since(t0);
-  auto pv = (*model)->Predict(valid.x);
+  auto pv = learners::PredictOn(**model, valid.x, valid.graphs);
   if (!pv) return tl::unexpected(pv.error());
-  auto pt = (*model)->Predict(test.x);
+  auto pt = learners::PredictOn(**model, test.x, test.graphs);
   if (!pt) return tl::unexpected(pt.error());
   auto sigma_test = pt->Sigmas();
   auto raw = learners::EvaluatePredictions(test.y, pt->mean, sigma_test);
@@ -205,7 +231,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     Set train = Subset(*all, tr), valid = Subset(*all, va), test = Subset(*all, te);
     AddDescriptors(options.descriptors, train, {&valid, &test});
     for (const auto& model : options.models) {
-      auto run = RunSplit(model, static_cast<uint64_t>(seed), train, valid, test);
+      auto run = RunSplit(options, model, static_cast<uint64_t>(seed), train, valid, test);
       if (!run) return tl::unexpected(run.error());
       random_runs[model].push_back(*run);
     }
@@ -224,7 +250,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     AddDescriptors(options.descriptors, *train, {&*valid, &*test});
     std::map<std::string, std::vector<SplitResult>> scaffold_runs;
     for (const auto& model : options.models) {
-      auto run = RunSplit(model, 0, *train, *valid, *test);
+      auto run = RunSplit(options, model, 0, *train, *valid, *test);
       if (!run) return tl::unexpected(run.error());
       scaffold_runs[model].push_back(*run);
     }
@@ -240,19 +266,20 @@ Status RunPredictorsBench(const PredictorsBench& options) {
   if (options.throughput_rows > 0) {
     AddDescriptors(options.descriptors, *all, {});
     learners::SparseMatrix pool = all->x.Repeat(options.throughput_rows);
+    std::vector<int64_t> repeat(options.throughput_rows);
+    for (int64_t i = 0; i < options.throughput_rows; ++i) repeat[i] = i % n;
+    const auto pool_graphs = learners::SelectGraphs(all->graphs, repeat);
     learners::ModelRegistry models("model");
     learners::RegisterBuiltinModels(models);
     json throughput = json::object();
     std::printf("\n  prediction throughput on cached fingerprints (%lld molecules, μ and σ):\n",
                 static_cast<long long>(options.throughput_rows));
     for (const auto& kind : options.models) {
-      learners::ModelOptions o;
-      o.kind = kind;
-      auto model = models.Create(kind, o);
+      auto model = models.Create(kind, OptionsFor(options, kind, 0));
       if (!model) return tl::unexpected(model.error());
-      LABLOOP_TRY((*model)->Fit(all->x, all->y));
+      LABLOOP_TRY(learners::FitOn(**model, all->x, all->graphs, all->y));
       auto t0 = Clock::now();
-      auto p = (*model)->Predict(pool);
+      auto p = learners::PredictOn(**model, pool, pool_graphs);
       if (!p) return tl::unexpected(p.error());
       double rate = options.throughput_rows / Since(t0);
       std::printf("  %-14s %12.0f molecules / s (trained on %lld)%s\n", kind.c_str(), rate,

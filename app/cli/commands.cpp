@@ -101,8 +101,9 @@ int Main(int argc, char** argv) {
   model_train->add_option("--data", train_options.data, "SMILES, CSV or SDF file")->required();
   model_train->add_option("--target", train_options.target, "column or SDF field to learn")
       ->required();
-  model_train->add_option("--model", train_options.kind, "deep_ensemble, mc_dropout or tanimoto_gp")
-      ->check(CLI::IsMember({"deep_ensemble", "mc_dropout", "tanimoto_gp"}));
+  model_train
+      ->add_option("--model", train_options.kind, "deep_ensemble, mc_dropout, tanimoto_gp or dmpnn")
+      ->check(CLI::IsMember({"deep_ensemble", "mc_dropout", "tanimoto_gp", "dmpnn"}));
   model_train
       ->add_option("--calibration", train_options.calibration,
                    "sigma_scaling, isotonic, empirical or none")
@@ -114,6 +115,12 @@ int Main(int argc, char** argv) {
                           "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint "
                           "(12 is a good start)");
   model_train->add_option("--smiles-column", train_options.smiles_column, "CSV: SMILES column");
+  model_train->add_option("--epochs", train_options.epochs, "networks: training epochs");
+  model_train->add_option("--hidden", train_options.hidden, "networks: hidden width");
+  model_train->add_option("--members", train_options.members, "ensembles: members");
+  model_train->add_option("--depth", train_options.depth, "dmpnn: message-passing steps");
+  model_train->add_option("--early-stopping", train_options.early_stopping,
+                          "networks: share of training rows held out to stop early (e.g. 0.1)");
   model_train->add_option("-o,--output", train_options.output, "model file to write")->required();
   auto* model_evaluate =
       model->add_subcommand("evaluate", "accuracy and calibration of a model on labelled data");
@@ -165,6 +172,11 @@ int Main(int argc, char** argv) {
   predictors->add_option("--descriptors", predictors_options.descriptors,
                          "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint");
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
+  predictors->add_option("--epochs", predictors_options.epochs, "networks: training epochs");
+  predictors->add_option("--hidden", predictors_options.hidden, "networks: hidden width");
+  predictors->add_option("--members", predictors_options.members, "ensembles: members");
+  predictors->add_option("--early-stopping", predictors_options.early_stopping,
+                         "networks: share of training rows held out to stop early");
   SimulatorsBench simulators_options;
   auto* sims = bench->add_subcommand(
       "simulators",

@@ -133,10 +133,12 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(v, config.GetInt("features.bits", c.fingerprint.size, 64, 1 << 20));
   c.fingerprint.size = static_cast<uint32_t>(v);
   LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
+  LABLOOP_ASSIGN(c.descriptor_weight, config.GetDouble("features.descriptors", 0.0, 0.0, 1000.0));
 
   LABLOOP_ASSIGN(
       c.model.kind,
-      config.GetEnum("model.kind", {"deep_ensemble", "mc_dropout", "tanimoto_gp"}, c.model.kind));
+      config.GetEnum("model.kind", {"deep_ensemble", "mc_dropout", "tanimoto_gp", "dmpnn"},
+                     c.model.kind));
   LABLOOP_ASSIGN(v, config.GetInt("model.members", c.model.members, 1, 64));
   c.model.members = static_cast<int>(v);
   LABLOOP_ASSIGN(v, config.GetInt("model.hidden", c.model.hidden, 1, 8192));
@@ -157,6 +159,12 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.model.dropout, config.GetDouble("model.dropout", c.model.dropout, 0.0, 0.95));
   LABLOOP_ASSIGN(v, config.GetInt("model.mc_samples", c.model.mc_samples, 2, 1000));
   c.model.mc_samples = static_cast<int>(v);
+  LABLOOP_ASSIGN(v, config.GetInt("model.depth", c.model.depth, 1, 20));
+  c.model.depth = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.model.validation_fraction,
+                 config.GetDouble("model.early_stopping", c.model.validation_fraction, 0.0, 0.5));
+  LABLOOP_ASSIGN(v, config.GetInt("model.patience", c.model.patience, 1, 100000));
+  c.model.patience = static_cast<int>(v);
 
   {
     auto kinds = learners::BuiltinAcquisitionNames();
@@ -367,7 +375,8 @@ std::string CampaignConfig::ToToml() const {
   if (!hv_reference.empty()) numbers("reference", hv_reference);
   out << "\n";
   out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
-      << "\ncounts = " << (fingerprint.counts ? "true" : "false") << "\n\n";
+      << "\ncounts = " << (fingerprint.counts ? "true" : "false")
+      << "\ndescriptors = " << TomlFloat(descriptor_weight) << "\n\n";
   out << "[model]\nkind = " << TomlString(model.kind) << "\nmembers = " << model.members
       << "\nhidden = " << model.hidden << "\nepochs = " << model.epochs
       << "\nmin_steps = " << model.min_steps << "\nbatch_size = " << model.batch_size
@@ -375,7 +384,9 @@ std::string CampaignConfig::ToToml() const {
       << "\nweight_decay = " << TomlFloat(model.weight_decay)
       << "\ndevice = " << TomlString(model.device) << "\nthreads = " << model.threads
       << "\ndropout = " << TomlFloat(model.dropout) << "\nmc_samples = " << model.mc_samples
-      << "\n\n";
+      << "\ndepth = " << model.depth
+      << "\nearly_stopping = " << TomlFloat(model.validation_fraction)
+      << "\npatience = " << model.patience << "\n\n";
   out << "[acquisition]\nsamples = " << acquisition_samples
       << "\nkind = " << TomlString(acquisition.kind) << "\nbeta = " << TomlFloat(acquisition.beta)
       << "\nxi = " << TomlFloat(acquisition.xi) << "\n";

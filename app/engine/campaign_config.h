@@ -39,6 +39,9 @@ struct CampaignConfig {
   int acquisition_samples = 32;      // posterior draws per candidate for ehvi and desirability
 
   chem::MorganOptions fingerprint;
+  // > 0: RDKit 2D descriptors beside the fingerprint, each scaled to [0, descriptor_weight] over
+  // the pool ([features] descriptors = W).
+  double descriptor_weight = 0;
   learners::ModelOptions model;
   learners::AcquisitionOptions acquisition;
   learners::BatchOptions batch_selection;

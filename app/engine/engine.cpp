@@ -19,6 +19,7 @@
 #include "app/engine/campaign_config.h"
 #include "app/engine/fault_injection.h"
 #include "core/chem/descriptors.h"
+#include "core/chem/graph.h"
 #include "core/chem/molecule.h"
 #include "core/chem/reader.h"
 #include "core/log.h"
@@ -130,6 +131,42 @@ class CampaignRun {
       ids_.push_back(c.id);
       smiles_.push_back(c.smiles);
       features_.AddRow(fp->indices, fp->values);
+    }
+    // Graph models read molecular graphs, built once per run from the SMILES.
+    if (learners::KindReadsGraphs(config_.model.kind)) {
+      auto t0 = std::chrono::steady_clock::now();
+      graphs_.reserve(smiles_.size());
+      for (size_t i = 0; i < smiles_.size(); ++i) {
+        auto molecule = chem::Molecule::FromSmiles(smiles_[i]);
+        auto graph = molecule ? chem::BuildMolGraph(*molecule)
+                              : Result<chem::MolGraph>(tl::unexpected(molecule.error()));
+        if (!graph) {
+          return MakeError(ErrorCode::kFailedPrecondition,
+                           "candidate " + std::to_string(ids_[i]) + " (" + smiles_[i] +
+                               ") has no molecular graph for " + config_.model.kind + ": " +
+                               graph.error().message);
+        }
+        graphs_.push_back(std::move(*graph));
+      }
+      LogInfo("{} molecular graphs built in {:.1f} s", graphs_.size(), Seconds(t0));
+    }
+    // RDKit 2D descriptors beside the fingerprint, each scaled to [0, weight] over the pool.
+    if (config_.descriptor_weight > 0) {
+      auto t0 = std::chrono::steady_clock::now();
+      std::vector<std::vector<double>> descriptors(smiles_.size());
+      for (size_t i = 0; i < smiles_.size(); ++i) {
+        auto molecule = chem::Molecule::FromSmiles(smiles_[i]);
+        if (!molecule) return tl::unexpected(molecule.error());
+        descriptors[i] = chem::ComputeDescriptors(*molecule);
+      }
+      auto scaling = chem::DescriptorScaling::Fit(descriptors, config_.descriptor_weight);
+      std::vector<std::vector<float>> scaled(descriptors.size());
+      for (size_t i = 0; i < descriptors.size(); ++i) scaled[i] = scaling.Apply(descriptors[i]);
+      for (size_t i = 0; i < graphs_.size(); ++i) graphs_[i].features = scaled[i];
+      fingerprints_ = features_;  // similarity (diverse batches) stays on fingerprints
+      features_ = features_.AppendColumns(scaled);
+      LogInfo("{} RDKit descriptors of {} candidates added to the features in {:.1f} s",
+              chem::DescriptorNames().size(), smiles_.size(), Seconds(t0));
     }
     return {};
   }
@@ -399,10 +436,13 @@ class CampaignRun {
     auto model = MakeModel(config_, seed);
     if (!model) return tl::unexpected(model.error());
     CrashPoint("training");  // as training starts: nothing of this round's model is stored
-    LABLOOP_TRY((*model)->Fit(features_.Select(train_rows), y));
+    const auto train_features = features_.Select(train_rows);
+    const auto train_graphs = learners::SelectGraphs(graphs_, train_rows);
+    LABLOOP_TRY(learners::FitOn(**model, train_features, train_graphs, y));
     CrashPoint("train");
     auto fit_seconds = Seconds(t0);
-    auto train_predictions = (*model)->PredictMean(features_.Select(train_rows));
+    auto train_predictions = (*model)->ReadsGraphs() ? (*model)->PredictGraphs(train_graphs)
+                                                     : (*model)->PredictMean(train_features);
     if (!train_predictions) return tl::unexpected(train_predictions.error());
     double train_rmse = learners::Rmse(train_predictions->mean, y);
     auto weights = (*model)->Save();
@@ -419,7 +459,8 @@ class CampaignRun {
     out.model_id = *model_id;
 
     auto t1 = std::chrono::steady_clock::now();
-    auto predictions = (*model)->Predict(pool);
+    auto predictions =
+        learners::PredictOn(**model, pool, learners::SelectGraphs(graphs_, pool_rows));
     if (!predictions) return tl::unexpected(predictions.error());
     std::vector<db::PredictionRow> rows(pool_rows.size());
     for (size_t i = 0; i < pool_rows.size(); ++i) {
@@ -529,8 +570,9 @@ class CampaignRun {
     // next candidates, and the router stops dispatching once `batch` simulations are out.
     // Constraints likewise: a rejected pick leaves its slot to the next one.
     const bool widen = config_.router.trust_sigma > 0 || !config_.constraints.empty();
-    auto picked =
-        learners::SelectBatch(scores, pool, widen ? 2 * batch : batch, config_.batch_selection);
+    auto picked = learners::SelectBatch(
+        scores, config_.descriptor_weight > 0 ? fingerprints_.Select(pool_rows) : pool,
+        widen ? 2 * batch : batch, config_.batch_selection);
     if (!picked) return tl::unexpected(picked.error());
     const auto& top = picked->rows;
     learners::RouterOptions router = config_.router;
@@ -791,9 +833,11 @@ class CampaignRun {
   std::unique_ptr<db::CampaignDb> db_;
   CampaignConfig config_;
   std::unique_ptr<simulators::Simulator> simulator_;
-  learners::SparseMatrix features_;
-  std::vector<int64_t> ids_;                     // row -> candidate id
-  std::vector<std::string> smiles_;              // row -> canonical SMILES
+  learners::SparseMatrix features_;      // what models read: fingerprints (+ descriptors)
+  learners::SparseMatrix fingerprints_;  // the fingerprints alone, when descriptors are added
+  std::vector<chem::MolGraph> graphs_;   // per candidate row, for graph models only
+  std::vector<int64_t> ids_;             // row -> candidate id
+  std::vector<std::string> smiles_;      // row -> canonical SMILES
   std::unordered_map<int64_t, int64_t> row_of_;  // candidate id -> row
 };
 

@@ -1,5 +1,7 @@
 #include "app/engine/model_file.h"
 
+#include "core/chem/graph.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -30,17 +32,20 @@ struct Table {
   std::vector<double> y;  // when a target is asked for: one per record
   std::vector<std::string> skipped;
   std::vector<std::vector<double>> descriptors;  // per record
+  std::vector<chem::MolGraph> graphs;            // per record, for graph models only
 };
 
 // The table's fingerprint rows with the scaled descriptors appended as columns after them.
 void AppendDescriptors(Table& t, const chem::DescriptorScaling& scaling) {
   std::vector<std::vector<float>> scaled;
   for (const auto& d : t.descriptors) scaled.push_back(scaling.Apply(d));
+  for (size_t i = 0; i < t.graphs.size(); ++i) t.graphs[i].features = scaled[i];
   t.x = t.x.AppendColumns(scaled);
 }
 
 Result<Table> ReadTable(const std::string& path, const std::string& target,
-                        const std::string& smiles_column, const chem::MorganOptions& fingerprint) {
+                        const std::string& smiles_column, const chem::MorganOptions& fingerprint,
+                        bool graphs) {
   chem::ReadOptions read;
   read.fingerprint = fingerprint;
   read.smiles_column = smiles_column;
@@ -68,8 +73,18 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
       }
       t.y.push_back(value);
     }
-    t.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
     auto molecule = chem::Molecule::FromSmiles(r.smiles);
+    if (graphs) {
+      auto graph = molecule ? chem::BuildMolGraph(*molecule)
+                            : Result<chem::MolGraph>(tl::unexpected(molecule.error()));
+      if (!graph) {
+        if (!target.empty()) t.y.pop_back();
+        t.skipped.push_back(r.location + ": no molecular graph: " + graph.error().message);
+        continue;
+      }
+      t.graphs.push_back(std::move(*graph));
+    }
+    t.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
     t.descriptors.push_back(molecule ? chem::ComputeDescriptors(*molecule)
                                      : std::vector<double>(chem::DescriptorNames().size(), 0.0));
     t.records.push_back(std::move(r));
@@ -182,7 +197,8 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   if (!(options.validation > 0 && options.validation < 0.5)) {
     return MakeError(ErrorCode::kInvalidArgument, "--validation must be in (0, 0.5)");
   }
-  auto table = ReadTable(options.data, options.target, options.smiles_column, options.fingerprint);
+  auto table = ReadTable(options.data, options.target, options.smiles_column, options.fingerprint,
+                         learners::KindReadsGraphs(options.kind));
   if (!table) return tl::unexpected(table.error());
   const int64_t n = table->x.Rows();
   std::vector<int64_t> order(n);
@@ -217,6 +233,11 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   learners::ModelOptions model_options;
   model_options.kind = options.kind;
   model_options.seed = options.seed;
+  if (options.epochs > 0) model_options.epochs = options.epochs;
+  if (options.hidden > 0) model_options.hidden = options.hidden;
+  if (options.members > 0) model_options.members = options.members;
+  if (options.depth > 0) model_options.depth = options.depth;
+  model_options.validation_fraction = options.early_stopping;
   auto model = models.Create(options.kind, model_options);
   if (!model) return tl::unexpected(model.error());
   ModelTrainReport report;
@@ -224,10 +245,12 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   report.training = static_cast<int64_t>(train.size());
   report.validation = held;
   auto t0 = std::chrono::steady_clock::now();
-  LABLOOP_TRY((*model)->Fit(table->x.Select(train), pick(train)));
+  LABLOOP_TRY(learners::FitOn(**model, table->x.Select(train),
+                              learners::SelectGraphs(table->graphs, train), pick(train)));
   report.fit_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  auto p = (*model)->Predict(table->x.Select(valid));
+  auto p = learners::PredictOn(**model, table->x.Select(valid),
+                               learners::SelectGraphs(table->graphs, valid));
   if (!p) return tl::unexpected(p.error());
   const auto y_valid = pick(valid);
   auto sigma = p->Sigmas();
@@ -290,10 +313,10 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   auto m = LoadModelFile(model_path);
   if (!m) return tl::unexpected(m.error());
   const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
-  auto table = ReadTable(data_path, column, smiles_column, m->fingerprint);
+  auto table = ReadTable(data_path, column, smiles_column, m->fingerprint, m->model->ReadsGraphs());
   if (!table) return tl::unexpected(table.error());
   if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
-  auto p = m->model->Predict(table->x);
+  auto p = learners::PredictOn(*m->model, table->x, table->graphs);
   if (!p) return tl::unexpected(p.error());
   ModelEvaluation e;
   e.rows = table->x.Rows();
@@ -321,10 +344,10 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
                                              const std::string& smiles_column) {
   auto m = LoadModelFile(model_path);
   if (!m) return tl::unexpected(m.error());
-  auto table = ReadTable(data_path, "", smiles_column, m->fingerprint);
+  auto table = ReadTable(data_path, "", smiles_column, m->fingerprint, m->model->ReadsGraphs());
   if (!table) return tl::unexpected(table.error());
   if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
-  auto p = m->model->Predict(table->x);
+  auto p = learners::PredictOn(*m->model, table->x, table->graphs);
   if (!p) return tl::unexpected(p.error());
   std::ofstream out(output);
   if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + output + "'");

@@ -31,6 +31,10 @@ struct ModelTrainOptions {
   // > 0: RDKit 2D descriptors beside the fingerprint, scaled into [0, descriptors] by the
   // training rows' range (measured on ESOL: GP test RMSE 0.74 -> 0.56 at 12).
   double descriptors = 0;
+  // Network models (0: the model's default): epochs, width, ensemble members, dmpnn depth.
+  int epochs = 0, hidden = 0, members = 0, depth = 0;
+  // > 0: this share of the training rows is held out for early stopping.
+  double early_stopping = 0;
   std::string output;  // the model file to write
 };
 

@@ -120,27 +120,3 @@ TEST_CASE("Model misuse and bad options are clear errors") {
   CHECK(CreateDeepEnsemble(gpu).error().message ==
         "unknown device 'tpu' (allowed: cpu, cuda, cuda:N)");
 }
-
-TEST_CASE("Every registered model passes fit - predict - save and load") {
-  ModelRegistry registry("model");
-  RegisterBuiltinModels(registry);
-  auto train = MakeData(80, 10), test = MakeData(20, 11);
-  for (const auto& name : registry.Names()) {
-    INFO(name);
-    auto options = SmallOptions();
-    options.kind = name;
-    options.epochs = 20;
-    auto model = registry.Create(name, options);
-    REQUIRE(model);
-    CHECK((*model)->Kind() == name);
-    REQUIRE((*model)->Fit(train.x, train.y));
-    auto p = (*model)->Predict(test.x);
-    REQUIRE(p);
-    CHECK(p->size() == 20);
-    auto bytes = (*model)->Save();
-    REQUIRE(bytes);
-    auto loaded = registry.Create(name, options);
-    REQUIRE((*loaded)->Load(*bytes));
-    CHECK((*loaded)->Predict(test.x)->mean == p->mean);
-  }
-}
