@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "learners/torch_util.h"
 
@@ -90,6 +93,37 @@ class DeepEnsemble final : public PropertyModel {
 
       std::vector<float> y_std(n);
       for (int64_t i = 0; i < n; ++i) y_std[i] = static_cast<float>((y[i] - y_mean_) / y_std_);
+      // Early stopping: a seeded share of the rows is held out, and the weights of the epoch
+      // with the lowest validation RMSE (of the ensemble mean) are kept.
+      std::vector<int64_t> train_rows(n), valid_rows;
+      std::iota(train_rows.begin(), train_rows.end(), 0);
+      {
+        int64_t n_valid = static_cast<int64_t>(options_.validation_fraction * n);
+        if (n - n_valid >= 2 && n_valid > 0) {
+          std::mt19937_64 split_rng(options_.seed ^ 0x5eedULL);
+          std::shuffle(train_rows.begin(), train_rows.end(), split_rng);
+          valid_rows.assign(train_rows.begin(), train_rows.begin() + n_valid);
+          train_rows.erase(train_rows.begin(), train_rows.begin() + n_valid);
+        }
+      }
+      SparseMatrix valid_x = x.Select(valid_rows);
+      auto validation_rmse = [&]() {
+        torch::NoGradGuard no_grad;
+        net_->eval();
+        CsrTensors t = ToTensors(valid_x, 0, valid_x.Rows(), device_);
+        auto mu =
+            net_->forward(t.indices, t.offsets, t.weights).select(2, 0).mean(0).to(torch::kCPU);
+        double sum = 0;
+        for (size_t i = 0; i < valid_rows.size(); ++i) {
+          double d = mu[static_cast<int64_t>(i)].item<double>() - y_std[valid_rows[i]];
+          sum += d * d;
+        }
+        net_->train();
+        return std::sqrt(sum / static_cast<double>(valid_rows.size()));
+      };
+      double best_rmse = std::numeric_limits<double>::infinity();
+      int64_t best_epoch = -1, since_best = 0, epochs_run = 0;
+      std::vector<torch::Tensor> best_state;
 
       // Decoupled weight decay (AdamW): with Adam's L2 form, the normalized update drives the
       // embedding rows of bits never seen in training to zero, and the members then agree on
@@ -97,20 +131,34 @@ class DeepEnsemble final : public PropertyModel {
       torch::optim::AdamW optimizer(
           net_->parameters(),
           torch::optim::AdamWOptions(options_.learning_rate).weight_decay(options_.weight_decay));
-      const int64_t batch = std::min<int64_t>(options_.batch_size, n);
-      const int64_t steps_per_epoch = (n + batch - 1) / batch;
+      const int64_t n_train = static_cast<int64_t>(train_rows.size());
+      const int64_t batch = std::min<int64_t>(options_.batch_size, n_train);
+      const int64_t steps_per_epoch = (n_train + batch - 1) / batch;
       const int64_t total_steps =
           std::max<int64_t>(options_.epochs * steps_per_epoch, options_.min_steps);
       const int64_t warmup = total_steps / 5;
       std::mt19937_64 rng(options_.seed);
-      std::vector<int64_t> order(n);
-      std::iota(order.begin(), order.end(), 0);
-      int64_t cursor = n;
+      std::vector<int64_t> order = train_rows;
+      int64_t cursor = n_train;
       net_->train();
       for (int64_t step = 0; step < total_steps; ++step) {
-        if (cursor + batch > n) {
+        if (cursor + batch > n_train) {
           std::shuffle(order.begin(), order.end(), rng);
           cursor = 0;
+        }
+        // At each epoch's end after the warm-up: early stopping's check.
+        if (!valid_rows.empty() && step > warmup && step % steps_per_epoch == 0) {
+          ++epochs_run;
+          double rmse = validation_rmse();
+          if (rmse < best_rmse) {
+            best_rmse = rmse;
+            best_epoch = step / steps_per_epoch;
+            since_best = 0;
+            best_state.clear();
+            for (const auto& p : net_->parameters()) best_state.push_back(p.detach().clone());
+          } else if (++since_best >= options_.patience) {
+            break;
+          }
         }
         std::vector<int64_t> rows(order.begin() + cursor, order.begin() + cursor + batch);
         cursor += batch;
@@ -137,6 +185,25 @@ class DeepEnsemble final : public PropertyModel {
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
+      }
+      if (!valid_rows.empty()) {
+        double last = validation_rmse();
+        if (last < best_rmse || best_state.empty()) {
+          best_rmse = last;
+          best_epoch = total_steps / steps_per_epoch;
+        } else {
+          torch::NoGradGuard no_grad;
+          auto params = net_->parameters();
+          for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
+        }
+        report_ = nlohmann::json{{"early_stopping",
+                                  {{"held_out", valid_rows.size()},
+                                   {"best_epoch", best_epoch},
+                                   {"epochs_checked", epochs_run},
+                                   {"validation_rmse", best_rmse * y_std_}}}}
+                      .dump();
+      } else {
+        report_ = "{}";
       }
       net_->eval();
       fitted_ = true;
@@ -267,6 +334,9 @@ class DeepEnsemble final : public PropertyModel {
   torch::Device device_;
   int mc_samples_ = 0;
   mutable EnsembleNet net_{nullptr};  // forward() is not const in LibTorch
+  std::string FitReport() const override { return report_; }
+
+  std::string report_ = "{}";
   int64_t cols_ = 0;
   double avg_on_bits_ = 1, y_mean_ = 0, y_std_ = 1;
   bool fitted_ = false;

@@ -8,6 +8,8 @@
 #include <random>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "learners/torch_util.h"
 
 namespace labloop::learners {
@@ -192,15 +194,25 @@ class Dmpnn final : public PropertyModel {
       std::vector<int64_t> train(order.begin() + n_valid, order.end());
       nets_.clear();
       epochs_run_.clear();
+      validation_rmse_.clear();
       for (int k = 0; k < options_.members; ++k) {
         auto net = TrainMember(graphs, target, train, valid, options_.seed + 1000003ULL * k);
         if (!net) return tl::unexpected(net.error());
         nets_.push_back(*net);
       }
+      nlohmann::json report = nlohmann::json::object();
+      if (!valid.empty()) {
+        report["early_stopping"] = {{"held_out", valid.size()},
+                                    {"best_epoch_per_member", epochs_run_},
+                                    {"validation_rmse_per_member", validation_rmse_}};
+      }
+      report_ = report.dump();
       fitted_ = true;
       return {};
     });
   }
+
+  std::string FitReport() const override { return report_; }
 
   Result<Predictions> PredictGraphs(const std::vector<MolGraph>& graphs) const override {
     if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "dmpnn is not fitted");
@@ -265,7 +277,8 @@ class Dmpnn final : public PropertyModel {
       archive.write(
           "meta",
           torch::tensor({static_cast<double>(nets_.size()), static_cast<double>(options_.hidden),
-                         static_cast<double>(options_.depth), y_mean_, y_std_, options_.dropout},
+                         static_cast<double>(options_.depth), y_mean_, y_std_, options_.dropout,
+                         static_cast<double>(features_)},
                         torch::kFloat64));
       for (size_t k = 0; k < nets_.size(); ++k) {
         torch::serialize::OutputArchive weights;
@@ -287,6 +300,9 @@ class Dmpnn final : public PropertyModel {
       archive.load_from(in, torch::kCPU);
       torch::Tensor meta;
       archive.read("meta", meta);
+      if (meta.dim() != 1 || meta.numel() != 7 || meta.scalar_type() != torch::kFloat64) {
+        return MakeError(ErrorCode::kInvalidArgument, "not a dmpnn model (bad header)");
+      }
       auto m = meta.accessor<double, 1>();
       options_.members = static_cast<int>(m[0]);
       options_.hidden = static_cast<int>(m[1]);
@@ -399,6 +415,7 @@ class Dmpnn final : public PropertyModel {
       for (size_t i = 0; i < params.size(); ++i) params[i].copy_(best_state[i]);
     }
     epochs_run_.push_back(best_epoch);
+    validation_rmse_.push_back(best * y_std_);
     net->eval();
     return net;
   }
@@ -406,7 +423,9 @@ class Dmpnn final : public PropertyModel {
   ModelOptions options_;
   torch::Device device_;
   mutable std::vector<MpnNet> nets_;  // forward() is not const in LibTorch
-  std::vector<int64_t> epochs_run_;   // per member: the epoch kept (-1: the last)
+  std::vector<int64_t> epochs_run_;      // per member: the epoch kept (-1: the last)
+  std::vector<double> validation_rmse_;  // per member: its validation RMSE, target units
+  std::string report_ = "{}";
   int64_t features_ = 0;              // molecule-level features per graph
   double y_mean_ = 0, y_std_ = 1;
   bool fitted_ = false;

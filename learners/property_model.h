@@ -74,6 +74,9 @@ class PropertyModel {
   virtual bool ReadsGraphs() const { return false; }
   virtual Status FitGraphs(const std::vector<chem::MolGraph>& graphs, const std::vector<double>& y);
   virtual Result<Predictions> PredictGraphs(const std::vector<chem::MolGraph>& graphs) const;
+  // What the last Fit found worth reporting, as a JSON object (early stopping's kept epoch and
+  // validation RMSE, say); stored with the campaign's model version.
+  virtual std::string FitReport() const { return "{}"; }
   virtual Result<std::string> Save() const = 0;
   virtual Status Load(const std::string& bytes) = 0;
 };

@@ -165,6 +165,11 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
                  config.GetDouble("model.early_stopping", c.model.validation_fraction, 0.0, 0.5));
   LABLOOP_ASSIGN(v, config.GetInt("model.patience", c.model.patience, 1, 100000));
   c.model.patience = static_cast<int>(v);
+  LABLOOP_ASSIGN(c.calibration,
+                 config.GetEnum("model.calibration",
+                                {"none", "sigma_scaling", "isotonic", "empirical"}, c.calibration));
+  LABLOOP_ASSIGN(c.calibration_fraction,
+                 config.GetDouble("model.calibration_fraction", c.calibration_fraction, 0.05, 0.5));
 
   {
     auto kinds = learners::BuiltinAcquisitionNames();
@@ -386,7 +391,8 @@ std::string CampaignConfig::ToToml() const {
       << "\ndropout = " << TomlFloat(model.dropout) << "\nmc_samples = " << model.mc_samples
       << "\ndepth = " << model.depth
       << "\nearly_stopping = " << TomlFloat(model.validation_fraction)
-      << "\npatience = " << model.patience << "\n\n";
+      << "\npatience = " << model.patience << "\ncalibration = " << TomlString(calibration)
+      << "\ncalibration_fraction = " << TomlFloat(calibration_fraction) << "\n\n";
   out << "[acquisition]\nsamples = " << acquisition_samples
       << "\nkind = " << TomlString(acquisition.kind) << "\nbeta = " << TomlFloat(acquisition.beta)
       << "\nxi = " << TomlFloat(acquisition.xi) << "\n";

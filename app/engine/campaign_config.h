@@ -43,6 +43,10 @@ struct CampaignConfig {
   // the pool ([features] descriptors = W).
   double descriptor_weight = 0;
   learners::ModelOptions model;
+  // σ calibration of each round's model: none, sigma_scaling, isotonic or empirical, fitted on
+  // a held-out share of the measurements and stored with the model version.
+  std::string calibration = "none";
+  double calibration_fraction = 0.2;
   learners::AcquisitionOptions acquisition;
   learners::BatchOptions batch_selection;
   // trust_sigma > 0 lets the router trust confident predictions instead of simulating them.

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <optional>
 #include <random>
 #include <set>
@@ -27,6 +28,8 @@
 #include "db/campaign_db.h"
 #include "learners/acquisition.h"
 #include "learners/batch.h"
+#include "learners/calibration.h"
+#include "learners/metrics.h"
 #include "learners/objectives.h"
 #include "learners/property_model.h"
 #include "learners/router.h"
@@ -406,6 +409,78 @@ class CampaignRun {
     std::optional<double> best;         // the best value measured so far
   };
 
+  struct RoundCalibration {
+    std::unique_ptr<learners::Calibrator> calibrator;  // null: none
+    json record = {{"kind", "none"}};                  // stored with the model version
+  };
+
+  // The round's σ calibration ([model] calibration): a model of the same kind is fitted on all
+  // but a seeded held-out share of the training rows, its σ on the held-out rows against their
+  // errors fits the calibrator, whose state is stored with the model version; the round's model
+  // is then fitted on every row, and its predicted σ pass through the calibrator.
+  Result<RoundCalibration> Calibrate(const std::vector<int64_t>& train_rows,
+                                     const std::vector<double>& y, uint64_t seed) {
+    RoundCalibration out;
+    if (config_.calibration == "none") return out;
+    const size_t n = y.size();
+    const size_t held = static_cast<size_t>(std::llround(config_.calibration_fraction * n));
+    if (held < 5 || n - held < 2) {
+      out.record = {{"kind", "none"},
+                    {"reason", "too few measurements to hold out (" + std::to_string(n) + ")"}};
+      return out;
+    }
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(seed ^ 0xca11b4a7eULL);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::vector<int64_t> fit_rows, check_rows;
+    std::vector<double> fit_y, check_y;
+    for (size_t k = 0; k < n; ++k) {
+      const size_t i = order[k];
+      (k < held ? check_rows : fit_rows).push_back(train_rows[i]);
+      (k < held ? check_y : fit_y).push_back(y[i]);
+    }
+    auto model = MakeModel(config_, seed + 17);
+    if (!model) return tl::unexpected(model.error());
+    LABLOOP_TRY(learners::FitOn(**model, features_.Select(fit_rows),
+                                learners::SelectGraphs(graphs_, fit_rows), fit_y));
+    auto p = learners::PredictOn(**model, features_.Select(check_rows),
+                                 learners::SelectGraphs(graphs_, check_rows));
+    if (!p) return tl::unexpected(p.error());
+    std::vector<double> residual(held);
+    for (size_t i = 0; i < held; ++i) residual[i] = check_y[i] - p->mean[i];
+    learners::CalibratorRegistry calibrators("calibration");
+    learners::RegisterBuiltinCalibrators(calibrators);
+    auto calibrator = calibrators.Create(config_.calibration);
+    if (!calibrator) return tl::unexpected(calibrator.error());
+    auto sigma = p->Sigmas();
+    LABLOOP_TRY((*calibrator)->Fit(sigma, residual));
+    auto before = learners::EvaluatePredictions(check_y, p->mean, sigma);
+    std::vector<double> after_sigma;
+    for (double s : sigma) after_sigma.push_back((*calibrator)->Apply(s));
+    auto after = learners::EvaluatePredictions(check_y, p->mean, after_sigma);
+    out.record = {{"kind", config_.calibration},
+                  {"held_out", held},
+                  {"state", json::parse((*calibrator)->Save(), nullptr, false)}};
+    if (before && after) {
+      out.record["held_out_miscalibration_area"] = {
+          {"before", before->miscalibration_area}, {"after_in_sample", after->miscalibration_area}};
+    }
+    out.calibrator = std::move(*calibrator);
+    return out;
+  }
+
+  // Calibrated total σ, split back into its parts in their original proportion.
+  static void ApplyCalibration(const learners::Calibrator& calibrator, learners::Predictions& p) {
+    for (size_t i = 0; i < p.size(); ++i) {
+      const double total = p.Sigma(i);
+      if (!(total > 0)) continue;
+      const double factor = calibrator.Apply(total) / total;
+      p.sigma_epistemic[i] *= factor;
+      p.sigma_aleatoric[i] *= factor;
+    }
+  }
+
   Result<RoundModel> TrainAndPredict(int round, size_t objective,
                                      const std::vector<db::MeasurementRow>& measurements,
                                      const std::vector<int64_t>& pool_rows,
@@ -433,9 +508,11 @@ class CampaignRun {
                                                            o.property + "' to train its model on");
     }
     uint64_t seed = config_.seed * 7919ULL + static_cast<uint64_t>(round) + 1000003ULL * objective;
+    CrashPoint("training");  // as training starts: nothing of this round's model is stored
+    auto calibration = Calibrate(train_rows, y, seed);
+    if (!calibration) return tl::unexpected(calibration.error());
     auto model = MakeModel(config_, seed);
     if (!model) return tl::unexpected(model.error());
-    CrashPoint("training");  // as training starts: nothing of this round's model is stored
     const auto train_features = features_.Select(train_rows);
     const auto train_graphs = learners::SelectGraphs(graphs_, train_rows);
     LABLOOP_TRY(learners::FitOn(**model, train_features, train_graphs, y));
@@ -452,7 +529,11 @@ class CampaignRun {
     row.kind = (*model)->Kind();
     row.property = o.property;
     row.training_size = static_cast<int64_t>(y.size());
-    row.metrics_json = json{{"train_rmse", train_rmse}, {"fit_seconds", fit_seconds}}.dump();
+    row.metrics_json = json{{"train_rmse", train_rmse},
+                            {"fit_seconds", fit_seconds},
+                            {"fit", json::parse((*model)->FitReport(), nullptr, false)},
+                            {"calibration", calibration->record}}
+                           .dump();
     row.weights = *weights;
     auto model_id = db_->StoreModel(row);
     if (!model_id) return tl::unexpected(model_id.error());
@@ -462,6 +543,7 @@ class CampaignRun {
     auto predictions =
         learners::PredictOn(**model, pool, learners::SelectGraphs(graphs_, pool_rows));
     if (!predictions) return tl::unexpected(predictions.error());
+    if (calibration->calibrator) ApplyCalibration(*calibration->calibrator, *predictions);
     std::vector<db::PredictionRow> rows(pool_rows.size());
     for (size_t i = 0; i < pool_rows.size(); ++i) {
       rows[i] = {ids_[pool_rows[i]], predictions->mean[i], predictions->Sigma(i),

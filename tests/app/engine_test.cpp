@@ -383,3 +383,61 @@ TEST_CASE("Constraints on descriptors reject picks - with the reason - in every 
   }
   CHECK(with_reason == static_cast<int>(rejected->size()));
 }
+
+TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integration]") {
+  testing::TempDir dir;
+  std::string config = testing::EsolConfig(30);
+  // The fixture's [model] table, swapped for a small D-MPNN with early stopping.
+  const auto model_start = config.find("[model]");
+  const auto model_end = config.find("[acquisition]");
+  config = config.substr(0, model_start) +
+           "[model]\nkind = \"dmpnn\"\nmembers = 2\nhidden = 32\nepochs = 30\ndepth = 3\n"
+           "early_stopping = 0.2\npatience = 5\nthreads = 1\n"
+           "[features]\ndescriptors = 1.0\n" +
+           config.substr(model_end);
+  std::string campaign = dir.File("dmpnn.labloop");
+  REQUIRE(InitCampaignFromText(campaign, config, "dmpnn.toml", dir.path()));
+  auto summary = RunCampaign(campaign);
+  INFO((summary ? "" : summary.error().message));
+  REQUIRE(summary);
+  CHECK(summary->evaluations == 30);
+  auto models = testing::QueryCampaign(campaign, "SELECT kind, metrics FROM model ORDER BY id");
+  REQUIRE(models.size() == 2);  // rounds 1 and 2 (round 0 is random)
+  for (const auto& m : models) {
+    CHECK(m[0] == "dmpnn");
+    CHECK(m[1].find("\"early_stopping\"") != std::string::npos);
+  }
+  // Every pool molecule got a prediction from each model.
+  auto predicted = testing::QueryCampaign(
+      campaign, "SELECT count(*) FROM prediction WHERE model_id = (SELECT max(id) FROM model)");
+  CHECK(std::stoi(predicted[0][0]) == 150 - 20);
+}
+
+TEST_CASE("Each round's model is calibrated on held-out measurements, stored with it",
+          "[integration]") {
+  testing::TempDir dir;
+  std::string config = testing::EsolConfig(40);
+  const auto model_start = config.find("[model]");
+  const auto model_end = config.find("[acquisition]");
+  config = config.substr(0, model_start) +
+           "[model]\nkind = \"tanimoto_gp\"\ncalibration = \"isotonic\"\n"
+           "calibration_fraction = 0.2\n" +
+           config.substr(model_end);
+  std::string campaign = dir.File("calibrated.labloop");
+  REQUIRE(InitCampaignFromText(campaign, config, "calibrated.toml", dir.path()));
+  REQUIRE(RunCampaign(campaign));
+  auto models = testing::QueryCampaign(
+      campaign, "SELECT training_size, json_extract(metrics, '$.calibration.kind'), "
+                "json_extract(metrics, '$.calibration.held_out'), "
+                "json_extract(metrics, '$.calibration.reason') FROM model ORDER BY id");
+  REQUIRE(models.size() == 3);
+  CHECK(models[0][0] == "10");  // 2 held out would be too few: not calibrated, and says why
+  CHECK(models[0][1] == "none");
+  CHECK(models[0][3].find("too few measurements") != std::string::npos);
+  CHECK(models[2][0] == "30");
+  CHECK(models[2][1] == "isotonic");
+  CHECK(models[2][2] == "6");
+  auto state = testing::QueryCampaign(
+      campaign, "SELECT json_type(metrics, '$.calibration.state') FROM model ORDER BY id DESC");
+  CHECK(state[0][0] == "object");
+}
