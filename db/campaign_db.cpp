@@ -732,18 +732,23 @@ Status CampaignDb::MarkJobsSubmitted(const std::vector<int64_t>& job_ids,
   return tx.Commit();
 }
 
-Status CampaignDb::SetExternalId(const std::vector<int64_t>& job_ids,
-                                 const std::string& external_id) {
+Result<int64_t> CampaignDb::SetExternalId(const std::vector<int64_t>& job_ids,
+                                          const std::string& external_id) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
-  Statement update(impl_->db, "UPDATE job SET external_id = ?, updated_at = ? WHERE id = ?");
+  Statement update(impl_->db,
+                   "UPDATE job SET external_id = ?, updated_at = ? "
+                   "WHERE id = ? AND state = 'submitted'");
   std::string now = NowUtc();
+  int64_t changed = 0;
   for (int64_t id : job_ids) {
     update.Reset();
     update.Bind(1, external_id).Bind(2, now).Bind(3, id);
     LABLOOP_TRY(update.Run());
+    changed += sqlite3_changes(impl_->db);
   }
-  return tx.Commit();
+  LABLOOP_TRY(tx.Commit());
+  return changed;
 }
 
 Result<RequeueResult> CampaignDb::RequeueJobs(const std::vector<int64_t>& job_ids, int max_attempts,
@@ -756,7 +761,7 @@ Result<RequeueResult> CampaignDb::RequeueJobs(const std::vector<int64_t>& job_id
                  "UPDATE job SET state = 'failed', error = ?, updated_at = ? "
                  "WHERE id = ? AND state IN ('submitted', 'running') AND attempts >= ?");
   Statement requeue(impl_->db,
-                    "UPDATE job SET state = 'queued', updated_at = ? "
+                    "UPDATE job SET state = 'queued', external_id = NULL, updated_at = ? "
                     "WHERE id = ? AND state IN ('submitted', 'running')");
   std::string error = why + " (attempt limit " + std::to_string(max_attempts) + " reached)";
   for (int64_t id : job_ids) {

@@ -92,8 +92,10 @@ class CampaignDb {
   // Queued jobs handed to a launcher: submitted, one more attempt, the batch's external id kept
   // (and an audit event).
   Status MarkJobsSubmitted(const std::vector<int64_t>& job_ids, const std::string& external_id);
-  // The batch reference of submitted jobs, once the launcher gave its handle.
-  Status SetExternalId(const std::vector<int64_t>& job_ids, const std::string& external_id);
+  // The batch reference of submitted jobs, once the launcher gave its handle. Returns how many
+  // jobs took it: jobs cancelled meanwhile do not.
+  Result<int64_t> SetExternalId(const std::vector<int64_t>& job_ids,
+                                const std::string& external_id);
   // Submitted or running jobs whose batch ended without their result go back to the queue, or
   // fail with `why` once attempted `max_attempts` times. Done jobs are left alone.
   Result<RequeueResult> RequeueJobs(const std::vector<int64_t>& job_ids, int max_attempts,

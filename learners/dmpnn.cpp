@@ -164,6 +164,7 @@ class Dmpnn final : public PropertyModel {
                            std::to_string(n) + " molecules, " + std::to_string(y.size()) +
                            " targets)");
     }
+    fitted_ = false;  // until this fit succeeds
     features_ = static_cast<int64_t>(graphs[0].features.size());
     for (int64_t i = 0; i < n; ++i) {
       if (static_cast<int64_t>(graphs[i].features.size()) != features_) {
@@ -274,12 +275,11 @@ class Dmpnn final : public PropertyModel {
     if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "dmpnn is not fitted");
     return GuardTorch("saving dmpnn", [&]() -> Result<std::string> {
       torch::serialize::OutputArchive archive;
-      archive.write(
-          "meta",
-          torch::tensor({static_cast<double>(nets_.size()), static_cast<double>(options_.hidden),
-                         static_cast<double>(options_.depth), y_mean_, y_std_, options_.dropout,
-                         static_cast<double>(features_)},
-                        torch::kFloat64));
+      archive.write("meta", torch::tensor({static_cast<double>(nets_.size()),
+                                           static_cast<double>(options_.hidden),
+                                           static_cast<double>(options_.depth), y_mean_, y_std_,
+                                           options_.dropout, static_cast<double>(features_)},
+                                          torch::kFloat64));
       for (size_t k = 0; k < nets_.size(); ++k) {
         torch::serialize::OutputArchive weights;
         nets_[k]->to(torch::kCPU);
@@ -294,6 +294,7 @@ class Dmpnn final : public PropertyModel {
   }
 
   Status Load(const std::string& bytes) override {
+    fitted_ = false;  // until this load succeeds
     return GuardTorch("loading dmpnn", [&]() -> Status {
       std::istringstream in(bytes);
       torch::serialize::InputArchive archive;
@@ -369,7 +370,7 @@ class Dmpnn final : public PropertyModel {
     net->train();
     for (int64_t epoch = 0; epoch < epochs; ++epoch) {
       std::shuffle(train.begin(), train.end(), rng);
-      for (int64_t start = 0; start + batch <= n || start == 0; start += batch) {
+      for (int64_t start = 0; start < n; start += batch) {
         std::vector<int64_t> rows(train.begin() + start,
                                   train.begin() + std::min(n, start + batch));
         std::vector<float> t(rows.size());
@@ -393,7 +394,6 @@ class Dmpnn final : public PropertyModel {
         optimizer.zero_grad();
         loss.backward();
         optimizer.step();
-        if (start + batch >= n) break;
       }
       // Early stopping: after the warm-up, keep the best epoch by validation RMSE.
       if (!valid.empty() && epoch >= warmup_epochs) {
@@ -422,11 +422,11 @@ class Dmpnn final : public PropertyModel {
 
   ModelOptions options_;
   torch::Device device_;
-  mutable std::vector<MpnNet> nets_;  // forward() is not const in LibTorch
+  mutable std::vector<MpnNet> nets_;     // forward() is not const in LibTorch
   std::vector<int64_t> epochs_run_;      // per member: the epoch kept (-1: the last)
   std::vector<double> validation_rmse_;  // per member: its validation RMSE, target units
   std::string report_ = "{}";
-  int64_t features_ = 0;              // molecule-level features per graph
+  int64_t features_ = 0;  // molecule-level features per graph
   double y_mean_ = 0, y_std_ = 1;
   bool fitted_ = false;
 };

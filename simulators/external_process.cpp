@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 namespace labloop::simulators {
 
@@ -63,6 +65,10 @@ struct Pipe {
 
 Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv,
                                  const ProcessOptions& options) {
+  // A program that exits before reading its input would make our write raise SIGPIPE, which
+  // ends the process by default: labloop ignores it and reads EPIPE instead.
+  static std::once_flag ignore_sigpipe;
+  std::call_once(ignore_sigpipe, [] { signal(SIGPIPE, SIG_IGN); });
   if (argv.empty()) return MakeError(ErrorCode::kInvalidArgument, "no program given");
   auto program = FindProgram(argv[0]);
   if (!program) return tl::unexpected(program.error());
@@ -78,6 +84,7 @@ Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv,
   pid_t pid = fork();
   if (pid < 0) return MakeError(ErrorCode::kInternal, std::string("fork: ") + strerror(errno));
   if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);          // programs expect the default
     setpgid(0, 0);                     // its own group: a timeout kills what it started too
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // and it dies with labloop
     dup2(in.fd[0], 0);
@@ -107,12 +114,32 @@ Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv,
             ": " + strerror(child_errno));
   }
   fcntl(in.fd[1], F_SETFL, O_NONBLOCK);
+  fcntl(out.fd[0], F_SETFL, O_NONBLOCK);
+  fcntl(err.fd[0], F_SETFL, O_NONBLOCK);
   ProcessOutput result;
   size_t written = 0;
   if (options.input.empty()) in.Close(1);
-  bool timed_out = false;
+  bool timed_out = false, exited = false;
+  int status = 0;
   char buffer[65536];
-  while (out.fd[0] >= 0 || err.fd[0] >= 0) {
+  // Reads what is there now from stdout and stderr; closes a pipe at its end.
+  auto drain = [&] {
+    for (Pipe* p : {&out, &err}) {
+      while (p->fd[0] >= 0) {
+        ssize_t k = read(p->fd[0], buffer, sizeof(buffer));
+        if (k > 0) {
+          (p == &out ? result.out : result.err).append(buffer, static_cast<size_t>(k));
+        } else if (k == 0 || errno != EAGAIN) {
+          p->Close(0);
+        } else {
+          break;
+        }
+      }
+    }
+  };
+  // Until the program exits (its output read as it comes) or the time is up. A program whose
+  // children keep its pipes open, or that closed them itself, ends the wait when it exits.
+  while (!exited) {
     double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (options.timeout_seconds > 0 && elapsed >= options.timeout_seconds) {
@@ -124,37 +151,28 @@ Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv,
     if (out.fd[0] >= 0) fds[n++] = {out.fd[0], POLLIN, 0};
     if (err.fd[0] >= 0) fds[n++] = {err.fd[0], POLLIN, 0};
     if (in.fd[1] >= 0) fds[n++] = {in.fd[1], POLLOUT, 0};
-    int wait_ms = 200;
+    int wait_ms = n > 0 ? 200 : 20;
     if (options.timeout_seconds > 0) {
       wait_ms = std::max(
           1, std::min(wait_ms, static_cast<int>((options.timeout_seconds - elapsed) * 1000)));
     }
-    if (poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) continue;
-      if (fds[i].fd == in.fd[1]) {
-        ssize_t k = write(in.fd[1], options.input.data() + written, options.input.size() - written);
-        if (k > 0) written += static_cast<size_t>(k);
-        if (k < 0 && errno != EAGAIN) in.Close(1);  // the program closed its stdin: fine
-        if (written == options.input.size()) in.Close(1);
-        continue;
-      }
-      ssize_t k = read(fds[i].fd, buffer, sizeof(buffer));
-      if (k > 0) {
-        (fds[i].fd == out.fd[0] ? result.out : result.err).append(buffer, static_cast<size_t>(k));
-      } else if (k == 0 || errno != EAGAIN) {
-        if (fds[i].fd == out.fd[0]) {
-          out.Close(0);
-        } else {
-          err.Close(0);
-        }
-      }
+    if (n > 0) {
+      if (poll(fds, n, wait_ms) < 0 && errno != EINTR) break;
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
     }
+    if (in.fd[1] >= 0) {
+      ssize_t k = write(in.fd[1], options.input.data() + written, options.input.size() - written);
+      if (k > 0) written += static_cast<size_t>(k);
+      // EPIPE (SIGPIPE is ignored, above): the program closed its stdin, fine.
+      if ((k < 0 && errno != EAGAIN) || written == options.input.size()) in.Close(1);
+    }
+    drain();
+    exited = waitpid(pid, &status, WNOHANG) == pid;
   }
-  if (timed_out) kill(-pid, SIGKILL);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!timed_out) kill(-pid, SIGKILL);  // anything it left running in its group
+  if (exited) drain();  // what it wrote just before exiting
+  kill(-pid, SIGKILL);  // on a timeout, the program; always, anything it left in its group
+  if (!exited) waitpid(pid, &status, 0);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (timed_out) {
     std::ostringstream message;

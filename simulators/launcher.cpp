@@ -24,12 +24,12 @@ const char* const kDefaultSbatchTemplate = R"(#!/bin/bash
 #SBATCH --job-name={{job_name}}
 #SBATCH --ntasks={{ranks}}
 #SBATCH --time={{time_limit}}
-#SBATCH --output={{batch_dir}}/slurm-%j.log
+#SBATCH --output=slurm-%j.log
 {{sbatch_options}}
 # Written by labloop: runs labloop-sim on this folder's input.smi, appending to output.jsonl.
 # Under Slurm, sbatch submits it; with the mpirun launcher, bash runs it (#SBATCH lines are
 # comments then).
-cd "{{batch_dir}}" || exit 1
+cd {{batch_dir_quoted}} || exit 1
 {{command}}
 )";
 
@@ -153,7 +153,10 @@ class MpirunLauncher final : public Launcher {
     pid_t pid = static_cast<pid_t>(std::stol(handle));
     int status = 0;
     pid_t reaped = waitpid(pid, &status, WNOHANG);  // our child, unless the controller restarted
-    if (auto code = ExitCode(batch_dir)) return FromExitCode(*code, batch_dir, "launcher.log");
+    if (auto code = ExitCode(batch_dir)) {
+      if (reaped == 0) waitpid(pid, &status, 0);  // the script's last line: no zombie left
+      return FromExitCode(*code, batch_dir, "launcher.log");
+    }
     if (reaped == 0) return BatchStatus{BatchState::kRunning, "process " + handle};
     if (reaped < 0 && Alive(pid, batch_dir))
       return BatchStatus{BatchState::kRunning, "process " + handle};
@@ -166,8 +169,9 @@ class MpirunLauncher final : public Launcher {
                        "the batch process " + handle + " is " + how + " without an exit code"};
   }
 
-  Status Cancel(const std::string& handle) override {
+  Status Cancel(const std::string& handle, const std::string& batch_dir) override {
     pid_t pid = static_cast<pid_t>(std::stol(handle));
+    if (!Alive(pid, batch_dir)) return {};  // ended, and the id may be another process's now
     if (kill(-pid, SIGTERM) != 0 && errno != ESRCH) {
       return MakeError(ErrorCode::kInternal,
                        "cannot stop process group " + handle + ": " + std::string(strerror(errno)));
@@ -225,7 +229,18 @@ class SlurmLauncher final : public Launcher {
   }
 
   Result<BatchStatus> Poll(const std::string& id, const std::string& batch_dir) override {
-    if (auto state = Ask({"squeue", "-h", "-j", id, "-o", "%T"}); !state.empty()) {
+    // squeue knows the job while it is queued or running; once Slurm has purged a finished job it
+    // answers "Invalid job id". Any other failure (slurmctld down, a timeout) says nothing about
+    // the job: an error, so that the caller asks again later instead of resubmitting its tasks.
+    auto squeue = RunProcess({"squeue", "-h", "-j", id, "-o", "%T"}, ProcessOptions{"", 60, ""});
+    if (!squeue) return tl::unexpected(squeue.error());
+    if (squeue->exit_code != 0 &&
+        (squeue->err + squeue->out).find("Invalid job id") == std::string::npos) {
+      return MakeError(ErrorCode::kUnavailable,
+                       "squeue failed, Slurm may be down: " + DescribeFailure(*squeue));
+    }
+    std::string state = squeue->exit_code == 0 ? LastLine(squeue->out) : "";
+    if (!state.empty()) {
       if (auto known = Classify(state, id, batch_dir)) return *known;
     }
     std::string shown = Ask({"scontrol", "show", "job", id, "-o"});
@@ -259,7 +274,7 @@ class SlurmLauncher final : public Launcher {
     return std::optional<std::string>();
   }
 
-  Status Cancel(const std::string& id) override {
+  Status Cancel(const std::string& id, const std::string&) override {
     auto ran = RunProcess({"scancel", id}, ProcessOptions{"", 60, ""});
     if (!ran) return tl::unexpected(ran.error());
     if (ran->exit_code != 0) {
@@ -332,6 +347,15 @@ Status WriteBatch(const std::string& batch_dir, const std::vector<Task>& tasks,
     return MakeError(ErrorCode::kInternal,
                      "cannot create batch folder '" + batch_dir + "': " + ec.message());
   }
+  // A batch folder of the same name from before (a campaign created again at the same path):
+  // its results and exit code must not be taken for this batch's.
+  for (const auto& entry : fs::directory_iterator(batch_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name == "output.jsonl" || name == "exit_code" || name == "exit_code.tmp" ||
+        name == "launcher.log" || (name.rfind("slurm-", 0) == 0)) {
+      fs::remove(entry.path(), ec);
+    }
+  }
   auto sim = SimProgram(launcher);
   if (!sim) return tl::unexpected(sim.error());
   std::string script_template = kDefaultSbatchTemplate;
@@ -361,6 +385,7 @@ Status WriteBatch(const std::string& batch_dir, const std::vector<Task>& tasks,
   if (!launcher.account.empty()) options += "#SBATCH --account=" + launcher.account + "\n";
   std::string script = Render(script_template, {{"job_name", job_name},
                                                 {"ranks", std::to_string(launcher.ranks)},
+                                                {"batch_dir_quoted", ShellQuote(batch_dir)},
                                                 {"batch_dir", batch_dir},
                                                 {"time_limit", launcher.time_limit},
                                                 {"sbatch_options", options},
@@ -392,14 +417,14 @@ Result<std::vector<TaskResult>> ReadBatchResults(const std::string& batch_dir, i
     std::string line = text.substr(start, end - start);
     if (line.empty()) continue;
     auto j = json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.contains("id") || !j["id"].is_string()) {
-      // labloop-sim ends a line torn by a kill before appending: skip that fragment only.
-      if (!j.is_discarded() || line.front() != '{' || line.back() == '}') {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         path + ": a line at byte " + std::to_string(offset + start) +
-                             " is not a labloop-sim result: " + line.substr(0, 200));
-      }
-      continue;
+    // A line that is not JSON is one a kill tore (labloop-sim ends it before appending again):
+    // its task has no result in it, and is computed again. Valid JSON without a job id is not
+    // labloop-sim's: an error.
+    if (j.is_discarded()) continue;
+    if (!j.contains("id") || !j["id"].is_string()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       path + ": a line at byte " + std::to_string(offset + start) +
+                           " is not a labloop-sim result: " + line.substr(0, 200));
     }
     TaskResult r;
     try {

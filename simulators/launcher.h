@@ -42,9 +42,11 @@ struct LauncherOptions {
   std::vector<std::string> sbatch_args;  // more sbatch options, e.g. ["--mem=4G"]
 };
 
-// The built-in sbatch template. {{name}} placeholders: job_name, ranks, batch_dir, time_limit,
-// sbatch_options (partition and account lines), command (labloop-sim under mpirun, recording its
-// exit code). A user's template uses the same names.
+// The built-in sbatch template. {{name}} placeholders: job_name, ranks, batch_dir (the folder's
+// path as it is), batch_dir_quoted (the same, quoted for bash), time_limit, sbatch_options
+// (partition and account lines), command (labloop-sim under mpirun, recording its exit code).
+// sbatch runs in the batch folder, so Slurm's relative paths (--output) land there. A user's
+// template uses the same names.
 extern const char* const kDefaultSbatchTemplate;
 
 enum class BatchState { kPending, kRunning, kFinished, kFailed };
@@ -62,7 +64,8 @@ class Launcher {
   // Starts labloop-sim on a written batch folder; returns the handle to store.
   virtual Result<std::string> Submit(const std::string& batch_dir) = 0;
   virtual Result<BatchStatus> Poll(const std::string& handle, const std::string& batch_dir) = 0;
-  virtual Status Cancel(const std::string& handle) = 0;
+  // Stops the batch (nothing happens when it has already ended).
+  virtual Status Cancel(const std::string& handle, const std::string& batch_dir) = 0;
   // The handle of a batch still running from this folder, if any: for a controller killed after
   // starting a batch but before storing its handle.
   virtual Result<std::optional<std::string>> Find(const std::string& batch_dir) = 0;
@@ -71,7 +74,8 @@ class Launcher {
 // mpirun or slurm (threads has no Launcher object). Fails when a program it needs is missing.
 Result<std::unique_ptr<Launcher>> CreateLauncher(const LauncherOptions& options);
 
-// Writes input.smi, simulator.toml and job.sh into `batch_dir` (created).
+// Writes input.smi, simulator.toml and job.sh into `batch_dir` (created), removing what an
+// earlier batch of the same name left (output.jsonl, exit_code, logs).
 Status WriteBatch(const std::string& batch_dir, const std::vector<Task>& tasks,
                   const SimulatorOptions& simulator, const LauncherOptions& launcher,
                   const std::string& job_name);

@@ -25,6 +25,7 @@ Status SimulatorOptions::Validate() const {
     return bad("command_input must be smiles or xyz");
   }
   if (exhaustiveness < 1) return bad("exhaustiveness must be at least 1");
+  if (solvation != "gbsa" && solvation != "alpb") return bad("solvation must be gbsa or alpb");
   return {};
 }
 
@@ -84,14 +85,8 @@ Result<SimulatorOptions> ParseSimulatorOptions(const Config& config, const std::
   LABLOOP_ASSIGN(o.electronic_temperature, config.GetDouble("simulator.electronic_temperature",
                                                             o.electronic_temperature, 1, 100000));
   LABLOOP_ASSIGN(o.solvent, config.GetString("simulator.solvent", ""));
-  std::string solvation;
-  LABLOOP_ASSIGN(solvation, config.GetEnum("simulator.solvation", {"gbsa", "alpb"}, "gbsa"));
-  if (solvation == "alpb") {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     config.Source() +
-                         ": key 'simulator.solvation' has value 'alpb', which the xtb library's C "
-                         "API (6.5) cannot set; allowed: gbsa");
-  }
+  LABLOOP_ASSIGN(o.solvation, config.GetEnum("simulator.solvation", {"gbsa", "alpb"}, o.solvation));
+  LABLOOP_ASSIGN(o.xtb_program, config.GetString("simulator.xtb", o.xtb_program));
   LABLOOP_ASSIGN(o.optimize, config.GetBool("simulator.optimize", o.optimize));
   LABLOOP_TRY(ReadInt(config, "optimize_max_steps", o.optimize_max_steps, 1, 100000));
   LABLOOP_ASSIGN(o.ip_ea, config.GetBool("simulator.ip_ea", o.ip_ea));
@@ -168,7 +163,8 @@ std::string SimulatorOptionsToToml(const SimulatorOptions& o, int threads) {
       << "\naccuracy = " << TomlFloat(o.xtb_accuracy)
       << "\nmax_iterations = " << o.xtb_max_iterations
       << "\nelectronic_temperature = " << TomlFloat(o.electronic_temperature)
-      << "\nsolvent = " << TomlString(o.solvent)
+      << "\nsolvent = " << TomlString(o.solvent) << "\nsolvation = " << TomlString(o.solvation)
+      << "\nxtb = " << TomlString(o.xtb_program)
       << "\noptimize = " << (o.optimize ? "true" : "false")
       << "\noptimize_max_steps = " << o.optimize_max_steps
       << "\nip_ea = " << (o.ip_ea ? "true" : "false") << "\nconformers = " << o.conformers << "\n";

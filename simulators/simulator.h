@@ -32,7 +32,9 @@ struct SimulatorOptions {
   double xtb_accuracy = 1.0;              // xtb's accuracy multiplier (lower is tighter)
   int xtb_max_iterations = 250;           // SCF iterations before "not converged"
   double electronic_temperature = 300.0;  // K
-  std::string solvent;                    // empty: gas phase; else a GBSA solvent ("water", ...)
+  std::string solvent;                    // empty: gas phase; else a solvent ("water", ...)
+  std::string solvation = "gbsa";         // gbsa (libxtb) or alpb (the xtb program)
+  std::string xtb_program = "xtb";        // alpb: the xtb executable, on PATH unless a path
   bool optimize = false;                  // relax the geometry with xtb before the properties
   int optimize_max_steps = 300;           // L-BFGS iterations of that relaxation
   bool ip_ea = false;                     // also vertical "ip" and "ea" (eV, IPEA-xTB)

@@ -10,11 +10,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <optional>
+#include <sstream>
 #include <vector>
 
 #include "core/chem/geometry.h"
 #include "core/chem/molecule.h"
+#include "simulators/external_process.h"
 
 namespace labloop::simulators {
 
@@ -59,11 +63,12 @@ struct XtbCalculation {
 };
 
 // Where xtb's parameter files are: $XTBPATH (xtb's own variable), else Debian's folder.
-std::string XtbParameterFile(const std::string& name) {
+std::string XtbParameterFolder() {
   const char* path = std::getenv("XTBPATH");
-  std::string folder = path != nullptr && *path ? path : "/usr/share/xtb";
-  return folder + "/" + name;
+  return path != nullptr && *path ? path : "/usr/share/xtb";
 }
+
+std::string XtbParameterFile(const std::string& name) { return XtbParameterFolder() + "/" + name; }
 
 // xtb's empirical shift of ΔSCC ionization potentials and electron affinities with the IPEA-xTB
 // parameters (what `xtb --vipea` prints as "empirical IP shift (eV): 4.8455").
@@ -147,20 +152,34 @@ class XtbCalculator {
 // point infeasible, and the line search steps back.
 class XtbSurface final : public ceres::FirstOrderFunction {
  public:
-  XtbSurface(XtbCalculator& calculator, int natoms) : calculator_(calculator), natoms_(natoms) {}
-  int NumParameters() const override { return 3 * natoms_; }
+  // `calculator` is set up on `structure`; after a failed SCF it is set up afresh (xtb keeps an
+  // error in its environment, and every later call would fail on it).
+  XtbSurface(std::unique_ptr<XtbCalculator>& calculator, const Structure& structure,
+             const SimulatorOptions& options)
+      : calculator_(calculator), structure_(structure), options_(options) {}
+  int NumParameters() const override { return 3 * structure_.natoms; }
   bool Evaluate(const double* x, double* cost, double* gradient) const override {
     ++evaluations;
-    if (!calculator_.Move(x) || !calculator_.SinglePoint("gradient")) return false;
-    *cost = calculator_.Energy();
-    if (gradient != nullptr) calculator_.Gradient(gradient);
+    if (!calculator_->Move(x) || !calculator_->SinglePoint("gradient")) {
+      ++failures;
+      Structure moved = structure_;
+      moved.bohr.assign(x, x + 3 * structure_.natoms);
+      auto fresh = std::make_unique<XtbCalculator>();
+      if (fresh->Setup(moved, options_, options_.xtb_method, "", /*solvate=*/true)) {
+        calculator_ = std::move(fresh);
+      }
+      return false;  // this point is infeasible: the line search steps back
+    }
+    *cost = calculator_->Energy();
+    if (gradient != nullptr) calculator_->Gradient(gradient);
     return std::isfinite(*cost);
   }
-  mutable int evaluations = 0;
+  mutable int evaluations = 0, failures = 0;
 
  private:
-  XtbCalculator& calculator_;
-  int natoms_;
+  std::unique_ptr<XtbCalculator>& calculator_;
+  const Structure& structure_;
+  const SimulatorOptions& options_;
 };
 
 class XtbSimulator final : public Simulator {
@@ -183,6 +202,10 @@ class XtbSimulator final : public Simulator {
     auto geometry = chem::Embed3D(*molecule, embed);
     if (!geometry) return tl::unexpected(geometry.error());
 
+    if (options_.solvation == "alpb" && !options_.solvent.empty()) {
+      return RunProgram(*geometry, start);
+    }
+
     Structure s;
     s.natoms = geometry->AtomCount();
     s.numbers = geometry->atomic_numbers;
@@ -193,11 +216,11 @@ class XtbSimulator final : public Simulator {
     s.charge = geometry->charge;
     s.uhf = geometry->unpaired_electrons;
 
-    XtbCalculator xtb;
-    LABLOOP_TRY(xtb.Setup(s, options_, options_.xtb_method, "", /*solvate=*/true));
+    auto calculator = std::make_unique<XtbCalculator>();
+    LABLOOP_TRY(calculator->Setup(s, options_, options_.xtb_method, "", /*solvate=*/true));
     nlohmann::json raw;
     if (options_.optimize) {
-      XtbSurface* surface = new XtbSurface(xtb, s.natoms);  // owned by the problem
+      XtbSurface* surface = new XtbSurface(calculator, s, options_);  // owned by the problem
       ceres::GradientProblem problem(surface);
       ceres::GradientProblemSolver::Options solver;
       solver.line_search_direction_type = ceres::LBFGS;
@@ -208,32 +231,36 @@ class XtbSimulator final : public Simulator {
       solver.logging_type = ceres::SILENT;
       ceres::GradientProblemSolver::Summary summary;
       double initial = 0;
-      if (xtb.SinglePoint("single point")) initial = xtb.Energy();
+      if (calculator->SinglePoint("single point")) initial = calculator->Energy();
       ceres::Solve(solver, problem, s.bohr.data(), &summary);
       if (summary.termination_type == ceres::FAILURE || !std::isfinite(summary.final_cost)) {
         return Fail("xtb geometry optimization failed: " + summary.message);
       }
-      LABLOOP_TRY(xtb.Move(s.bohr.data()));
+      // The solution, in a calculator without a pending error.
+      calculator = std::make_unique<XtbCalculator>();
+      LABLOOP_TRY(calculator->Setup(s, options_, options_.xtb_method, "", /*solvate=*/true));
       std::vector<double> angstrom(s.bohr.size());
       for (size_t i = 0; i < s.bohr.size(); ++i) angstrom[i] = s.bohr[i] / kBohrPerAngstrom;
       // A relaxation that breaks or makes a bond computed another molecule: say so.
       raw["connectivity_change"] = chem::ConnectivityChange(*geometry, angstrom);
       raw["optimization"] = {{"iterations", summary.iterations.size()},
                              {"evaluations", surface->evaluations},
+                             {"failed_evaluations", surface->failures},
                              {"converged", summary.termination_type == ceres::CONVERGENCE},
                              {"relaxation_energy_eh", summary.final_cost - initial},
                              {"message", summary.message}};
     }
-    LABLOOP_TRY(xtb.SinglePoint("single point"));
+    LABLOOP_TRY(calculator->SinglePoint("single point"));
 
     std::string error;
-    auto& h = xtb.handles();
+    auto& h = calculator->handles();
     double energy = 0;
     double dipole[3] = {0, 0, 0};
     int nao = 0;
     xtb_getEnergy(h.env, h.res, &energy);
     xtb_getDipole(h.env, h.res, dipole);
     xtb_getNao(h.env, h.res, &nao);
+    if (h.Failed(error) || nao <= 0) return Fail("xtb results unreadable: " + error);
     std::vector<double> eigenvalues(nao), occupations(nao);
     xtb_getOrbitalEigenvalues(h.env, h.res, eigenvalues.data());
     xtb_getOrbitalOccupations(h.env, h.res, occupations.data());
@@ -281,6 +308,107 @@ class XtbSimulator final : public Simulator {
   }
 
  private:
+  // ALPB solvation is not in libxtb 6.5's C API: the xtb program computes it, in a scratch folder,
+  // with the same method, options and geometry (and its own ANCopt optimizer when `optimize`).
+  Result<SimulationSummary> RunProgram(const chem::Geometry& geometry,
+                                       std::chrono::steady_clock::time_point start) const {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string folder_pattern =
+        std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/labloop-xtb-XXXXXX";
+    std::vector<char> buffer(folder_pattern.begin(), folder_pattern.end());
+    buffer.push_back('\0');
+    if (mkdtemp(buffer.data()) == nullptr) {
+      return Fail("cannot create a scratch folder for the xtb program");
+    }
+    const std::string dir = buffer.data();
+    struct Cleanup {
+      std::string dir;
+      ~Cleanup() {
+        std::error_code ignored;
+        std::filesystem::remove_all(dir, ignored);
+      }
+    } cleanup{dir};
+    std::ofstream(dir + "/mol.xyz") << geometry.ToXyz("labloop");
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "OMP_NUM_THREADS=" + std::to_string(XtbThreads()),
+                                     "XTBPATH=" + XtbParameterFolder(),
+                                     options_.xtb_program,
+                                     "mol.xyz",
+                                     "--gfn",
+                                     options_.xtb_method == "gfn1" ? "1" : "2",
+                                     "--chrg",
+                                     std::to_string(geometry.charge),
+                                     "--uhf",
+                                     std::to_string(geometry.unpaired_electrons),
+                                     "--alpb",
+                                     options_.solvent,
+                                     "--acc",
+                                     std::to_string(options_.xtb_accuracy),
+                                     "--etemp",
+                                     std::to_string(options_.electronic_temperature),
+                                     "--iterations",
+                                     std::to_string(options_.xtb_max_iterations)};
+    if (options_.optimize) argv.push_back("--opt");
+    ProcessOptions process;
+    process.working_directory = dir;
+    process.timeout_seconds = options_.command_timeout_seconds;
+    auto ran = RunProcess(argv, process);
+    if (!ran) return tl::unexpected(ran.error());
+    const std::string& out = ran->out;
+    // xtb reports its end ("normal termination") on stderr, the results on stdout.
+    if (ran->exit_code != 0 || ran->err.find("normal termination of xtb") == std::string::npos) {
+      return Fail("the xtb program failed: " + DescribeFailure(*ran));
+    }
+    // The last of each: after an optimization, the final geometry's.
+    auto last_number = [&](const std::string& label) -> std::optional<double> {
+      auto at = out.rfind(label);
+      if (at == std::string::npos) return std::nullopt;
+      return std::strtod(out.c_str() + at + label.size(), nullptr);
+    };
+    auto energy = last_number("TOTAL ENERGY");
+    auto gap = last_number("HOMO-LUMO GAP");
+    std::optional<double> dipole;
+    if (auto block = out.rfind("molecular dipole:"); block != std::string::npos) {
+      auto full = out.find("full:", block);
+      if (full != std::string::npos) {
+        std::istringstream fields(out.substr(full + 5, out.find('\n', full) - full - 5));
+        double x = 0, y = 0, z = 0, total = 0;
+        if (fields >> x >> y >> z >> total) dipole = total;
+      }
+    }
+    if (!energy || !gap || !dipole || !std::isfinite(*energy)) {
+      return Fail("the xtb program's output has no total energy, gap or dipole");
+    }
+    SimulationSummary summary;
+    summary.properties["energy"] = *energy;
+    summary.properties["gap"] = *gap;
+    summary.properties["dipole"] = *dipole;
+    if (options_.ip_ea) {
+      Structure s;
+      s.natoms = geometry.AtomCount();
+      s.numbers = geometry.atomic_numbers;
+      for (double v : geometry.xyz_angstrom) s.bohr.push_back(v * kBohrPerAngstrom);
+      s.charge = geometry.charge;
+      s.uhf = geometry.unpaired_electrons;
+      auto ipea = VerticalIpEa(s);
+      if (!ipea) return tl::unexpected(ipea.error());
+      summary.properties["ip"] = ipea->first;
+      summary.properties["ea"] = ipea->second;
+    }
+    summary.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    nlohmann::json raw = {{"method", options_.xtb_method == "gfn1" ? "GFN1-xTB" : "GFN2-xTB"},
+                          {"solvation", "ALPB(" + options_.solvent + ")"},
+                          {"program", options_.xtb_program},
+                          {"optimized", options_.optimize},
+                          {"atoms", geometry.AtomCount()},
+                          {"charge", geometry.charge},
+                          {"uhf", geometry.unpaired_electrons},
+                          {"seconds", summary.seconds}};
+    summary.raw_json = raw.dump();
+    return summary;
+  }
+
   // IP = E(N-1) - E(N) and EA = E(N) - E(N+1) with the IPEA-xTB parameters, less xtb's shift.
   Result<std::pair<double, double>> VerticalIpEa(const Structure& neutral) const {
     const std::string parameters = XtbParameterFile("param_ipea-xtb.txt");

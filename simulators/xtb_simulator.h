@@ -4,10 +4,12 @@
 // Geometry: RDKit ETKDG (seeded) then MMFF94 relaxation; optionally relaxed further with xtb
 // itself (`optimize`: L-BFGS on xtb's analytic gradient, Ceres' line-search solver, to a largest
 // gradient component below 1e-3 Eh/bohr, xtb's "normal" criterion); then one single point, in the
-// gas phase or in a GBSA solvent. Reports "energy" (total, Hartree), "gap" (HOMO-LUMO, eV) and
-// "dipole" (Debye); with `ip_ea`, also the vertical "ip" and "ea" (eV) the way `xtb --vipea` does
-// it: IPEA-xTB single points of the cation and anion at the same geometry, less xtb's empirical
-// shift. Each Run() has its own xtb environment, so runs on different threads share no state.
+// gas phase or in a GBSA solvent. ALPB solvation (`solvation = "alpb"`) is not in libxtb 6.5's C
+// API: that one runs the xtb program on the same geometry, with its own optimizer. Reports "energy"
+// (total, Hartree), "gap" (HOMO-LUMO, eV) and "dipole" (Debye); with `ip_ea`, also the vertical
+// "ip" and "ea" (eV) the way `xtb --vipea` does it: IPEA-xTB single points of the cation and anion
+// at the same geometry, less xtb's empirical shift. Each Run() has its own xtb environment, so runs
+// on different threads share no state.
 
 #include <memory>
 

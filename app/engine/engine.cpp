@@ -766,12 +766,24 @@ class CampaignRun {
       LABLOOP_TRY(db_->MarkJobsSubmitted(ids, simulators::FormatBatchRef(ref)));
       auto handle = (*launcher)->Submit(dir);
       if (!handle) {
-        LABLOOP_TRY(db_->RequeueJobs(ids, kMaxJobAttempts,
-                                     "could not submit the batch: " + handle.error().message));
-        return tl::unexpected(WithContext(handle.error(), "submitting batch " + ref.name));
+        // sbatch may have timed out after Slurm took the job: adopt it if it is there.
+        auto found = (*launcher)->Find(dir);
+        if (found && *found) {
+          handle = **found;
+        } else {
+          LABLOOP_TRY(db_->RequeueJobs(ids, kMaxJobAttempts,
+                                       "could not submit the batch: " + handle.error().message));
+          return tl::unexpected(WithContext(handle.error(), "submitting batch " + ref.name));
+        }
       }
       ref.handle = *handle;
-      LABLOOP_TRY(db_->SetExternalId(ids, simulators::FormatBatchRef(ref)));
+      auto owned = db_->SetExternalId(ids, simulators::FormatBatchRef(ref));
+      if (!owned) return tl::unexpected(owned.error());
+      if (*owned == 0) {  // `labloop cancel` cancelled these jobs meanwhile: stop the batch too
+        LogWarn("the jobs of batch {} were cancelled as it started: stopping it", ref.name);
+        LABLOOP_TRY((*launcher)->Cancel(ref.handle, dir));
+        continue;
+      }
       LogInfo("round {}: {} tasks submitted to {} as {} (batch {})", round, ids.size(), ref.kind,
               ref.handle, dir);
       auto watched = WatchBatch(launcher->get(), ref, ids);
@@ -804,6 +816,7 @@ class CampaignRun {
       return {};
     };
     std::string ending;
+    std::optional<std::chrono::steady_clock::time_point> all_in;
     for (;;) {
       LABLOOP_TRY(drain());
       auto status = launcher != nullptr
@@ -815,11 +828,23 @@ class CampaignRun {
           status->state == simulators::BatchState::kFailed) {
         LABLOOP_TRY(drain());  // what it wrote just before it ended
         ending = status->detail;
+        if (status->state == simulators::BatchState::kFailed && !waiting.empty() &&
+            launcher != nullptr) {
+          // Declared failed, maybe still alive somewhere: stop it before its tasks run again.
+          if (auto stopped = launcher->Cancel(ref.handle, dir); !stopped) {
+            LogWarn("batch {}: {}", ref.name, stopped.error().message);
+          }
+        }
         break;
       }
-      if (waiting.empty()) {  // every result is in; the batch is only shutting down
-        ending = "all results in";
-        break;
+      // Every result is in: the batch is only shutting down. Give it a minute to end (and be
+      // reaped), then go on without it.
+      if (waiting.empty()) {
+        if (!all_in) all_in = std::chrono::steady_clock::now();
+        if (Seconds(*all_in) > 60) {
+          ending = "all results in";
+          break;
+        }
       }
       std::this_thread::sleep_for(std::chrono::duration<double>(config_.launcher.poll_seconds));
     }
@@ -1317,26 +1342,35 @@ Result<CancelSummary> CancelUnfinishedJobs(const std::string& campaign_path,
   std::vector<int64_t> ids;
   for (const auto& j : *jobs) {
     ids.push_back(j.id);
-    if (simulators::ParseBatchRef(j.external_id)) batches.insert(j.external_id);
+    const bool out = j.state == db::JobState::kSubmitted || j.state == db::JobState::kRunning;
+    if (out && simulators::ParseBatchRef(j.external_id)) batches.insert(j.external_id);
   }
-  // The batches first, so that nothing they still write is ingested later.
+  // The jobs first: a controller still watching these batches then ingests nothing more from
+  // them and submits none of their tasks again; then the batches themselves.
+  auto cancelled = (*db)->CancelJobs(ids, who, "cancelled by " + who);
+  if (!cancelled) return tl::unexpected(cancelled.error());
+  summary.jobs = *cancelled;
+  const std::string batch_root = fs::absolute(campaign_path).string() + ".batches/";
   for (const auto& external_id : batches) {
     auto ref = *simulators::ParseBatchRef(external_id);
     auto options = config->launcher;
     options.kind = ref.kind;
     auto launcher = simulators::CreateLauncher(options);
     if (!launcher) return tl::unexpected(launcher.error());
-    if (ref.handle == "-") continue;  // never started
-    auto stopped = (*launcher)->Cancel(ref.handle);
+    const std::string dir = batch_root + ref.name;
+    if (ref.handle == "-") {  // started, but its handle was not stored yet
+      auto found = (*launcher)->Find(dir);
+      if (!found) return tl::unexpected(found.error());
+      if (!*found) continue;  // never started
+      ref.handle = **found;
+    }
+    auto stopped = (*launcher)->Cancel(ref.handle, dir);
     if (!stopped) {
       return tl::unexpected(WithContext(stopped.error(), "cancelling " + ref.kind + " batch " +
                                                              ref.handle + " (" + ref.name + ")"));
     }
     summary.batches.push_back(ref.kind + " " + ref.handle);
   }
-  auto cancelled = (*db)->CancelJobs(ids, who, "cancelled by " + who);
-  if (!cancelled) return tl::unexpected(cancelled.error());
-  summary.jobs = *cancelled;
   return summary;
 }
 

@@ -427,9 +427,10 @@ TEST_CASE("Each round's model is calibrated on held-out measurements, stored wit
   REQUIRE(InitCampaignFromText(campaign, config, "calibrated.toml", dir.path()));
   REQUIRE(RunCampaign(campaign));
   auto models = testing::QueryCampaign(
-      campaign, "SELECT training_size, json_extract(metrics, '$.calibration.kind'), "
-                "json_extract(metrics, '$.calibration.held_out'), "
-                "json_extract(metrics, '$.calibration.reason') FROM model ORDER BY id");
+      campaign,
+      "SELECT training_size, json_extract(metrics, '$.calibration.kind'), "
+      "json_extract(metrics, '$.calibration.held_out'), "
+      "json_extract(metrics, '$.calibration.reason') FROM model ORDER BY id");
   REQUIRE(models.size() == 3);
   CHECK(models[0][0] == "10");  // 2 held out would be too few: not calibrated, and says why
   CHECK(models[0][1] == "none");

@@ -93,8 +93,8 @@ TEST_CASE("mpirun launcher: a killed controller re-attaches - a dying batch resu
     CheckExactlyOnce(campaign, 10);
     // 10 tasks: 4 + 4 + 2, each batch given only what the ones before left.
     std::vector<int> sizes;
-    for (const std::string name : {"round-0000-job-1-try-1", "round-0000-job-5-try-2",
-                                   "round-0000-job-9-try-3"}) {
+    for (const std::string name :
+         {"round-0000-job-1-try-1", "round-0000-job-5-try-2", "round-0000-job-9-try-3"}) {
       INFO(name);
       REQUIRE(fs::exists(campaign + ".batches/" + name + "/input.smi"));
       sizes.push_back(Lines(campaign + ".batches/" + name + "/input.smi"));

@@ -2,6 +2,7 @@
 // themselves where they exist: the xtb executable for IP/EA, solvation and optimization.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -245,4 +246,60 @@ TEST_CASE("Vina docks a ligand from SMILES into the Debian test receptor", "[int
   auto missing = registry.Create("vina", options);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message.find("does not exist") != std::string::npos);
+}
+
+TEST_CASE("External programs: early exits - stray children and closed pipes end the wait") {
+  // Exits without reading a megabyte of input: EPIPE, not a SIGPIPE that kills labloop.
+  ProcessOptions big;
+  big.input.assign(1 << 20, 'x');
+  auto quick = RunProcess({"/bin/true"}, big);
+  REQUIRE(quick);
+  CHECK(quick->exit_code == 0);
+  // Leaves a child holding its stdout: done when the program itself exits.
+  ProcessOptions options;
+  options.timeout_seconds = 20;
+  auto t0 = std::chrono::steady_clock::now();
+  auto stray = RunProcess({"/bin/sh", "-c", "sleep 30 & echo done"}, options);
+  REQUIRE(stray);
+  CHECK(stray->out == "done\n");
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(10));
+  // Closes its own pipes and hangs: the timeout still ends it.
+  options.timeout_seconds = 1;
+  auto hung = RunProcess({"/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 30"}, options);
+  REQUIRE_FALSE(hung);
+  CHECK(hung.error().message.find("timed out after 1 s") != std::string::npos);
+  // Exit codes and signals are reported as such.
+  auto failed = RunProcess({"/bin/sh", "-c", "echo oops >&2; exit 4"}, ProcessOptions{});
+  REQUIRE(failed);
+  CHECK(DescribeFailure(*failed) == "exit code 4: oops");
+  auto killed = RunProcess({"/bin/sh", "-c", "kill -9 $$"}, ProcessOptions{});
+  REQUIRE(killed);
+  CHECK(killed->signal == 9);
+}
+
+TEST_CASE("xtb in ALPB solvent runs through the xtb program", "[integration]") {
+  REQUIRE(HaveProgram("xtb"));  // Debian package xtb, from scripts/install-deps
+  SimulatorOptions gas, gbsa, alpb;
+  gbsa.solvent = alpb.solvent = "water";
+  alpb.solvation = "alpb";
+  alpb.ip_ea = true;
+  auto in_gas = (*CreateXtbSimulator(gas))->Run("CC(=O)O");
+  auto in_gbsa = (*CreateXtbSimulator(gbsa))->Run("CC(=O)O");
+  auto in_alpb = (*CreateXtbSimulator(alpb))->Run("CC(=O)O");
+  REQUIRE(in_gas);
+  REQUIRE(in_gbsa);
+  INFO((in_alpb ? "" : in_alpb.error().message));
+  REQUIRE(in_alpb);
+  CHECK(in_alpb->raw_json.find("ALPB(water)") != std::string::npos);
+  // Same geometry, a solvation model of its own: lower than in the gas phase, not GBSA's value.
+  CHECK(in_alpb->properties.at("energy") < in_gas->properties.at("energy"));
+  CHECK(in_alpb->properties.at("energy") != Approx(in_gbsa->properties.at("energy")).margin(1e-6));
+  CHECK(in_alpb->properties.at("energy") == Approx(in_gbsa->properties.at("energy")).margin(0.01));
+  CHECK(in_alpb->properties.at("gap") > 1.0);
+  CHECK(in_alpb->properties.count("ip") == 1);
+  // The program's failure is a failed molecule with its reason.
+  alpb.xtb_program = "/bin/false";
+  auto failed = (*CreateXtbSimulator(alpb))->Run("CCO");
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error().message.find("the xtb program failed") != std::string::npos);
 }
