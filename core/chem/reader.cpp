@@ -39,26 +39,6 @@ std::string BaseName(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open molecule file '" + path + "'");
-  try {
-    std::ostringstream out;
-    if (EndsWith(Lower(path), ".gz")) {
-      boost::iostreams::filtering_streambuf<boost::iostreams::input> gz;
-      gz.push(boost::iostreams::gzip_decompressor());
-      gz.push(in);
-      boost::iostreams::copy(gz, out);
-    } else {
-      out << in.rdbuf();
-    }
-    return out.str();
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "cannot read '" + path + "': " + std::string(e.what()));
-  }
-}
-
 std::vector<std::string> SplitLines(const std::string& text) {
   std::vector<std::string> lines;
   size_t start = 0;
@@ -225,6 +205,26 @@ std::string ReasonKind(const std::string& reason) {
 }
 
 }  // namespace
+
+Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(ErrorCode::kNotFound, "cannot open molecule file '" + path + "'");
+  try {
+    std::ostringstream out;
+    if (EndsWith(Lower(path), ".gz")) {
+      boost::iostreams::filtering_streambuf<boost::iostreams::input> gz;
+      gz.push(boost::iostreams::gzip_decompressor());
+      gz.push(in);
+      boost::iostreams::copy(gz, out);
+    } else {
+      out << in.rdbuf();
+    }
+    return out.str();
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "cannot read '" + path + "': " + std::string(e.what()));
+  }
+}
 
 Result<FileFormat> DetectFormat(const std::string& path) {
   std::string p = Lower(path);

@@ -76,4 +76,7 @@ std::vector<std::string> SplitDelimited(const std::string& line, char delimiter)
 // line break; as it is otherwise. SplitDelimited reads it back.
 std::string CsvField(const std::string& field);
 
+// A whole file as text, gunzipped when its name ends in .gz.
+Result<std::string> ReadWholeFile(const std::string& path);
+
 }  // namespace labloop::chem
