@@ -12,6 +12,7 @@
 #include "app/cli/bench.h"
 #include "app/engine/demo.h"
 #include "app/engine/engine.h"
+#include "app/engine/filter_file.h"
 #include "app/engine/model_file.h"
 #include "core/log.h"
 #include "learners/batch.h"
@@ -78,6 +79,21 @@ int Main(int argc, char** argv) {
   auto* exporter =
       app.add_subcommand("export", "write candidates with predictions and measurements");
   exporter->add_option("file", campaign, "the campaign file")->required();
+  auto* filter = app.add_subcommand(
+      "filter", "keep the molecules of a file that pass structural alerts and drug-likeness rules");
+  std::string filter_input, filter_output, filter_dropped;
+  chem::FilterOptions filter_options;
+  bool no_pains = false, no_brenk = false;
+  double max_sa = 0;
+  filter->add_option("input", filter_input, "SMILES, CSV or SDF file (.gz too)")->required();
+  filter->add_option("-o,--output", filter_output, "molecules that pass: .smi, or CSV")->required();
+  filter->add_option("--dropped", filter_dropped, "CSV of the others with every reason");
+  filter->add_flag("--no-pains", no_pains, "skip the PAINS alerts");
+  filter->add_flag("--no-brenk", no_brenk, "skip Brenk's unwanted groups");
+  filter->add_flag("--lipinski", filter_options.lipinski, "at most one rule-of-five violation");
+  filter->add_flag("--veber", filter_options.veber, "rotatable bonds <= 10 and TPSA <= 140");
+  filter->add_option("--max-sa", max_sa, "synthetic accessibility at most this (1 .. 10)")
+      ->check(CLI::Range(1.0, 10.0));
   auto* cancel = app.add_subcommand(
       "cancel", "stop the campaign's running batches (Slurm, mpirun) and cancel unfinished jobs");
   cancel->add_option("file", campaign, "the campaign file")->required();
@@ -305,6 +321,18 @@ int Main(int argc, char** argv) {
     auto n = engine::RejectCandidates(campaign, candidate_ids, who, reason);
     if (!n) return Fail(n.error());
     std::cout << "rejected " << *n << " decisions (by " << who << "): their jobs are cancelled\n";
+    return 0;
+  }
+  if (*filter) {
+    filter_options.pains = !no_pains;
+    filter_options.brenk = !no_brenk;
+    if (max_sa > 0) filter_options.max_sa = max_sa;
+    auto r =
+        engine::FilterMoleculeFile(filter_input, filter_output, filter_dropped, filter_options);
+    if (!r) return Fail(r.error());
+    for (const auto& skipped : r->skipped) std::cerr << "skipped " << skipped << "\n";
+    std::cout << "kept " << r->kept << " of " << r->read << " molecules in " << filter_output
+              << " (" << r->dropped << " dropped, " << r->skipped.size() << " unreadable)\n";
     return 0;
   }
   if (*cancel) {

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <sstream>
 
 #include "tests/app/fixtures.h"
 #include "tests/support/temp_dir.h"
@@ -269,4 +270,31 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
                                "solubility", "-o", dir.File("x.model")});
   CHECK(no_column.exit_code != 0);
   CHECK(Contains(no_column.output, "has no column or data field 'solubility'"));
+}
+
+TEST_CASE("labloop filter keeps clean molecules and says why the others went", "[integration]") {
+  TempDir dir;
+  std::string input = dir.Write("in.smi",
+                                "O=C1C(=Cc2ccccc2)SC(=S)N1 rhodanine\n"
+                                "CC(C)Cc1ccc(cc1)C(C)C(=O)O ibuprofen\n"
+                                "C1CC broken\n"
+                                "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC greasy\n");
+  auto run = RunLabloop({"filter", input, "-o", dir.File("kept.csv"), "--dropped",
+                                  dir.File("dropped.csv"), "--lipinski", "--max-sa", "4"});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.output.find("kept 1 of 3 molecules") != std::string::npos);
+  CHECK(run.output.find("in.smi:3 (id 'broken'): unparsable smiles 'C1CC'") != std::string::npos);
+  std::ifstream kept(dir.File("kept.csv"));
+  std::string header, line;
+  std::getline(kept, header);
+  CHECK(header == "smiles,id,sa_score");
+  std::getline(kept, line);
+  CHECK(line.rfind("CC(C)Cc1ccc(C(C)C(=O)O)cc1,ibuprofen,", 0) == 0);
+  std::ifstream dropped(dir.File("dropped.csv"));
+  std::stringstream text;
+  text << dropped.rdbuf();
+  CHECK(text.str().find("rhodanine,PAINS: ene_rhod_A(235); Brenk: Michael_acceptor_1") !=
+        std::string::npos);
+  CHECK(text.str().find("Lipinski: 2 violations") != std::string::npos);
 }
