@@ -14,7 +14,9 @@
 #include "app/engine/engine.h"
 #include "app/engine/filter_file.h"
 #include "app/engine/model_file.h"
+#include "core/chem/reader.h"
 #include "core/log.h"
+#include "generators/generator.h"
 #include "learners/batch.h"
 
 namespace labloop::cli {
@@ -94,6 +96,20 @@ int Main(int argc, char** argv) {
   filter->add_flag("--veber", filter_options.veber, "rotatable bonds <= 10 and TPSA <= 140");
   filter->add_option("--max-sa", max_sa, "synthetic accessibility at most this (1 .. 10)")
       ->check(CLI::Range(1.0, 10.0));
+  auto* generate = app.add_subcommand("generate", "propose molecules, one SMILES a line");
+  generators::GeneratorOptions generator_options;
+  int64_t generate_n = 0;
+  std::string generate_output, generate_provenance;
+  generate->add_option("--generator", generator_options.kind, "pool (more to come)")->required();
+  generate->add_option("-n", generate_n, "how many molecules")
+      ->required()
+      ->check(CLI::PositiveNumber);
+  generate->add_option("-o,--output", generate_output, "SMILES file to write")->required();
+  generate->add_option("--seed", generator_options.seed, "random seed (same seed, same output)");
+  generate->add_option("--pool", generator_options.pool, "pool: the molecule file to draw from");
+  generate->add_option("--smiles-column", generator_options.smiles_column, "pool, CSV: column");
+  generate->add_option("--provenance", generate_provenance,
+                       "also write a CSV of smiles,inchikey,generator,provenance");
   auto* cancel = app.add_subcommand(
       "cancel", "stop the campaign's running batches (Slurm, mpirun) and cancel unfinished jobs");
   cancel->add_option("file", campaign, "the campaign file")->required();
@@ -333,6 +349,27 @@ int Main(int argc, char** argv) {
     for (const auto& skipped : r->skipped) std::cerr << "skipped " << skipped << "\n";
     std::cout << "kept " << r->kept << " of " << r->read << " molecules in " << filter_output
               << " (" << r->dropped << " dropped, " << r->skipped.size() << " unreadable)\n";
+    return 0;
+  }
+  if (*generate) {
+    generators::GeneratorRegistry registry("generator");
+    generators::RegisterBuiltinGenerators(registry);
+    auto generator = registry.Create(generator_options.kind, generator_options);
+    if (!generator) return Fail(generator.error());
+    auto proposals = (*generator)->Generate(generate_n);
+    if (!proposals) return Fail(proposals.error());
+    std::ofstream out(generate_output);
+    for (const auto& p : *proposals) out << p.smiles << "\n";
+    if (!generate_provenance.empty()) {
+      std::ofstream csv(generate_provenance);
+      csv << "smiles,inchikey,generator,provenance\n";
+      for (const auto& p : *proposals) {
+        csv << chem::CsvField(p.smiles) << "," << p.inchikey << "," << p.generator << ","
+            << chem::CsvField(p.provenance) << "\n";
+      }
+    }
+    if (!out) return Fail(Error{ErrorCode::kFailedPrecondition, "cannot write " + generate_output});
+    std::cout << "wrote " << proposals->size() << " molecules to " << generate_output << "\n";
     return 0;
   }
   if (*cancel) {

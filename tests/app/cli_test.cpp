@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -280,7 +281,7 @@ TEST_CASE("labloop filter keeps clean molecules and says why the others went", "
                                 "C1CC broken\n"
                                 "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC greasy\n");
   auto run = RunLabloop({"filter", input, "-o", dir.File("kept.csv"), "--dropped",
-                                  dir.File("dropped.csv"), "--lipinski", "--max-sa", "4"});
+                         dir.File("dropped.csv"), "--lipinski", "--max-sa", "4"});
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
   CHECK(run.output.find("kept 1 of 3 molecules") != std::string::npos);
@@ -297,4 +298,30 @@ TEST_CASE("labloop filter keeps clean molecules and says why the others went", "
   CHECK(text.str().find("rhodanine,PAINS: ene_rhod_A(235); Brenk: Michael_acceptor_1") !=
         std::string::npos);
   CHECK(text.str().find("Lipinski: 2 violations") != std::string::npos);
+}
+
+TEST_CASE("labloop generate writes N molecules from a pool - the same for the same seed",
+          "[integration]") {
+  TempDir dir;
+  const std::string zinc = std::string(LABLOOP_SHARED_DATA) + "/generative/zinc250k.smi.gz";
+  auto run = RunLabloop({"generate", "--generator", "pool", "--pool", zinc, "-n", "50", "-o",
+                         dir.File("a.smi"), "--seed", "9", "--provenance", dir.File("a.csv")});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.output.find("wrote 50 molecules") != std::string::npos);
+  RunLabloop({"generate", "--generator", "pool", "--pool", zinc, "-n", "50", "-o",
+              dir.File("b.smi"), "--seed", "9"});
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string a = read(dir.File("a.smi"));
+  CHECK(a == read(dir.File("b.smi")));
+  CHECK(std::count(a.begin(), a.end(), '\n') == 50);
+  CHECK(read(dir.File("a.csv")).rfind("smiles,inchikey,generator,provenance\n", 0) == 0);
+  auto unknown = RunLabloop({"generate", "--generator", "magic", "-n", "5", "-o", dir.File("c")});
+  CHECK(unknown.exit_code != 0);
+  CHECK(unknown.output.find("magic") != std::string::npos);
 }

@@ -1,0 +1,11 @@
+#include "generators/generator.h"
+
+#include "generators/pool_generator.h"
+
+namespace labloop::generators {
+
+void RegisterBuiltinGenerators(GeneratorRegistry& registry) {
+  registry.Register("pool", CreatePoolGenerator);
+}
+
+}  // namespace labloop::generators

@@ -1,0 +1,17 @@
+#pragma once
+// The library pool: a uniform random sample of a molecule file of millions of records.
+//
+// The file is streamed once (reservoir sampling, Vitter's algorithm R, seeded): memory holds the
+// sample, not the file. Sampled records are parsed, standardized and deduplicated by InChIKey;
+// unusable ones are replaced from a reserve drawn in the same pass, so `n` distinct molecules
+// come back whenever the file has them. Provenance: {"file": ..., "line": N}.
+
+#include <memory>
+
+#include "generators/generator.h"
+
+namespace labloop::generators {
+
+Result<std::unique_ptr<Generator>> CreatePoolGenerator(const GeneratorOptions& options);
+
+}  // namespace labloop::generators
