@@ -6,6 +6,7 @@
 // A generator never proposes the same InChIKey twice in one call.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,13 +23,28 @@ struct Proposal {
   std::string provenance;  // JSON object: where it came from
 };
 
+// Scores canonical SMILES, higher better, one value per molecule (the acquisition value of a
+// campaign, or a similarity): what goal-directed generators climb.
+using Fitness = std::function<Result<std::vector<double>>(const std::vector<std::string>& smiles)>;
+
 struct GeneratorOptions {
   std::string kind = "pool";
   uint64_t seed = 0;
-  // pool: a SMILES, CSV or SDF file of any size (optionally .gz), read as a stream.
+  // pool: a SMILES, CSV or SDF file of any size (optionally .gz), read as a stream. graph_ga: the
+  // starting population is drawn from it.
   std::string pool;
   std::string smiles_column;  // CSV: empty picks the column named like "smiles"
+  // graph_ga
+  int population = 100;
+  int generations = 20;
+  double mutation_rate = 0.5;
+  int min_heavy_atoms = 5, max_heavy_atoms = 50;
+  Fitness fitness;  // required by graph_ga (labloop generate: similarity to --target)
 };
+
+// Tanimoto similarity on Morgan count fingerprints (radius 2) to `target_smiles`: the fitness of
+// rediscovery benchmarks and of `labloop generate --target`.
+Result<Fitness> SimilarityFitness(const std::string& target_smiles);
 
 class Generator {
  public:
@@ -36,6 +52,8 @@ class Generator {
   virtual std::string Kind() const = 0;
   // Up to `n` distinct proposals (fewer when the source has fewer).
   virtual Result<std::vector<Proposal>> Generate(int64_t n) = 0;
+  // What the last Generate did, as a JSON object (fitness calls, best score, ...).
+  virtual std::string Report() const { return "{}"; }
 };
 
 using GeneratorRegistry = Registry<Generator, const GeneratorOptions&>;

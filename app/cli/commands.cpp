@@ -100,7 +100,7 @@ int Main(int argc, char** argv) {
   generators::GeneratorOptions generator_options;
   int64_t generate_n = 0;
   std::string generate_output, generate_provenance;
-  generate->add_option("--generator", generator_options.kind, "pool (more to come)")->required();
+  generate->add_option("--generator", generator_options.kind, "pool or graph_ga")->required();
   generate->add_option("-n", generate_n, "how many molecules")
       ->required()
       ->check(CLI::PositiveNumber);
@@ -108,6 +108,13 @@ int Main(int argc, char** argv) {
   generate->add_option("--seed", generator_options.seed, "random seed (same seed, same output)");
   generate->add_option("--pool", generator_options.pool, "pool: the molecule file to draw from");
   generate->add_option("--smiles-column", generator_options.smiles_column, "pool, CSV: column");
+  std::string generate_target;
+  generate->add_option("--target", generate_target,
+                       "graph_ga: evolve toward this molecule (Tanimoto on Morgan counts)");
+  generate->add_option("--population", generator_options.population, "graph_ga: population");
+  generate->add_option("--generations", generator_options.generations, "graph_ga: generations");
+  generate->add_option("--mutation-rate", generator_options.mutation_rate,
+                       "graph_ga: share of children mutated");
   generate->add_option("--provenance", generate_provenance,
                        "also write a CSV of smiles,inchikey,generator,provenance");
   auto* cancel = app.add_subcommand(
@@ -354,6 +361,11 @@ int Main(int argc, char** argv) {
   if (*generate) {
     generators::GeneratorRegistry registry("generator");
     generators::RegisterBuiltinGenerators(registry);
+    if (!generate_target.empty()) {
+      auto fitness = generators::SimilarityFitness(generate_target);
+      if (!fitness) return Fail(fitness.error());
+      generator_options.fitness = *fitness;
+    }
     auto generator = registry.Create(generator_options.kind, generator_options);
     if (!generator) return Fail(generator.error());
     auto proposals = (*generator)->Generate(generate_n);
@@ -370,6 +382,7 @@ int Main(int argc, char** argv) {
     }
     if (!out) return Fail(Error{ErrorCode::kFailedPrecondition, "cannot write " + generate_output});
     std::cout << "wrote " << proposals->size() << " molecules to " << generate_output << "\n";
+    if ((*generator)->Report() != "{}") std::cout << (*generator)->Report() << "\n";
     return 0;
   }
   if (*cancel) {
