@@ -202,12 +202,14 @@ class GraphGa final : public Generator {
     LABLOOP_TRY(Score(population));
     Sort(population);
     double best = population.front().fitness;
+    int best_generation = 0;
+    int64_t calls_to_best = fitness_calls_;
     for (int generation = 1; generation <= options_.generations; ++generation) {
       std::vector<Member> children;
       const auto weights = Weights(population);
       std::discrete_distribution<size_t> parent(weights.begin(), weights.end());
-      for (int tries = 0; tries < 4 * options_.population &&
-                          static_cast<int>(children.size()) < options_.population;
+      const int offspring = 2 * options_.population;  // GuacaMol's graph GA: twice the population
+      for (int tries = 0; tries < 4 * offspring && static_cast<int>(children.size()) < offspring;
            ++tries) {
         const Member& a = population[parent(rng)];
         const Member& b = population[parent(rng)];
@@ -232,12 +234,16 @@ class GraphGa final : public Generator {
       }
       if (population.front().fitness > best) {
         best = population.front().fitness;
+        best_generation = generation;
+        calls_to_best = fitness_calls_;
         LogDebug("graph_ga generation {}: best {:.3f} {}", generation, best,
                  population.front().smiles);
       }
     }
     report_ = {{"generations", options_.generations},
                {"fitness_calls", fitness_calls_},
+               {"best_found_in_generation", best_generation},
+               {"fitness_calls_to_best", calls_to_best},
                {"best_fitness", population.front().fitness},
                {"best_smiles", population.front().smiles}};
     // The best n, standardized and identified like every proposal.

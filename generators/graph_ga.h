@@ -3,7 +3,8 @@
 // (after Jensen's GB-GA, Chem. Sci. 2019), with the fitness a caller gives: the campaign's
 // acquisition value, or similarity to a target molecule for `labloop generate`.
 //
-// A generation: parents are drawn in proportion to fitness (shifted to be positive); a child is
+// A generation makes twice the population's number of children. Parents are drawn in proportion to
+// fitness (shifted to be positive); a child is
 // the crossover of two parents (each cut at a random acyclic single bond, one piece of each
 // joined) and, with probability `mutation_rate`, then mutated once (append, delete or change an
 // atom, insert an atom into a bond, change a bond order, close or open a ring). Children that do
