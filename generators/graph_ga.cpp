@@ -10,6 +10,7 @@
 #include <GraphMol/SmilesParse/SmilesWrite.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <random>
 #include <set>
@@ -81,20 +82,29 @@ std::string Finish(RWMol& mol, const GeneratorOptions& o) {
   for (const auto& ring : mol.getRingInfo()->atomRings()) {
     if (ring.size() < 3 || ring.size() > 8) return "";  // no macrocycles, no strained oddities
   }
-  std::string smiles = RDKit::MolToSmiles(mol);
+  // An atom that kept an explicit hydrogen count through an edit can end up a radical.
+  for (const auto* atom : mol.atoms()) {
+    if (atom->getNumRadicalElectrons() > 0) return "";
+  }
+  std::string smiles;
+  try {
+    smiles = RDKit::MolToSmiles(mol);
+  } catch (const std::exception&) {
+    return "";
+  }
   if (smiles.find('.') != std::string::npos) return "";  // one molecule, not fragments
   return smiles;
 }
 
 MolPtr Kekulized(const std::string& smiles) {
-  std::unique_ptr<RWMol> mol(RDKit::SmilesToMol(smiles));
-  if (!mol) return nullptr;
   try {
+    std::unique_ptr<RWMol> mol(RDKit::SmilesToMol(smiles));
+    if (!mol) return nullptr;
     RDKit::MolOps::Kekulize(*mol, /*markAtomsBonds=*/true);
-  } catch (const std::exception&) {
+    return MolPtr(mol.release());
+  } catch (const std::exception&) {  // a SMILES that does not parse back: no parent
     return nullptr;
   }
-  return MolPtr(mol.release());
 }
 
 template <typename Rng>
@@ -213,11 +223,20 @@ class GraphGa final : public Generator {
            ++tries) {
         const Member& a = population[parent(rng)];
         const Member& b = population[parent(rng)];
-        std::string child = Crossover(a.smiles, b.smiles, options_, rng);
+        std::string child;
+        try {
+          child = Crossover(a.smiles, b.smiles, options_, rng);
+        } catch (const std::exception&) {  // RDKit rejected an edit: no child this time
+          continue;
+        }
         nlohmann::json how = {{"generation", generation}, {"parents", {a.smiles, b.smiles}}};
         if (child.empty()) continue;
         if (std::uniform_real_distribution<double>(0, 1)(rng) < options_.mutation_rate) {
-          std::string mutated = Mutate(child, options_, rng);
+          std::string mutated;
+          try {
+            mutated = Mutate(child, options_, rng);
+          } catch (const std::exception&) {
+          }
           if (!mutated.empty()) {
             child = mutated;
             how["mutated"] = true;
@@ -240,12 +259,10 @@ class GraphGa final : public Generator {
                  population.front().smiles);
       }
     }
-    report_ = {{"generations", options_.generations},
-               {"fitness_calls", fitness_calls_},
-               {"best_found_in_generation", best_generation},
-               {"fitness_calls_to_best", calls_to_best},
-               {"best_fitness", population.front().fitness},
-               {"best_smiles", population.front().smiles}};
+    report_ = {
+        {"generations", options_.generations},         {"fitness_calls", fitness_calls_},
+        {"best_found_in_generation", best_generation}, {"fitness_calls_to_best", calls_to_best},
+        {"best_fitness", population.front().fitness},  {"best_smiles", population.front().smiles}};
     // The best n, standardized and identified like every proposal.
     std::vector<Proposal> out;
     std::set<std::string> keys;
@@ -272,7 +289,16 @@ class GraphGa final : public Generator {
       return MakeError(ErrorCode::kInternal, "the fitness scored a different number of molecules");
     }
     fitness_calls_ += static_cast<int64_t>(members.size());
-    for (size_t i = 0; i < members.size(); ++i) members[i].fitness = (*scores)[i];
+    // A non-finite score would break sorting and selection: it becomes the lowest finite one.
+    double lowest = 0;
+    bool any = false;
+    for (double v : *scores) {
+      if (std::isfinite(v)) lowest = any ? std::min(lowest, v) : v, any = true;
+    }
+    for (size_t i = 0; i < members.size(); ++i) {
+      const double v = (*scores)[i];
+      members[i].fitness = std::isfinite(v) ? v : lowest;
+    }
     return {};
   }
 

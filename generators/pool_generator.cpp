@@ -38,9 +38,12 @@ class PoolGenerator final : public Generator {
   Result<std::vector<Proposal>> Generate(int64_t n) override {
     if (n <= 0) return std::vector<Proposal>();
     // One pass: a reservoir of n + reserve records, the reserve replacing unusable ones.
+    if (n > 100000000) {
+      return MakeError(ErrorCode::kInvalidArgument, "the pool generator samples at most 10^8");
+    }
     const int64_t size = n + std::max<int64_t>(16, n);
     std::vector<Sampled> reservoir;
-    reservoir.reserve(static_cast<size_t>(size));
+    reservoir.reserve(static_cast<size_t>(std::min<int64_t>(size, 1 << 20)));
     std::mt19937_64 rng(options_.seed);
     int64_t seen = 0;
     auto offer = [&](int64_t line, std::string smiles) {
@@ -97,6 +100,8 @@ class PoolGenerator final : public Generator {
       if (csv) {
         if (!std::getline(in, text)) return {};
         ++line;
+        if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a UTF-8 byte-order mark
+        if (!text.empty() && text.back() == '\r') text.pop_back();
         auto header = chem::SplitDelimited(text, delimiter);
         column = -1;
         for (size_t c = 0; c < header.size(); ++c) {
@@ -126,6 +131,12 @@ class PoolGenerator final : public Generator {
       return MakeError(
           ErrorCode::kInvalidArgument,
           "reading pool '" + options_.pool + "' at line " + std::to_string(line) + ": " + e.what());
+    }
+    // The stream swallows a decompressor's exception and only sets badbit: a damaged .gz.
+    if (in.bad()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "reading pool '" + options_.pool + "' failed after line " +
+                           std::to_string(line) + " (damaged or truncated file?)");
     }
     return {};
   }

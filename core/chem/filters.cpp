@@ -34,7 +34,9 @@ void Alerts(const RDKit::ROMol& mol, RDKit::FilterCatalogParams::FilterCatalogs 
 }  // namespace
 
 Result<FilterVerdict> ApplyFilters(const Molecule& molecule, const FilterOptions& options) {
-  const RDKit::ROMol& mol = *molecule.impl().mol;
+  // A copy: descriptor calculations cache their results as properties on the molecule, and a
+  // Molecule may be shared between threads.
+  const RDKit::ROMol mol(*molecule.impl().mol);
   FilterVerdict verdict;
   if (options.pains) Alerts(mol, RDKit::FilterCatalogParams::PAINS, "PAINS", verdict);
   if (options.brenk) Alerts(mol, RDKit::FilterCatalogParams::BRENK, "Brenk", verdict);

@@ -84,6 +84,18 @@ TEST_CASE("The pool generator streams 250,000 ZINC molecules and samples them un
   CHECK(mean_line < 124728 + 8000);
 }
 
+TEST_CASE("A damaged gzipped pool is an error - not a silent half sample") {
+  testing::TempDir dir;
+  std::ifstream in(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc250k.smi.gz",
+                   std::ios::binary);
+  std::string head(200000, '\0');
+  in.read(&head[0], static_cast<std::streamsize>(head.size()));
+  std::ofstream(dir.File("cut.smi.gz"), std::ios::binary) << head;
+  auto sample = Pool(dir.File("cut.smi.gz"), 10, 1);
+  REQUIRE_FALSE(sample);
+  CHECK(sample.error().message.find("cut.smi.gz") != std::string::npos);
+}
+
 TEST_CASE("The graph GA climbs its fitness with valid - new - traceable molecules",
           "[integration]") {
   const std::string celecoxib = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";
