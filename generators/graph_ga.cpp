@@ -156,20 +156,23 @@ std::string Crossover(const std::string& a, const std::string& b, const Generato
   for (int attempt = 0; attempt < 10; ++attempt) {
     MolPtr left = Piece(a, rng), right = Piece(b, rng);
     if (!left || !right) return "";
-    std::unique_ptr<ROMol> joined(RDKit::combineMols(*left, *right));
-    RWMol mol(*joined);
-    // Bond the atoms next to the two dummies, then drop the dummies.
-    std::vector<unsigned> dummies, anchors;
-    for (const auto* atom : mol.atoms()) {
-      if (atom->getAtomicNum() == 0 && atom->getDegree() == 1) {
-        dummies.push_back(atom->getIdx());
-        for (const auto* n : mol.atomNeighbors(atom)) anchors.push_back(n->getIdx());
+    // Each piece has one dummy atom where it was cut: label both alike and let RDKit zip them
+    // together, which keeps the chirality of the atoms next to the cut.
+    RWMol l(*left), r(*right);
+    int labelled = 0;
+    for (RWMol* piece : {&l, &r}) {
+      for (auto* atom : piece->atoms()) {
+        if (atom->getAtomicNum() == 0 && atom->getDegree() == 1) {
+          atom->setAtomMapNum(1);
+          ++labelled;
+          break;
+        }
       }
     }
-    if (dummies.size() != 2 || anchors.size() != 2 || anchors[0] == anchors[1]) continue;
-    mol.addBond(anchors[0], anchors[1], RDKit::Bond::SINGLE);
-    mol.removeAtom(std::max(dummies[0], dummies[1]));
-    mol.removeAtom(std::min(dummies[0], dummies[1]));
+    if (labelled != 2) continue;
+    std::unique_ptr<ROMol> zipped(RDKit::molzip(l, r));
+    if (!zipped) continue;
+    RWMol mol(*zipped);
     std::string out = Finish(mol, o);
     if (!out.empty()) return out;
   }
