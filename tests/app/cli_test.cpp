@@ -325,3 +325,25 @@ TEST_CASE("labloop generate writes N molecules from a pool - the same for the sa
   CHECK(unknown.exit_code != 0);
   CHECK(unknown.output.find("magic") != std::string::npos);
 }
+
+TEST_CASE("The example campaigns stay valid: external command runs, docking initializes",
+          "[integration]") {
+  TempDir dir;
+  const std::string examples = std::string(LABLOOP_SOURCE_DIR) + "/examples/";
+  auto init = RunLabloop(
+      {"init", dir.File("logp.labloop"), "--config", examples + "external-command/campaign.toml"});
+  INFO(init.output);
+  REQUIRE(init.exit_code == 0);
+  auto run = RunLabloop({"run", dir.File("logp.labloop"), "--rounds", "2"});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  auto measured = QueryCampaign(dir.File("logp.labloop"),
+                                "SELECT count(*) FROM measurement WHERE property = 'logp'");
+  CHECK(measured[0][0] == "32");
+  // Docking takes seconds a molecule: only created here (receptor unpacked, programs found).
+  auto dock = RunLabloop(
+      {"init", dir.File("dock.labloop"), "--config", examples + "docking/campaign.toml"});
+  INFO(dock.output);
+  CHECK(dock.exit_code == 0);
+  CHECK(dock.output.find("60 new candidates") != std::string::npos);
+}
