@@ -248,4 +248,16 @@ std::string TomlFloat(double v) {
   return out;
 }
 
+std::string TomlList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + TomlString(items[i]);
+  return out + "]";
+}
+
+std::string TomlList(const std::vector<double>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + TomlFloat(items[i]);
+  return out + "]";
+}
+
 }  // namespace labloop

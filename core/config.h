@@ -65,6 +65,9 @@ std::string ResolvePath(const std::string& path, const std::string& base_dir);
 std::string TomlString(const std::string& s);
 // A double that reads back exactly (and always as a TOML float, never an integer).
 std::string TomlFloat(double v);
+// TOML arrays: ["a", "b"] and [1.0, 2.5].
+std::string TomlList(const std::vector<std::string>& items);
+std::string TomlList(const std::vector<double>& items);
 
 }  // namespace labloop
 

@@ -168,14 +168,7 @@ class DeepEnsemble final : public PropertyModel {
         CsrTensors t = ToTensors(part, 0, batch, device_);
         auto yt = torch::from_blob(target.data(), {1, batch}, torch::kFloat32).to(device_);
         auto out = net_->forward(t.indices, t.offsets, t.weights);
-        auto mu = out.select(2, 0);
-        torch::Tensor loss;
-        if (step < warmup) {
-          loss = (mu - yt).pow(2).mean();
-        } else {
-          auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
-          loss = 0.5 * (torch::log(variance) + (mu - yt).pow(2) / variance).mean();
-        }
+        auto loss = MeanVarianceLoss(out.select(2, 0), out.select(2, 1), yt, step < warmup);
         if (!std::isfinite(loss.item<double>())) {
           return MakeError(ErrorCode::kFailedPrecondition,
                            Kind() + " training diverged (non-finite loss at step " +
@@ -247,31 +240,10 @@ class DeepEnsemble final : public PropertyModel {
         } else {
           out = net_->forward(t.indices, t.offsets, t.weights);
         }
-        auto mu = out.select(2, 0);
-        auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
-        auto mean = mu.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        auto epistemic =
-            mu.var(0, /*unbiased=*/false).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        auto aleatoric = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        // Member means in the target's unit, for Thompson sampling.
-        auto members = (mu * y_std_ + y_mean_).to(torch::kCPU).contiguous();
-        for (int64_t k = 0; k < draws; ++k) {
-          const float* member = members[k].data_ptr<float>();
-          std::copy(member, member + count, p.member_means[k].begin() + start);
-        }
-        const double* m = mean.data_ptr<double>();
-        const double* e = epistemic.data_ptr<double>();
-        const double* a = aleatoric.data_ptr<double>();
-        for (int64_t i = 0; i < count; ++i) {
-          if (!std::isfinite(m[i]) || !std::isfinite(e[i]) || !std::isfinite(a[i])) {
-            return MakeError(ErrorCode::kFailedPrecondition,
-                             Kind() + " predicted a non-finite value for row " +
-                                 std::to_string(start + i) +
-                                 "; retrain with a lower learning rate");
-          }
-          p.mean[start + i] = m[i] * y_std_ + y_mean_;
-          p.sigma_epistemic[start + i] = std::sqrt(e[i]) * y_std_;
-          p.sigma_aleatoric[start + i] = std::sqrt(a[i]) * y_std_;
+        if (auto filled = FillEnsemblePredictions(out, y_mean_, y_std_, start, Kind(), p);
+            !filled) {
+          net_->eval();
+          return tl::unexpected(filled.error());
         }
       }
       net_->eval();

@@ -243,29 +243,7 @@ class Dmpnn final : public PropertyModel {
         std::vector<torch::Tensor> outs;
         for (auto& net : nets_) outs.push_back(net->forward(batch));
         auto out = torch::stack(outs, 0);  // [members, rows, 2]
-        auto mu = out.select(2, 0);
-        auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
-        auto m = mu.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        auto e = mu.var(0, false).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        auto a = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
-        auto member = (mu * y_std_ + y_mean_).to(torch::kCPU).contiguous();
-        for (int64_t k = 0; k < members; ++k) {
-          const float* v = member[k].data_ptr<float>();
-          std::copy(v, v + rows.size(), p.member_means[k].begin() + start);
-        }
-        for (size_t i = 0; i < rows.size(); ++i) {
-          const double mi = m.data_ptr<double>()[i], ei = e.data_ptr<double>()[i],
-                       ai = a.data_ptr<double>()[i];
-          if (!std::isfinite(mi) || !std::isfinite(ei) || !std::isfinite(ai)) {
-            return MakeError(ErrorCode::kFailedPrecondition,
-                             "dmpnn predicted a non-finite value for row " +
-                                 std::to_string(start + i) +
-                                 "; retrain with a lower learning rate");
-          }
-          p.mean[start + i] = mi * y_std_ + y_mean_;
-          p.sigma_epistemic[start + i] = std::sqrt(ei) * y_std_;
-          p.sigma_aleatoric[start + i] = std::sqrt(ai) * y_std_;
-        }
+        LABLOOP_TRY(FillEnsemblePredictions(out, y_mean_, y_std_, start, "dmpnn", p));
       }
       return p;
     });
@@ -378,14 +356,7 @@ class Dmpnn final : public PropertyModel {
         auto yt = torch::from_blob(t.data(), {static_cast<int64_t>(t.size())}, torch::kFloat32)
                       .to(device_);
         auto out = net->forward(MakeBatch(graphs, rows, device_));
-        auto mu = out.select(1, 0);
-        torch::Tensor loss;
-        if (epoch < warmup_epochs) {
-          loss = (mu - yt).pow(2).mean();
-        } else {
-          auto variance = torch::nn::functional::softplus(out.select(1, 1)) + 1e-6;
-          loss = 0.5 * (torch::log(variance) + (mu - yt).pow(2) / variance).mean();
-        }
+        auto loss = MeanVarianceLoss(out.select(1, 0), out.select(1, 1), yt, epoch < warmup_epochs);
         if (!std::isfinite(loss.item<double>())) {
           return MakeError(ErrorCode::kFailedPrecondition,
                            "dmpnn training diverged (non-finite loss in epoch " +

@@ -37,9 +37,9 @@ struct Predictions {
 struct ModelOptions {
   std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp, dmpnn
   int members = 5;                     // ensemble size
-  int hidden = 128;  // width of each hidden layer (128: as accurate as 256 on ESOL, 2.5x faster)
-  int epochs = 40;                     // passes over the training data (at least min_steps updates)
-  int min_steps = 300;                 // optimizer steps at the least, for very small training sets
+  int hidden = 128;     // width of each hidden layer (128: as accurate as 256 on ESOL, 2.5x faster)
+  int epochs = 40;      // passes over the training data (at least min_steps updates)
+  int min_steps = 300;  // optimizer steps at the least, for very small training sets
   int batch_size = 64;
   double learning_rate = 1e-3;
   double weight_decay = 1e-5;

@@ -1,5 +1,8 @@
 #include "learners/torch_util.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <dlfcn.h>
 
 #include "core/parallel.h"
@@ -71,5 +74,41 @@ ScopedTorchThreads::ScopedTorchThreads(int threads) : previous_(torch::get_num_t
 }
 
 ScopedTorchThreads::~ScopedTorchThreads() { torch::set_num_threads(previous_); }
+
+torch::Tensor MeanVarianceLoss(const torch::Tensor& mu, const torch::Tensor& raw_variance,
+                               const torch::Tensor& target, bool warmup) {
+  if (warmup) return (mu - target).pow(2).mean();
+  auto variance = torch::nn::functional::softplus(raw_variance) + 1e-6;
+  return 0.5 * (torch::log(variance) + (mu - target).pow(2) / variance).mean();
+}
+
+Status FillEnsemblePredictions(const torch::Tensor& out, double y_mean, double y_std, int64_t start,
+                               const std::string& kind, Predictions& p) {
+  const int64_t members = out.size(0), n = out.size(1);
+  auto mu = out.select(2, 0);
+  auto variance = torch::nn::functional::softplus(out.select(2, 1)) + 1e-6;
+  auto mean = mu.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
+  auto epistemic = mu.var(0, /*unbiased=*/false).to(torch::kCPU).to(torch::kFloat64).contiguous();
+  auto aleatoric = variance.mean(0).to(torch::kCPU).to(torch::kFloat64).contiguous();
+  auto member = (mu * y_std + y_mean).to(torch::kCPU).contiguous();
+  for (int64_t k = 0; k < members; ++k) {
+    const float* v = member[k].data_ptr<float>();
+    std::copy(v, v + n, p.member_means[k].begin() + start);
+  }
+  const double* m = mean.data_ptr<double>();
+  const double* e = epistemic.data_ptr<double>();
+  const double* a = aleatoric.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(m[i]) || !std::isfinite(e[i]) || !std::isfinite(a[i])) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       kind + " predicted a non-finite value for row " + std::to_string(start + i) +
+                           "; retrain with a lower learning rate");
+    }
+    p.mean[start + i] = m[i] * y_std + y_mean;
+    p.sigma_epistemic[start + i] = std::sqrt(e[i]) * y_std;
+    p.sigma_aleatoric[start + i] = std::sqrt(a[i]) * y_std;
+  }
+  return {};
+}
 
 }  // namespace labloop::learners

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/result.h"
+#include "learners/property_model.h"
 #include "learners/sparse_matrix.h"
 
 namespace labloop::learners {
@@ -37,6 +38,18 @@ class ScopedTorchThreads {
 // it back after use wakes the pool again, so it stays at one: the deep ensemble's prediction
 // time is the same either way (0.29 s vs 0.31 s for 30,000 molecules).
 void UseSingleThreadedBlas();
+
+// The mean-variance networks' loss, in standardized units: mean squared error during the warm-up,
+// then the Gaussian negative log-likelihood with variance softplus(raw_variance) + 1e-6.
+torch::Tensor MeanVarianceLoss(const torch::Tensor& mu, const torch::Tensor& raw_variance,
+                               const torch::Tensor& target, bool warmup);
+
+// Rows [start, start + n) of `p` from the members' outputs `out` [members, n, 2] (mean, raw
+// variance; standardized units): μ the members' mean, epistemic σ their spread, aleatoric σ their
+// mean variance, and each member's means for Thompson sampling. A non-finite value is an error
+// naming the row and `kind`.
+Status FillEnsemblePredictions(const torch::Tensor& out, double y_mean, double y_std, int64_t start,
+                               const std::string& kind, Predictions& p);
 
 // Runs body, turning LibTorch's exceptions into kInternal errors: none cross a labloop header.
 template <typename F>

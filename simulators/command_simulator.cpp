@@ -8,6 +8,7 @@
 #include "core/chem/geometry.h"
 #include "core/chem/molecule.h"
 #include "simulators/external_process.h"
+#include "simulators/standard_geometry.h"
 
 namespace labloop::simulators {
 
@@ -29,9 +30,7 @@ class CommandSimulator final : public Simulator {
     ProcessOptions process;
     process.timeout_seconds = options_.command_timeout_seconds;
     if (options_.command_input == "xyz") {
-      chem::EmbedOptions embed;
-      embed.seed = options_.embed_seed;
-      auto geometry = chem::Embed3D(*molecule, embed);
+      auto geometry = StandardGeometry(*molecule, options_);
       if (!geometry) return tl::unexpected(geometry.error());
       process.input = geometry->ToXyz(canonical);
     } else {

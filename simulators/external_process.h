@@ -33,6 +33,23 @@ Result<ProcessOutput> RunProcess(const std::vector<std::string>& argv,
 // The program's path: `name` itself when it has a '/', else the first executable on PATH.
 Result<std::string> FindProgram(const std::string& name);
 
+// A private temporary folder under $TMPDIR (or /tmp), removed with everything in it when the
+// object goes; path() is empty when it could not be created.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix = "labloop");
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A (small) file's whole text; empty when it cannot be read.
+std::string ReadTextFile(const std::string& path);
+
 // A short description for error messages: "exit code 2: <last line of stderr>".
 std::string DescribeFailure(const ProcessOutput& output);
 

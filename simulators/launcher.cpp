@@ -62,13 +62,6 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string LastLine(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   auto newline = text.rfind('\n');
@@ -95,7 +88,7 @@ std::string LastSimMessage(const std::string& log_text) {
 
 BatchStatus FromExitCode(int code, const std::string& batch_dir, const std::string& log) {
   if (code == 0) return {BatchState::kFinished, "labloop-sim exited with 0"};
-  std::string last = LastSimMessage(ReadText(batch_dir + "/" + log));
+  std::string last = LastSimMessage(ReadTextFile(batch_dir + "/" + log));
   return {BatchState::kFailed,
           "labloop-sim exited with " + std::to_string(code) + (last.empty() ? "" : ": " + last)};
 }
@@ -195,7 +188,7 @@ class MpirunLauncher final : public Launcher {
   // The process exists and is still this batch's script (process ids are reused).
   static bool Alive(pid_t pid, const std::string& batch_dir) {
     if (kill(pid, 0) != 0) return false;
-    std::string cmdline = ReadText("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmdline = ReadTextFile("/proc/" + std::to_string(pid) + "/cmdline");
     return cmdline.find(batch_dir + "/job.sh") != std::string::npos;
   }
 };
@@ -365,7 +358,7 @@ Status WriteBatch(const std::string& batch_dir, const std::vector<Task>& tasks,
       return MakeError(ErrorCode::kNotFound,
                        "sbatch template '" + launcher.sbatch_template + "' cannot be read");
     }
-    script_template = ReadText(launcher.sbatch_template);
+    script_template = ReadTextFile(launcher.sbatch_template);
   }
   std::ostringstream input;
   for (const auto& t : tasks) input << t.smiles << " " << t.id << "\n";
@@ -483,21 +476,16 @@ Result<LauncherOptions> ParseLauncherOptions(const Config& config, const std::st
 }
 
 std::string LauncherOptionsToToml(const LauncherOptions& o) {
-  auto list = [](const std::vector<std::string>& items) {
-    std::string out = "[";
-    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + TomlString(items[i]);
-    return out + "]";
-  };
   std::ostringstream out;
   out << "[launcher]\nkind = " << TomlString(o.kind) << "\nranks = " << o.ranks
       << "\npoll_seconds = " << TomlFloat(o.poll_seconds)
       << "\ntask_timeout = " << TomlFloat(o.task_timeout_seconds)
       << "\nprogram = " << TomlString(o.sim_program) << "\nmpirun = " << TomlString(o.mpirun)
-      << "\nmpirun_args = " << list(o.mpirun_args)
+      << "\nmpirun_args = " << TomlList(o.mpirun_args)
       << "\ntemplate = " << TomlString(o.sbatch_template)
       << "\npartition = " << TomlString(o.partition) << "\naccount = " << TomlString(o.account)
-      << "\ntime_limit = " << TomlString(o.time_limit) << "\nsbatch_args = " << list(o.sbatch_args)
-      << "\n";
+      << "\ntime_limit = " << TomlString(o.time_limit)
+      << "\nsbatch_args = " << TomlList(o.sbatch_args) << "\n";
   return out.str();
 }
 

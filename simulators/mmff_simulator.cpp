@@ -7,6 +7,7 @@
 
 #include "core/chem/geometry.h"
 #include "core/chem/molecule.h"
+#include "simulators/standard_geometry.h"
 
 namespace labloop::simulators {
 
@@ -22,9 +23,7 @@ class MmffSimulator final : public Simulator {
     auto start = std::chrono::steady_clock::now();
     auto molecule = chem::Molecule::FromSmiles(smiles);
     if (!molecule) return tl::unexpected(molecule.error());
-    chem::EmbedOptions embed;
-    embed.seed = options_.embed_seed;
-    auto reference = chem::Embed3D(*molecule, embed);
+    auto reference = StandardGeometry(*molecule, options_);
     if (!reference) return tl::unexpected(reference.error());
     if (reference->force_field != "MMFF94") {
       return MakeError(ErrorCode::kAborted, "MMFF94 has no parameters for this molecule");

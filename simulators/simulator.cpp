@@ -52,18 +52,6 @@ Status ReadTriple(const Config& config, const std::string& key, std::vector<doub
   return {};
 }
 
-std::string TomlList(const std::vector<std::string>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + TomlString(items[i]);
-  return out + "]";
-}
-
-std::string TomlList(const std::vector<double>& items) {
-  std::string out = "[";
-  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + TomlFloat(items[i]);
-  return out + "]";
-}
-
 }  // namespace
 
 Result<SimulatorOptions> ParseSimulatorOptions(const Config& config, const std::string& base_dir) {

@@ -14,45 +14,13 @@
 #include "core/chem/geometry.h"
 #include "core/chem/molecule.h"
 #include "simulators/external_process.h"
+#include "simulators/standard_geometry.h"
 
 namespace labloop::simulators {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string TempRoot() {
-  const char* tmp = std::getenv("TMPDIR");
-  return tmp != nullptr && *tmp ? tmp : "/tmp";
-}
-
-// A private temporary folder, removed with this object.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern = TempRoot() + "/labloop-vina-XXXXXX";
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    if (mkdtemp(buffer.data()) != nullptr) path_ = buffer.data();
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) fs::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::string Number(double v) {
   std::ostringstream out;
@@ -73,13 +41,11 @@ class VinaSimulator final : public Simulator {
     auto start = std::chrono::steady_clock::now();
     auto molecule = chem::Molecule::FromSmiles(smiles);
     if (!molecule) return tl::unexpected(molecule.error());
-    chem::EmbedOptions embed;
-    embed.seed = options_.embed_seed;
-    auto geometry = chem::Embed3D(*molecule, embed);
+    auto geometry = StandardGeometry(*molecule, options_);
     if (!geometry) return tl::unexpected(geometry.error());
-    ScratchDir scratch;
+    ScratchDir scratch("labloop-vina");
     if (scratch.path().empty()) {
-      return MakeError(ErrorCode::kInternal, "cannot create a folder under " + TempRoot());
+      return MakeError(ErrorCode::kInternal, "cannot create a scratch folder for vina");
     }
     const std::string dir = scratch.path();
     ProcessOptions process;
@@ -92,7 +58,7 @@ class VinaSimulator final : public Simulator {
                                 "-opdbqt", "-O", "ligand.pdbqt"},
                                process);
     if (!prepared) return tl::unexpected(prepared.error());
-    std::string ligand = ReadText(dir + "/ligand.pdbqt");
+    std::string ligand = ReadTextFile(dir + "/ligand.pdbqt");
     if (prepared->exit_code != 0 || ligand.find("ATOM") == std::string::npos) {
       return MakeError(ErrorCode::kAborted,
                        "open babel could not prepare the ligand: " + DescribeFailure(*prepared));
@@ -132,7 +98,7 @@ class VinaSimulator final : public Simulator {
       return MakeError(ErrorCode::kAborted, "vina failed: " + DescribeFailure(*docked));
     }
     // Every pose's "REMARK VINA RESULT:  affinity  rmsd_lb  rmsd_ub"; the first is the best.
-    std::string poses = ReadText(dir + "/poses.pdbqt");
+    std::string poses = ReadTextFile(dir + "/poses.pdbqt");
     std::vector<double> scores;
     std::istringstream lines(poses);
     std::string line;
@@ -197,7 +163,7 @@ Result<std::unique_ptr<Simulator>> CreateVinaSimulator(const SimulatorOptions& o
   std::string receptor = options.receptor;
   std::shared_ptr<ScratchDir> unpacked;
   if (receptor.size() > 3 && receptor.substr(receptor.size() - 3) == ".gz") {
-    unpacked = std::make_shared<ScratchDir>();
+    unpacked = std::make_shared<ScratchDir>("labloop-receptor");
     auto gunzip = RunProcess({"gzip", "-dc", receptor}, ProcessOptions{});
     if (!gunzip || gunzip->exit_code != 0 || unpacked->path().empty()) {
       return MakeError(ErrorCode::kInvalidArgument, "cannot unpack receptor '" + receptor + "'" +

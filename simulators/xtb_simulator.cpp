@@ -19,6 +19,7 @@
 #include "core/chem/geometry.h"
 #include "core/chem/molecule.h"
 #include "simulators/external_process.h"
+#include "simulators/standard_geometry.h"
 
 namespace labloop::simulators {
 
@@ -80,6 +81,16 @@ struct Structure {
   std::vector<double> bohr;
   double charge = 0;
   int uhf = 0;
+
+  static Structure Of(const chem::Geometry& g) {
+    Structure s;
+    s.natoms = g.AtomCount();
+    s.numbers = g.atomic_numbers;
+    for (double v : g.xyz_angstrom) s.bohr.push_back(v * kBohrPerAngstrom);
+    s.charge = g.charge;
+    s.uhf = g.unpaired_electrons;
+    return s;
+  }
 };
 
 // One xtb calculator on one structure: set up once, then single points as coordinates move.
@@ -197,24 +208,14 @@ class XtbSimulator final : public Simulator {
     omp_set_num_threads(XtbThreads());
     auto molecule = chem::Molecule::FromSmiles(smiles);
     if (!molecule) return tl::unexpected(molecule.error());
-    chem::EmbedOptions embed;
-    embed.seed = options_.embed_seed;
-    auto geometry = chem::Embed3D(*molecule, embed);
+    auto geometry = StandardGeometry(*molecule, options_);
     if (!geometry) return tl::unexpected(geometry.error());
 
     if (options_.solvation == "alpb" && !options_.solvent.empty()) {
       return RunProgram(*geometry, start);
     }
 
-    Structure s;
-    s.natoms = geometry->AtomCount();
-    s.numbers = geometry->atomic_numbers;
-    s.bohr.resize(geometry->xyz_angstrom.size());
-    for (size_t i = 0; i < s.bohr.size(); ++i) {
-      s.bohr[i] = geometry->xyz_angstrom[i] * kBohrPerAngstrom;
-    }
-    s.charge = geometry->charge;
-    s.uhf = geometry->unpaired_electrons;
+    Structure s = Structure::Of(*geometry);
 
     auto calculator = std::make_unique<XtbCalculator>();
     LABLOOP_TRY(calculator->Setup(s, options_, options_.xtb_method, "", /*solvate=*/true));
@@ -312,22 +313,9 @@ class XtbSimulator final : public Simulator {
   // with the same method, options and geometry (and its own ANCopt optimizer when `optimize`).
   Result<SimulationSummary> RunProgram(const chem::Geometry& geometry,
                                        std::chrono::steady_clock::time_point start) const {
-    const char* tmp = std::getenv("TMPDIR");
-    std::string folder_pattern =
-        std::string(tmp != nullptr && *tmp ? tmp : "/tmp") + "/labloop-xtb-XXXXXX";
-    std::vector<char> buffer(folder_pattern.begin(), folder_pattern.end());
-    buffer.push_back('\0');
-    if (mkdtemp(buffer.data()) == nullptr) {
-      return Fail("cannot create a scratch folder for the xtb program");
-    }
-    const std::string dir = buffer.data();
-    struct Cleanup {
-      std::string dir;
-      ~Cleanup() {
-        std::error_code ignored;
-        std::filesystem::remove_all(dir, ignored);
-      }
-    } cleanup{dir};
+    ScratchDir scratch("labloop-xtb");
+    if (scratch.path().empty()) return Fail("cannot create a scratch folder for the xtb program");
+    const std::string dir = scratch.path();
     std::ofstream(dir + "/mol.xyz") << geometry.ToXyz("labloop");
     std::vector<std::string> argv = {"/usr/bin/env",
                                      "OMP_NUM_THREADS=" + std::to_string(XtbThreads()),
@@ -384,13 +372,7 @@ class XtbSimulator final : public Simulator {
     summary.properties["gap"] = *gap;
     summary.properties["dipole"] = *dipole;
     if (options_.ip_ea) {
-      Structure s;
-      s.natoms = geometry.AtomCount();
-      s.numbers = geometry.atomic_numbers;
-      for (double v : geometry.xyz_angstrom) s.bohr.push_back(v * kBohrPerAngstrom);
-      s.charge = geometry.charge;
-      s.uhf = geometry.unpaired_electrons;
-      auto ipea = VerticalIpEa(s);
+      auto ipea = VerticalIpEa(Structure::Of(geometry));
       if (!ipea) return tl::unexpected(ipea.error());
       summary.properties["ip"] = ipea->first;
       summary.properties["ea"] = ipea->second;

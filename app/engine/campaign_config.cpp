@@ -336,11 +336,7 @@ Result<CampaignConfig> LoadCampaignConfig(const std::string& path) {
 std::string CampaignConfig::ToToml() const {
   std::ostringstream out;
   out << "[campaign]\nname = " << TomlString(name) << "\nseed = " << seed
-      << "\n\n[library]\nfiles = [";
-  for (size_t i = 0; i < library_files.size(); ++i) {
-    out << (i ? ", " : "") << TomlString(library_files[i]);
-  }
-  out << "]\n";
+      << "\n\n[library]\nfiles = " << TomlList(library_files) << "\n";
   if (!read.smiles_column.empty())
     out << "smiles_column = " << TomlString(read.smiles_column) << "\n";
   if (!read.id_column.empty()) out << "id_column = " << TomlString(read.id_column) << "\n";
@@ -349,15 +345,8 @@ std::string CampaignConfig::ToToml() const {
       << "\nmax_smiles_length = " << read.limits.max_smiles_length << "\n\n";
   out << "[objective]\nproperty = " << TomlString(property)
       << "\ndirection = " << TomlString(DirectionName(direction)) << "\n";
-  auto list = [&out](const char* key, const std::vector<std::string>& items) {
-    out << key << " = [";
-    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << TomlString(items[i]);
-    out << "]\n";
-  };
-  auto numbers = [&out](const char* key, const std::vector<double>& items) {
-    out << key << " = [";
-    for (size_t i = 0; i < items.size(); ++i) out << (i ? ", " : "") << TomlFloat(items[i]);
-    out << "]\n";
+  auto list = [&out](const char* key, const auto& items) {
+    out << key << " = " << TomlList(items) << "\n";
   };
   if (objectives.size() > 1) {
     std::vector<std::string> others, directions;
@@ -371,13 +360,13 @@ std::string CampaignConfig::ToToml() const {
   if (objectives.front().worst) {
     std::vector<double> worst, best;
     for (const auto& o : objectives) worst.push_back(*o.worst), best.push_back(*o.best);
-    numbers("worst", worst);
-    numbers("best", best);
+    list("worst", worst);
+    list("best", best);
   }
   std::vector<double> weights;
   for (const auto& o : objectives) weights.push_back(o.weight);
-  numbers("weights", weights);
-  if (!hv_reference.empty()) numbers("reference", hv_reference);
+  list("weights", weights);
+  if (!hv_reference.empty()) list("reference", hv_reference);
   out << "\n";
   out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
       << "\ncounts = " << (fingerprint.counts ? "true" : "false")
@@ -408,11 +397,7 @@ std::string CampaignConfig::ToToml() const {
   out << "\n[router]\ntrust_sigma = " << TomlFloat(router.trust_sigma)
       << "\nsimulation_cost = " << TomlFloat(router.simulation_cost)
       << "\nsimulation_sigma = " << TomlFloat(router.simulation_sigma) << "\n";
-  out << "\n[approval]\nroutes = [";
-  for (size_t i = 0; i < approval_routes.size(); ++i) {
-    out << (i ? ", " : "") << TomlString(approval_routes[i]);
-  }
-  out << "]\n";
+  out << "\n[approval]\nroutes = " << TomlList(approval_routes) << "\n";
   for (const auto& constraint : constraints) {
     out << "\n[constraints." << constraint.property << "]\n";
     if (constraint.min) out << "min = " << TomlFloat(*constraint.min) << "\n";

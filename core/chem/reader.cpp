@@ -2,11 +2,14 @@
 
 #include <boost/iostreams/copy.hpp>
 #include <boost/iostreams/filter/gzip.hpp>
+#include <boost/iostreams/filtering_stream.hpp>
 #include <boost/iostreams/filtering_streambuf.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -80,6 +83,24 @@ Result<std::vector<RawRecord>> SplitSmilesFile(const std::string& name,
   return raw;
 }
 
+// The SMILES column of a CSV/TSV header: the one named in the options, else the first whose name
+// contains "smiles".
+Result<int> FindSmilesColumn(const std::string& name, const std::string& header_line,
+                             char delimiter, const ReadOptions& options) {
+  std::vector<std::string> header = SplitDelimited(header_line, delimiter);
+  for (size_t c = 0; c < header.size(); ++c) {
+    const std::string h = Lower(Trim(header[c]));
+    if (options.smiles_column.empty() ? h.find("smiles") != std::string::npos
+                                      : Trim(header[c]) == options.smiles_column) {
+      return static_cast<int>(c);
+    }
+  }
+  std::string wanted = options.smiles_column.empty() ? "column named like 'smiles'"
+                                                     : "column '" + options.smiles_column + "'";
+  return MakeError(ErrorCode::kInvalidArgument,
+                   name + ": header '" + header_line + "' has no " + wanted);
+}
+
 Result<std::vector<RawRecord>> SplitDelimitedFile(const std::string& name,
                                                   const std::vector<std::string>& lines,
                                                   char delimiter, const ReadOptions& options) {
@@ -87,25 +108,17 @@ Result<std::vector<RawRecord>> SplitDelimitedFile(const std::string& name,
   while (header_line < lines.size() && Trim(lines[header_line]).empty()) ++header_line;
   if (header_line == lines.size()) return std::vector<RawRecord>{};
   std::vector<std::string> header = SplitDelimited(lines[header_line], delimiter);
-  int smiles_col = -1, id_col = -1;
+  auto smiles_column = FindSmilesColumn(name, lines[header_line], delimiter, options);
+  if (!smiles_column) return tl::unexpected(smiles_column.error());
+  const int smiles_col = *smiles_column;
+  int id_col = -1;
   for (size_t c = 0; c < header.size(); ++c) {
     std::string h = Lower(Trim(header[c]));
-    if (!options.smiles_column.empty()) {
-      if (Trim(header[c]) == options.smiles_column) smiles_col = static_cast<int>(c);
-    } else if (smiles_col < 0 && (h == "smiles" || h.find("smiles") != std::string::npos)) {
-      smiles_col = static_cast<int>(c);
-    }
     if (!options.id_column.empty()) {
       if (Trim(header[c]) == options.id_column) id_col = static_cast<int>(c);
     } else if (id_col < 0 && (h == "id" || h == "name")) {
       id_col = static_cast<int>(c);
     }
-  }
-  if (smiles_col < 0) {
-    std::string wanted = options.smiles_column.empty() ? "a column named like 'smiles'"
-                                                       : "column '" + options.smiles_column + "'";
-    return MakeError(ErrorCode::kInvalidArgument,
-                     name + ": header '" + lines[header_line] + "' has no " + wanted);
   }
   if (!options.id_column.empty() && id_col < 0) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -367,6 +380,64 @@ std::string CsvField(const std::string& field) {
     out += c;
   }
   return out + "\"";
+}
+
+Status ForEachSmiles(const std::string& path, const ReadOptions& options,
+                     const std::function<void(int64_t, const std::string&)>& on_record) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return MakeError(ErrorCode::kNotFound, "cannot open molecule file '" + path + "'");
+  const std::string lower = Lower(path);
+  const bool gz = EndsWith(lower, ".gz");
+  const std::string base = gz ? lower.substr(0, lower.size() - 3) : lower;
+  const std::string name = std::filesystem::path(path).filename().string();
+  if (EndsWith(base, ".sdf") || EndsWith(base, ".sd")) {
+    // SDF records span lines: read whole (pools of millions are SMILES or CSV in practice).
+    auto report = ReadMoleculeFile(path, options);
+    if (!report) return tl::unexpected(report.error());
+    int64_t i = 0;
+    for (const auto& r : report->records) on_record(++i, r.smiles);
+    return {};
+  }
+  const bool delimited = EndsWith(base, ".csv") || EndsWith(base, ".tsv");
+  const char delimiter = EndsWith(base, ".tsv") ? '\t' : ',';
+  boost::iostreams::filtering_istream in;
+  if (gz) in.push(boost::iostreams::gzip_decompressor());
+  in.push(file);
+  std::string text;
+  int64_t line = 0;
+  int column = -1;
+  try {
+    while (std::getline(in, text)) {
+      ++line;
+      if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a BOM
+      text = Trim(text);
+      if (text.empty() || (!delimited && text[0] == '#')) continue;
+      if (delimited && column < 0) {  // the header
+        auto found = FindSmilesColumn(name, text, delimiter, options);
+        if (!found) return tl::unexpected(found.error());
+        column = *found;
+        continue;
+      }
+      if (delimited) {
+        auto fields = SplitDelimited(text, delimiter);
+        if (column < static_cast<int>(fields.size())) on_record(line, Trim(fields[column]));
+      } else {
+        const std::string smiles = text.substr(0, text.find_first_of(" \t"));
+        if (line == 1 && (Lower(smiles) == "smiles" || Lower(smiles) == "smi")) continue;
+        on_record(line, smiles);
+      }
+    }
+  } catch (const std::exception& e) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "reading '" + path + "' at line " + std::to_string(line) + ": " + e.what());
+  }
+  // The stream swallows a decompressor's exception and only sets badbit: a damaged .gz.
+  if (in.bad()) {
+    return MakeError(ErrorCode::kInvalidArgument, "reading '" + path + "' failed after line " +
+                                                      std::to_string(line) +
+                                                      " (damaged or truncated file?)");
+  }
+  return {};
 }
 
 }  // namespace labloop::chem

@@ -7,6 +7,7 @@
 // be opened, or a CSV without a SMILES column, fails the whole call.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -78,5 +79,12 @@ std::string CsvField(const std::string& field);
 
 // A whole file as text, gunzipped when its name ends in .gz.
 Result<std::string> ReadWholeFile(const std::string& path);
+
+// Streams the SMILES of a SMILES or CSV/TSV file (optionally .gz) line by line, calling
+// on_record(line number, SMILES) without parsing them: for files too big to hold, such as
+// library pools. Columns are found as ReadMoleculeFile finds them; SDF is read whole. A damaged
+// file is an error that says after which line.
+Status ForEachSmiles(const std::string& path, const ReadOptions& options,
+                     const std::function<void(int64_t, const std::string&)>& on_record);
 
 }  // namespace labloop::chem

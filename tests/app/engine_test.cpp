@@ -17,6 +17,14 @@
 using namespace labloop;
 using namespace labloop::engine;
 
+namespace {
+// The fixture config with its [model] table (up to [acquisition]) replaced by `tables`.
+std::string WithModelTable(const std::string& config, const std::string& tables) {
+  return config.substr(0, config.find("[model]")) + tables +
+         config.substr(config.find("[acquisition]"));
+}
+}  // namespace
+
 TEST_CASE("A retrospective campaign runs to its budget then resumes as finished", "[integration]") {
   testing::TempDir dir;
   std::string campaign = dir.File("esol.labloop");
@@ -386,15 +394,11 @@ TEST_CASE("Constraints on descriptors reject picks - with the reason - in every 
 
 TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integration]") {
   testing::TempDir dir;
-  std::string config = testing::EsolConfig(30);
-  // The fixture's [model] table, swapped for a small D-MPNN with early stopping.
-  const auto model_start = config.find("[model]");
-  const auto model_end = config.find("[acquisition]");
-  config = config.substr(0, model_start) +
-           "[model]\nkind = \"dmpnn\"\nmembers = 2\nhidden = 32\nepochs = 30\ndepth = 3\n"
-           "early_stopping = 0.2\npatience = 5\nthreads = 1\n"
-           "[features]\ndescriptors = 1.0\n" +
-           config.substr(model_end);
+  // A small D-MPNN with early stopping, and descriptors beside the graphs.
+  std::string config = WithModelTable(testing::EsolConfig(30),
+                                      "[model]\nkind = \"dmpnn\"\nmembers = 2\nhidden = 32\n"
+                                      "epochs = 30\ndepth = 3\nearly_stopping = 0.2\n"
+                                      "patience = 5\nthreads = 1\n[features]\ndescriptors = 1.0\n");
   std::string campaign = dir.File("dmpnn.labloop");
   REQUIRE(InitCampaignFromText(campaign, config, "dmpnn.toml", dir.path()));
   auto summary = RunCampaign(campaign);
@@ -416,13 +420,9 @@ TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integr
 TEST_CASE("Each round's model is calibrated on held-out measurements, stored with it",
           "[integration]") {
   testing::TempDir dir;
-  std::string config = testing::EsolConfig(40);
-  const auto model_start = config.find("[model]");
-  const auto model_end = config.find("[acquisition]");
-  config = config.substr(0, model_start) +
-           "[model]\nkind = \"tanimoto_gp\"\ncalibration = \"isotonic\"\n"
-           "calibration_fraction = 0.2\n" +
-           config.substr(model_end);
+  std::string config = WithModelTable(testing::EsolConfig(40),
+                                      "[model]\nkind = \"tanimoto_gp\"\ncalibration = "
+                                      "\"isotonic\"\ncalibration_fraction = 0.2\n");
   std::string campaign = dir.File("calibrated.labloop");
   REQUIRE(InitCampaignFromText(campaign, config, "calibrated.toml", dir.path()));
   REQUIRE(RunCampaign(campaign));

@@ -62,7 +62,7 @@ TEST_CASE("CSV without a SMILES column fails the import with the header named") 
   auto report = ReadMoleculeFile(path);
   REQUIRE_FALSE(report);
   CHECK(report.error().message ==
-        "no_smiles.csv: header 'name,value' has no a column named like 'smiles'");
+        "no_smiles.csv: header 'name,value' has no column named like 'smiles'");
   ReadOptions options;
   options.smiles_column = "structure";
   auto named = ReadMoleculeFile(path, options);
