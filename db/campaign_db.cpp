@@ -333,6 +333,7 @@ Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandi
     if (!found) return tl::unexpected(found.error());
     if (*found) {
       ++result.duplicates;
+      result.ids.push_back(0);
       result.duplicates_of.emplace_back(c.location, find.Text(0));
       continue;
     }
@@ -346,6 +347,7 @@ Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandi
         .Bind(4, c.location)
         .Bind(5, c.round_added);
     LABLOOP_TRY(candidate.Run());
+    result.ids.push_back(static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)));
     ++result.added;
   }
   LABLOOP_TRY(tx.Commit());

@@ -49,6 +49,7 @@ struct RejectedInput {
 struct AddCandidatesResult {
   int64_t added = 0;
   int64_t duplicates = 0;
+  std::vector<int64_t> ids;  // per input: the new candidate's id, or 0 for a duplicate
   // (location of the duplicate, location of the first record of that molecule)
   std::vector<std::pair<std::string, std::string>> duplicates_of;
 };

@@ -4,12 +4,16 @@
 #include "core/chem/molecule.h"
 #include "generators/graph_ga.h"
 #include "generators/pool_generator.h"
+#include "generators/reactions.h"
+#include "generators/smiles_lm.h"
 
 namespace labloop::generators {
 
 void RegisterBuiltinGenerators(GeneratorRegistry& registry) {
   registry.Register("pool", CreatePoolGenerator);
   registry.Register("graph_ga", CreateGraphGa);
+  registry.Register("smiles_lm", CreateSmilesLm);
+  registry.Register("reactions", CreateReactionGenerator);
 }
 
 Result<Fitness> SimilarityFitness(const std::string& target_smiles) {

@@ -34,12 +34,29 @@ struct GeneratorOptions {
   // starting population is drawn from it.
   std::string pool;
   std::string smiles_column;  // CSV: empty picks the column named like "smiles"
+  // graph_ga: starting molecules given directly (a campaign's best-scored candidates); when set,
+  // `pool` is not read.
+  std::vector<std::string> seeds;
   // graph_ga
   int population = 100;
   int generations = 20;
   double mutation_rate = 0.5;
   int min_heavy_atoms = 5, max_heavy_atoms = 50;
-  Fitness fitness;  // required by graph_ga (labloop generate: similarity to --target)
+  // smiles_lm: the model file (empty: the shipped ZINC 250k model), the sampling temperature, and
+  // the policy-gradient steering used when a fitness is given.
+  std::string model;
+  double temperature = 1.0;
+  int steps = 100;      // policy-gradient steps
+  int batch_size = 64;  // molecules sampled a step
+  double sigma = 60;    // weight of the fitness against the prior's log-likelihood
+  double learning_rate = 5e-4;
+  std::string device = "cpu";
+  // reactions: building blocks (empty: the shipped set), a template file (empty: the built-in
+  // templates), and with a fitness, how many products are made for each one proposed.
+  std::string building_blocks;
+  std::string reactions;
+  int oversample = 10;
+  Fitness fitness;  // required by graph_ga, optional for smiles_lm (steering)
 };
 
 // Tanimoto similarity on Morgan count fingerprints (radius 2) to `target_smiles`: the fitness of

@@ -194,12 +194,8 @@ class GraphGa final : public Generator {
   Result<std::vector<Proposal>> Generate(int64_t n) override {
     std::mt19937_64 rng(options_.seed);
     fitness_calls_ = 0;
-    // The starting population: a sample of the pool.
-    auto pool_options = options_;
-    pool_options.kind = "pool";
-    auto pool = CreatePoolGenerator(pool_options);
-    if (!pool) return tl::unexpected(pool.error());
-    auto start = (*pool)->Generate(options_.population);
+    // The starting population: the seeds given, or a sample of the pool.
+    auto start = StartingPopulation();
     if (!start) return tl::unexpected(start.error());
     if (start->size() < 2) {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -282,6 +278,23 @@ class GraphGa final : public Generator {
   }
 
  private:
+  Result<std::vector<Proposal>> StartingPopulation() const {
+    if (options_.seeds.empty()) {
+      auto pool_options = options_;
+      pool_options.kind = "pool";
+      auto pool = CreatePoolGenerator(pool_options);
+      if (!pool) return tl::unexpected(pool.error());
+      return (*pool)->Generate(options_.population);
+    }
+    std::vector<Proposal> out;
+    for (const auto& s : options_.seeds) {
+      if (static_cast<int>(out.size()) >= options_.population) break;
+      nlohmann::json from = {{"seed", s}};
+      out.push_back({s, "", "seed", from.dump()});
+    }
+    return out;
+  }
+
   Status Score(std::vector<Member>& members) {
     if (members.empty()) return {};
     std::vector<std::string> smiles;
@@ -332,7 +345,7 @@ Result<std::unique_ptr<Generator>> CreateGraphGa(const GeneratorOptions& options
                      "graph_ga needs a fitness (in a campaign: the acquisition value; "
                      "labloop generate: --target SMILES)");
   }
-  if (options.pool.empty()) {
+  if (options.pool.empty() && options.seeds.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "graph_ga needs a starting population (--pool FILE)");
   }

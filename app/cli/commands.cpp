@@ -17,6 +17,7 @@
 #include "core/chem/reader.h"
 #include "core/log.h"
 #include "generators/generator.h"
+#include "generators/smiles_lm.h"
 #include "learners/batch.h"
 
 namespace labloop::cli {
@@ -96,11 +97,31 @@ int Main(int argc, char** argv) {
   filter->add_flag("--veber", filter_options.veber, "rotatable bonds <= 10 and TPSA <= 140");
   filter->add_option("--max-sa", max_sa, "synthetic accessibility at most this (1 .. 10)")
       ->check(CLI::Range(1.0, 10.0));
+  std::string known_file, reference_file;
+  double max_known_similarity = -1, min_similarity = -1, max_similarity = -1;
+  filter->add_option("--known", known_file,
+                     "novelty: drop molecules in this file (SMILES, CSV or SDF)");
+  filter
+      ->add_option("--max-known-similarity", max_known_similarity,
+                   "novelty: also drop molecules more similar than this to a known one")
+      ->check(CLI::Range(0.0, 1.0));
+  filter->add_option("--reference", reference_file,
+                     "similarity bounds: molecules to compare with (SMILES, CSV or SDF)");
+  filter
+      ->add_option("--min-similarity", min_similarity,
+                   "keep molecules at least this similar to the nearest reference")
+      ->check(CLI::Range(0.0, 1.0));
+  filter
+      ->add_option("--max-similarity", max_similarity,
+                   "keep molecules at most this similar to the nearest reference")
+      ->check(CLI::Range(0.0, 1.0));
   auto* generate = app.add_subcommand("generate", "propose molecules, one SMILES a line");
   generators::GeneratorOptions generator_options;
   int64_t generate_n = 0;
   std::string generate_output, generate_provenance;
-  generate->add_option("--generator", generator_options.kind, "pool or graph_ga")->required();
+  generate
+      ->add_option("--generator", generator_options.kind, "pool, graph_ga, smiles_lm or reactions")
+      ->required();
   generate->add_option("-n", generate_n, "how many molecules")
       ->required()
       ->check(CLI::PositiveNumber);
@@ -109,14 +130,49 @@ int Main(int argc, char** argv) {
   generate->add_option("--pool", generator_options.pool, "pool: the molecule file to draw from");
   generate->add_option("--smiles-column", generator_options.smiles_column, "pool, CSV: column");
   std::string generate_target;
-  generate->add_option("--target", generate_target,
-                       "graph_ga: evolve toward this molecule (Tanimoto on Morgan counts)");
+  generate->add_option(
+      "--target", generate_target,
+      "graph_ga, smiles_lm, reactions: steer toward this molecule (Tanimoto on Morgan "
+      "counts)");
   generate->add_option("--population", generator_options.population, "graph_ga: population");
   generate->add_option("--generations", generator_options.generations, "graph_ga: generations");
   generate->add_option("--mutation-rate", generator_options.mutation_rate,
                        "graph_ga: share of children mutated");
+  generate->add_option("--model", generator_options.model,
+                       "smiles_lm: model file (default: the shipped ZINC 250k model)");
+  generate
+      ->add_option("--temperature", generator_options.temperature,
+                   "smiles_lm: sampling temperature (1: as trained)")
+      ->check(CLI::PositiveNumber);
+  generate->add_option("--steps", generator_options.steps, "smiles_lm: policy-gradient steps");
+  generate->add_option("--batch-size", generator_options.batch_size,
+                       "smiles_lm: molecules sampled a step");
+  generate->add_option("--sigma", generator_options.sigma,
+                       "smiles_lm: weight of the fitness against the prior");
+  generate->add_option("--building-blocks", generator_options.building_blocks,
+                       "reactions: SMILES/CSV/SDF of building blocks (default: the shipped set)");
+  generate->add_option("--reactions", generator_options.reactions,
+                       "reactions: file of 'name SMARTS' lines (default: the built-in templates)");
   generate->add_option("--provenance", generate_provenance,
                        "also write a CSV of smiles,inchikey,generator,provenance");
+  auto* lm = app.add_subcommand("lm", "the SMILES language model");
+  auto* lm_train = lm->add_subcommand("train", "train a SMILES LSTM from scratch");
+  lm->require_subcommand(1);
+  generators::LmTrainOptions lm_options;
+  lm_train->add_option("--data", lm_options.data, "SMILES file, one molecule a line (.gz too)")
+      ->required();
+  lm_train->add_option("-o,--output", lm_options.output, "model file to write")->required();
+  lm_train->add_option("--epochs", lm_options.epochs, "passes over the data");
+  lm_train->add_option("--batch-size", lm_options.batch_size, "SMILES a batch");
+  lm_train->add_option("--learning-rate", lm_options.learning_rate, "Adam's, halved each epoch");
+  lm_train->add_option("--embedding", lm_options.embedding, "token embedding width");
+  lm_train->add_option("--hidden", lm_options.hidden, "LSTM width");
+  lm_train->add_option("--layers", lm_options.layers, "LSTM layers");
+  lm_train->add_option("--dropout", lm_options.dropout, "between LSTM layers");
+  lm_train->add_option("--max-molecules", lm_options.max_molecules, "use the first N (0: all)");
+  lm_train->add_option("--seed", lm_options.seed, "random seed");
+  lm_train->add_option("--threads", lm_options.threads, "LibTorch threads (0: one per core)");
+  lm_train->add_option("--device", lm_options.device, "cpu, cuda or cuda:N");
   auto* cancel = app.add_subcommand(
       "cancel", "stop the campaign's running batches (Slurm, mpirun) and cancel unfinished jobs");
   cancel->add_option("file", campaign, "the campaign file")->required();
@@ -350,6 +406,23 @@ int Main(int argc, char** argv) {
     filter_options.pains = !no_pains;
     filter_options.brenk = !no_brenk;
     if (max_sa > 0) filter_options.max_sa = max_sa;
+    if (!known_file.empty()) {
+      auto known = chem::ReferenceSet::FromFile(known_file);
+      if (!known) return Fail(known.error());
+      filter_options.known = *known;
+    }
+    if (max_known_similarity >= 0) filter_options.max_known_similarity = max_known_similarity;
+    if (!reference_file.empty()) {
+      auto reference = chem::ReferenceSet::FromFile(reference_file);
+      if (!reference) return Fail(reference.error());
+      filter_options.reference = *reference;
+    }
+    if ((min_similarity >= 0 || max_similarity >= 0) && !filter_options.reference) {
+      return Fail(Error{ErrorCode::kInvalidArgument,
+                        "--min-similarity and --max-similarity need --reference FILE"});
+    }
+    if (min_similarity >= 0) filter_options.min_similarity = min_similarity;
+    if (max_similarity >= 0) filter_options.max_similarity = max_similarity;
     auto r =
         engine::FilterMoleculeFile(filter_input, filter_output, filter_dropped, filter_options);
     if (!r) return Fail(r.error());
@@ -383,6 +456,13 @@ int Main(int argc, char** argv) {
     if (!out) return Fail(Error{ErrorCode::kFailedPrecondition, "cannot write " + generate_output});
     std::cout << "wrote " << proposals->size() << " molecules to " << generate_output << "\n";
     if ((*generator)->Report() != "{}") std::cout << (*generator)->Report() << "\n";
+    return 0;
+  }
+  if (*lm_train) {
+    lm_options.log = [](const std::string& line) { std::cout << line << std::endl; };
+    auto trained = generators::TrainSmilesLm(lm_options);
+    if (!trained) return Fail(trained.error());
+    std::cout << "wrote " << lm_options.output << "\n";
     return 0;
   }
   if (*cancel) {

@@ -15,6 +15,130 @@ const char* DirectionName(learners::Direction direction) {
   return direction == learners::Direction::kMinimize ? "minimize" : "maximize";
 }
 
+namespace {
+
+Status ParseGenerators(const Config& config, const std::string& base_dir, CampaignConfig& c) {
+  int64_t v = 0;
+  for (const auto& name : config.Keys("generators")) {
+    const std::string key = "generators." + name + ".";
+    CampaignGenerator g;
+    g.name = name;
+    auto& o = g.options;
+    LABLOOP_ASSIGN(
+        o.kind, config.GetEnum(key + "kind", {"pool", "graph_ga", "smiles_lm", "reactions"}, ""));
+    if (o.kind.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": generator '" + name + "' needs '" + key +
+                           "kind' (pool, graph_ga, smiles_lm or reactions)");
+    }
+    LABLOOP_ASSIGN(v, config.GetInt(key + "per_round", g.per_round, 1, 1000000));
+    g.per_round = static_cast<int>(v);
+    LABLOOP_ASSIGN(o.pool, config.GetString(key + "pool", ""));
+    if (!o.pool.empty()) o.pool = ResolvePath(o.pool, base_dir);
+    if (o.kind == "pool" && o.pool.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, config.Source() + ": generator '" + name +
+                                                        "' (pool) needs '" + key +
+                                                        "pool', the molecule file to draw from");
+    }
+    LABLOOP_ASSIGN(o.smiles_column, config.GetString(key + "smiles_column", ""));
+    LABLOOP_ASSIGN(v, config.GetInt(key + "population", o.population, 2, 100000));
+    o.population = static_cast<int>(v);
+    LABLOOP_ASSIGN(v, config.GetInt(key + "generations", o.generations, 0, 100000));
+    o.generations = static_cast<int>(v);
+    LABLOOP_ASSIGN(o.mutation_rate, config.GetDouble(key + "mutation_rate", o.mutation_rate, 0, 1));
+    LABLOOP_ASSIGN(v, config.GetInt(key + "min_heavy_atoms", o.min_heavy_atoms, 1, 1000));
+    o.min_heavy_atoms = static_cast<int>(v);
+    LABLOOP_ASSIGN(v, config.GetInt(key + "max_heavy_atoms", o.max_heavy_atoms, 1, 1000));
+    o.max_heavy_atoms = static_cast<int>(v);
+    LABLOOP_ASSIGN(o.model, config.GetString(key + "model", ""));
+    if (!o.model.empty()) o.model = ResolvePath(o.model, base_dir);
+    LABLOOP_ASSIGN(o.temperature, config.GetDouble(key + "temperature", o.temperature, 0.01, 10));
+    LABLOOP_ASSIGN(v, config.GetInt(key + "steps", o.steps, 0, 100000));
+    o.steps = static_cast<int>(v);
+    LABLOOP_ASSIGN(v, config.GetInt(key + "batch_size", o.batch_size, 1, 100000));
+    o.batch_size = static_cast<int>(v);
+    LABLOOP_ASSIGN(o.sigma, config.GetDouble(key + "sigma", o.sigma, 0, 1e6));
+    LABLOOP_ASSIGN(o.learning_rate,
+                   config.GetDouble(key + "learning_rate", o.learning_rate, 1e-8, 1));
+    LABLOOP_ASSIGN(o.device, config.GetString(key + "device", o.device));
+    LABLOOP_ASSIGN(o.building_blocks, config.GetString(key + "building_blocks", ""));
+    if (!o.building_blocks.empty()) o.building_blocks = ResolvePath(o.building_blocks, base_dir);
+    LABLOOP_ASSIGN(o.reactions, config.GetString(key + "reactions", ""));
+    if (!o.reactions.empty()) o.reactions = ResolvePath(o.reactions, base_dir);
+    LABLOOP_ASSIGN(v, config.GetInt(key + "oversample", o.oversample, 1, 1000));
+    o.oversample = static_cast<int>(v);
+    c.generators.push_back(std::move(g));
+  }
+  auto& f = c.filters;
+  LABLOOP_ASSIGN(f.options.pains, config.GetBool("filters.pains", true));
+  LABLOOP_ASSIGN(f.options.brenk, config.GetBool("filters.brenk", true));
+  LABLOOP_ASSIGN(f.options.lipinski, config.GetBool("filters.lipinski", false));
+  LABLOOP_ASSIGN(f.options.veber, config.GetBool("filters.veber", false));
+  LABLOOP_ASSIGN(f.options.max_sa, config.GetOptionalDouble("filters.max_sa", 1, 10));
+  LABLOOP_ASSIGN(f.known, config.GetString("filters.known", ""));
+  if (!f.known.empty()) f.known = ResolvePath(f.known, base_dir);
+  LABLOOP_ASSIGN(f.options.max_known_similarity,
+                 config.GetOptionalDouble("filters.max_known_similarity", 0, 1));
+  LABLOOP_ASSIGN(f.reference, config.GetString("filters.reference", ""));
+  if (!f.reference.empty()) f.reference = ResolvePath(f.reference, base_dir);
+  LABLOOP_ASSIGN(f.options.min_similarity,
+                 config.GetOptionalDouble("filters.min_similarity", 0, 1));
+  LABLOOP_ASSIGN(f.options.max_similarity,
+                 config.GetOptionalDouble("filters.max_similarity", 0, 1));
+  if ((f.options.min_similarity || f.options.max_similarity) && f.reference.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() +
+                         ": filters.min_similarity and filters.max_similarity need "
+                         "filters.reference, the file of molecules to compare with");
+  }
+  return {};
+}
+
+std::string GeneratorsToToml(const CampaignConfig& c) {
+  std::ostringstream out;
+  for (const auto& g : c.generators) {
+    const auto& o = g.options;
+    out << "\n[generators." << g.name << "]\nkind = " << TomlString(o.kind)
+        << "\nper_round = " << g.per_round;
+    if (!o.pool.empty()) out << "\npool = " << TomlString(o.pool);
+    if (!o.smiles_column.empty()) out << "\nsmiles_column = " << TomlString(o.smiles_column);
+    out << "\npopulation = " << o.population << "\ngenerations = " << o.generations
+        << "\nmutation_rate = " << TomlFloat(o.mutation_rate)
+        << "\nmin_heavy_atoms = " << o.min_heavy_atoms
+        << "\nmax_heavy_atoms = " << o.max_heavy_atoms;
+    if (!o.model.empty()) out << "\nmodel = " << TomlString(o.model);
+    out << "\ntemperature = " << TomlFloat(o.temperature) << "\nsteps = " << o.steps
+        << "\nbatch_size = " << o.batch_size << "\nsigma = " << TomlFloat(o.sigma)
+        << "\nlearning_rate = " << TomlFloat(o.learning_rate)
+        << "\ndevice = " << TomlString(o.device);
+    if (!o.building_blocks.empty()) {
+      out << "\nbuilding_blocks = " << TomlString(o.building_blocks);
+    }
+    if (!o.reactions.empty()) out << "\nreactions = " << TomlString(o.reactions);
+    out << "\noversample = " << o.oversample << "\n";
+  }
+  const auto& f = c.filters;
+  out << "\n[filters]\npains = " << (f.options.pains ? "true" : "false")
+      << "\nbrenk = " << (f.options.brenk ? "true" : "false")
+      << "\nlipinski = " << (f.options.lipinski ? "true" : "false")
+      << "\nveber = " << (f.options.veber ? "true" : "false") << "\n";
+  if (f.options.max_sa) out << "max_sa = " << TomlFloat(*f.options.max_sa) << "\n";
+  if (!f.known.empty()) out << "known = " << TomlString(f.known) << "\n";
+  if (f.options.max_known_similarity) {
+    out << "max_known_similarity = " << TomlFloat(*f.options.max_known_similarity) << "\n";
+  }
+  if (!f.reference.empty()) out << "reference = " << TomlString(f.reference) << "\n";
+  if (f.options.min_similarity) {
+    out << "min_similarity = " << TomlFloat(*f.options.min_similarity) << "\n";
+  }
+  if (f.options.max_similarity) {
+    out << "max_similarity = " << TomlFloat(*f.options.max_similarity) << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
 Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::string& base_dir) {
   CampaignConfig c;
   LABLOOP_ASSIGN(c.name, config.GetString("campaign.name", c.name));
@@ -303,6 +427,8 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
     c.constraints.push_back(constraint);
   }
 
+  LABLOOP_TRY(ParseGenerators(config, base_dir, c));
+
   LABLOOP_ASSIGN(v, config.GetInt("stop.no_improvement_rounds", 0, 0, 1000000));
   c.stop_no_improvement_rounds = static_cast<int>(v);
   LABLOOP_ASSIGN(c.stop_target, config.GetOptionalDouble("stop.target", -1e300, 1e300));
@@ -398,6 +524,7 @@ std::string CampaignConfig::ToToml() const {
       << "\nsimulation_cost = " << TomlFloat(router.simulation_cost)
       << "\nsimulation_sigma = " << TomlFloat(router.simulation_sigma) << "\n";
   out << "\n[approval]\nroutes = " << TomlList(approval_routes) << "\n";
+  out << GeneratorsToToml(*this);
   for (const auto& constraint : constraints) {
     out << "\n[constraints." << constraint.property << "]\n";
     if (constraint.min) out << "min = " << TomlFloat(*constraint.min) << "\n";

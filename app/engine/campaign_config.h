@@ -10,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "core/chem/filters.h"
 #include "core/chem/fingerprint.h"
 #include "core/chem/reader.h"
 #include "core/config.h"
+#include "generators/generator.h"
 #include "learners/acquisition.h"
 #include "learners/batch.h"
 #include "learners/objectives.h"
@@ -22,6 +24,22 @@
 #include "simulators/simulator.h"
 
 namespace labloop::engine {
+
+// A generator in the loop ([generators.NAME]): each model-guided round it proposes `per_round`
+// new molecules, steered by the round's acquisition values; they pass the [filters] and join the
+// pool as candidates with source "generator:NAME" and their provenance.
+struct CampaignGenerator {
+  std::string name;
+  int per_round = 50;
+  generators::GeneratorOptions options;
+};
+
+// [filters]: what generated molecules must pass (library molecules are the chemist's own choice).
+struct GeneratedFilters {
+  chem::FilterOptions options;
+  std::string known;      // novelty: a file of known molecules (empty: only the campaign's own)
+  std::string reference;  // similarity bounds: a file of reference molecules
+};
 
 struct CampaignConfig {
   std::string name = "campaign";
@@ -61,6 +79,9 @@ struct CampaignConfig {
   int simulator_threads = 0;  // 0: one per core
   // Where simulations run: in-process threads (default), labloop-sim under mpirun, or Slurm.
   simulators::LauncherOptions launcher;
+
+  std::vector<CampaignGenerator> generators;
+  GeneratedFilters filters;
 
   int initial_batch = 32;         // round 0: picked at random
   int batch_size = 32;            // later rounds: picked by the acquisition function

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -19,6 +20,7 @@
 
 #include "app/engine/campaign_config.h"
 #include "app/engine/fault_injection.h"
+#include "app/engine/proposals.h"
 #include "core/chem/descriptors.h"
 #include "core/chem/graph.h"
 #include "core/chem/molecule.h"
@@ -162,7 +164,8 @@ class CampaignRun {
         if (!molecule) return tl::unexpected(molecule.error());
         descriptors[i] = chem::ComputeDescriptors(*molecule);
       }
-      auto scaling = chem::DescriptorScaling::Fit(descriptors, config_.descriptor_weight);
+      descriptor_scaling_ = chem::DescriptorScaling::Fit(descriptors, config_.descriptor_weight);
+      const auto& scaling = *descriptor_scaling_;
       std::vector<std::vector<float>> scaled(descriptors.size());
       for (size_t i = 0; i < descriptors.size(); ++i) scaled[i] = scaling.Apply(descriptors[i]);
       for (size_t i = 0; i < graphs_.size(); ++i) graphs_[i].features = scaled[i];
@@ -407,6 +410,9 @@ class CampaignRun {
     int64_t model_id = 0;
     learners::Predictions predictions;  // of the pool rows
     std::optional<double> best;         // the best value measured so far
+    // The fitted model and its calibrator (null: none), to predict generated molecules.
+    std::shared_ptr<learners::PropertyModel> model;
+    std::shared_ptr<learners::Calibrator> calibrator;
   };
 
   struct RoundCalibration {
@@ -556,6 +562,8 @@ class CampaignRun {
         round, o.property, *model_id, y.size(), fit_seconds, train_rmse, pool_rows.size(),
         Seconds(t1));
     out.predictions = std::move(*predictions);
+    out.model = std::move(*model);
+    out.calibrator = std::move(calibration->calibrator);
     return out;
   }
 
@@ -609,7 +617,7 @@ class CampaignRun {
   }
 
   Status SelectByModel(int round, const std::vector<db::MeasurementRow>& measurements,
-                       const std::vector<int64_t>& pool_rows, int64_t batch,
+                       std::vector<int64_t> pool_rows, int64_t batch,
                        std::vector<db::DecisionRow>& decisions) {
     learners::SparseMatrix pool = features_.Select(pool_rows);
     // Every objective's model; the primary's is stored last, so the latest model of a round
@@ -635,18 +643,23 @@ class CampaignRun {
     const double best = *models[0].best;
 
     // Acquire.
-    std::vector<double> scores;
     std::string acquisition_kind = config_.acquisition.kind;
-    if (objectives > 1 && acquisition_kind != "random") {
-      auto multi = MultiObjectiveScores(round, models);
-      if (!multi) return tl::unexpected(multi.error());
-      scores = std::move(*multi);
-    } else {
+    Acquire acquire = [&](const std::vector<RoundModel>& m) -> Result<std::vector<double>> {
+      if (objectives > 1 && acquisition_kind != "random") return MultiObjectiveScores(round, m);
       auto acquisition =
           MakeAcquisition(config_, config_.seed * 104729ULL + static_cast<uint64_t>(round));
       if (!acquisition) return tl::unexpected(acquisition.error());
-      scores = (*acquisition)->Score(*predictions, config_.direction, best);
       acquisition_kind = (*acquisition)->Kind();
+      return (*acquisition)->Score(m[0].predictions, config_.direction, best);
+    };
+    auto acquired = acquire(models);
+    if (!acquired) return tl::unexpected(acquired.error());
+    std::vector<double> scores = std::move(*acquired);
+    // Generated candidates join the pool, predicted and scored by this round's models.
+    if (!config_.generators.empty()) {
+      LABLOOP_TRY(ProposeCandidates(round, acquire, models, scores, pool_rows));
+      pool = features_.Select(pool_rows);
+      predictions = &models[0].predictions;
     }
     // With trust enabled, look at twice the batch: trusted picks leave their simulation to the
     // next candidates, and the router stops dispatching once `batch` simulations are out.
@@ -705,6 +718,169 @@ class CampaignRun {
     }
     LogInfo("round {}: {} decisions by {} / {}: {} trusted, {} rejected, the rest evaluated", round,
             decisions.size(), acquisition_kind, config_.batch_selection.kind, trusted, rejected);
+    return {};
+  }
+
+  using Acquire = std::function<Result<std::vector<double>>(const std::vector<RoundModel>&)>;
+
+  // Features of molecules that are not candidates yet, the way LoadPool builds them: rows of the
+  // fingerprint (+ scaled descriptors) and graphs for graph models. `ok[i]` is false for a
+  // SMILES that does not parse or has no graph.
+  struct Featurized {
+    learners::SparseMatrix features, fingerprints;
+    std::vector<chem::MolGraph> graphs;
+    std::vector<bool> ok;
+  };
+  Featurized Featurize(const std::vector<std::string>& smiles) const {
+    Featurized f;
+    f.fingerprints = learners::SparseMatrix(config_.fingerprint.size);
+    std::vector<std::vector<float>> descriptors;
+    const bool graphs = learners::KindReadsGraphs(config_.model.kind);
+    for (const auto& s : smiles) {
+      auto molecule = chem::Molecule::FromSmiles(s);
+      Result<chem::MolGraph> graph = MakeError(ErrorCode::kInvalidArgument, "no graph");
+      if (molecule && graphs) graph = chem::BuildMolGraph(*molecule);
+      const bool ok = molecule && (!graphs || graph);
+      f.ok.push_back(ok);
+      if (!ok) {  // a placeholder row, never used
+        f.fingerprints.AddRow(std::vector<uint32_t>{}, {});
+        if (descriptor_scaling_) {
+          descriptors.push_back(descriptor_scaling_->Apply(
+              std::vector<double>(descriptor_scaling_->min.size(), 0.0)));
+        }
+        if (graphs) f.graphs.push_back(f.graphs.empty() ? chem::MolGraph{} : f.graphs.back());
+        continue;
+      }
+      auto fp = chem::MorganFingerprint(*molecule, config_.fingerprint);
+      f.fingerprints.AddRow(fp.indices, fp.values);
+      std::vector<float> scaled;
+      if (descriptor_scaling_) {
+        scaled = descriptor_scaling_->Apply(chem::ComputeDescriptors(*molecule));
+        descriptors.push_back(scaled);
+      }
+      if (graphs) {
+        graph->features = scaled;
+        f.graphs.push_back(std::move(*graph));
+      }
+    }
+    f.features = descriptor_scaling_ ? f.fingerprints.AppendColumns(descriptors) : f.fingerprints;
+    return f;
+  }
+
+  // Every objective's (calibrated) predictions of featurized molecules.
+  Result<std::vector<RoundModel>> PredictNew(const std::vector<RoundModel>& models,
+                                             const Featurized& f) const {
+    std::vector<RoundModel> out(models.size());
+    for (size_t k = 0; k < models.size(); ++k) {
+      auto p = learners::PredictOn(*models[k].model, f.features, f.graphs);
+      if (!p) return tl::unexpected(p.error());
+      if (models[k].calibrator) ApplyCalibration(*models[k].calibrator, *p);
+      out[k].model_id = models[k].model_id;
+      out[k].best = models[k].best;
+      out[k].predictions = std::move(*p);
+    }
+    return out;
+  }
+
+  // Runs the campaign's generators with the acquisition value as fitness (as a percentile of the
+  // pool's values, so 1 beats every library candidate), stores what passes the filters as new
+  // candidates and what fails as rejected inputs, and appends the new candidates to the pool
+  // rows, the models' predictions (stored too) and the scores.
+  Status ProposeCandidates(int round, const Acquire& acquire, std::vector<RoundModel>& models,
+                           std::vector<double>& scores, std::vector<int64_t>& pool_rows) {
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<double> sorted = scores;
+    std::sort(sorted.begin(), sorted.end());
+    generators::Fitness fitness =
+        [&](const std::vector<std::string>& smiles) -> Result<std::vector<double>> {
+      const Featurized f = Featurize(smiles);
+      auto predicted = PredictNew(models, f);
+      if (!predicted) return tl::unexpected(predicted.error());
+      auto values = acquire(*predicted);
+      if (!values) return tl::unexpected(values.error());
+      std::vector<double> out(smiles.size(), 0.0);
+      for (size_t i = 0; i < smiles.size(); ++i) {
+        if (!f.ok[i] || !std::isfinite((*values)[i]) || sorted.empty()) continue;
+        out[i] = static_cast<double>(std::upper_bound(sorted.begin(), sorted.end(), (*values)[i]) -
+                                     sorted.begin()) /
+                 static_cast<double>(sorted.size());
+      }
+      return out;
+    };
+    // graph_ga starts from the best-scored candidates of the pool.
+    std::vector<size_t> order(scores.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+    std::vector<std::string> seeds;
+    for (size_t i = 0; i < order.size() && seeds.size() < 1000; ++i) {
+      seeds.push_back(smiles_[pool_rows[order[i]]]);
+    }
+    auto proposed = ProposeForRound(config_, round, fitness, seeds);
+    if (!proposed) return tl::unexpected(proposed.error());
+    auto added = db_->AddCandidates(proposed->candidates);
+    if (!added) return tl::unexpected(added.error());
+    LABLOOP_TRY(db_->AddRejectedInputs(proposed->rejected));
+    CrashPoint("generated");
+
+    // The new candidates become pool rows.
+    std::vector<std::string> new_smiles;
+    std::vector<int64_t> new_ids;
+    for (size_t i = 0; i < proposed->candidates.size(); ++i) {
+      if (added->ids[i] == 0) continue;  // already a candidate
+      new_smiles.push_back(proposed->candidates[i].smiles);
+      new_ids.push_back(added->ids[i]);
+    }
+    const Featurized f = Featurize(new_smiles);
+    auto predicted = PredictNew(models, f);
+    if (!predicted) return tl::unexpected(predicted.error());
+    auto new_scores = acquire(*predicted);
+    if (!new_scores) return tl::unexpected(new_scores.error());
+    for (size_t i = 0; i < new_ids.size(); ++i) {
+      const int64_t row = static_cast<int64_t>(ids_.size());
+      row_of_[new_ids[i]] = row;
+      ids_.push_back(new_ids[i]);
+      smiles_.push_back(new_smiles[i]);
+      auto take = [&](learners::SparseMatrix& to, const learners::SparseMatrix& from) {
+        to.AddRow(std::vector<int64_t>(from.indices.begin() + from.offsets[i],
+                                       from.indices.begin() + from.offsets[i + 1]),
+                  std::vector<float>(from.values.begin() + from.offsets[i],
+                                     from.values.begin() + from.offsets[i + 1]));
+      };
+      take(features_, f.features);
+      if (descriptor_scaling_) take(fingerprints_, f.fingerprints);
+      if (!f.graphs.empty()) graphs_.push_back(f.graphs[i]);
+      pool_rows.push_back(row);
+      scores.push_back((*new_scores)[i]);
+    }
+    for (size_t k = 0; k < models.size(); ++k) {
+      auto& to = models[k].predictions;
+      const auto& from = (*predicted)[k].predictions;
+      std::vector<db::PredictionRow> rows;
+      for (size_t i = 0; i < new_ids.size(); ++i) {
+        to.mean.push_back(from.mean[i]);
+        to.sigma_epistemic.push_back(from.sigma_epistemic[i]);
+        to.sigma_aleatoric.push_back(from.sigma_aleatoric[i]);
+        rows.push_back({new_ids[i], from.mean[i], from.Sigma(i), from.sigma_epistemic[i],
+                        from.sigma_aleatoric[i]});
+      }
+      for (size_t m = 0; m < to.member_means.size() && m < from.member_means.size(); ++m) {
+        to.member_means[m].insert(to.member_means[m].end(), from.member_means[m].begin(),
+                                  from.member_means[m].end());
+      }
+      LABLOOP_TRY(db_->StorePredictions(models[k].model_id, rows));
+    }
+    json event = {{"round", round},
+                  {"proposed", proposed->candidates.size() + proposed->rejected.size()},
+                  {"failed_filters", proposed->rejected.size()},
+                  {"already_candidates", added->duplicates},
+                  {"added", new_ids.size()},
+                  {"generators", proposed->reports}};
+    LABLOOP_TRY(db_->LogEvent("labloop", "candidates_generated", event.dump()));
+    LogInfo(
+        "round {}: {} generated candidates added ({} failed the filters, {} were already "
+        "candidates) in {:.1f} s",
+        round, new_ids.size(), proposed->rejected.size(), added->duplicates, Seconds(t0));
     return {};
   }
 
@@ -942,9 +1118,10 @@ class CampaignRun {
   std::unique_ptr<simulators::Simulator> simulator_;
   learners::SparseMatrix features_;      // what models read: fingerprints (+ descriptors)
   learners::SparseMatrix fingerprints_;  // the fingerprints alone, when descriptors are added
-  std::vector<chem::MolGraph> graphs_;   // per candidate row, for graph models only
-  std::vector<int64_t> ids_;             // row -> candidate id
-  std::vector<std::string> smiles_;      // row -> canonical SMILES
+  std::optional<chem::DescriptorScaling> descriptor_scaling_;  // when descriptors are added
+  std::vector<chem::MolGraph> graphs_;           // per candidate row, for graph models only
+  std::vector<int64_t> ids_;                     // row -> candidate id
+  std::vector<std::string> smiles_;              // row -> canonical SMILES
   std::unordered_map<int64_t, int64_t> row_of_;  // candidate id -> row
 };
 

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "core/chem/internal.h"
+#include "core/chem/reader.h"
 #include "core/chem/sa_score.h"
 
 namespace labloop::chem {
@@ -79,7 +80,83 @@ Result<FilterVerdict> ApplyFilters(const Molecule& molecule, const FilterOptions
       verdict.reasons.push_back(why.str());
     }
   }
+  auto fail = [&](const std::string& why) {
+    verdict.pass = false;
+    verdict.reasons.push_back(why);
+  };
+  auto similarity = [](double x) {
+    std::ostringstream s;
+    s.precision(3);
+    s << x;
+    return s.str();
+  };
+  if (options.known && options.known->size() > 0) {
+    auto key = molecule.InchiKey();
+    if (key && options.known->Contains(*key)) {
+      fail("not novel: a known molecule");
+    } else if (options.max_known_similarity) {
+      auto [nearest, t] = options.known->Nearest(ReferenceSet::Fingerprint(molecule));
+      if (t > *options.max_known_similarity) {
+        fail("not novel: similarity " + similarity(t) + " to known " +
+             options.known->Smiles(nearest));
+      }
+    }
+  }
+  if (options.reference && options.reference->size() > 0 &&
+      (options.min_similarity || options.max_similarity)) {
+    auto [nearest, t] = options.reference->Nearest(ReferenceSet::Fingerprint(molecule));
+    if (options.min_similarity && t < *options.min_similarity) {
+      fail("similarity " + similarity(t) + " to the nearest reference < " +
+           similarity(*options.min_similarity));
+    }
+    if (options.max_similarity && t > *options.max_similarity) {
+      fail("similarity " + similarity(t) + " to reference " + options.reference->Smiles(nearest) +
+           " > " + similarity(*options.max_similarity));
+    }
+  }
   return verdict;
+}
+
+SparseFingerprint ReferenceSet::Fingerprint(const Molecule& molecule) {
+  return MorganFingerprint(molecule, MorganOptions{});
+}
+
+void ReferenceSet::Add(const Molecule& molecule, const std::string& smiles) {
+  auto key = molecule.InchiKey();
+  if (key) inchikeys_.insert(*key);
+  smiles_.push_back(smiles);
+  fingerprints_.push_back(Fingerprint(molecule));
+}
+
+std::shared_ptr<const ReferenceSet> ReferenceSet::FromSmiles(
+    const std::vector<std::string>& smiles) {
+  auto set = std::make_shared<ReferenceSet>();
+  for (const auto& s : smiles) {
+    auto molecule = Molecule::FromSmiles(s);
+    if (molecule) set->Add(*molecule, s);
+  }
+  return set;
+}
+
+Result<std::shared_ptr<const ReferenceSet>> ReferenceSet::FromFile(const std::string& path) {
+  std::vector<std::string> smiles;
+  LABLOOP_TRY(ForEachSmiles(path, ReadOptions{},
+                            [&](int64_t, const std::string& s) { smiles.push_back(s); }));
+  auto set = FromSmiles(smiles);
+  if (set->size() == 0) {
+    return MakeError(ErrorCode::kInvalidArgument, "no readable molecules in '" + path + "'");
+  }
+  return set;
+}
+
+std::pair<int64_t, double> ReferenceSet::Nearest(const SparseFingerprint& fingerprint) const {
+  int64_t best = -1;
+  double best_similarity = 0;
+  for (size_t i = 0; i < fingerprints_.size(); ++i) {
+    const double t = TanimotoBits(fingerprint, fingerprints_[i]);
+    if (best < 0 || t > best_similarity) best = static_cast<int64_t>(i), best_similarity = t;
+  }
+  return {best, best_similarity};
 }
 
 }  // namespace labloop::chem
