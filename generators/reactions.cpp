@@ -184,6 +184,38 @@ class ReactionGenerator final : public Generator {
 
 }  // namespace
 
+Result<std::vector<std::string>> RunReaction(const ReactionTemplate& reaction,
+                                             const std::vector<std::string>& reactants) {
+  auto rxn = Parse(reaction, "RunReaction");
+  if (!rxn) return tl::unexpected(rxn.error());
+  if (reactants.size() != (*rxn)->getNumReactantTemplates()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "reaction '" + reaction.name + "' takes " +
+                         std::to_string((*rxn)->getNumReactantTemplates()) + " reactants");
+  }
+  RDKit::MOL_SPTR_VECT mols;
+  for (const auto& s : reactants) {
+    RDKit::ROMOL_SPTR mol;
+    try {
+      mol.reset(RDKit::SmilesToMol(s));
+    } catch (const std::exception&) {
+    }
+    if (!mol) return MakeError(ErrorCode::kInvalidArgument, "unreadable reactant '" + s + "'");
+    mols.push_back(mol);
+  }
+  std::set<std::string> out;
+  for (const auto& products : (*rxn)->runReactants(mols, 1000)) {
+    if (products.empty()) continue;
+    try {
+      RDKit::RWMol product(*products[0]);
+      RDKit::MolOps::sanitizeMol(product);
+      out.insert(RDKit::MolToSmiles(product));
+    } catch (const std::exception&) {
+    }
+  }
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
 Result<std::vector<ReactionTemplate>> ReadReactionFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) return MakeError(ErrorCode::kNotFound, "cannot open reaction file '" + path + "'");

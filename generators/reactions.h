@@ -32,6 +32,11 @@ const std::vector<ReactionTemplate>& BuiltinReactions();
 // is an error naming the line.
 Result<std::vector<ReactionTemplate>> ReadReactionFile(const std::string& path);
 
+// The distinct canonical products of one template on these reactants (in template order); empty
+// when they do not match. An error when the template does not parse or a SMILES is unreadable.
+Result<std::vector<std::string>> RunReaction(const ReactionTemplate& reaction,
+                                             const std::vector<std::string>& reactants);
+
 // generators/data/building_blocks.csv in the source tree.
 std::string DefaultBuildingBlocks();
 

@@ -28,6 +28,7 @@ std::string DefaultLmModel() { return std::string(LABLOOP_MODELS_DIR) + "/zinc25
 namespace {
 
 constexpr int64_t kPad = 0, kBegin = 1, kEnd = 2;
+constexpr int kMaxSampledTokens = 120;  // a sample still going after this many tokens is dropped
 
 // SMILES tokens: a bracket atom, Cl, Br, a %NN ring closure, or one character.
 std::vector<std::string> Tokenize(const std::string& smiles) {
@@ -255,7 +256,7 @@ class SmilesLm final : public Generator {
     chem::ReadOptions read;
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
-      auto rows = Sample(net, batch, options_.temperature, kMaxTokens, device_);
+      auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_);
       auto a = rows.accessor<int64_t, 2>();
       sampled += batch;
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
@@ -301,7 +302,7 @@ class SmilesLm final : public Generator {
     int best_step = 0;
     for (int step = 1; step <= options_.steps; ++step) {
       agent->eval();
-      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxTokens, device_);
+      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_);
       agent->train();
       auto a = rows.accessor<int64_t, 2>();
       std::vector<std::vector<int64_t>> sequences;
@@ -404,7 +405,6 @@ class SmilesLm final : public Generator {
     return options_.model.empty() ? DefaultLmModel() : options_.model;
   }
 
-  static constexpr int kMaxTokens = 120;
   GeneratorOptions options_;
   LoadedModel prior_;
   torch::Device device_;
@@ -427,6 +427,26 @@ Result<std::unique_ptr<Generator>> CreateSmilesLm(const GeneratorOptions& option
   auto model = Load(options.model.empty() ? DefaultLmModel() : options.model, *device);
   if (!model) return tl::unexpected(model.error());
   return std::unique_ptr<Generator>(new SmilesLm(options, std::move(*model), *device));
+}
+
+Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count) {
+  auto device = learners::ParseDevice(options.device);
+  if (!device) return tl::unexpected(device.error());
+  auto model = Load(options.model.empty() ? DefaultLmModel() : options.model, *device);
+  if (!model) return tl::unexpected(model.error());
+  return GuardTorch("smiles_lm sampling", [&]() -> Result<RawSamples> {
+    torch::manual_seed(options.seed);
+    RawSamples out;
+    out.model = model->version;
+    while (static_cast<int64_t>(out.smiles.size()) < count) {
+      const int64_t batch =
+          std::min<int64_t>(1024, count - static_cast<int64_t>(out.smiles.size()));
+      auto rows = Sample(model->net, batch, options.temperature, kMaxSampledTokens, *device);
+      auto a = rows.accessor<int64_t, 2>();
+      for (int64_t i = 0; i < batch; ++i) out.smiles.push_back(Decode(a[i], model->vocabulary));
+    }
+    return out;
+  });
 }
 
 Status TrainSmilesLm(const LmTrainOptions& o) {

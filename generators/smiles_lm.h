@@ -52,4 +52,13 @@ Status TrainSmilesLm(const LmTrainOptions& options);
 // samples, then samples from the steered agent.
 Result<std::unique_ptr<Generator>> CreateSmilesLm(const GeneratorOptions& options);
 
+// `count` raw samples of the model at options.temperature, valid or not (unfinished ones empty):
+// what distribution benchmarks (validity, uniqueness, novelty) measure. Also returns the model
+// version.
+struct RawSamples {
+  std::vector<std::string> smiles;
+  std::string model;
+};
+Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count);
+
 }  // namespace labloop::generators

@@ -91,4 +91,24 @@ struct SimulatorsBench {
 };
 Status RunSimulatorsBench(const SimulatorsBench& options);
 
+// Generative design (BENCHMARKS.md 3): the SMILES LSTM's validity, uniqueness, novelty against its
+// training set, internal diversity and valid molecules per second over `samples` raw samples,
+// beside the published SMILES-RNN figures; then rediscovery of `target` by each of
+// `goal_generators` over `seeds` seeds, with the objective calls each needed.
+struct GeneratorsBench {
+  std::string training = "../shared/data/generative/zinc250k.smi.gz";
+  std::string model;        // empty: the shipped model
+  int64_t samples = 10000;  // 0 skips the distribution part
+  double temperature = 1.0;
+  std::string target = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";  // celecoxib; "" skips
+  std::vector<std::string> goal_generators{"graph_ga", "smiles_lm"};
+  int seeds = 1;
+  std::string ga_pool = "../shared/data/generative/zinc_first_1000.smi";
+  int ga_population = 100, ga_generations = 300;
+  int lm_steps = 500, lm_batch = 64;
+  double lm_sigma = 60;
+  std::string json_path;
+};
+Status RunGeneratorsBench(const GeneratorsBench& options);
+
 }  // namespace labloop::cli

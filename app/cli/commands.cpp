@@ -287,6 +287,25 @@ int Main(int argc, char** argv) {
                    "how many of its molecules (0: all)");
   sims->add_flag("--check-only", simulators_options.check_only,
                  "only the atomization-energy check, no throughput");
+  GeneratorsBench generators_bench;
+  auto* gens = bench->add_subcommand(
+      "generators",
+      "SMILES LSTM validity, uniqueness, novelty, diversity, speed; rediscovery (BENCHMARKS.md 3)");
+  gens->add_option("--training", generators_bench.training, "the LSTM's training SMILES");
+  gens->add_option("--model", generators_bench.model, "LSTM model file (default: shipped)");
+  gens->add_option("--samples", generators_bench.samples, "raw samples (0: skip)");
+  gens->add_option("--temperature", generators_bench.temperature, "sampling temperature");
+  gens->add_option("--target", generators_bench.target, "molecule to rediscover ('' skips)");
+  gens->add_option("--goal-generators", generators_bench.goal_generators,
+                   "generators for rediscovery (default graph_ga smiles_lm)");
+  gens->add_option("--seeds", generators_bench.seeds, "seeds per rediscovery generator");
+  gens->add_option("--ga-pool", generators_bench.ga_pool, "graph_ga starting molecules");
+  gens->add_option("--ga-population", generators_bench.ga_population, "graph_ga population");
+  gens->add_option("--ga-generations", generators_bench.ga_generations, "graph_ga generations");
+  gens->add_option("--lm-steps", generators_bench.lm_steps, "smiles_lm policy-gradient steps");
+  gens->add_option("--lm-batch", generators_bench.lm_batch, "smiles_lm samples a step");
+  gens->add_option("--lm-sigma", generators_bench.lm_sigma, "smiles_lm fitness weight");
+  gens->add_option("--json", generators_bench.json_path, "write results as JSON");
   AlBench al_options;
   al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";
   al_options.scores = "../shared/data/molpal/data_Enamine10k_scores.csv.gz";
@@ -510,6 +529,11 @@ int Main(int argc, char** argv) {
   if (*loop) {
     auto s = RunFastLoopBench(loop_options);
     return s ? 0 : Fail(s.error());
+  }
+  if (*gens) {
+    auto g = RunGeneratorsBench(generators_bench);
+    if (!g) return Fail(g.error());
+    return 0;
   }
   if (*sims) {
     auto s = RunSimulatorsBench(simulators_options);

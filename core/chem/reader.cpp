@@ -13,6 +13,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/log.h"
 #include "core/parallel.h"
 #include "core/progress.h"
 
@@ -390,14 +391,7 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
   const bool gz = EndsWith(lower, ".gz");
   const std::string base = gz ? lower.substr(0, lower.size() - 3) : lower;
   const std::string name = std::filesystem::path(path).filename().string();
-  if (EndsWith(base, ".sdf") || EndsWith(base, ".sd")) {
-    // SDF records span lines: read whole (pools of millions are SMILES or CSV in practice).
-    auto report = ReadMoleculeFile(path, options);
-    if (!report) return tl::unexpected(report.error());
-    int64_t i = 0;
-    for (const auto& r : report->records) on_record(++i, r.smiles);
-    return {};
-  }
+  const bool sdf = EndsWith(base, ".sdf") || EndsWith(base, ".sd");
   const bool delimited = EndsWith(base, ".csv") || EndsWith(base, ".tsv");
   const char delimiter = EndsWith(base, ".tsv") ? '\t' : ',';
   boost::iostreams::filtering_istream in;
@@ -406,9 +400,34 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
   std::string text;
   int64_t line = 0;
   int column = -1;
+  // SDF: a record's mol block is gathered up to "M  END" and turned into SMILES at "$$$$"; the
+  // record's first line number is what the callback gets. An unreadable record is named in a
+  // warning and skipped.
+  std::string mol_block;
+  int64_t record_line = 0, record = 0;
+  bool in_block = true;
   try {
     while (std::getline(in, text)) {
       ++line;
+      if (sdf) {
+        if (record_line == 0) record_line = line, in_block = true;
+        if (text.rfind("$$$$", 0) == 0) {
+          ++record;
+          auto molecule = Molecule::FromMolBlock(mol_block, options.limits);
+          if (molecule) {
+            on_record(record_line, molecule->CanonicalSmiles());
+          } else {
+            LogWarn("{} record {} (line {}): {}", name, record, record_line,
+                    molecule.error().message);
+          }
+          mol_block.clear();
+          record_line = 0;
+        } else if (in_block) {
+          mol_block += text + "\n";
+          if (text.rfind("M  END", 0) == 0) in_block = false;
+        }
+        continue;
+      }
       if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a BOM
       text = Trim(text);
       if (text.empty() || (!delimited && text[0] == '#')) continue;

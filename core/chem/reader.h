@@ -80,10 +80,11 @@ std::string CsvField(const std::string& field);
 // A whole file as text, gunzipped when its name ends in .gz.
 Result<std::string> ReadWholeFile(const std::string& path);
 
-// Streams the SMILES of a SMILES or CSV/TSV file (optionally .gz) line by line, calling
-// on_record(line number, SMILES) without parsing them: for files too big to hold, such as
-// library pools. Columns are found as ReadMoleculeFile finds them; SDF is read whole. A damaged
-// file is an error that says after which line.
+// Streams the SMILES of a SMILES, CSV/TSV or SDF file (optionally .gz) record by record, calling
+// on_record(line number, SMILES): for files too big to hold, such as library pools. SMILES are
+// passed on unparsed; columns are found as ReadMoleculeFile finds them; an SDF record becomes its
+// canonical SMILES (an unreadable one is skipped with a warning naming it). A damaged file is an
+// error that says after which line.
 Status ForEachSmiles(const std::string& path, const ReadOptions& options,
                      const std::function<void(int64_t, const std::string&)>& on_record);
 

@@ -1,9 +1,12 @@
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "app/engine/engine.h"
 #include "core/chem/descriptors.h"
@@ -441,4 +444,78 @@ TEST_CASE("Each round's model is calibrated on held-out measurements, stored wit
   auto state = testing::QueryCampaign(
       campaign, "SELECT json_type(metrics, '$.calibration.state') FROM model ORDER BY id DESC");
   CHECK(state[0][0] == "object");
+}
+
+TEST_CASE(
+    "Generators in the loop: filtered, predicted, acquired - a crash after generating resumes",
+    "[integration]") {
+  using testing::QueryCampaign;
+  using testing::RunLabloop;
+  testing::TempDir dir;
+  std::ifstream zinc(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
+  std::string line, pool;
+  for (int i = 0; i < 60 && std::getline(zinc, line); ++i) pool += line + "\n";
+  dir.Write("pool.smi", pool);
+  const std::string config =
+      "[campaign]\nseed = 5\n[library]\nfiles = [\"pool.smi\"]\n"
+      "[objective]\nproperty = \"gap\"\ndirection = \"minimize\"\n"
+      "[model]\nmembers = 3\nhidden = 32\nepochs = 10\nmin_steps = 50\n"
+      "[simulator]\nkind = \"xtb\"\nthreads = 2\n"
+      "[budget]\ninitial_batch = 8\nbatch_size = 6\nmax_evaluations = 20\n"
+      "[generators.ga]\nkind = \"graph_ga\"\nper_round = 10\npopulation = 20\ngenerations = 3\n"
+      "[generators.rx]\nkind = \"reactions\"\nper_round = 10\n"
+      "[generators.lm]\nkind = \"smiles_lm\"\nper_round = 10\nsteps = 3\nbatch_size = 16\n"
+      "[filters]\nlipinski = true\nmax_sa = 5.0\n";
+  dir.Write("gen.toml", config);
+  const std::string campaign = dir.File("gen.labloop");
+  REQUIRE(RunLabloop({"init", campaign, "--config", dir.File("gen.toml")}).exit_code == 0);
+  // Killed right after round 1's generated candidates are stored, then run to the end.
+  auto crashed = RunLabloop({"run", campaign}, {"LABLOOP_CRASH_AT=generated"});
+  INFO(crashed.output);
+  REQUIRE(crashed.signal == SIGKILL);
+  auto done = RunLabloop({"run", campaign});
+  INFO(done.output);
+  REQUIRE(done.exit_code == 0);
+
+  auto generated = QueryCampaign(campaign,
+                                 "SELECT c.id, c.source, c.source_id, c.round_added FROM candidate "
+                                 "c WHERE c.source LIKE 'generator:%'");
+  std::set<std::string> sources;
+  for (const auto& row : generated) {
+    sources.insert(row[1]);
+    auto provenance = nlohmann::json::parse(row[2]);  // the generator's provenance, as JSON
+    if (row[1] == "generator:rx") CHECK(provenance.contains("route"));
+    if (row[1] == "generator:lm") CHECK(provenance.contains("model"));
+    if (row[1] == "generator:ga") CHECK(provenance.contains("generation"));
+    CHECK(std::stoi(row[3]) >= 1);  // added in a model-guided round
+  }
+  CHECK(sources == std::set<std::string>{"generator:ga", "generator:lm", "generator:rx"});
+  // Every generated candidate of a round is predicted by that round's model.
+  auto unpredicted = QueryCampaign(
+      campaign,
+      "SELECT c.id FROM candidate c WHERE c.source LIKE 'generator:%' AND NOT EXISTS (SELECT 1 "
+      "FROM prediction p JOIN model m ON m.id = p.model_id WHERE p.candidate_id = c.id AND "
+      "m.round = c.round_added)");
+  CHECK(unpredicted.empty());
+  // Molecules that failed a filter are kept as rejected inputs with the reasons.
+  auto rejected =
+      QueryCampaign(campaign, "SELECT reason FROM rejected_input WHERE source LIKE 'generator:%'");
+  for (const auto& row : rejected) CHECK(!row[0].empty());
+  // Exactly once: one job per candidate, no molecule twice, the budget spent.
+  auto jobs = QueryCampaign(campaign, "SELECT candidate_id FROM job");
+  std::set<std::string> job_candidates;
+  for (const auto& row : jobs) CHECK(job_candidates.insert(row[0]).second);
+  CHECK(jobs.size() == 20);
+  auto twice = QueryCampaign(campaign,
+                             "SELECT inchikey FROM molecule GROUP BY inchikey HAVING COUNT(*) > 1");
+  CHECK(twice.empty());
+  // Generated candidates compete with the library for the batch.
+  auto picked = QueryCampaign(campaign,
+                              "SELECT COUNT(*) FROM decision d JOIN candidate c ON c.id = "
+                              "d.candidate_id WHERE c.source LIKE 'generator:%'");
+  CHECK(std::stoi(picked[0][0]) > 0);
+  auto events = QueryCampaign(campaign,
+                              "SELECT COUNT(*) FROM event WHERE kind = "
+                              "'candidates_generated'");
+  CHECK(std::stoi(events[0][0]) >= 2);
 }

@@ -90,3 +90,44 @@ TEST_CASE("The SA score matches RDKit's sascorer on its 100 reference molecules"
   CHECK(*verdict->sa_score < 3.0);
   CHECK_FALSE(SaScorer::Load("/nonexistent/fpscores.pkl.gz"));
 }
+
+TEST_CASE("Novelty and similarity bounds - similarities as RDKit computes them") {
+  const std::string celecoxib = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";
+  const std::string methyl_sulfone = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(C)(=O)=O)cc2)cc1";
+  auto reference = ReferenceSet::FromSmiles({celecoxib, "c1ccccc1"});
+  REQUIRE(reference->size() == 2);
+  // RDKit (Python, same version): Tanimoto on Morgan radius 2, 2048 bits.
+  auto analogue = Molecule::FromSmiles(methyl_sulfone);
+  auto [nearest, similarity] = reference->Nearest(ReferenceSet::Fingerprint(*analogue));
+  CHECK(nearest == 0);
+  CHECK(similarity == Approx(0.7954545454545454).epsilon(1e-12));
+  auto benzene_like =
+      reference->Nearest(ReferenceSet::Fingerprint(*Molecule::FromSmiles("c1ccccc1")));
+  CHECK(benzene_like.second == Approx(1.0));
+
+  FilterOptions options;
+  options.pains = options.brenk = false;
+  options.known = reference;
+  auto verdict = ApplyFilters(*Molecule::FromSmiles(celecoxib), options);
+  REQUIRE(verdict);
+  CHECK(!verdict->pass);
+  CHECK(verdict->reasons == std::vector<std::string>{"not novel: a known molecule"});
+  CHECK(ApplyFilters(*analogue, options)->pass);  // new, and no similarity bound asked for
+  options.max_known_similarity = 0.7;
+  verdict = ApplyFilters(*analogue, options);
+  CHECK(!verdict->pass);
+  CHECK(verdict->reasons.at(0).find("similarity 0.795 to known " + celecoxib) != std::string::npos);
+
+  FilterOptions bounds;
+  bounds.pains = bounds.brenk = false;
+  bounds.reference = ReferenceSet::FromSmiles({celecoxib});
+  bounds.min_similarity = 0.3;
+  bounds.max_similarity = 0.9;
+  CHECK(ApplyFilters(*analogue, bounds)->pass);
+  verdict = ApplyFilters(*Molecule::FromSmiles("CCCCO"), bounds);
+  CHECK(!verdict->pass);
+  CHECK(verdict->reasons.at(0).find("to the nearest reference < 0.3") != std::string::npos);
+  verdict = ApplyFilters(*Molecule::FromSmiles(celecoxib), bounds);
+  CHECK(!verdict->pass);
+  CHECK(verdict->reasons.at(0).find("> 0.9") != std::string::npos);
+}

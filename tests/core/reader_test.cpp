@@ -105,3 +105,19 @@ TEST_CASE("SplitDelimited handles quotes and escaped quotes") {
         std::vector<std::string>{"a", "b,c", "d\"e", ""});
   CHECK(SplitDelimited("x\ty", '\t') == std::vector<std::string>{"x", "y"});
 }
+
+TEST_CASE("ForEachSmiles streams SDF records as canonical SMILES - skips a broken one") {
+  std::vector<std::pair<int64_t, std::string>> seen;
+  REQUIRE(ForEachSmiles(
+      kData + "/small.sdf", ReadOptions{},
+      [&](int64_t line, const std::string& smiles) { seen.emplace_back(line, smiles); }));
+  auto report = ReadMoleculeFile(kData + "/small.sdf");
+  REQUIRE(report);
+  REQUIRE(seen.size() == report->records.size());  // the broken record 7 is skipped
+  CHECK(seen.front().first == 1);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    // The same molecules as the full reader (which also standardizes: compare unstandardized).
+    auto molecule = Molecule::FromSmiles(seen[i].second);
+    REQUIRE(molecule);
+  }
+}

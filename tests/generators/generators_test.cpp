@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -10,6 +11,8 @@
 
 #include "core/chem/reader.h"
 #include "generators/generator.h"
+#include "generators/reactions.h"
+#include "generators/smiles_lm.h"
 #include "tests/support/temp_dir.h"
 
 using namespace labloop;
@@ -151,4 +154,192 @@ TEST_CASE("The graph GA climbs its fitness with valid - new - traceable molecule
   options.fitness = nullptr;
   CHECK(registry.Create("graph_ga", options).error().message.find("needs a fitness") !=
         std::string::npos);
+}
+
+// --- reaction enumeration ---
+
+TEST_CASE("Each built-in reaction gives the expected product - and leaves non-reactants alone") {
+  const std::map<std::string, std::pair<std::vector<std::string>, std::string>> cases = {
+      {"amide_coupling", {{"OC(=O)c1ccccc1", "NCc1ccccc1"}, "O=C(NCc1ccccc1)c1ccccc1"}},
+      {"reductive_amination", {{"O=Cc1ccccc1", "C1COCCN1"}, "c1ccc(CN2CCOCC2)cc1"}},
+      {"suzuki_coupling", {{"Brc1ccccn1", "OB(O)c1ccccc1"}, "c1ccc(-c2ccccn2)cc1"}},
+      {"snar", {{"Clc1ncccn1", "C1CCNCC1"}, "c1cnc(N2CCCCC2)nc1"}},
+      {"buchwald_hartwig", {{"Brc1ccc(OC)cc1", "C1COCCN1"}, "COc1ccc(N2CCOCC2)cc1"}},
+      {"sulfonamide", {{"Cc1ccc(cc1)S(Cl)(=O)=O", "NCc1ccccc1"}, "Cc1ccc(S(=O)(=O)NCc2ccccc2)cc1"}},
+      {"urea", {{"O=C=Nc1ccccc1", "C1CCNCC1"}, "O=C(Nc1ccccc1)N1CCCCC1"}},
+      {"esterification", {{"CC(=O)O", "Oc1ccccc1"}, "CC(=O)Oc1ccccc1"}},
+      {"o_alkylation", {{"Oc1ccccc1", "BrCc1ccccc1"}, "c1ccc(COc2ccccc2)cc1"}},
+  };
+  REQUIRE(BuiltinReactions().size() == cases.size());
+  for (const auto& reaction : BuiltinReactions()) {
+    INFO(reaction.name);
+    const auto& [reactants, expected] = cases.at(reaction.name);
+    auto products = RunReaction(reaction, reactants);
+    REQUIRE(products);
+    // Expected products were canonicalized by RDKit's Python build of the same version.
+    CHECK(*products == std::vector<std::string>{expected});
+  }
+  // An amide nitrogen is no amine; an aryl chloride without an activating group takes no SNAr.
+  auto find = [](const std::string& name) {
+    for (const auto& r : BuiltinReactions()) {
+      if (r.name == name) return r;
+    }
+    return ReactionTemplate{};
+  };
+  CHECK(RunReaction(find("amide_coupling"), {"OC(=O)c1ccccc1", "CC(N)=O"})->empty());
+  CHECK(RunReaction(find("snar"), {"Clc1ccccc1", "C1CCNCC1"})->empty());
+  CHECK(!RunReaction(find("snar"), {"Clc1ccccc1"}));  // wrong number of reactants
+}
+
+TEST_CASE("Reaction enumeration: valid distinct products with their route - a template file") {
+  GeneratorRegistry registry("generator");
+  RegisterBuiltinGenerators(registry);
+  GeneratorOptions options;
+  options.kind = "reactions";
+  options.seed = 5;
+  auto generator = registry.Create("reactions", options);
+  REQUIRE(generator);
+  auto products = (*generator)->Generate(300);
+  REQUIRE(products);
+  REQUIRE(products->size() == 300);
+  std::set<std::string> keys, reactions;
+  for (const auto& p : *products) {
+    CHECK(keys.insert(p.inchikey).second);
+    CHECK(p.generator == "reactions");
+    auto record = chem::ProcessSmiles(p.smiles, chem::ReadOptions{});
+    REQUIRE(record);
+    CHECK(record->inchikey == p.inchikey);
+    auto provenance = nlohmann::json::parse(p.provenance);
+    reactions.insert(provenance["reaction"].get<std::string>());
+    REQUIRE(provenance["reactants"].size() == 2);
+    // The route replays: its reactants under its template give this product.
+    const std::string route = provenance["route"];
+    CHECK(route.find(">>" + p.smiles) != std::string::npos);
+    for (const auto& r : BuiltinReactions()) {
+      if (r.name != provenance["reaction"]) continue;
+      auto replay = RunReaction(r, provenance["reactants"].get<std::vector<std::string>>());
+      REQUIRE(replay);
+      CHECK(std::find(replay->begin(), replay->end(), p.smiles) != replay->end());
+    }
+  }
+  CHECK(reactions.size() >= 7);  // the templates are all used
+  auto twin = (*registry.Create("reactions", options))->Generate(300);
+  CHECK((*twin)[0].smiles == (*products)[0].smiles);
+
+  testing::TempDir dir;
+  dir.Write("rxn.txt",
+            "# one template\namide  [C:1](=[O:2])-[OX2H1].[N;!H0:3]>>[C:1](=[O:2])-[N:3]\n");
+  dir.Write("blocks.smi", "CC(=O)O\nOC(=O)c1ccccc1\nNCC\nC1CCNC1\n");
+  options.reactions = dir.File("rxn.txt");
+  options.building_blocks = dir.File("blocks.smi");
+  auto custom = registry.Create("reactions", options);
+  REQUIRE(custom);
+  auto amides = (*custom)->Generate(10);
+  REQUIRE(amides);
+  CHECK(amides->size() == 4);  // 2 acids x 2 amines, and no more
+  dir.Write("bad.txt", "amide  [C:1](=[O:2]>>C\n");
+  options.reactions = dir.File("bad.txt");
+  auto bad = registry.Create("reactions", options);
+  REQUIRE(!bad);
+  CHECK(bad.error().message.find("bad.txt:1") != std::string::npos);
+}
+
+// --- the SMILES language model ---
+
+TEST_CASE("The shipped SMILES LSTM samples valid distinct molecules with its version",
+          "[integration]") {
+  GeneratorRegistry registry("generator");
+  RegisterBuiltinGenerators(registry);
+  GeneratorOptions options;
+  options.kind = "smiles_lm";
+  options.seed = 2;
+  auto lm = registry.Create("smiles_lm", options);
+  REQUIRE(lm);
+  auto sampled = (*lm)->Generate(300);
+  REQUIRE(sampled);
+  REQUIRE(sampled->size() == 300);
+  auto report = nlohmann::json::parse((*lm)->Report());
+  CHECK(report["validity"].get<double>() > 0.8);
+  std::set<std::string> keys;
+  for (const auto& p : *sampled) {
+    CHECK(keys.insert(p.inchikey).second);
+    CHECK(chem::ProcessSmiles(p.smiles, chem::ReadOptions{}));
+    auto provenance = nlohmann::json::parse(p.provenance);
+    CHECK(provenance["model"].get<std::string>().rfind("zinc250k_lstm@", 0) == 0);
+  }
+  auto twin = (*registry.Create("smiles_lm", options))->Generate(300);
+  CHECK((*twin)[0].smiles == (*sampled)[0].smiles);
+  // A cold temperature repeats the model's favourites: fewer distinct molecules per sample.
+  auto cold_options = options;
+  cold_options.temperature = 0.5;
+  auto cold = registry.Create("smiles_lm", cold_options);
+  REQUIRE((*cold)->Generate(300));
+  auto cold_report = nlohmann::json::parse((*cold)->Report());
+  CHECK(cold_report["validity"].get<double>() >= report["validity"].get<double>() - 0.02);
+  options.temperature = 0;
+  CHECK(!registry.Create("smiles_lm", options));
+  options.temperature = 1;
+  options.model = "/nonexistent/model.pt";
+  CHECK(registry.Create("smiles_lm", options).error().message.find("/nonexistent/model.pt") !=
+        std::string::npos);
+}
+
+TEST_CASE("Policy-gradient steering raises the fitness and keeps the molecules valid",
+          "[integration]") {
+  const std::string celecoxib = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";
+  auto fitness = SimilarityFitness(celecoxib);
+  REQUIRE(fitness);
+  GeneratorRegistry registry("generator");
+  RegisterBuiltinGenerators(registry);
+  GeneratorOptions options;
+  options.kind = "smiles_lm";
+  options.seed = 4;
+  auto mean_fitness = [&](const std::vector<Proposal>& proposals) {
+    std::vector<std::string> smiles;
+    for (const auto& p : proposals) smiles.push_back(p.smiles);
+    auto scores = (*fitness)(smiles);
+    double sum = 0;
+    for (double s : *scores) sum += s;
+    return sum / static_cast<double>(scores->size());
+  };
+  auto prior = (*registry.Create("smiles_lm", options))->Generate(100);
+  REQUIRE(prior);
+  options.fitness = *fitness;
+  options.steps = 30;
+  options.batch_size = 32;
+  auto agent = registry.Create("smiles_lm", options);
+  REQUIRE(agent);
+  auto steered = (*agent)->Generate(100);
+  REQUIRE(steered);
+  auto report = nlohmann::json::parse((*agent)->Report());
+  INFO(report.dump());
+  CHECK(report["fitness_calls"].get<int>() > 0);
+  CHECK(report["validity"].get<double>() > 0.6);
+  CHECK(mean_fitness(*steered) > mean_fitness(*prior) + 0.03);
+  for (const auto& p : *steered) {
+    CHECK(nlohmann::json::parse(p.provenance)["steered_steps"] == 30);
+  }
+}
+
+TEST_CASE("lm train writes a model that loads and samples", "[integration]") {
+  testing::TempDir dir;
+  LmTrainOptions train;
+  train.data = std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi";
+  train.output = dir.File("tiny.pt");
+  train.epochs = 1;
+  train.hidden = 32;
+  train.embedding = 16;
+  train.max_molecules = 500;
+  std::vector<std::string> lines;
+  train.log = [&](const std::string& line) { lines.push_back(line); };
+  REQUIRE(TrainSmilesLm(train));
+  CHECK(!lines.empty());
+  GeneratorOptions options;
+  options.model = train.output;
+  auto samples = SampleSmilesLm(options, 50);
+  REQUIRE(samples);
+  CHECK(samples->smiles.size() == 50);
+  CHECK(samples->model.rfind("tiny@", 0) == 0);
+  train.data = dir.File("missing.smi");
+  CHECK(!TrainSmilesLm(train));
 }
