@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 #include <unordered_map>
@@ -106,6 +107,7 @@ struct LoadedModel {
   LmNet net{nullptr};
   Vocabulary vocabulary;
   std::string version;  // "zinc250k_lstm@<hash of the weights>"
+  int64_t embedding = 0, hidden = 0, layers = 0;
 };
 
 // FNV-1a over the parameters' bytes: the model version names the weights themselves.
@@ -164,6 +166,9 @@ Result<LoadedModel> Load(const std::string& path, torch::Device device) {
     m.net = LmNet(static_cast<int64_t>(m.vocabulary.tokens.size()), sizes[0].item<int64_t>(),
                   sizes[1].item<int64_t>(), sizes[2].item<int64_t>(), 0.0);
     m.net->load(archive);
+    m.embedding = sizes[0].item<int64_t>();
+    m.hidden = sizes[1].item<int64_t>();
+    m.layers = sizes[2].item<int64_t>();
     m.net->to(device);
     m.net->eval();
     m.version = Stem(path) + "@" + WeightsHash(m.net);
@@ -474,11 +479,26 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "lm train: '" + o.data + "' has fewer than 10 usable SMILES");
   }
+  // A fresh model's vocabulary is the data's tokens; a model trained further keeps its own (SMILES
+  // with tokens it does not know are skipped).
+  std::optional<LoadedModel> start;
+  if (!o.init.empty()) {
+    auto loaded = Load(o.init, *device);
+    if (!loaded) return tl::unexpected(loaded.error());
+    start = std::move(*loaded);
+  }
   const Vocabulary vocabulary =
-      Vocabulary::From(std::vector<std::string>(token_set.begin(), token_set.end()));
+      start ? start->vocabulary
+            : Vocabulary::From(std::vector<std::string>(token_set.begin(), token_set.end()));
+  const int64_t embedding = start ? start->embedding : o.embedding;
+  const int64_t hidden = start ? start->hidden : o.hidden;
+  const int64_t layers = start ? start->layers : o.layers;
   std::vector<std::vector<int64_t>> encoded;
   encoded.reserve(smiles.size());
-  for (const auto& s : smiles) encoded.push_back(vocabulary.Encode(s));
+  for (const auto& s : smiles) {
+    auto ids = vocabulary.Encode(s);
+    if (!ids.empty()) encoded.push_back(std::move(ids));
+  }
   std::mt19937_64 rng(o.seed);
   std::shuffle(encoded.begin(), encoded.end(), rng);
   const size_t held_out = std::max<size_t>(
@@ -492,8 +512,10 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
     learners::ScopedTorchThreads threads(o.threads);
     torch::manual_seed(o.seed);
     const int64_t vocabulary_size = static_cast<int64_t>(vocabulary.tokens.size());
-    LmNet net(vocabulary_size, o.embedding, o.hidden, o.layers, o.dropout);
+    LmNet net = start ? start->net : LmNet(vocabulary_size, embedding, hidden, layers, o.dropout);
     net->to(*device);
+    net->train();
+    if (start) log("continuing the training of " + start->version);
     torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(o.learning_rate));
     // Mean cross-entropy per token of `rows`.
     auto loss_of = [&](const std::vector<const std::vector<int64_t>*>& rows) {
@@ -565,7 +587,7 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
       }
       log(fmt::format("epoch {}: training loss {:.4f}, validation loss {:.4f}", epoch, running,
                       validation_loss()));
-      LABLOOP_TRY(Save(net, vocabulary, o.embedding, o.hidden, o.layers, o.output));
+      LABLOOP_TRY(Save(net, vocabulary, embedding, hidden, layers, o.output));
     }
     return Status{};
   });

@@ -27,7 +27,8 @@ std::string DefaultLmModel();
 
 struct LmTrainOptions {
   std::string data;    // SMILES file (or CSV, .gz), one molecule a line
-  std::string output;  // model file to write
+  std::string output;  // model file to write (after each epoch)
+  std::string init;    // a model file to train further (its sizes and vocabulary); empty: fresh
   int epochs = 3;
   int batch_size = 128;
   double learning_rate = 1e-3;

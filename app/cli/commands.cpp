@@ -163,6 +163,8 @@ int Main(int argc, char** argv) {
       ->required();
   lm_train->add_option("-o,--output", lm_options.output, "model file to write")->required();
   lm_train->add_option("--epochs", lm_options.epochs, "passes over the data");
+  lm_train->add_option("--init", lm_options.init,
+                       "train this model further (keeps its sizes and vocabulary)");
   lm_train->add_option("--batch-size", lm_options.batch_size, "SMILES a batch");
   lm_train->add_option("--learning-rate", lm_options.learning_rate, "Adam's, halved each epoch");
   lm_train->add_option("--embedding", lm_options.embedding, "token embedding width");

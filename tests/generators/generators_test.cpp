@@ -340,6 +340,17 @@ TEST_CASE("lm train writes a model that loads and samples", "[integration]") {
   REQUIRE(samples);
   CHECK(samples->smiles.size() == 50);
   CHECK(samples->model.rfind("tiny@", 0) == 0);
+  // Trained further from the saved model: same sizes and vocabulary, new weights.
+  train.init = train.output;
+  train.output = dir.File("tiny2.pt");
+  train.hidden = 999;  // ignored: the model keeps its own sizes
+  REQUIRE(TrainSmilesLm(train));
+  options.model = train.output;
+  auto further = SampleSmilesLm(options, 10);
+  REQUIRE(further);
+  CHECK(further->model.substr(further->model.find('@')) !=
+        samples->model.substr(samples->model.find('@')));
+  train.init.clear();
   train.data = dir.File("missing.smi");
   CHECK(!TrainSmilesLm(train));
 }
