@@ -1,0 +1,376 @@
+// The scpi and http instrument drivers (instrument.h).
+#include <boost/asio.hpp>
+
+#include <chrono>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/log.h"
+#include "instruments/instrument.h"
+
+namespace labloop::instruments {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+const char* RunStateName(RunState state) {
+  switch (state) {
+    case RunState::kQueued:
+      return "queued";
+    case RunState::kRunning:
+      return "running";
+    case RunState::kDone:
+      return "done";
+    case RunState::kFailed:
+      return "failed";
+    case RunState::kAborted:
+      return "aborted";
+    case RunState::kUnknown:
+      return "unknown";
+  }
+  return "unknown";
+}
+
+const std::map<std::string, std::string>& DefaultScpiCommands() {
+  static const std::map<std::string, std::string> commands = {
+      {"identify", "*IDN?"},
+      {"capabilities", "CAPS?"},
+      {"submit", "RUN {request_id} {smiles} {args}"},
+      {"status", "STAT? {request_id}"},
+      {"fetch", "FETCH? {request_id}"},
+      {"abort", "ABORT {request_id}"},
+      {"stop", "STOP"},
+      {"reset", "RESET"}};
+  return commands;
+}
+
+namespace {
+
+RunState ParseState(std::string word) {
+  for (auto& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (word == "queued") return RunState::kQueued;
+  if (word == "running") return RunState::kRunning;
+  if (word == "done") return RunState::kDone;
+  if (word == "failed") return RunState::kFailed;
+  if (word == "aborted") return RunState::kAborted;
+  return RunState::kUnknown;
+}
+
+Result<Capabilities> ParseCapabilities(const std::string& text, const std::string& who) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) {
+    return MakeError(ErrorCode::kUnavailable, who + ": capabilities are not a JSON object");
+  }
+  Capabilities c;
+  c.json = text;
+  c.kind = j.value("kind", "");
+  c.concurrency = j.value("concurrency", 1);
+  if (j.contains("min_concentration")) c.min_concentration = j["min_concentration"].get<double>();
+  if (j.contains("max_concentration")) c.max_concentration = j["max_concentration"].get<double>();
+  if (j.contains("max_points")) c.max_points = j["max_points"].get<int>();
+  if (j.contains("max_amount_mg")) c.max_amount_mg = j["max_amount_mg"].get<double>();
+  if (j.contains("reagents")) c.reagents = j["reagents"].get<std::vector<std::string>>();
+  return c;
+}
+
+std::string Fill(std::string text, const RunRequest& r) {
+  std::string args;
+  for (double a : r.args) {
+    std::ostringstream s;
+    s.precision(10);
+    s << a;
+    args += (args.empty() ? "" : " ") + s.str();
+  }
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"{request_id}", r.request_id}, {"{smiles}", r.smiles}, {"{args}", args}}) {
+    for (size_t at; (at = text.find(key)) != std::string::npos;)
+      text.replace(at, key.size(), value);
+  }
+  return text;
+}
+
+class ScpiInstrument final : public Instrument {
+ public:
+  ScpiInstrument(InstrumentOptions options, std::unique_ptr<LineTransport> transport)
+      : options_(std::move(options)), transport_(std::move(transport)) {
+    for (const auto& [op, text] : DefaultScpiCommands()) options_.commands.emplace(op, text);
+  }
+  const std::string& Name() const override { return options_.name; }
+
+  Result<std::string> Identify() override { return Ask("identify", {}); }
+  Result<Capabilities> GetCapabilities() override {
+    auto text = Ask("capabilities", {});
+    if (!text) return tl::unexpected(text.error());
+    return ParseCapabilities(*text, options_.name);
+  }
+  Status Submit(const RunRequest& request) override {
+    auto reply = Ask("submit", request);
+    if (!reply) return tl::unexpected(reply.error());
+    return Accepted(*reply, "run " + request.request_id);
+  }
+  Result<RunStatus> Poll(const std::string& request_id) override {
+    auto reply = Ask("status", {request_id, "", {}});
+    if (!reply) return tl::unexpected(reply.error());
+    RunStatus status;
+    const auto space = reply->find(' ');
+    status.state = ParseState(reply->substr(0, space));
+    if (space != std::string::npos) status.reason = reply->substr(space + 1);
+    if (status.state == RunState::kUnknown && reply->rfind("UNKNOWN", 0) != 0) {
+      return MakeError(ErrorCode::kUnavailable,
+                       options_.name + ": unexpected status reply '" + *reply + "'");
+    }
+    return status;
+  }
+  Result<std::string> Fetch(const std::string& request_id) override {
+    auto reply = Ask("fetch", {request_id, "", {}});
+    if (!reply) return tl::unexpected(reply.error());
+    if (reply->rfind("DATA ", 0) != 0) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       options_.name + ": no data for " + request_id + ": " + *reply);
+    }
+    return reply->substr(5);
+  }
+  Status Abort(const std::string& request_id) override {
+    auto reply = Ask("abort", {request_id, "", {}});
+    if (!reply) return tl::unexpected(reply.error());
+    return Accepted(*reply, "abort " + request_id);
+  }
+  Status EmergencyStop() override {
+    auto reply = Ask("stop", {});
+    if (!reply) return tl::unexpected(reply.error());
+    return Accepted(*reply, "emergency stop");
+  }
+  Status Reset() override {
+    auto reply = Ask("reset", {});
+    if (!reply) return tl::unexpected(reply.error());
+    return Accepted(*reply, "reset");
+  }
+
+ private:
+  Result<std::string> Ask(const std::string& op, const RunRequest& r) {
+    const std::string line = Fill(options_.commands.at(op), r);
+    return ExchangeWithRetry(*transport_, line, options_.transport, [&](const Error& e) {
+      LogWarn("{}: {} ({}); retrying", options_.name, e.message, op);
+    });
+  }
+  Status Accepted(const std::string& reply, const std::string& what) const {
+    if (reply.rfind("OK", 0) == 0) return {};
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     options_.name + " refused " + what + ": " +
+                         (reply.rfind("ERR ", 0) == 0 ? reply.substr(4) : reply));
+  }
+
+  InstrumentOptions options_;
+  std::unique_ptr<LineTransport> transport_;
+};
+
+// One HTTP/1.1 exchange on a fresh connection, under one deadline.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+Result<HttpReply> HttpExchange(const std::string& host, const std::string& port,
+                               const std::string& method, const std::string& path,
+                               const std::string& body, double timeout) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  asio::ip::tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return MakeError(ErrorCode::kUnavailable, host + ":" + port + ": " + ec.message());
+  std::ostringstream request;
+  request << method << " " << path << " HTTP/1.1\r\nHost: " << host << ":" << port
+          << "\r\nContent-Type: application/json\r\nContent-Length: " << body.size()
+          << "\r\nConnection: close\r\n\r\n"
+          << body;
+  const std::string out = request.str();
+  asio::streambuf buffer;
+  std::optional<boost::system::error_code> done;
+  // connect -> write -> read the head -> read the body (Content-Length), one deadline for all.
+  size_t body_length = 0;
+  asio::async_connect(socket, endpoints, [&](auto e, const auto&) {
+    if (e) {
+      done = e;
+      return;
+    }
+    asio::async_write(socket, asio::buffer(out), [&](auto e2, size_t) {
+      if (e2) {
+        done = e2;
+        return;
+      }
+      asio::async_read_until(socket, buffer, "\r\n\r\n", [&](auto e3, size_t head_size) {
+        if (e3) {
+          done = e3;
+          return;
+        }
+        std::string head(asio::buffers_begin(buffer.data()),
+                         asio::buffers_begin(buffer.data()) + static_cast<long>(head_size));
+        std::string lower = head;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        const auto at = lower.find("content-length:");
+        if (at != std::string::npos) body_length = std::stoul(lower.substr(at + 15));
+        const size_t have = buffer.size() - head_size;
+        if (have >= body_length) {
+          done = boost::system::error_code();
+          return;
+        }
+        asio::async_read(socket, buffer, asio::transfer_exactly(body_length - have),
+                         [&](auto e4, size_t) { done = e4; });
+      });
+    });
+  });
+  io.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(timeout)));
+  if (!done) {
+    socket.close(ec);
+    io.restart();
+    io.run();
+    return MakeError(ErrorCode::kDeadlineExceeded,
+                     method + " " + path + ": no reply within " + std::to_string(timeout) + " s");
+  }
+  if (*done) {
+    return MakeError(ErrorCode::kUnavailable, method + " " + path + ": " + done->message());
+  }
+  std::string text((std::istreambuf_iterator<char>(&buffer)), std::istreambuf_iterator<char>());
+  HttpReply reply;
+  std::istringstream head(text);
+  std::string version;
+  if (!(head >> version >> reply.status) || version.rfind("HTTP/", 0) != 0) {
+    return MakeError(ErrorCode::kUnavailable, method + " " + path + ": not an HTTP reply");
+  }
+  const auto split = text.find("\r\n\r\n");
+  reply.body = split == std::string::npos ? "" : text.substr(split + 4);
+  return reply;
+}
+
+class HttpInstrument final : public Instrument {
+ public:
+  HttpInstrument(InstrumentOptions options, std::string host, std::string port)
+      : options_(std::move(options)), host_(std::move(host)), port_(std::move(port)) {}
+  const std::string& Name() const override { return options_.name; }
+
+  Result<std::string> Identify() override {
+    auto j = Call("GET", "/api/info", "");
+    if (!j) return tl::unexpected(j.error());
+    return j->value("identity", "");
+  }
+  Result<Capabilities> GetCapabilities() override {
+    auto j = Call("GET", "/api/info", "");
+    if (!j) return tl::unexpected(j.error());
+    return ParseCapabilities(j->value("capabilities", json::object()).dump(), options_.name);
+  }
+  Status Submit(const RunRequest& r) override {
+    auto j =
+        Call("POST", "/api/runs",
+             json{{"request_id", r.request_id}, {"smiles", r.smiles}, {"args", r.args}}.dump());
+    if (!j) return tl::unexpected(j.error());
+    return {};
+  }
+  Result<RunStatus> Poll(const std::string& id) override {
+    auto j = Call("GET", "/api/runs/" + id, "");
+    if (!j) {
+      if (j.error().code == ErrorCode::kNotFound) return RunStatus{RunState::kUnknown, ""};
+      return tl::unexpected(j.error());
+    }
+    return RunStatus{ParseState(j->value("state", "")), j->value("reason", "")};
+  }
+  Result<std::string> Fetch(const std::string& id) override {
+    auto j = Call("GET", "/api/runs/" + id + "/data", "");
+    if (!j) return tl::unexpected(j.error());
+    return j->value("data", "");
+  }
+  Status Abort(const std::string& id) override {
+    auto j = Call("POST", "/api/runs/" + id + "/abort", "");
+    if (!j) return tl::unexpected(j.error());
+    return {};
+  }
+  Status EmergencyStop() override {
+    auto j = Call("POST", "/api/stop", "");
+    if (!j) return tl::unexpected(j.error());
+    return {};
+  }
+  Status Reset() override {
+    auto j = Call("POST", "/api/reset", "");
+    if (!j) return tl::unexpected(j.error());
+    return {};
+  }
+
+ private:
+  // Retries transient failures (no connection, timeout, a reply that is not JSON, 503) with
+  // backoff; other HTTP errors are the instrument's answer.
+  Result<json> Call(const std::string& method, const std::string& path, const std::string& body) {
+    const auto& t = options_.transport;
+    double wait = t.backoff;
+    for (int attempt = 0;; ++attempt) {
+      auto reply = HttpExchange(host_, port_, method, path, body, t.timeout);
+      Error failure;
+      if (reply) {
+        json j = json::parse(reply->body, nullptr, false);
+        if (j.is_discarded()) {
+          failure = {ErrorCode::kUnavailable, method + " " + path + ": garbled reply"};
+        } else if (reply->status == 503) {
+          failure = {ErrorCode::kUnavailable,
+                     method + " " + path + ": busy (" + j.value("error", "") + ")"};
+        } else if (reply->status >= 400) {
+          return MakeError(
+              reply->status == 404 ? ErrorCode::kNotFound : ErrorCode::kFailedPrecondition,
+              options_.name + " refused " + method + " " + path + ": " +
+                  j.value("error", reply->body));
+        } else {
+          return j;
+        }
+      } else {
+        failure = reply.error();
+      }
+      if (attempt >= t.retries) {
+        return tl::unexpected(WithContext(
+            failure, options_.name + ", after " + std::to_string(attempt + 1) + " tries"));
+      }
+      LogWarn("{}: {}; retrying", options_.name, failure.message);
+      std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+      wait *= 2;
+    }
+  }
+
+  InstrumentOptions options_;
+  std::string host_, port_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Instrument>> CreateInstrument(const InstrumentOptions& options) {
+  for (const auto& [op, text] : options.commands) {
+    if (!DefaultScpiCommands().count(op)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "instrument '" + options.name + "': unknown command '" + op +
+                           "' (known: identify, capabilities, submit, status, fetch, abort, "
+                           "stop, reset)");
+    }
+  }
+  if (options.driver == "scpi") {
+    auto transport = OpenTransport(options.transport);
+    if (!transport) return tl::unexpected(transport.error());
+    return std::unique_ptr<Instrument>(new ScpiInstrument(options, std::move(*transport)));
+  }
+  if (options.driver == "http") {
+    std::string address = options.transport.address;
+    if (address.rfind("http://", 0) == 0) address = address.substr(7);
+    const auto colon = address.rfind(':');
+    if (colon == std::string::npos) {
+      return MakeError(ErrorCode::kInvalidArgument, "instrument '" + options.name + "': address '" +
+                                                        options.transport.address +
+                                                        "' is not http://HOST:PORT");
+    }
+    return std::unique_ptr<Instrument>(
+        new HttpInstrument(options, address.substr(0, colon), address.substr(colon + 1)));
+  }
+  return MakeError(ErrorCode::kInvalidArgument, "instrument '" + options.name +
+                                                    "': unknown driver '" + options.driver +
+                                                    "' (allowed: scpi, http)");
+}
+
+}  // namespace labloop::instruments

@@ -1,0 +1,205 @@
+// The scpi and http drivers against labloop-emulator processes on loopback: a full run, every
+// fault kind, the serial line, idempotent resubmission and the emergency stop.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "instruments/assay_fit.h"
+#include "instruments/ground_truth.h"
+#include "instruments/instrument.h"
+#include "instruments/transport.h"
+#include "tests/instruments/emulator_process.h"
+
+using namespace labloop;
+using namespace labloop::instruments;
+using labloop::testing::EmulatorProcess;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::unique_ptr<Instrument> Connect(const std::string& address, const std::string& driver = "scpi",
+                                    double timeout = 1.0, int retries = 3) {
+  InstrumentOptions o;
+  o.name = "reader";
+  o.driver = driver;
+  o.transport.address = driver == "http" ? "http://" + address : address;
+  o.transport.timeout = timeout;
+  o.transport.retries = retries;
+  o.transport.backoff = 0.05;
+  auto instrument = CreateInstrument(o);
+  REQUIRE(instrument);
+  return std::move(*instrument);
+}
+
+// How many times the emulator started run `id` (its STARTS? query, on a fresh connection).
+int Starts(const std::string& address, const std::string& id) {
+  TransportOptions t;
+  t.address = address;
+  auto transport = OpenTransport(t);
+  auto reply = (*transport)->Exchange("STARTS? " + id);
+  REQUIRE(reply);
+  return std::stoi(*reply);
+}
+
+RunStatus WaitDone(Instrument& instrument, const std::string& id) {
+  for (int i = 0; i < 200; ++i) {
+    auto status = instrument.Poll(id);
+    REQUIRE(status);
+    if (status->state != RunState::kQueued && status->state != RunState::kRunning) return *status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  FAIL("run " << id << " never finished");
+  return {};
+}
+
+DoseResponse Parse(const std::string& data) {
+  DoseResponse d;
+  std::istringstream in(data);
+  for (std::string point; std::getline(in, point, ';');) {
+    d.concentration.push_back(std::stod(point.substr(0, point.find(','))));
+    d.signal.push_back(std::stod(point.substr(point.find(',') + 1)));
+  }
+  return d;
+}
+
+const std::string kIbuprofen = "CC(C)Cc1ccc(C(C)C(=O)O)cc1";
+
+}  // namespace
+
+TEST_CASE("A dose-response run on the emulated plate reader - fitted near the hidden truth",
+          "[integration]") {
+  for (const std::string driver : {"scpi", "http"}) {
+    INFO(driver);
+    std::vector<std::string> flags = {"--kind", "plate_reader", "--duration", "0.2", "--seed", "3"};
+    if (driver == "http") flags.push_back("--http");
+    EmulatorProcess emulator(flags);
+    auto reader = Connect(emulator.Address(), driver);
+    auto identity = reader->Identify();
+    REQUIRE(identity);
+    CHECK(identity->find("PLATE_READER-EMULATOR") != std::string::npos);
+    auto caps = reader->GetCapabilities();
+    REQUIRE(caps);
+    CHECK(caps->kind == "plate_reader");
+    CHECK(*caps->max_points == 24);
+    REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 12, 3}}));
+    REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 12, 3}}));  // a repeat starts nothing
+    CHECK(WaitDone(*reader, "r1").state == RunState::kDone);
+    auto data = reader->Fetch("r1");
+    REQUIRE(data);
+    auto fit = FitDoseResponse(Parse(*data));
+    REQUIRE(fit);
+    INFO(fit->Summary());
+    CHECK(fit->ok);
+    auto truth = GroundTruth(kIbuprofen);
+    CHECK(std::abs(fit->pic50 - truth->pic50) < 3 * fit->pic50_sigma + 0.05);
+    // Refusals are the instrument's answer, not retried: a series below its lowest concentration.
+    auto refused = reader->Submit({"r2", kIbuprofen, {1e-9, 12, 10}});
+    REQUIRE(!refused);
+    CHECK(refused.error().code == ErrorCode::kFailedPrecondition);
+    if (driver == "scpi") CHECK(Starts(emulator.Address(), "r1") == 1);
+  }
+}
+
+TEST_CASE("A lost reply to RUN is retried - and the experiment runs once", "[integration]") {
+  for (const std::string driver : {"scpi", "http"}) {
+    INFO(driver);
+    std::vector<std::string> flags = {
+        "--kind", "synthesizer", "--duration", "0.1",           "--fault",
+        "drop",   "--fault-on",  "RUN",        "--fault-count", "2"};
+    if (driver == "http") flags.push_back("--http");
+    EmulatorProcess emulator(flags);
+    auto synthesizer = Connect(emulator.Address(), driver);
+    REQUIRE(synthesizer->Submit({"s1", kIbuprofen, {10}}));
+    CHECK(WaitDone(*synthesizer, "s1").state == RunState::kDone);
+    auto data = synthesizer->Fetch("s1");
+    REQUIRE(data);
+    CHECK(data->rfind("yield=", 0) == 0);
+    if (driver == "scpi") CHECK(Starts(emulator.Address(), "s1") == 1);
+  }
+}
+
+TEST_CASE("Delayed and garbled replies are retried on a fresh connection", "[integration]") {
+  for (const std::string fault : {"delay", "garbage"}) {
+    INFO(fault);
+    EmulatorProcess emulator({"--kind", "plate_reader", "--duration", "0.1", "--fault", fault,
+                              "--fault-on", "STAT?", "--fault-count", "1", "--delay", "2"});
+    auto reader = Connect(emulator.Address(), "scpi", /*timeout=*/0.4);
+    REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}}));
+    auto t0 = Clock::now();
+    CHECK(WaitDone(*reader, "r1").state == RunState::kDone);
+    if (std::string(fault) == "delay") CHECK(Since(t0) >= 0.4);  // the timeout fired, then a retry
+    CHECK(Starts(emulator.Address(), "r1") == 1);
+  }
+}
+
+TEST_CASE("A stuck instrument times out after the retries - a refusal is not retried",
+          "[integration]") {
+  {
+    EmulatorProcess emulator(
+        {"--kind", "plate_reader", "--fault", "stuck", "--fault-on", "RUN", "--fault-count", "0"});
+    auto reader = Connect(emulator.Address(), "scpi", /*timeout=*/0.3, /*retries=*/2);
+    auto t0 = Clock::now();
+    auto submitted = reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}});
+    const double seconds = Since(t0);
+    REQUIRE(!submitted);
+    CHECK(submitted.error().code == ErrorCode::kDeadlineExceeded);
+    CHECK(submitted.error().message.find("after 3 tries") != std::string::npos);
+    CHECK(seconds >= 0.9);  // 3 x 0.3 s plus the backoff
+    CHECK(seconds < 3.0);
+    CHECK(reader->Identify());  // the instrument still answers other commands
+  }
+  {
+    EmulatorProcess emulator(
+        {"--kind", "plate_reader", "--fault", "refuse", "--fault-on", "RUN", "--fault-count", "0"});
+    auto reader = Connect(emulator.Address());
+    auto t0 = Clock::now();
+    auto submitted = reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}});
+    REQUIRE(!submitted);
+    CHECK(submitted.error().code == ErrorCode::kFailedPrecondition);
+    CHECK(submitted.error().message.find("REFUSED") != std::string::npos);
+    CHECK(Since(t0) < 0.5);  // no retries
+  }
+  // Nobody listening: unavailable, named.
+  auto nobody = Connect("127.0.0.1:1", "scpi", 0.3, 1);
+  auto identity = nobody->Identify();
+  REQUIRE(!identity);
+  CHECK(identity.error().code == ErrorCode::kUnavailable);
+  CHECK(identity.error().message.find("tcp 127.0.0.1:1") != std::string::npos);
+}
+
+TEST_CASE("The scpi driver over a serial line (a pseudo-terminal)", "[integration]") {
+  EmulatorProcess emulator({"--kind", "synthesizer", "--serial", "--duration", "0.1"});
+  REQUIRE(emulator.Address().rfind("serial:/dev/pts/", 0) == 0);
+  auto synthesizer = Connect(emulator.Address());
+  auto identity = synthesizer->Identify();
+  REQUIRE(identity);
+  CHECK(identity->find("SYNTHESIZER-EMULATOR") != std::string::npos);
+  REQUIRE(synthesizer->Submit({"s1", "CCO", {5}}));
+  CHECK(WaitDone(*synthesizer, "s1").state == RunState::kDone);
+  CHECK(synthesizer->Fetch("s1")->find("amount_mg=") != std::string::npos);
+}
+
+TEST_CASE("Emergency stop aborts every run at once and holds until reset", "[integration]") {
+  EmulatorProcess emulator({"--kind", "plate_reader", "--duration", "30", "--concurrency", "1"});
+  auto reader = Connect(emulator.Address());
+  REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}}));
+  REQUIRE(reader->Submit({"r2", kIbuprofen, {1e-3, 8, 3}}));
+  CHECK(reader->Poll("r1")->state == RunState::kRunning);
+  CHECK(reader->Poll("r2")->state == RunState::kQueued);
+  auto t0 = Clock::now();
+  REQUIRE(reader->EmergencyStop());
+  CHECK(Since(t0) < 0.1);
+  CHECK(reader->Poll("r1")->state == RunState::kAborted);
+  CHECK(reader->Poll("r2")->state == RunState::kAborted);
+  auto refused = reader->Submit({"r3", kIbuprofen, {1e-3, 8, 3}});
+  REQUIRE(!refused);
+  CHECK(refused.error().message.find("emergency stop") != std::string::npos);
+  REQUIRE(reader->Reset());
+  REQUIRE(reader->Submit({"r3", kIbuprofen, {1e-3, 8, 3}}));
+}
