@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <random>
 #include <unordered_map>
 
 #include "db/schema.h"
@@ -233,7 +235,9 @@ Result<std::unique_ptr<CampaignDb>> CampaignDb::Open(const std::string& path, Op
   auto impl = std::make_unique<Impl>();
   impl->path = path;
   impl->read_only = mode == OpenMode::kReadOnly;
-  if (mode != OpenMode::kReadOnly) LABLOOP_TRY(impl->LockForWriting());
+  if (mode == OpenMode::kReadWrite || mode == OpenMode::kCreate) {
+    LABLOOP_TRY(impl->LockForWriting());
+  }
   int flags = mode == OpenMode::kReadOnly ? SQLITE_OPEN_READONLY
               : mode == OpenMode::kCreate ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                                           : SQLITE_OPEN_READWRITE;
@@ -492,8 +496,33 @@ Result<int64_t> CampaignDb::CountPredictions(int64_t model_id) {
   return count.Int(0);
 }
 
+namespace {
+// The request id an instrument sees: unique across campaign files sharing an instrument (a random
+// token), fixed once stored.
+std::string NewRequestId(int64_t job_id, int step) {
+  static std::mt19937_64 rng(
+      std::random_device{}() ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  char token[17];
+  std::snprintf(token, sizeof token, "%016llx", static_cast<unsigned long long>(rng()));
+  return std::string("ll-") + token + "-j" + std::to_string(job_id) + "-s" + std::to_string(step);
+}
+
+Status InsertExperiment(sqlite3* db, int64_t job_id, int step, const ExperimentStep& e,
+                        const std::string& state, const std::string& now) {
+  Statement insert(db,
+                   "INSERT INTO experiment (job_id, step, kind, instrument, request_id, "
+                   "parameters, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  insert.Bind(1, job_id).Bind(2, step).Bind(3, e.kind).Bind(4, e.instrument);
+  insert.Bind(5, NewRequestId(job_id, step)).Bind(6, e.parameters).Bind(7, state);
+  insert.Bind(8, now).Bind(9, now);
+  return insert.Run();
+}
+}  // namespace
+
 Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& decisions,
-                                 const std::string& job_kind, const std::string& backend) {
+                                 const std::string& job_kind, const std::string& backend,
+                                 const std::vector<ExperimentStep>& experiment_steps) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
   Statement decision(impl_->db,
@@ -511,11 +540,24 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
     decision.Bind(9, d.reasons_json).Bind(10, now).Bind(11, d.needs_approval ? 1 : 0);
     LABLOOP_TRY(decision.Run());
     if (d.route != "simulate" && d.route != "experiment") continue;
+    const bool lab = d.route == "experiment";
+    if (lab && experiment_steps.empty()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "an experiment decision needs the experiment's steps (instruments)");
+    }
     job.Reset();
     job.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)));
-    job.Bind(2, d.candidate_id).Bind(3, round).Bind(4, job_kind).Bind(5, backend);
+    job.Bind(2, d.candidate_id).Bind(3, round);
+    job.Bind(4, lab ? std::string("experiment") : job_kind);
+    job.Bind(5, lab ? std::string("lab") : backend);
     job.Bind(6, now).Bind(7, now);
     LABLOOP_TRY(job.Run());
+    if (!lab) continue;
+    const int64_t job_id = sqlite3_last_insert_rowid(impl_->db);
+    for (size_t k = 0; k < experiment_steps.size(); ++k) {
+      LABLOOP_TRY(InsertExperiment(impl_->db, job_id, static_cast<int>(k), experiment_steps[k],
+                                   d.needs_approval ? "requested" : "approved", now));
+    }
   }
   Statement update(impl_->db, "UPDATE round SET state = 'dispatched' WHERE number = ?");
   update.Bind(1, round);
@@ -654,10 +696,16 @@ Result<int64_t> CampaignDb::ApproveDecisions(const std::vector<int64_t>& candida
   LABLOOP_TRY(tx.begun());
   Statement update(impl_->db, "UPDATE decision SET approved_by = ?, approved_at = ? WHERE id = ?");
   std::string now = NowUtc();
+  Statement approve(impl_->db,
+                    "UPDATE experiment SET state = 'approved', updated_at = ? WHERE state = "
+                    "'requested' AND job_id IN (SELECT id FROM job WHERE decision_id = ?)");
   for (const auto& p : *chosen) {
     update.Reset();
     update.Bind(1, who).Bind(2, now).Bind(3, p.decision_id);
     LABLOOP_TRY(update.Run());
+    approve.Reset();
+    approve.Bind(1, now).Bind(2, p.decision_id);
+    LABLOOP_TRY(approve.Run());
   }
   LABLOOP_TRY(LogEvent(
       who, "approved",
@@ -689,6 +737,12 @@ Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidat
     job.Reset();
     job.Bind(1, "rejected by " + who + ": " + reason).Bind(2, now).Bind(3, p.decision_id);
     LABLOOP_TRY(job.Run());
+    Statement experiments(impl_->db,
+                          "UPDATE experiment SET state = 'aborted', error = ?, updated_at = ? "
+                          "WHERE state = 'requested' AND job_id IN (SELECT id FROM job WHERE "
+                          "decision_id = ?)");
+    experiments.Bind(1, "rejected by " + who + ": " + reason).Bind(2, now).Bind(3, p.decision_id);
+    LABLOOP_TRY(experiments.Run());
   }
   LABLOOP_TRY(
       LogEvent(who, "rejected",
@@ -814,6 +868,8 @@ Result<int64_t> CampaignDb::CancelJobs(const std::vector<int64_t>& job_ids, cons
   return changed;
 }
 
+// Experiment jobs are left alone: their steps' states say what the instruments were asked, and
+// the experiment runner picks them up from there (a resend reuses the request id).
 Result<RequeueResult> CampaignDb::RequeueInterruptedJobs(int max_attempts) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
@@ -823,13 +879,14 @@ Result<RequeueResult> CampaignDb::RequeueInterruptedJobs(int max_attempts) {
       impl_->db,
       "UPDATE job SET state = 'failed', updated_at = ?, error = 'aborted: the "
       "controller died ' || attempts || ' times while this job ran; marked failed so "
-      "the campaign can go on' WHERE state IN ('running', 'submitted') AND attempts >= ?");
+      "the campaign can go on' WHERE state IN ('running', 'submitted') AND attempts >= ? "
+      "AND kind != 'experiment'");
   fail.Bind(1, now).Bind(2, max_attempts);
   LABLOOP_TRY(fail.Run());
   result.failed = sqlite3_changes(impl_->db);
   Statement update(impl_->db,
                    "UPDATE job SET state = 'queued', updated_at = ? "
-                   "WHERE state IN ('running', 'submitted')");
+                   "WHERE state IN ('running', 'submitted') AND kind != 'experiment'");
   update.Bind(1, now);
   LABLOOP_TRY(update.Run());
   result.requeued = sqlite3_changes(impl_->db);
@@ -1014,6 +1071,122 @@ Status CampaignDb::LogEvent(const std::string& actor, const std::string& kind,
   Statement insert(impl_->db, "INSERT INTO event (time, actor, kind, detail) VALUES (?, ?, ?, ?)");
   insert.Bind(1, NowUtc()).Bind(2, actor).Bind(3, kind).Bind(4, detail_json);
   return insert.Run();
+}
+
+Result<std::vector<ExperimentRow>> CampaignDb::ListExperiments(
+    const std::vector<std::string>& states) {
+  Statement select(impl_->db,
+                   "SELECT e.id, e.job_id, j.candidate_id, j.round, e.step, e.kind, e.instrument, "
+                   "e.request_id, e.parameters, e.state, e.sends, COALESCE(e.raw, ''), "
+                   "COALESCE(e.result, ''), COALESCE(e.error, ''), m.smiles, e.updated_at, j.state "
+                   "FROM experiment e JOIN job j ON j.id = e.job_id "
+                   "JOIN candidate c ON c.id = j.candidate_id "
+                   "JOIN molecule m ON m.id = c.molecule_id ORDER BY e.job_id, e.step");
+  std::vector<ExperimentRow> out;
+  LABLOOP_TRY(select.ForEachRow([&] {
+    ExperimentRow e;
+    e.id = select.Int(0);
+    e.job_id = select.Int(1);
+    e.candidate_id = select.Int(2);
+    e.round = static_cast<int>(select.Int(3));
+    e.step = static_cast<int>(select.Int(4));
+    e.kind = select.Text(5);
+    e.instrument = select.Text(6);
+    e.request_id = select.Text(7);
+    e.parameters = select.Text(8);
+    e.state = select.Text(9);
+    e.sends = static_cast<int>(select.Int(10));
+    e.raw = select.Text(11);
+    e.result = select.Text(12);
+    e.error = select.Text(13);
+    e.smiles = select.Text(14);
+    e.updated_at = select.Text(15);
+    e.job_state = select.Text(16);
+    if (states.empty() || std::find(states.begin(), states.end(), e.state) != states.end()) {
+      out.push_back(std::move(e));
+    }
+  }));
+  return out;
+}
+
+Status CampaignDb::UpdateExperiment(int64_t id, const std::string& state, const std::string& raw,
+                                    const std::string& result, const std::string& error) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  const std::string now = NowUtc();
+  Statement update(impl_->db,
+                   "UPDATE experiment SET state = ?, sends = sends + ?, raw = COALESCE(?, raw), "
+                   "result = COALESCE(?, result), error = COALESCE(?, error), updated_at = ? "
+                   "WHERE id = ?");
+  update.Bind(1, state).Bind(2, state == "sent" ? 1 : 0);
+  raw.empty() ? update.BindNull(3) : update.Bind(3, raw);
+  result.empty() ? update.BindNull(4) : update.Bind(4, result);
+  error.empty() ? update.BindNull(5) : update.Bind(5, error);
+  update.Bind(6, now).Bind(7, id);
+  LABLOOP_TRY(update.Run());
+  if (state == "sent" || state == "running") {
+    Statement job(impl_->db,
+                  "UPDATE job SET state = 'running', updated_at = ? WHERE id = (SELECT job_id "
+                  "FROM experiment WHERE id = ?) AND state IN ('queued', 'submitted')");
+    job.Bind(1, now).Bind(2, id);
+    LABLOOP_TRY(job.Run());
+  }
+  std::string detail = "{\"experiment\":" + std::to_string(id) + ",\"state\":" + JsonString(state);
+  if (!error.empty()) detail += ",\"error\":" + JsonString(error);
+  LABLOOP_TRY(LogEvent("labloop", "experiment_" + state, detail + "}"));
+  return tx.Commit();
+}
+
+Status CampaignDb::EndExperimentJob(int64_t job_id, bool cancelled, const std::string& why) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  const std::string now = NowUtc();
+  Statement steps(impl_->db,
+                  "UPDATE experiment SET state = 'aborted', error = COALESCE(error, ?), "
+                  "updated_at = ? WHERE job_id = ? AND state NOT IN ('done', 'failed', "
+                  "'aborted')");
+  steps.Bind(1, why).Bind(2, now).Bind(3, job_id);
+  LABLOOP_TRY(steps.Run());
+  Statement job(impl_->db,
+                "UPDATE job SET state = ?, error = ?, updated_at = ? WHERE id = ? AND state NOT "
+                "IN ('done', 'failed', 'cancelled')");
+  job.Bind(1, cancelled ? std::string("cancelled") : std::string("failed"));
+  job.Bind(2, why).Bind(3, now).Bind(4, job_id);
+  LABLOOP_TRY(job.Run());
+  LABLOOP_TRY(LogEvent("labloop", cancelled ? "experiment_cancelled" : "experiment_failed",
+                       "{\"job\":" + std::to_string(job_id) + ",\"why\":" + JsonString(why) + "}"));
+  return tx.Commit();
+}
+
+Status CampaignDb::SetEmergencyStop(bool active, const std::string& who,
+                                    const std::string& reason) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  Statement upsert(impl_->db,
+                   "INSERT INTO control (key, value, actor, reason, updated_at) VALUES "
+                   "('estop', ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                   "actor = excluded.actor, reason = excluded.reason, "
+                   "updated_at = excluded.updated_at");
+  upsert.Bind(1, active ? std::string("active") : std::string("clear")).Bind(2, who);
+  upsert.Bind(3, reason).Bind(4, NowUtc());
+  LABLOOP_TRY(upsert.Run());
+  LABLOOP_TRY(LogEvent(who, active ? "emergency_stop" : "emergency_stop_cleared",
+                       "{\"reason\":" + JsonString(reason) + "}"));
+  return tx.Commit();
+}
+
+Result<EmergencyStopState> CampaignDb::GetEmergencyStop() {
+  Statement select(impl_->db,
+                   "SELECT value, actor, COALESCE(reason, ''), updated_at FROM control WHERE key "
+                   "= 'estop'");
+  EmergencyStopState state;
+  LABLOOP_TRY(select.ForEachRow([&] {
+    state.active = select.Text(0) == "active";
+    state.actor = select.Text(1);
+    state.reason = select.Text(2);
+    state.since = select.Text(3);
+  }));
+  return state;
 }
 
 Result<std::string> CampaignDb::IntegrityCheck() {

@@ -30,10 +30,13 @@ enum class OpenMode {
   kCreate,     // a new file; fails if it exists
   kReadWrite,  // an existing campaign, as its single writer
   kReadOnly,   // an existing campaign, for readers
+  // An existing campaign, for an operator's urgent write beside its running controller (the
+  // emergency stop): no writer lock; SQLite serializes the two processes' transactions.
+  kOperator,
 };
 
 // The schema version this build writes.
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 class CampaignDb {
  public:
@@ -70,8 +73,11 @@ class CampaignDb {
   // --- decisions and jobs ---
   // Stores the round's decisions and, for each simulate/experiment route, a queued job;
   // the round becomes dispatched. All in one transaction.
+  // Experiment decisions get an "experiment" job (backend "lab") and one experiment row per step
+  // of `experiment_steps`, requested (approved when the decision needs no approval).
   Status DispatchRound(int round, const std::vector<DecisionRow>& decisions,
-                       const std::string& job_kind, const std::string& backend);
+                       const std::string& job_kind, const std::string& backend,
+                       const std::vector<ExperimentStep>& experiment_steps = {});
   Result<std::vector<JobRow>> ListJobs(const std::vector<JobState>& states);
   // Candidates with at least one decision of this route ("trust", "reject", ...).
   Result<std::vector<int64_t>> CandidatesWithRoute(const std::string& route);
@@ -111,6 +117,20 @@ class CampaignDb {
   // is already done or failed is left as it is, so ingesting twice changes nothing.
   Status IngestOutcome(const JobOutcome& outcome);
   Status FinishRound(int round);
+
+  // --- experiments on instruments ---
+  // Experiment steps in these states (all when empty), by job then step.
+  Result<std::vector<ExperimentRow>> ListExperiments(const std::vector<std::string>& states);
+  // Moves a step to `state` (sent also counts one more send), keeping raw/result/error when given
+  // non-empty, with an audit event; the job follows: running while a step is sent or running.
+  Status UpdateExperiment(int64_t id, const std::string& state, const std::string& raw = "",
+                          const std::string& result = "", const std::string& error = "");
+  // A step that failed or was aborted ends its job: failed (or cancelled for aborted), the later
+  // steps aborted, all in one transaction.
+  Status EndExperimentJob(int64_t job_id, bool cancelled, const std::string& why);
+  // The emergency stop: set (with who and why) or cleared, in the audit log.
+  Status SetEmergencyStop(bool active, const std::string& who, const std::string& reason);
+  Result<EmergencyStopState> GetEmergencyStop();
 
   // --- reading ---
   Result<std::vector<MeasurementRow>> ListMeasurements(const std::string& property);

@@ -118,6 +118,35 @@ struct JobRow {
   std::string external_id;         // the launcher's batch ("slurm 1234 round-0003-job-17")
 };
 
+// One step of an experiment job on one instrument (synthesis, then the assay, ...). Its life:
+// requested -> approved -> sent -> running -> done | failed | aborted, stored before anything is
+// sent; request_id is what the instrument sees, the same on every resend.
+struct ExperimentStep {
+  std::string kind;        // synthesis, assay
+  std::string instrument;  // the [instruments.NAME] that runs it
+  std::string parameters;  // JSON: what is sent besides the molecule
+};
+
+struct ExperimentRow {
+  int64_t id = 0;
+  int64_t job_id = 0;
+  int64_t candidate_id = 0;
+  int round = 0;
+  int step = 0;  // 0, 1, ...: a step starts once the one before is done
+  std::string kind, instrument, request_id, parameters;
+  std::string state;  // requested | approved | sent | running | done | failed | aborted
+  int sends = 0;      // times the request went out
+  std::string raw, result, error;
+  std::string smiles;
+  std::string updated_at;
+  std::string job_state;  // queued | running | done | failed | cancelled
+};
+
+struct EmergencyStopState {
+  bool active = false;
+  std::string actor, reason, since;
+};
+
 struct MeasurementValue {
   std::string property;
   double value = 0;

@@ -128,6 +128,36 @@ ALTER TABLE decision ADD COLUMN rejected_by TEXT;
 ALTER TABLE decision ADD COLUMN rejected_at TEXT;
 ALTER TABLE decision ADD COLUMN rejected_reason TEXT;
 )sql",
+      // 3: experiments on lab instruments (each a step of an experiment job, with the request id
+      // the instrument sees) and the emergency stop.
+      R"sql(
+CREATE TABLE experiment (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES job(id),
+  step INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  instrument TEXT NOT NULL,
+  request_id TEXT NOT NULL UNIQUE,
+  parameters TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN
+    ('requested', 'approved', 'sent', 'running', 'done', 'failed', 'aborted')),
+  sends INTEGER NOT NULL DEFAULT 0,
+  raw TEXT,
+  result TEXT,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (job_id, step)
+);
+CREATE INDEX experiment_state ON experiment(state);
+CREATE TABLE control (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT,
+  updated_at TEXT NOT NULL
+);
+)sql",
   };
   return migrations;
 }

@@ -12,6 +12,7 @@
 #include "app/cli/bench.h"
 #include "app/engine/demo.h"
 #include "app/engine/engine.h"
+#include "app/engine/experiments.h"
 #include "app/engine/filter_file.h"
 #include "app/engine/model_file.h"
 #include "core/chem/reader.h"
@@ -175,6 +176,18 @@ int Main(int argc, char** argv) {
   lm_train->add_option("--seed", lm_options.seed, "random seed");
   lm_train->add_option("--threads", lm_options.threads, "LibTorch threads (0: one per core)");
   lm_train->add_option("--device", lm_options.device, "cpu, cuda or cuda:N");
+  auto* estop = app.add_subcommand(
+      "estop", "emergency stop: halt every instrument and the experiment queue at once");
+  estop->add_option("file", campaign, "the campaign file")->required();
+  estop->add_option("--by", who, "who stops, for the audit log (default: $USER)");
+  std::string estop_reason = "emergency stop";
+  estop->add_option("--reason", estop_reason, "why, for the audit log");
+  auto* resume = app.add_subcommand(
+      "resume", "clear an emergency stop once the lab is safe (needs --ack); instruments reset");
+  resume->add_option("file", campaign, "the campaign file")->required();
+  resume->add_option("--by", who, "who resumes, for the audit log (default: $USER)");
+  bool acknowledged = false;
+  resume->add_flag("--ack", acknowledged, "confirm the lab was checked after the stop");
   auto* cancel = app.add_subcommand(
       "cancel", "stop the campaign's running batches (Slurm, mpirun) and cancel unfinished jobs");
   cancel->add_option("file", campaign, "the campaign file")->required();
@@ -484,6 +497,26 @@ int Main(int argc, char** argv) {
     auto trained = generators::TrainSmilesLm(lm_options);
     if (!trained) return Fail(trained.error());
     std::cout << "wrote " << lm_options.output << "\n";
+    return 0;
+  }
+  if (*estop) {
+    auto r = engine::EmergencyStop(campaign, who, estop_reason);
+    if (!r) return Fail(r.error());
+    std::cout << "EMERGENCY STOP: " << r->instruments_stopped << " instruments stopped in "
+              << static_cast<int>(r->seconds * 1000) << " ms, " << r->experiments_aborted
+              << " running experiments aborted; nothing runs until `labloop resume " << campaign
+              << " --ack`\n";
+    for (const auto& f : r->failures) std::cerr << "NOT STOPPED: " << f << "\n";
+    return r->failures.empty() ? 0 : 3;
+  }
+  if (*resume) {
+    if (!acknowledged) {
+      return Fail(Error{ErrorCode::kFailedPrecondition,
+                        "resume needs --ack: confirm that the lab was checked after the stop"});
+    }
+    auto r = engine::ResumeAfterStop(campaign, who);
+    if (!r) return Fail(r.error());
+    std::cout << "emergency stop cleared (by " << who << "); instruments reset\n";
     return 0;
   }
   if (*cancel) {

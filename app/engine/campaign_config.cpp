@@ -17,6 +17,104 @@ const char* DirectionName(learners::Direction direction) {
 
 namespace {
 
+Status ParseInstruments(const Config& config, CampaignConfig& c) {
+  int64_t v = 0;
+  for (const auto& name : config.Keys("instruments")) {
+    const std::string key = "instruments." + name + ".";
+    instruments::InstrumentOptions o;
+    o.name = name;
+    LABLOOP_ASSIGN(o.driver, config.GetEnum(key + "driver", {"scpi", "http"}, "scpi"));
+    LABLOOP_ASSIGN(o.transport.address, config.GetString(key + "address", ""));
+    if (o.transport.address.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": instrument '" + name + "' needs '" + key +
+                           "address' (tcp:HOST:PORT, serial:DEVICE or http://HOST:PORT)");
+    }
+    LABLOOP_ASSIGN(o.transport.timeout,
+                   config.GetDouble(key + "timeout", o.transport.timeout, 0.001, 86400));
+    LABLOOP_ASSIGN(v, config.GetInt(key + "retries", o.transport.retries, 0, 100));
+    o.transport.retries = static_cast<int>(v);
+    LABLOOP_ASSIGN(o.transport.backoff,
+                   config.GetDouble(key + "backoff", o.transport.backoff, 0, 3600));
+    LABLOOP_ASSIGN(v, config.GetInt(key + "baud", o.transport.baud, 50, 4000000));
+    o.transport.baud = static_cast<int>(v);
+    for (const auto& op : config.Keys(key + "commands")) {
+      if (!instruments::DefaultScpiCommands().count(op)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         config.Source() + ": key '" + key + "commands." + op +
+                             "' is no instrument operation (identify, capabilities, submit, "
+                             "status, fetch, abort, stop, reset)");
+      }
+      LABLOOP_ASSIGN(o.commands[op], config.GetString(key + "commands." + op, ""));
+    }
+    c.instruments.push_back(std::move(o));
+  }
+  auto& e = c.experiment;
+  LABLOOP_ASSIGN(e.property, config.GetString("experiment.property", e.property));
+  LABLOOP_ASSIGN(e.synthesizer, config.GetString("experiment.synthesizer", ""));
+  LABLOOP_ASSIGN(e.amount_mg, config.GetDouble("experiment.amount_mg", e.amount_mg, 1e-6, 1e6));
+  LABLOOP_ASSIGN(e.min_yield, config.GetDouble("experiment.min_yield", e.min_yield, 0, 1));
+  LABLOOP_ASSIGN(e.reader, config.GetString("experiment.reader", ""));
+  LABLOOP_ASSIGN(e.top_concentration,
+                 config.GetDouble("experiment.top_concentration", e.top_concentration, 1e-15, 10));
+  LABLOOP_ASSIGN(v, config.GetInt("experiment.points", e.points, 5, 384));
+  e.points = static_cast<int>(v);
+  LABLOOP_ASSIGN(e.fold, config.GetDouble("experiment.fold", e.fold, 1.01, 1000));
+  LABLOOP_ASSIGN(e.poll_seconds,
+                 config.GetDouble("experiment.poll_seconds", e.poll_seconds, 0.001, 3600));
+  LABLOOP_ASSIGN(e.timeout, config.GetDouble("experiment.timeout", e.timeout, 0.1, 1e7));
+  LABLOOP_ASSIGN(v, config.GetInt("experiment.per_round", e.per_round, 0, 1000000));
+  e.per_round = static_cast<int>(v);
+  LABLOOP_ASSIGN(e.fit.min_r2, config.GetDouble("experiment.min_r2", e.fit.min_r2, 0, 1));
+  LABLOOP_ASSIGN(e.fit.max_sigma,
+                 config.GetDouble("experiment.max_sigma", e.fit.max_sigma, 1e-6, 100));
+  auto known = [&](const std::string& instrument) {
+    return std::any_of(c.instruments.begin(), c.instruments.end(),
+                       [&](const auto& i) { return i.name == instrument; });
+  };
+  for (const auto& [role, instrument] :
+       {std::pair<std::string, std::string>{"synthesizer", e.synthesizer}, {"reader", e.reader}}) {
+    if (!instrument.empty() && !known(instrument)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key 'experiment." + role + "' names instrument '" +
+                           instrument + "', which has no [instruments." + instrument + "] table");
+    }
+  }
+  if (e.per_round > 0 && e.reader.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() +
+                         ": experiments (experiment.per_round > 0) need experiment.reader, the "
+                         "instrument that runs the assay");
+  }
+  return {};
+}
+
+std::string InstrumentsToToml(const CampaignConfig& c) {
+  std::ostringstream out;
+  for (const auto& i : c.instruments) {
+    out << "\n[instruments." << i.name << "]\ndriver = " << TomlString(i.driver)
+        << "\naddress = " << TomlString(i.transport.address)
+        << "\ntimeout = " << TomlFloat(i.transport.timeout) << "\nretries = " << i.transport.retries
+        << "\nbackoff = " << TomlFloat(i.transport.backoff) << "\nbaud = " << i.transport.baud
+        << "\n";
+    if (!i.commands.empty()) {
+      out << "\n[instruments." << i.name << ".commands]\n";
+      for (const auto& [op, text] : i.commands) out << op << " = " << TomlString(text) << "\n";
+    }
+  }
+  const auto& e = c.experiment;
+  out << "\n[experiment]\nproperty = " << TomlString(e.property);
+  if (!e.synthesizer.empty()) out << "\nsynthesizer = " << TomlString(e.synthesizer);
+  out << "\namount_mg = " << TomlFloat(e.amount_mg) << "\nmin_yield = " << TomlFloat(e.min_yield);
+  if (!e.reader.empty()) out << "\nreader = " << TomlString(e.reader);
+  out << "\ntop_concentration = " << TomlFloat(e.top_concentration) << "\npoints = " << e.points
+      << "\nfold = " << TomlFloat(e.fold) << "\npoll_seconds = " << TomlFloat(e.poll_seconds)
+      << "\ntimeout = " << TomlFloat(e.timeout) << "\nper_round = " << e.per_round
+      << "\nmin_r2 = " << TomlFloat(e.fit.min_r2) << "\nmax_sigma = " << TomlFloat(e.fit.max_sigma)
+      << "\n";
+  return out.str();
+}
+
 Status ParseGenerators(const Config& config, const std::string& base_dir, CampaignConfig& c) {
   int64_t v = 0;
   for (const auto& name : config.Keys("generators")) {
@@ -379,7 +477,24 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(
       c.router.simulation_sigma,
       config.GetDouble("router.simulation_sigma", c.router.simulation_sigma, 1e-12, 1e12));
-  c.router.experiments_left = 0;
+  LABLOOP_ASSIGN(c.router.experiment_cost,
+                 config.GetDouble("router.experiment_cost", c.router.experiment_cost, 1e-12, 1e12));
+  LABLOOP_ASSIGN(
+      c.router.experiment_sigma,
+      config.GetDouble("router.experiment_sigma", c.router.experiment_sigma, 1e-12, 1e12));
+  LABLOOP_ASSIGN(
+      c.router.disagreement_sigmas,
+      config.GetDouble("router.disagreement_sigmas", c.router.disagreement_sigmas, 0.1, 1e6));
+  LABLOOP_ASSIGN(v, config.GetInt("router.finalists", c.router.finalists, 0, 1000000));
+  c.router.finalists = static_cast<int>(v);
+  LABLOOP_TRY(ParseInstruments(config, c));
+  c.router.experiments_left = c.experiment.per_round;
+  if (c.experiment.per_round > 0 && c.experiment.property != c.property) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     config.Source() + ": key 'experiment.property' has value '" +
+                         c.experiment.property + "', but experiments must measure the objective '" +
+                         c.property + "' (or set experiment.per_round = 0)");
+  }
   if (c.router.trust_sigma > 0 && n_objectives > 1) {
     return MakeError(ErrorCode::kInvalidArgument,
                      config.Source() +
@@ -522,7 +637,12 @@ std::string CampaignConfig::ToToml() const {
       << "\nmin_training_points = " << min_training_points << "\n";
   out << "\n[router]\ntrust_sigma = " << TomlFloat(router.trust_sigma)
       << "\nsimulation_cost = " << TomlFloat(router.simulation_cost)
-      << "\nsimulation_sigma = " << TomlFloat(router.simulation_sigma) << "\n";
+      << "\nsimulation_sigma = " << TomlFloat(router.simulation_sigma)
+      << "\nexperiment_cost = " << TomlFloat(router.experiment_cost)
+      << "\nexperiment_sigma = " << TomlFloat(router.experiment_sigma)
+      << "\ndisagreement_sigmas = " << TomlFloat(router.disagreement_sigmas)
+      << "\nfinalists = " << router.finalists << "\n";
+  out << InstrumentsToToml(*this);
   out << "\n[approval]\nroutes = " << TomlList(approval_routes) << "\n";
   out << GeneratorsToToml(*this);
   for (const auto& constraint : constraints) {

@@ -15,6 +15,8 @@
 #include "core/chem/reader.h"
 #include "core/config.h"
 #include "generators/generator.h"
+#include "instruments/assay_fit.h"
+#include "instruments/instrument.h"
 #include "learners/acquisition.h"
 #include "learners/batch.h"
 #include "learners/objectives.h"
@@ -22,6 +24,10 @@
 #include "learners/router.h"
 #include "simulators/launcher.h"
 #include "simulators/simulator.h"
+
+namespace labloop::db {
+class CampaignDb;
+}
 
 namespace labloop::engine {
 
@@ -32,6 +38,23 @@ struct CampaignGenerator {
   std::string name;
   int per_round = 50;
   generators::GeneratorOptions options;
+};
+
+// [experiment]: how an `experiment` decision is carried out on the [instruments.NAME]: an optional
+// synthesis step, then a dose-response assay whose 4PL fit gives `property` (pIC50) with its σ.
+struct ExperimentConfig {
+  std::string property = "pic50";  // what the assay's fit reports (the objective's name)
+  std::string synthesizer;         // instrument for the synthesis step; empty: none
+  double amount_mg = 5;
+  double min_yield = 0.1;           // less and the job fails: not enough compound to assay
+  std::string reader;               // instrument for the assay
+  double top_concentration = 1e-4;  // mol/L, the first well of the dilution series
+  int points = 10;
+  double fold = 3;
+  double poll_seconds = 0.2;  // how often running experiments are looked at
+  double timeout = 3600;      // seconds a step may take before it is aborted
+  int per_round = 0;          // experiments the router may dispatch each round
+  instruments::AssayFitOptions fit;
 };
 
 // [filters]: what generated molecules must pass (library molecules are the chemist's own choice).
@@ -80,6 +103,8 @@ struct CampaignConfig {
   // Where simulations run: in-process threads (default), labloop-sim under mpirun, or Slurm.
   simulators::LauncherOptions launcher;
 
+  std::vector<instruments::InstrumentOptions> instruments;
+  ExperimentConfig experiment;
   std::vector<CampaignGenerator> generators;
   GeneratedFilters filters;
 
@@ -100,6 +125,8 @@ struct CampaignConfig {
 // `base_dir` resolves relative paths (the config file's folder).
 Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::string& base_dir);
 Result<CampaignConfig> LoadCampaignConfig(const std::string& path);
+// The config stored in a campaign file (refused when its init did not finish).
+Result<CampaignConfig> ConfigOf(db::CampaignDb& db);
 
 const char* DirectionName(learners::Direction direction);
 

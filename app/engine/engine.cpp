@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/engine/campaign_config.h"
+#include "app/engine/experiments.h"
 #include "app/engine/fault_injection.h"
 #include "app/engine/proposals.h"
 #include "core/chem/descriptors.h"
@@ -177,8 +178,21 @@ class CampaignRun {
     return {};
   }
 
+  // "since TIME by WHO (REASON); labloop resume FILE --ack to go on".
+  std::string EmergencyStopText() {
+    auto stop = db_->GetEmergencyStop();
+    if (!stop) return stop.error().message;
+    return "active since " + stop->since + " by " + stop->actor + " (" + stop->reason +
+           "); after checking the lab, `labloop resume " + db_->Path() + " --ack`";
+  }
+
   Result<RunSummary> Run(const RunOptions& options) {
     RunSummary summary;
+    auto stop = db_->GetEmergencyStop();
+    if (!stop) return tl::unexpected(stop.error());
+    if (stop->active) {
+      return MakeError(ErrorCode::kFailedPrecondition, "emergency stop " + EmergencyStopText());
+    }
     LABLOOP_TRY(ReattachBatches());
     auto requeued = db_->RequeueInterruptedJobs(kMaxJobAttempts);
     if (!requeued) return tl::unexpected(requeued.error());
@@ -246,6 +260,16 @@ class CampaignRun {
     auto evaluated = Evaluate(round);
     if (!evaluated) return tl::unexpected(evaluated.error());
     summary.evaluations += *evaluated;
+    if (!config_.instruments.empty()) {
+      ExperimentRunner experiments(*db_, config_);
+      auto ended = experiments.Run();
+      if (!ended) return tl::unexpected(ended.error());
+      summary.evaluations += *ended;
+      if (experiments.stopped()) {
+        summary.stop_reason = "emergency stop: " + EmergencyStopText();
+        return false;
+      }
+    }
     auto pending = db_->ListPendingApprovals();
     if (!pending) return tl::unexpected(pending.error());
     if (!pending->empty()) {
@@ -399,7 +423,8 @@ class CampaignRun {
       if (!chosen) return chosen;
     }
     CrashPoint("dispatch");
-    LABLOOP_TRY(db_->DispatchRound(round, decisions, "simulation", config_.simulator.kind));
+    LABLOOP_TRY(db_->DispatchRound(round, decisions, "simulation", config_.simulator.kind,
+                                   ExperimentSteps(config_)));
     LogInfo("round {}: {} decisions and jobs stored ({:.2f} s)", round, decisions.size(),
             Seconds(start));
     return {};
@@ -672,6 +697,9 @@ class CampaignRun {
     const auto& top = picked->rows;
     learners::RouterOptions router = config_.router;
     router.simulations_left = batch;
+    if (router.experiments_left > 0) {
+      LABLOOP_TRY(ConfirmByExperiment(round, models, acquire, router, decisions));
+    }
     std::vector<learners::RouteInput> inputs;
     for (int64_t i : top) {
       inputs.push_back({predictions->mean[i], predictions->Sigma(i), scores[i], std::nullopt,
@@ -688,7 +716,9 @@ class CampaignRun {
       db::DecisionRow d;
       d.candidate_id = ids_[pool_rows[i]];
       d.route = learners::RouteName(route.route);
-      d.cost = route.route == learners::Route::kSimulate ? config_.router.simulation_cost : 0.0;
+      d.cost = route.route == learners::Route::kSimulate     ? config_.router.simulation_cost
+               : route.route == learners::Route::kExperiment ? config_.router.experiment_cost
+                                                             : 0.0;
       d.needs_approval = NeedsApproval(d.route);
       d.acquisition = acquisition_kind;
       d.acquisition_value = scores[i];
@@ -722,6 +752,83 @@ class CampaignRun {
   }
 
   using Acquire = std::function<Result<std::vector<double>>(const std::vector<RoundModel>&)>;
+
+  // Candidates a simulation measured and no experiment has yet: the router sends finalists (the
+  // best by acquisition) and those whose simulation disagrees with the model to the lab, using
+  // the round's experiment budget first (what is left goes to the batch).
+  Status ConfirmByExperiment(int round, const std::vector<RoundModel>& models,
+                             const Acquire& acquire, learners::RouterOptions& router,
+                             std::vector<db::DecisionRow>& decisions) {
+    auto jobs = db_->ListJobs({});
+    if (!jobs) return tl::unexpected(jobs.error());
+    std::set<int64_t> in_lab;
+    std::map<int64_t, int64_t> simulation_job;  // job id -> candidate
+    for (const auto& j : *jobs) {
+      if (j.kind == "experiment" && j.state != db::JobState::kCancelled) {
+        in_lab.insert(j.candidate_id);
+      }
+      if (j.kind != "experiment" && j.state == db::JobState::kDone) {
+        simulation_job[j.id] = j.candidate_id;
+      }
+    }
+    auto measured = db_->ListMeasurements(config_.property);
+    if (!measured) return tl::unexpected(measured.error());
+    std::map<int64_t, double> simulated;  // candidate -> simulated value
+    for (const auto& m : *measured) {
+      auto it = simulation_job.find(m.job_id);
+      if (it != simulation_job.end() && !in_lab.count(it->second)) simulated[it->second] = m.value;
+    }
+    if (simulated.empty()) return {};
+    std::vector<int64_t> ids, rows;
+    for (const auto& [id, value] : simulated) {
+      auto row = row_of_.find(id);
+      if (row == row_of_.end()) continue;
+      ids.push_back(id);
+      rows.push_back(row->second);
+    }
+    std::vector<RoundModel> predicted(models.size());
+    for (size_t k = 0; k < models.size(); ++k) {
+      auto p = learners::PredictOn(*models[k].model, features_.Select(rows),
+                                   learners::SelectGraphs(graphs_, rows));
+      if (!p) return tl::unexpected(p.error());
+      if (models[k].calibrator) ApplyCalibration(*models[k].calibrator, *p);
+      predicted[k] = {models[k].model_id, std::move(*p), models[k].best, nullptr, nullptr};
+    }
+    auto scores = acquire(predicted);
+    if (!scores) return tl::unexpected(scores.error());
+    std::vector<learners::RouteInput> inputs;
+    const auto& p = predicted[0].predictions;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      inputs.push_back({p.mean[i], p.Sigma(i), (*scores)[i], simulated[ids[i]], std::nullopt});
+    }
+    learners::RouterOptions confirm = router;
+    confirm.simulations_left = 0;
+    confirm.trust_sigma = 0;
+    auto routes = learners::RouteCandidates(inputs, confirm);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (routes[i].route != learners::Route::kExperiment) continue;
+      db::DecisionRow d;
+      d.candidate_id = ids[i];
+      d.route = "experiment";
+      d.cost = config_.router.experiment_cost;
+      d.needs_approval = NeedsApproval(d.route);
+      d.acquisition = config_.acquisition.kind;
+      d.acquisition_value = (*scores)[i];
+      d.mean = p.mean[i];
+      d.sigma = p.Sigma(i);
+      d.reasons_json = json{{"why", "confirm a simulated candidate in the lab"},
+                            {"simulated", simulated[ids[i]]},
+                            {"model_id", predicted[0].model_id},
+                            {"route_reason", routes[i].reason},
+                            {"gain_per_cost", routes[i].gain_per_cost}}
+                           .dump();
+      decisions.push_back(std::move(d));
+      --router.experiments_left;
+    }
+    LogInfo("round {}: {} simulated candidates sent to the lab to confirm", round,
+            decisions.size());
+    return {};
+  }
 
   // Features of molecules that are not candidates yet, the way LoadPool builds them: rows of the
   // fingerprint (+ scaled descriptors) and graphs for graph models. `ok[i]` is false for a
@@ -888,8 +995,11 @@ class CampaignRun {
   Result<std::vector<db::JobRow>> RunnableJobs() {
     auto jobs = db_->ListJobs({db::JobState::kQueued});
     if (!jobs) return tl::unexpected(jobs.error());
+    // Experiment jobs run on instruments (ExperimentRunner), not on the simulator.
     jobs->erase(std::remove_if(jobs->begin(), jobs->end(),
-                               [](const db::JobRow& j) { return j.awaiting_approval; }),
+                               [](const db::JobRow& j) {
+                                 return j.awaiting_approval || j.kind == "experiment";
+                               }),
                 jobs->end());
     return jobs;
   }
@@ -1125,20 +1235,6 @@ class CampaignRun {
   std::unordered_map<int64_t, int64_t> row_of_;  // candidate id -> row
 };
 
-Result<CampaignConfig> ConfigOf(db::CampaignDb& db) {
-  auto campaign = db.GetCampaign();
-  if (!campaign) return tl::unexpected(campaign.error());
-  if (!campaign->ready) {
-    return MakeError(ErrorCode::kFailedPrecondition,
-                     "campaign file '" + db.Path() +
-                         "' was not completely created (its init was interrupted while importing "
-                         "the library); remove it and run labloop init again");
-  }
-  auto config = Config::FromString(campaign->config_resolved, db.Path() + " (stored config)");
-  if (!config) return tl::unexpected(config.error());
-  return ParseCampaignConfig(*config, "/");
-}
-
 Status Import(db::CampaignDb& db, const CampaignConfig& config) {
   chem::ReadOptions read = config.read;
   read.fingerprint = config.fingerprint;
@@ -1185,6 +1281,20 @@ Status Import(db::CampaignDb& db, const CampaignConfig& config) {
 }
 
 }  // namespace
+
+Result<CampaignConfig> ConfigOf(db::CampaignDb& db) {
+  auto campaign = db.GetCampaign();
+  if (!campaign) return tl::unexpected(campaign.error());
+  if (!campaign->ready) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "campaign file '" + db.Path() +
+                         "' was not completely created (its init was interrupted while importing "
+                         "the library); remove it and run labloop init again");
+  }
+  auto config = Config::FromString(campaign->config_resolved, db.Path() + " (stored config)");
+  if (!config) return tl::unexpected(config.error());
+  return ParseCampaignConfig(*config, "/");
+}
 
 Status InitCampaignFromText(const std::string& campaign_path, const std::string& toml_text,
                             const std::string& source, const std::string& base_dir) {

@@ -104,6 +104,15 @@ Result<std::string> Molecule::InchiKey() const { return detail::ComputeInchiKey(
 
 int Molecule::HeavyAtomCount() const { return static_cast<int>(impl_->mol->getNumHeavyAtoms()); }
 
+std::set<std::string> Molecule::Elements() const {
+  std::set<std::string> out;
+  for (const auto* atom : impl_->mol->atoms()) {
+    out.insert(atom->getSymbol());
+    if (atom->getTotalNumHs() > 0) out.insert("H");
+  }
+  return out;
+}
+
 int Molecule::FormalCharge() const {
   int charge = 0;
   for (const auto* atom : impl_->mol->atoms()) charge += atom->getFormalCharge();

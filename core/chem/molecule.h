@@ -6,6 +6,7 @@
 // and cheap to move; copies share nothing. Thread-safe for concurrent const use.
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "core/result.h"
@@ -34,6 +35,8 @@ class Molecule {
   // Standard InChIKey (27 characters). Fails only for structures InChI cannot describe.
   Result<std::string> InchiKey() const;
   int HeavyAtomCount() const;
+  // The element symbols present (hydrogens included when there are any, implicit or not).
+  std::set<std::string> Elements() const;
   int FormalCharge() const;
   // An MDL mol block with 2D coordinates, for SDF output.
   Result<std::string> MolBlock() const;

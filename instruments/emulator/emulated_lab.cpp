@@ -32,6 +32,7 @@ std::string EmulatedLab::Capabilities() const {
     caps["max_points"] = options_.max_points;
   } else {
     caps["max_amount_mg"] = options_.max_amount_mg;
+    caps["elements"] = {"C", "H", "N", "O", "S", "F", "Cl", "Br", "I", "P", "B"};
   }
   return caps.dump();
 }

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
+
 #include <sqlite3.h>
 
 #include <fstream>
@@ -301,7 +304,10 @@ TEST_CASE("Approving and rejecting decisions at the gate", "[integration]") {
     decisions[i].route = "experiment";
     decisions[i].needs_approval = i < 2;  // candidate 3 needs no approval
   }
-  REQUIRE(db->DispatchRound(0, decisions, "experiment", "synthesizer"));
+  const std::vector<ExperimentStep> steps = {{"synthesis", "synth", "{\"amount_mg\":5}"},
+                                             {"assay", "reader", "{\"points\":10}"}};
+  CHECK(!db->DispatchRound(0, decisions, "simulation", "xtb"));  // experiments need their steps
+  REQUIRE(db->DispatchRound(0, decisions, "simulation", "xtb", steps));
   auto jobs = db->ListJobs({});
   CHECK(jobs->at(0).awaiting_approval);
   CHECK(jobs->at(1).awaiting_approval);
@@ -319,4 +325,44 @@ TEST_CASE("Approving and rejecting decisions at the gate", "[integration]") {
   CHECK(*db->CandidatesRejectedByPeople() == std::vector<int64_t>{2});
   CHECK(db->ListPendingApprovals()->empty());
   CHECK(db->Summary()->evaluations_spent == 2);  // a rejected job costs nothing
+
+  // Each experiment job has its steps, stored with unique request ids before anything is sent.
+  auto experiments = db->ListExperiments({});
+  REQUIRE(experiments->size() == 6);
+  std::set<std::string> request_ids;
+  std::map<int64_t, std::vector<std::string>> states;  // candidate -> step states
+  for (const auto& e : *experiments) {
+    CHECK(request_ids.insert(e.request_id).second);
+    states[e.candidate_id].push_back(e.state);
+  }
+  CHECK(states[1] == std::vector<std::string>{"approved", "approved"});  // approved by ada
+  CHECK(states[2] == std::vector<std::string>{"aborted", "aborted"});    // rejected
+  CHECK(states[3] == std::vector<std::string>{"approved", "approved"});  // needed no approval
+  CHECK(after->at(0).kind == "experiment");
+  CHECK(after->at(0).backend == "lab");
+
+  // The life of a step, each change in the audit log; the job follows.
+  const auto first = experiments->at(0);
+  REQUIRE(db->UpdateExperiment(first.id, "sent"));
+  CHECK(db->ListJobs({JobState::kRunning})->size() == 1);
+  REQUIRE(db->UpdateExperiment(first.id, "sent"));  // sent again: same request id, two sends
+  REQUIRE(db->UpdateExperiment(first.id, "running"));
+  REQUIRE(db->UpdateExperiment(first.id, "failed", "raw", "", "instrument: jammed"));
+  REQUIRE(db->EndExperimentJob(first.job_id, false, "synthesis failed: jammed"));
+  auto ended = db->ListExperiments({});
+  CHECK(ended->at(0).state == "failed");
+  CHECK(ended->at(0).sends == 2);
+  CHECK(ended->at(0).request_id == first.request_id);
+  CHECK(ended->at(1).state == "aborted");  // the assay never runs
+  CHECK(ended->at(1).job_state == "failed");
+
+  // The emergency stop.
+  CHECK_FALSE(db->GetEmergencyStop()->active);
+  REQUIRE(db->SetEmergencyStop(true, "ada", "spill"));
+  auto stop = db->GetEmergencyStop();
+  CHECK(stop->active);
+  CHECK(stop->actor == "ada");
+  CHECK(stop->reason == "spill");
+  REQUIRE(db->SetEmergencyStop(false, "bob", "cleaned up"));
+  CHECK_FALSE(db->GetEmergencyStop()->active);
 }

@@ -1,0 +1,410 @@
+#include "app/engine/experiments.h"
+
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "app/engine/fault_injection.h"
+#include "core/chem/molecule.h"
+#include "core/log.h"
+#include "instruments/assay_fit.h"
+
+namespace labloop::engine {
+
+using json = nlohmann::json;
+using instruments::RunState;
+
+std::vector<db::ExperimentStep> ExperimentSteps(const CampaignConfig& config) {
+  const auto& e = config.experiment;
+  std::vector<db::ExperimentStep> steps;
+  if (e.reader.empty()) return steps;
+  if (!e.synthesizer.empty()) {
+    steps.push_back({"synthesis", e.synthesizer, json{{"amount_mg", e.amount_mg}}.dump()});
+  }
+  steps.push_back(
+      {"assay", e.reader,
+       json{{"top_concentration", e.top_concentration}, {"points", e.points}, {"fold", e.fold}}
+           .dump()});
+  return steps;
+}
+
+namespace {
+
+// "c1,y1;c2,y2;..." from the plate reader.
+Result<instruments::DoseResponse> ParseDoseResponse(const std::string& data) {
+  instruments::DoseResponse d;
+  std::istringstream in(data);
+  for (std::string point; std::getline(in, point, ';');) {
+    const auto comma = point.find(',');
+    try {
+      if (comma == std::string::npos) throw std::invalid_argument("no comma");
+      d.concentration.push_back(std::stod(point.substr(0, comma)));
+      d.signal.push_back(std::stod(point.substr(comma + 1)));
+    } catch (const std::exception&) {
+      return MakeError(ErrorCode::kInvalidArgument, "unreadable readout point '" + point + "'");
+    }
+  }
+  return d;
+}
+
+// "yield=0.63;amount_mg=3.1" from the synthesizer.
+std::map<std::string, double> ParseFields(const std::string& data) {
+  std::map<std::string, double> fields;
+  std::istringstream in(data);
+  for (std::string field; std::getline(in, field, ';');) {
+    const auto eq = field.find('=');
+    if (eq == std::string::npos) continue;
+    try {
+      fields[field.substr(0, eq)] = std::stod(field.substr(eq + 1));
+    } catch (const std::exception&) {
+    }
+  }
+  return fields;
+}
+
+std::vector<double> ArgsOf(const db::ExperimentRow& step) {
+  json p = json::parse(step.parameters, nullptr, false);
+  if (step.kind == "synthesis") return {p.value("amount_mg", 0.0)};
+  return {p.value("top_concentration", 0.0), static_cast<double>(p.value("points", 0)),
+          p.value("fold", 0.0)};
+}
+
+}  // namespace
+
+ExperimentRunner::ExperimentRunner(db::CampaignDb& db, const CampaignConfig& config)
+    : db_(db), config_(config) {}
+
+Result<instruments::Instrument*> ExperimentRunner::InstrumentFor(const std::string& name) {
+  auto& slot = instruments_[name];
+  if (!slot) {
+    for (const auto& options : config_.instruments) {
+      if (options.name != name) continue;
+      auto created = instruments::CreateInstrument(options);
+      if (!created) return tl::unexpected(created.error());
+      slot = std::move(*created);
+    }
+    if (!slot) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "no [instruments." + name + "] in the campaign's config");
+    }
+  }
+  return slot.get();
+}
+
+Result<instruments::Capabilities> ExperimentRunner::CapabilitiesOf(const std::string& name) {
+  auto it = capabilities_.find(name);
+  if (it != capabilities_.end()) return it->second;
+  auto instrument = InstrumentFor(name);
+  if (!instrument) return tl::unexpected(instrument.error());
+  auto caps = (*instrument)->GetCapabilities();
+  if (!caps) return tl::unexpected(caps.error());
+  capabilities_[name] = *caps;
+  return *caps;
+}
+
+Result<std::string> ExperimentRunner::SafetyCheck(const db::ExperimentRow& step,
+                                                  const std::vector<db::ExperimentRow>& all) {
+  auto caps = CapabilitiesOf(step.instrument);
+  if (!caps) return tl::unexpected(caps.error());
+  const auto args = ArgsOf(step);
+  if (step.kind == "assay") {
+    const double top = args[0], fold = args[2];
+    const int points = static_cast<int>(args[1]);
+    if (caps->max_concentration && top > *caps->max_concentration) {
+      return "top concentration " + std::to_string(top) + " M above the instrument's " +
+             std::to_string(*caps->max_concentration) + " M";
+    }
+    if (caps->min_concentration && top / std::pow(fold, points - 1) < *caps->min_concentration) {
+      return std::string("the dilution series goes below the instrument's lowest concentration");
+    }
+    if (caps->max_points && points > *caps->max_points) {
+      return std::to_string(points) + " points, the instrument takes at most " +
+             std::to_string(*caps->max_points);
+    }
+  } else if (step.kind == "synthesis") {
+    if (caps->max_amount_mg && args[0] > *caps->max_amount_mg) {
+      return std::to_string(args[0]) + " mg above the instrument's " +
+             std::to_string(*caps->max_amount_mg) + " mg";
+    }
+    json j = json::parse(caps->json, nullptr, false);
+    if (j.contains("elements")) {
+      const auto allowed = j["elements"].get<std::set<std::string>>();
+      auto molecule = chem::Molecule::FromSmiles(step.smiles);
+      if (!molecule) return "unreadable molecule: " + molecule.error().message;
+      for (const auto& element : molecule->Elements()) {
+        if (!allowed.count(element)) return "element " + element + " is not allowed on it";
+      }
+    }
+  }
+  // Concurrency: the instrument runs at most this many at once; the rest wait here, unsent.
+  int busy = 0;
+  for (const auto& other : all) {
+    busy +=
+        other.instrument == step.instrument && (other.state == "sent" || other.state == "running");
+  }
+  if (busy >= caps->concurrency) return std::string("wait");
+  return std::string();
+}
+
+Status ExperimentRunner::Send(const db::ExperimentRow& step) {
+  auto instrument = InstrumentFor(step.instrument);
+  if (!instrument) return tl::unexpected(instrument.error());
+  // Stored before the instrument hears of it: a crash now resends under the same request id.
+  LABLOOP_TRY(db_.UpdateExperiment(step.id, "sent"));
+  auto submitted = (*instrument)->Submit({step.request_id, step.smiles, ArgsOf(step)});
+  if (submitted) {
+    CrashPoint("experiment_sent");  // the instrument has it; the file says sent
+    return {};
+  }
+  if (submitted.error().code == ErrorCode::kFailedPrecondition) {  // the instrument refused
+    LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", "", "", submitted.error().message));
+    return db_.EndExperimentJob(step.job_id, false, submitted.error().message);
+  }
+  // Unreachable after the retries: left sent; the next look polls and resends.
+  LogWarn("experiment {} ({}): {}", step.request_id, step.instrument, submitted.error().message);
+  return {};
+}
+
+Status ExperimentRunner::Finish(const db::ExperimentRow& step, const std::string& data,
+                                int64_t& ended) {
+  if (step.kind == "synthesis") {
+    auto fields = ParseFields(data);
+    const double yield = fields.count("yield") ? fields["yield"] : 0.0;
+    json result = {{"yield", yield}, {"amount_mg", fields["amount_mg"]}};
+    if (yield < config_.experiment.min_yield) {
+      const std::string why = "yield " + std::to_string(yield) + " below the minimum " +
+                              std::to_string(config_.experiment.min_yield);
+      LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", data, result.dump(), why));
+      ++ended;
+      return db_.EndExperimentJob(step.job_id, false, why);
+    }
+    return db_.UpdateExperiment(step.id, "done", data, result.dump());
+  }
+  auto curve = ParseDoseResponse(data);
+  if (!curve) {
+    LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", data, "", curve.error().message));
+    ++ended;
+    return db_.EndExperimentJob(step.job_id, false, curve.error().message);
+  }
+  auto fit = instruments::FitDoseResponse(*curve, config_.experiment.fit);
+  if (!fit) {
+    LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", data, "", fit.error().message));
+    ++ended;
+    return db_.EndExperimentJob(step.job_id, false, fit.error().message);
+  }
+  if (!fit->ok) {  // never a measurement: the raw data and the fit wait for a person
+    const std::string why = fit->Summary();
+    LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", data, fit->ToJson(), why));
+    LABLOOP_TRY(db_.LogEvent(
+        "labloop", "fit_flagged",
+        json{{"job", step.job_id}, {"smiles", step.smiles}, {"fit", json::parse(fit->ToJson())}}
+            .dump()));
+    ++ended;
+    return db_.EndExperimentJob(step.job_id, false, why);
+  }
+  LABLOOP_TRY(db_.UpdateExperiment(step.id, "done", data, fit->ToJson()));
+  db::JobOutcome outcome;
+  outcome.job_id = step.job_id;
+  outcome.ok = true;
+  outcome.fidelity = "experiment";
+  outcome.raw_json = fit->ToJson();
+  outcome.values.push_back({config_.experiment.property, fit->pic50, fit->pic50_sigma});
+  LABLOOP_TRY(db_.IngestOutcome(outcome));
+  LogInfo("experiment {}: {} {}", step.request_id, step.smiles, fit->Summary());
+  ++ended;
+  return {};
+}
+
+Status ExperimentRunner::Check(const db::ExperimentRow& step, int64_t& ended) {
+  auto instrument = InstrumentFor(step.instrument);
+  if (!instrument) return tl::unexpected(instrument.error());
+  auto status = (*instrument)->Poll(step.request_id);
+  if (!status) {  // not reachable now: look again later
+    LogWarn("experiment {} ({}): {}", step.request_id, step.instrument, status.error().message);
+    return {};
+  }
+  switch (status->state) {
+    case RunState::kUnknown:  // the request never arrived: send it again, same request id
+      return Send(step);
+    case RunState::kQueued:
+    case RunState::kRunning:
+      if (step.state == "sent") LABLOOP_TRY(db_.UpdateExperiment(step.id, "running"));
+      return {};
+    case RunState::kDone: {
+      auto data = (*instrument)->Fetch(step.request_id);
+      if (!data) {
+        LogWarn("experiment {}: {}", step.request_id, data.error().message);
+        return {};
+      }
+      return Finish(step, *data, ended);
+    }
+    case RunState::kFailed:
+      LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", "", "", "instrument: " + status->reason));
+      ++ended;
+      return db_.EndExperimentJob(
+          step.job_id, false, step.kind + " failed on " + step.instrument + ": " + status->reason);
+    case RunState::kAborted:
+      LABLOOP_TRY(db_.UpdateExperiment(step.id, "aborted", "", "", "aborted on the instrument"));
+      ++ended;
+      return db_.EndExperimentJob(step.job_id, true, "aborted on " + step.instrument);
+  }
+  return {};
+}
+
+Result<int64_t> ExperimentRunner::Run() {
+  int64_t ended = 0;
+  std::map<int64_t, std::chrono::steady_clock::time_point> first_seen;  // step -> when sent
+  for (;;) {
+    auto stop = db_.GetEmergencyStop();
+    if (!stop) return tl::unexpected(stop.error());
+    if (stop->active) {
+      stopped_ = true;
+      return ended;
+    }
+    auto all = db_.ListExperiments({});
+    if (!all) return tl::unexpected(all.error());
+    bool active = false;
+    std::map<int64_t, int> last_step;
+    for (const auto& step : *all)
+      last_step[step.job_id] = std::max(last_step[step.job_id], step.step);
+    std::map<int64_t, bool> earlier_done;  // job -> every earlier step done
+    for (const auto& step : *all) {
+      if (step.step == 0) earlier_done[step.job_id] = true;
+      const bool ready = earlier_done[step.job_id];
+      earlier_done[step.job_id] = ready && step.state == "done";
+      if (!ready || step.job_state == "done" || step.job_state == "failed" ||
+          step.job_state == "cancelled") {
+        continue;
+      }
+      if (step.state == "approved") {
+        auto verdict = SafetyCheck(step, *all);
+        if (!verdict) {
+          LogWarn("experiment {}: {}", step.request_id, verdict.error().message);
+          active = true;
+          continue;
+        }
+        if (*verdict == "wait") {
+          active = true;
+          continue;
+        }
+        if (!verdict->empty()) {
+          const std::string why = "safety check: " + *verdict;
+          LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", "", "", why));
+          LABLOOP_TRY(db_.EndExperimentJob(step.job_id, false, why));
+          ++ended;
+          continue;
+        }
+        LABLOOP_TRY(Send(step));
+        first_seen[step.id] = std::chrono::steady_clock::now();
+        active = true;
+      } else if (step.state == "sent" || step.state == "running") {
+        first_seen.emplace(step.id, std::chrono::steady_clock::now());
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - first_seen[step.id])
+                .count();
+        if (seconds > config_.experiment.timeout) {
+          auto instrument = InstrumentFor(step.instrument);
+          if (instrument) (void)(*instrument)->Abort(step.request_id);
+          const std::string why =
+              "timed out after " + std::to_string(config_.experiment.timeout) + " s";
+          LABLOOP_TRY(db_.UpdateExperiment(step.id, "aborted", "", "", why));
+          LABLOOP_TRY(db_.EndExperimentJob(step.job_id, false, why));
+          ++ended;
+          continue;
+        }
+        LABLOOP_TRY(Check(step, ended));
+        active = true;
+      } else if (step.state == "done" && step.step == last_step[step.job_id]) {
+        // A crash between the assay's end and its measurement: ingest it now (once).
+        LABLOOP_TRY(Finish(step, step.raw, ended));
+      } else if (step.state == "failed" || step.state == "aborted") {
+        // A crash between the step's end and its job's: finish the job now.
+        LABLOOP_TRY(db_.EndExperimentJob(step.job_id, step.state == "aborted", step.error));
+      }
+    }
+    if (!active) return ended;
+    std::this_thread::sleep_for(std::chrono::duration<double>(config_.experiment.poll_seconds));
+  }
+}
+
+Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, const std::string& who,
+                                          const std::string& reason) {
+  const auto t0 = std::chrono::steady_clock::now();
+  // Beside a running controller: it sees the stop at its next look and sends nothing more.
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
+  if (!db) return tl::unexpected(db.error());
+  LABLOOP_TRY((*db)->SetEmergencyStop(true, who, reason));
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  EmergencyStopReport report;
+  std::vector<std::thread> threads;
+  std::vector<std::string> failures(config->instruments.size());
+  for (size_t i = 0; i < config->instruments.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto options = config->instruments[i];
+      options.transport.retries = 1;  // fast: a stop that cannot get through is reported
+      options.transport.timeout = std::min(options.transport.timeout, 1.0);
+      options.transport.backoff = 0.01;
+      auto instrument = instruments::CreateInstrument(options);
+      auto stopped =
+          instrument ? (*instrument)->EmergencyStop() : Status(tl::unexpected(instrument.error()));
+      if (!stopped) failures[i] = options.name + ": " + stopped.error().message;
+    });
+  }
+  for (auto& t : threads) t.join();
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const auto& f : failures) {
+    if (f.empty()) {
+      ++report.instruments_stopped;
+    } else {
+      report.failures.push_back(f);
+    }
+  }
+  // What was on the instruments is aborted; what waits to be sent stays queued until resume.
+  auto active = (*db)->ListExperiments({"sent", "running"});
+  if (!active) return tl::unexpected(active.error());
+  for (const auto& step : *active) {
+    LABLOOP_TRY((*db)->UpdateExperiment(step.id, "aborted", "", "",
+                                        "emergency stop by " + who + ": " + reason));
+    LABLOOP_TRY(
+        (*db)->EndExperimentJob(step.job_id, true, "emergency stop by " + who + ": " + reason));
+    ++report.experiments_aborted;
+  }
+  LABLOOP_TRY((*db)->LogEvent(who, "emergency_stop_done",
+                              json{{"instruments_stopped", report.instruments_stopped},
+                                   {"failures", report.failures},
+                                   {"experiments_aborted", report.experiments_aborted},
+                                   {"seconds", report.seconds}}
+                                  .dump()));
+  return report;
+}
+
+Status ResumeAfterStop(const std::string& campaign_path, const std::string& who) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  if (!db) return tl::unexpected(db.error());
+  auto stop = (*db)->GetEmergencyStop();
+  if (!stop) return tl::unexpected(stop.error());
+  if (!stop->active) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "no emergency stop is active on '" + campaign_path + "'");
+  }
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  for (const auto& options : config->instruments) {
+    auto instrument = instruments::CreateInstrument(options);
+    if (!instrument) return tl::unexpected(instrument.error());
+    auto reset = (*instrument)->Reset();
+    if (!reset) {
+      return tl::unexpected(WithContext(
+          reset.error(), "resetting instrument '" + options.name + "' (the stop stays active)"));
+    }
+  }
+  return (*db)->SetEmergencyStop(
+      false, who, "acknowledged after the stop by " + stop->actor + ": " + stop->reason);
+}
+
+}  // namespace labloop::engine

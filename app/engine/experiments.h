@@ -1,0 +1,67 @@
+#pragma once
+// Experiments on lab instruments: the steps of each experiment job (synthesis, then the
+// dose-response assay) driven through their life in the campaign file, and the emergency stop.
+//
+// Every change of a step's state is committed before the instrument is asked, so a controller
+// killed at any moment resumes from the file: a step marked sent is polled, and sent again under
+// its same request id only when the instrument has never heard of it. Before a step is sent it is
+// checked against the instrument's capabilities (concentrations, points, amounts, allowed
+// elements, concurrency). An assay's 4PL fit becomes a measurement (fidelity "experiment", with
+// its σ) only when it passes every check; a flagged fit fails the job and waits for a person.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "app/engine/campaign_config.h"
+#include "db/campaign_db.h"
+#include "instruments/instrument.h"
+
+namespace labloop::engine {
+
+// The steps an experiment decision becomes, from the [experiment] config.
+std::vector<db::ExperimentStep> ExperimentSteps(const CampaignConfig& config);
+
+class ExperimentRunner {
+ public:
+  ExperimentRunner(db::CampaignDb& db, const CampaignConfig& config);
+  // Drives the approved steps until none is left to run, or the emergency stop is set (then
+  // returns with stopped() true). Returns how many experiment jobs ended.
+  Result<int64_t> Run();
+  bool stopped() const { return stopped_; }
+
+ private:
+  Result<instruments::Instrument*> InstrumentFor(const std::string& name);
+  Result<instruments::Capabilities> CapabilitiesOf(const std::string& name);
+  // "" when the step may be sent, else why not.
+  Result<std::string> SafetyCheck(const db::ExperimentRow& step,
+                                  const std::vector<db::ExperimentRow>& all);
+  Status Send(const db::ExperimentRow& step);
+  Status Check(const db::ExperimentRow& step, int64_t& ended);
+  Status Finish(const db::ExperimentRow& step, const std::string& data, int64_t& ended);
+
+  db::CampaignDb& db_;
+  const CampaignConfig& config_;
+  std::map<std::string, std::unique_ptr<instruments::Instrument>> instruments_;
+  std::map<std::string, instruments::Capabilities> capabilities_;
+  bool stopped_ = false;
+};
+
+struct EmergencyStopReport {
+  int instruments_stopped = 0;
+  std::vector<std::string> failures;  // instruments that could not be reached
+  int64_t experiments_aborted = 0;
+  double seconds = 0;  // from the call to every instrument answering
+};
+
+// `labloop estop`: the stop is recorded first (a running controller sees it at its next look and
+// sends nothing more), then every instrument is told to stop, all at once, and the experiments
+// still active are aborted.
+Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, const std::string& who,
+                                          const std::string& reason);
+// `labloop resume --ack`: instruments reset, the stop cleared, in the audit log.
+Status ResumeAfterStop(const std::string& campaign_path, const std::string& who);
+
+}  // namespace labloop::engine

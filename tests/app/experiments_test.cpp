@@ -1,0 +1,260 @@
+// The experiment route end to end against labloop-emulator processes: approval, synthesis, the
+// assay and its fit as a measurement; a controller killed mid-experiment; the emergency stop;
+// flagged fits and safety checks that keep bad results out.
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "app/engine/engine.h"
+#include "app/engine/experiments.h"
+#include "db/campaign_db.h"
+#include "instruments/ground_truth.h"
+#include "instruments/transport.h"
+#include "tests/app/fixtures.h"
+#include "tests/instruments/emulator_process.h"
+#include "tests/support/temp_dir.h"
+
+using namespace labloop;
+using namespace labloop::engine;
+using testing::EmulatorProcess;
+using testing::QueryCampaign;
+using testing::RunLabloop;
+
+namespace {
+
+// A small campaign: 40 ZINC molecules, the proxy "simulation" of examples/lab, and the two
+// emulated instruments; `experiment_extra` goes into its [experiment] table.
+std::string WriteCampaign(const testing::TempDir& dir, const std::string& synth,
+                          const std::string& reader, const std::string& reader_driver,
+                          const std::string& experiment_extra = "") {
+  std::ifstream zinc(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
+  std::string line, pool;
+  for (int i = 0; i < 40 && std::getline(zinc, line); ++i) pool += line + "\n";
+  dir.Write("pool.smi", pool);
+  const std::string proxy = std::string(LABLOOP_SOURCE_DIR) + "/examples/lab/proxy_pic50.py";
+  std::string config =
+      "[campaign]\nseed = 3\n[library]\nfiles = [\"pool.smi\"]\n"
+      "[objective]\nproperty = \"pic50\"\ndirection = \"maximize\"\n"
+      "[model]\nkind = \"tanimoto_gp\"\n"
+      "[simulator]\nkind = \"command\"\ncommand = [\"" +
+      proxy +
+      "\"]\nproperties = [\"pic50\"]\n"
+      "[router]\nsimulation_sigma = 0.6\nexperiment_cost = 10.0\nexperiment_sigma = 0.15\n"
+      "finalists = 2\n"
+      "[instruments.synth]\ndriver = \"scpi\"\naddress = \"" +
+      synth +
+      "\"\ntimeout = 1.0\n"
+      "backoff = 0.05\n"
+      "[instruments.reader]\ndriver = \"" +
+      reader_driver + "\"\naddress = \"" + (reader_driver == "http" ? "http://" : "") + reader +
+      "\"\ntimeout = 1.0\nbackoff = 0.05\n"
+      "[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\nper_round = 2\n"
+      "poll_seconds = 0.05\n" +
+      experiment_extra +
+      "[budget]\ninitial_batch = 6\nbatch_size = 3\nmax_evaluations = 14\nmax_rounds = 3\n";
+  dir.Write("lab.toml", config);
+  const std::string campaign = dir.File("lab.labloop");
+  REQUIRE(InitCampaignFromText(campaign, config, "lab.toml", dir.path()));
+  return campaign;
+}
+
+int Starts(const std::string& address, const std::string& request_id) {
+  instruments::TransportOptions t;
+  t.address = address;
+  auto transport = instruments::OpenTransport(t);
+  auto reply = (*transport)->Exchange("STARTS? " + request_id);
+  REQUIRE(reply);
+  return std::stoi(*reply);
+}
+
+// Runs until the campaign stops for a reason other than the approval gate, approving every
+// experiment on the way (as a person would).
+RunSummary RunApprovingAll(const std::string& campaign) {
+  for (int i = 0; i < 10; ++i) {
+    auto run = RunCampaign(campaign);
+    REQUIRE(run);
+    if (run->awaiting_approval == 0) return *run;
+    REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
+  }
+  FAIL("the campaign kept waiting for approval");
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("Experiments run through approval, synthesis and the assay into measurements",
+          "[integration][slow]") {
+  EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.2", "--seed", "4"});
+  EmulatorProcess reader({"--kind", "plate_reader", "--http", "--duration", "0.3", "--seed", "5"});
+  testing::TempDir dir;
+  auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "http");
+  auto run = RunApprovingAll(campaign);
+  CHECK(run.stop_reason.find("emergency") == std::string::npos);
+
+  // Every experiment step went requested -> approved -> sent -> running -> done, in the file.
+  auto steps = QueryCampaign(campaign,
+                             "SELECT e.id, e.kind, e.state, e.request_id, e.sends, e.result, "
+                             "m.smiles FROM experiment e JOIN job j ON j.id = e.job_id JOIN "
+                             "candidate c ON c.id = j.candidate_id JOIN molecule m ON m.id = "
+                             "c.molecule_id ORDER BY e.id");
+  REQUIRE(steps.size() >= 4);
+  int assays = 0;
+  for (const auto& s : steps) {
+    INFO(s[3] << " " << s[2]);
+    if (s[2] != "done") continue;
+    CHECK(s[4] == "1");  // sent once
+    if (s[1] == "synthesis") CHECK(Starts(synth.Address(), s[3]) == 1);
+    if (s[1] != "assay") continue;
+    ++assays;
+    auto fit = nlohmann::json::parse(s[5]);
+    auto truth = instruments::GroundTruth(s[6]);
+    CHECK(std::abs(fit["pic50"].get<double>() - truth->pic50) <
+          4 * fit["pic50_sigma"].get<double>() + 0.1);
+  }
+  CHECK(assays >= 2);
+  auto history = QueryCampaign(campaign,
+                               "SELECT kind FROM event WHERE kind LIKE 'experiment_%' AND "
+                               "json_extract(detail, '$.experiment') = CAST(? AS INTEGER) ORDER BY id",
+                               {steps[0][0]});
+  std::vector<std::string> kinds;
+  for (const auto& h : history) kinds.push_back(h[0]);
+  CHECK(kinds ==
+        std::vector<std::string>{"experiment_sent", "experiment_running", "experiment_done"});
+  auto approvals = QueryCampaign(campaign, "SELECT COUNT(*) FROM event WHERE kind = 'approved'");
+  CHECK(std::stoi(approvals[0][0]) >= 1);
+  // Measured in the lab: fidelity experiment, with the fit's σ.
+  auto measured = QueryCampaign(campaign,
+                                "SELECT value, uncertainty FROM measurement WHERE fidelity = "
+                                "'experiment'");
+  CHECK(static_cast<int>(measured.size()) == assays);
+  for (const auto& m : measured) CHECK(std::stod(m[1]) > 0);
+}
+
+TEST_CASE("A controller killed mid-experiment resumes it - nothing lost, nothing run twice",
+          "[integration][slow]") {
+  EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.5", "--seed", "4"});
+  EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.3", "--seed", "5"});
+  testing::TempDir dir;
+  auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
+  // Stop at the approval gate, approve, then die right after the first step reached the
+  // synthesizer, and again after the first assay reached the plate reader.
+  REQUIRE(RunCampaign(campaign));
+  REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
+  for (const std::string crash : {"experiment_sent:1", "experiment_sent:3"}) {
+    auto killed = RunLabloop({"run", campaign}, {"LABLOOP_CRASH_AT=" + crash});
+    INFO(killed.output);
+    REQUIRE(killed.signal == SIGKILL);
+  }
+  RunApprovingAll(campaign);
+  auto steps = QueryCampaign(campaign,
+                             "SELECT e.kind, e.state, e.request_id, e.sends, j.state FROM "
+                             "experiment e JOIN job j ON j.id = e.job_id ORDER BY e.id");
+  REQUIRE(!steps.empty());
+  for (const auto& s : steps) {
+    INFO(s[2] << " " << s[1] << " job " << s[4]);
+    CHECK((s[1] == "done" || s[1] == "failed"));
+    CHECK(s[4] != "running");
+    // However often the controller died, each request started once on its instrument.
+    CHECK(Starts(s[0] == "synthesis" ? synth.Address() : reader.Address(), s[2]) == 1);
+  }
+  auto twice = QueryCampaign(campaign,
+                             "SELECT job_id FROM measurement GROUP BY job_id, property HAVING "
+                             "COUNT(*) > 1");
+  CHECK(twice.empty());
+}
+
+TEST_CASE("The emergency stop halts the instruments within 100 ms and holds until resume --ack",
+          "[integration][slow]") {
+  EmulatorProcess synth({"--kind", "synthesizer", "--duration", "60", "--seed", "4"});
+  EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.2", "--seed", "5"});
+  testing::TempDir dir;
+  auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
+  REQUIRE(RunCampaign(campaign));
+  REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
+  auto controller = std::async(std::launch::async, [&] { return RunLabloop({"run", campaign}); });
+  // Wait until a synthesis is running on the (slow) synthesizer.
+  std::string request;
+  for (int i = 0; i < 400 && request.empty(); ++i) {
+    auto running =
+        QueryCampaign(campaign, "SELECT request_id FROM experiment WHERE state = 'running'");
+    if (!running.empty()) request = running[0][0];
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  REQUIRE(!request.empty());
+  auto stop = EmergencyStop(campaign, "tester", "smoke in the hood");
+  REQUIRE(stop);
+  CHECK(stop->failures.empty());
+  CHECK(stop->instruments_stopped == 2);
+  CHECK(stop->seconds < 0.1);
+  CHECK(stop->experiments_aborted >= 1);
+  // The instrument itself stopped the run.
+  instruments::TransportOptions t;
+  t.address = synth.Address();
+  auto line = instruments::OpenTransport(t);
+  CHECK(*(*line)->Exchange("STAT? " + request) == "ABORTED");
+  auto ended = controller.get();
+  INFO(ended.output);
+  CHECK(ended.exit_code == 0);
+  CHECK(ended.output.find("emergency stop") != std::string::npos);
+  // Nothing resumes without an acknowledgement.
+  auto refused = RunLabloop({"run", campaign});
+  CHECK(refused.exit_code != 0);
+  CHECK(refused.output.find("resume") != std::string::npos);
+  CHECK(RunLabloop({"resume", campaign}).exit_code != 0);
+  auto resumed = RunLabloop({"resume", campaign, "--ack", "--by", "safety officer"});
+  INFO(resumed.output);
+  CHECK(resumed.exit_code == 0);
+  auto audit = QueryCampaign(campaign,
+                             "SELECT kind, actor FROM event WHERE kind LIKE 'emergency_stop%' "
+                             "ORDER BY id");
+  REQUIRE(audit.size() == 3);
+  CHECK(audit[0] == std::vector<std::string>{"emergency_stop", "tester"});
+  CHECK(audit[1] == std::vector<std::string>{"emergency_stop_done", "tester"});
+  CHECK(audit[2] == std::vector<std::string>{"emergency_stop_cleared", "safety officer"});
+  auto aborted = QueryCampaign(campaign,
+                               "SELECT state FROM job WHERE id = (SELECT job_id FROM experiment "
+                               "WHERE request_id = ?)",
+                               {request});
+  CHECK(aborted[0][0] == "cancelled");
+}
+
+TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integration][slow]") {
+  SECTION("a noisy assay: fits flagged for review") {
+    EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.1"});
+    EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.1", "--noise", "80"});
+    testing::TempDir dir;
+    auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
+    RunApprovingAll(campaign);
+    auto measured =
+        QueryCampaign(campaign, "SELECT COUNT(*) FROM measurement WHERE fidelity = 'experiment'");
+    CHECK(measured[0][0] == "0");
+    auto flagged = QueryCampaign(campaign, "SELECT COUNT(*) FROM event WHERE kind = 'fit_flagged'");
+    CHECK(std::stoi(flagged[0][0]) >= 1);
+    auto failed = QueryCampaign(
+        campaign, "SELECT error FROM job WHERE kind = 'experiment' AND state = 'failed'");
+    REQUIRE(!failed.empty());
+    CHECK(failed[0][0].find("flagged for review") != std::string::npos);
+  }
+  SECTION("a dilution series beyond the reader's limits: refused before sending") {
+    EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.1"});
+    EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.1"});
+    testing::TempDir dir;
+    // A top concentration of 10 mM, above the reader's 1 mM.
+    auto unsafe =
+        WriteCampaign(dir, synth.Address(), reader.Address(), "scpi", "top_concentration = 0.01\n");
+    RunApprovingAll(unsafe);
+    auto refused = QueryCampaign(unsafe,
+                                 "SELECT e.request_id, e.error FROM experiment e WHERE e.kind = "
+                                 "'assay' AND e.state = 'failed'");
+    REQUIRE(!refused.empty());
+    for (const auto& r : refused) {
+      CHECK(r[1].find("safety check: top concentration") != std::string::npos);
+      CHECK(Starts(reader.Address(), r[0]) == 0);  // never sent
+    }
+  }
+}
