@@ -111,4 +111,15 @@ struct GeneratorsBench {
 };
 Status RunGeneratorsBench(const GeneratorsBench& options);
 
+// The instrument layer against labloop-emulator processes: round trips per driver, recovery from a
+// lost reply, the emergency stop of a campaign file (target 100 ms), and the 4PL fit.
+struct InstrumentsBench {
+  std::string emulator;  // labloop-emulator; empty: next to this labloop
+  int round_trips = 1000;
+  int stops = 20;
+  int fits = 1000;
+  std::string json_path;
+};
+Status RunInstrumentsBench(const InstrumentsBench& options);
+
 }  // namespace labloop::cli

@@ -321,6 +321,15 @@ int Main(int argc, char** argv) {
   gens->add_option("--lm-batch", generators_bench.lm_batch, "smiles_lm samples a step");
   gens->add_option("--lm-sigma", generators_bench.lm_sigma, "smiles_lm fitness weight");
   gens->add_option("--json", generators_bench.json_path, "write results as JSON");
+  InstrumentsBench instruments_bench;
+  auto* instruments_cmd = bench->add_subcommand(
+      "instruments", "instrument round trips, lost-reply recovery, emergency stop, 4PL fits");
+  instruments_cmd->add_option("--emulator", instruments_bench.emulator,
+                              "labloop-emulator (default: next to labloop)");
+  instruments_cmd->add_option("--round-trips", instruments_bench.round_trips, "status queries");
+  instruments_cmd->add_option("--stops", instruments_bench.stops, "emergency stops to time");
+  instruments_cmd->add_option("--fits", instruments_bench.fits, "simulated curves to fit");
+  instruments_cmd->add_option("--json", instruments_bench.json_path, "write results as JSON");
   AlBench al_options;
   al_options.library = "../shared/data/molpal/libraries_Enamine10k.csv.gz";
   al_options.scores = "../shared/data/molpal/data_Enamine10k_scores.csv.gz";
@@ -564,6 +573,11 @@ int Main(int argc, char** argv) {
   if (*loop) {
     auto s = RunFastLoopBench(loop_options);
     return s ? 0 : Fail(s.error());
+  }
+  if (*instruments_cmd) {
+    auto r = RunInstrumentsBench(instruments_bench);
+    if (!r) return Fail(r.error());
+    return 0;
   }
   if (*gens) {
     auto g = RunGeneratorsBench(generators_bench);

@@ -1392,12 +1392,25 @@ Result<CampaignStatus> GetStatus(const std::string& campaign_path) {
   auto pending = (*db)->ListPendingApprovals();
   if (!pending) return tl::unexpected(pending.error());
   status.pending_approval = std::move(*pending);
+  if ((*db)->SchemaVersion() >= 3) {  // older files, opened read-only, have no experiments yet
+    auto stop = (*db)->GetEmergencyStop();
+    if (!stop) return tl::unexpected(stop.error());
+    status.emergency_stop = *stop;
+    auto experiments = (*db)->ListExperiments({});
+    if (!experiments) return tl::unexpected(experiments.error());
+    for (const auto& e : *experiments) ++status.experiments[e.state];
+  }
   return status;
 }
 
 std::string StatusTable(const CampaignStatus& s) {
   std::ostringstream out;
   const auto& jobs = s.summary.jobs;
+  if (s.emergency_stop.active) {
+    out << "EMERGENCY STOP active since " << s.emergency_stop.since << " by "
+        << s.emergency_stop.actor << " (" << s.emergency_stop.reason << "); labloop resume "
+        << s.path << " --ack\n";
+  }
   out << "campaign     " << s.name << " (" << s.path << ")\n"
       << "objective    " << s.direction << " " << s.property << "\n"
       << "round        " << s.summary.round << "\n"
@@ -1408,6 +1421,11 @@ std::string StatusTable(const CampaignStatus& s) {
       << ", done " << jobs.at("done") << ", failed " << jobs.at("failed") << "\n"
       << "budget       " << s.summary.evaluations_spent << " / " << s.budget_total
       << " evaluations\n";
+  if (!s.experiments.empty()) {
+    out << "experiments ";
+    for (const auto& [state, count] : s.experiments) out << " " << state << " " << count;
+    out << " (steps)\n";
+  }
   if (s.best) {
     out << "best         " << s.best->smiles << "  " << s.property << " = " << s.best->value
         << " (round " << s.best->round << ", job " << s.best->job_id << ")\n";
@@ -1438,6 +1456,11 @@ std::string StatusJson(const CampaignStatus& s) {
   j["measurements"] = s.summary.measurements;
   j["jobs"] = s.summary.jobs;
   j["budget"] = {{"spent", s.summary.evaluations_spent}, {"total", s.budget_total}};
+  j["emergency_stop"] = {{"active", s.emergency_stop.active},
+                         {"by", s.emergency_stop.actor},
+                         {"reason", s.emergency_stop.reason},
+                         {"since", s.emergency_stop.since}};
+  j["experiments"] = s.experiments;
   if (s.best) {
     j["best"] = {{"smiles", s.best->smiles},
                  {"value", s.best->value},

@@ -9,6 +9,7 @@
 // decisions were stored is selected again, and results are ingested exactly once.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,8 @@ struct CampaignStatus {
   std::optional<BestMeasurement> best;
   std::vector<BestMeasurement> top;  // best first, up to 10
   std::vector<db::PendingApproval> pending_approval;
+  db::EmergencyStopState emergency_stop;
+  std::map<std::string, int64_t> experiments;  // step state -> count
 };
 
 Result<CampaignStatus> GetStatus(const std::string& campaign_path);

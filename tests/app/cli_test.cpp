@@ -326,7 +326,7 @@ TEST_CASE("labloop generate writes N molecules from a pool - the same for the sa
   CHECK(unknown.output.find("magic") != std::string::npos);
 }
 
-TEST_CASE("The example campaigns stay valid: external command runs, docking initializes",
+TEST_CASE("The example campaigns stay valid: external command runs, the others initialize",
           "[integration]") {
   TempDir dir;
   const std::string examples = std::string(LABLOOP_SOURCE_DIR) + "/examples/";
@@ -346,4 +346,12 @@ TEST_CASE("The example campaigns stay valid: external command runs, docking init
   INFO(dock.output);
   CHECK(dock.exit_code == 0);
   CHECK(dock.output.find("60 new candidates") != std::string::npos);
+  // Generators in the loop, and the emulated lab (its instruments are only reached by run).
+  for (const std::string example : {"generative", "lab"}) {
+    auto created = RunLabloop({"init", dir.File(example + ".labloop"), "--config",
+                               examples + example + "/campaign.toml"});
+    INFO(created.output);
+    CHECK(created.exit_code == 0);
+    CHECK(created.output.find("200 new candidates") != std::string::npos);
+  }
 }
