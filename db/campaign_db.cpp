@@ -377,12 +377,13 @@ Status CampaignDb::AddRejectedInputs(const std::vector<RejectedInput>& rejected)
 
 Result<std::vector<CandidateRow>> CampaignDb::ListCandidates() {
   Statement select(impl_->db,
-                   "SELECT c.id, m.smiles, m.inchikey, m.fingerprint, c.source, c.source_id "
-                   "FROM candidate c JOIN molecule m ON m.id = c.molecule_id ORDER BY c.id");
+                   "SELECT c.id, m.smiles, m.inchikey, m.fingerprint, c.source, c.source_id, "
+                   "c.round_added FROM candidate c JOIN molecule m ON m.id = c.molecule_id "
+                   "ORDER BY c.id");
   std::vector<CandidateRow> rows;
   LABLOOP_TRY(select.ForEachRow([&] {
     rows.push_back({select.Int(0), select.Text(1), select.Text(2), select.Blob(3), select.Text(4),
-                    select.Text(5)});
+                    select.Text(5), static_cast<int>(select.Int(6))});
   }));
   return rows;
 }
@@ -1117,13 +1118,14 @@ Status CampaignDb::UpdateExperiment(int64_t id, const std::string& state, const 
   Statement update(impl_->db,
                    "UPDATE experiment SET state = ?, sends = sends + ?, raw = COALESCE(?, raw), "
                    "result = COALESCE(?, result), error = COALESCE(?, error), updated_at = ? "
-                   "WHERE id = ?");
+                   "WHERE id = ? AND state NOT IN ('done', 'failed', 'aborted')");
   update.Bind(1, state).Bind(2, state == "sent" ? 1 : 0);
   raw.empty() ? update.BindNull(3) : update.Bind(3, raw);
   result.empty() ? update.BindNull(4) : update.Bind(4, result);
   error.empty() ? update.BindNull(5) : update.Bind(5, error);
   update.Bind(6, now).Bind(7, id);
   LABLOOP_TRY(update.Run());
+  if (sqlite3_changes(impl_->db) == 0) return tx.Commit();  // already ended: nothing changes
   if (state == "sent" || state == "running") {
     Statement job(impl_->db,
                   "UPDATE job SET state = 'running', updated_at = ? WHERE id = (SELECT job_id "

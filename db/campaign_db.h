@@ -123,6 +123,7 @@ class CampaignDb {
   Result<std::vector<ExperimentRow>> ListExperiments(const std::vector<std::string>& states);
   // Moves a step to `state` (sent also counts one more send), keeping raw/result/error when given
   // non-empty, with an audit event; the job follows: running while a step is sent or running.
+  // A step that already ended (done, failed, aborted) is left as it is.
   Status UpdateExperiment(int64_t id, const std::string& state, const std::string& raw = "",
                           const std::string& result = "", const std::string& error = "");
   // A step that failed or was aborted ends its job: failed (or cancelled for aborted), the later

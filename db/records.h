@@ -36,6 +36,7 @@ struct CandidateRow {
   std::string fingerprint;
   std::string source;
   std::string source_id;
+  int round_added = 0;
 };
 
 struct RejectedInput {

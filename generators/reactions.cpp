@@ -222,8 +222,13 @@ Result<std::vector<ReactionTemplate>> ReadReactionFile(const std::string& path) 
   std::vector<ReactionTemplate> out;
   std::string line;
   for (int number = 1; std::getline(in, line); ++number) {
-    const auto hash = line.find('#');
+    // '#' starts a comment at the line's start or after a space; inside SMARTS it is a triple
+    // bond.
+    if (line.rfind('#', 0) == 0) continue;
+    const auto hash = line.find(" #");
     if (hash != std::string::npos) line.erase(hash);
+    const auto tab_hash = line.find("\t#");
+    if (tab_hash != std::string::npos) line.erase(tab_hash);
     std::istringstream fields(line);
     ReactionTemplate t;
     if (!(fields >> t.name)) continue;
@@ -263,7 +268,7 @@ Result<std::unique_ptr<Generator>> CreateReactionGenerator(const GeneratorOption
   }));
   std::vector<Reaction> reactions;
   for (const auto& t : templates) {
-    auto rxn = Parse(t, "built-in reactions");
+    auto rxn = Parse(t, options.reactions.empty() ? "built-in reactions" : options.reactions);
     if (!rxn) return tl::unexpected(rxn.error());
     Reaction r{t, std::move(*rxn), {}, 1};
     for (const auto& pattern : r.rxn->getReactants()) {

@@ -1,11 +1,13 @@
 #include "generators/smiles_lm.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <numeric>
 #include <optional>
@@ -199,8 +201,10 @@ torch::Tensor LogLikelihood(LmNet& net, const torch::Tensor& sequences) {
 }
 
 // Samples `count` sequences: [count, steps + 1] token ids starting with ^, kPad after $.
+// `generator` is the sampler's own random stream: other LibTorch users (an MC-dropout fitness
+// reseeds the global one) do not change what a seed samples.
 torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
-                     torch::Device device) {
+                     torch::Device device, at::Generator& generator) {
   torch::NoGradGuard no_grad;
   auto token = torch::full({count, 1}, kBegin, torch::TensorOptions(torch::kInt64).device(device));
   std::vector<torch::Tensor> steps = {token};
@@ -209,8 +213,13 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
   for (int t = 0; t <= max_tokens; ++t) {
     auto [logits, next] = net->forward(token, state);
     state = next;
-    auto probabilities = torch::softmax(logits.squeeze(1) / temperature, 1);
-    token = torch::multinomial(probabilities, 1).masked_fill(done, kPad);
+    auto scaled = logits.squeeze(1) / temperature;
+    // Padding and the start token are never sampled: only SMILES tokens and the end.
+    scaled.index_fill_(
+        1, torch::tensor({kPad, kBegin}, torch::TensorOptions(torch::kInt64).device(device)),
+        -std::numeric_limits<float>::infinity());
+    auto probabilities = torch::softmax(scaled, 1);
+    token = torch::multinomial(probabilities, 1, false, generator).masked_fill(done, kPad);
     steps.push_back(token);
     done = done.logical_or(token.eq(kEnd));
     if (done.all().item<bool>()) break;
@@ -240,6 +249,7 @@ class SmilesLm final : public Generator {
   Result<std::vector<Proposal>> Generate(int64_t n) override {
     return GuardTorch("smiles_lm", [&]() -> Result<std::vector<Proposal>> {
       torch::manual_seed(options_.seed);
+      generator_ = at::detail::createCPUGenerator(options_.seed);
       report_ = {{"model", prior_.version}};
       LmNet net = prior_.net;
       if (options_.fitness) {
@@ -261,10 +271,10 @@ class SmilesLm final : public Generator {
     chem::ReadOptions read;
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
-      auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_);
+      auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_);
       auto a = rows.accessor<int64_t, 2>();
-      sampled += batch;
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
+        ++sampled;  // the rows looked at, for the validity reported
         const std::string smiles = Decode(a[i], prior_.vocabulary);
         if (smiles.empty()) continue;
         auto record = chem::ProcessSmiles(smiles, read);
@@ -307,7 +317,7 @@ class SmilesLm final : public Generator {
     int best_step = 0;
     for (int step = 1; step <= options_.steps; ++step) {
       agent->eval();
-      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_);
+      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_);
       agent->train();
       auto a = rows.accessor<int64_t, 2>();
       std::vector<std::vector<int64_t>> sequences;
@@ -414,6 +424,7 @@ class SmilesLm final : public Generator {
   LoadedModel prior_;
   torch::Device device_;
   int steered_steps_ = 0;
+  at::Generator generator_ = at::detail::createCPUGenerator(0);
   nlohmann::json report_ = nlohmann::json::object();
 };
 
@@ -441,12 +452,14 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
   if (!model) return tl::unexpected(model.error());
   return GuardTorch("smiles_lm sampling", [&]() -> Result<RawSamples> {
     torch::manual_seed(options.seed);
+    at::Generator generator = at::detail::createCPUGenerator(options.seed);
     RawSamples out;
     out.model = model->version;
     while (static_cast<int64_t>(out.smiles.size()) < count) {
       const int64_t batch =
           std::min<int64_t>(1024, count - static_cast<int64_t>(out.smiles.size()));
-      auto rows = Sample(model->net, batch, options.temperature, kMaxSampledTokens, *device);
+      auto rows =
+          Sample(model->net, batch, options.temperature, kMaxSampledTokens, *device, generator);
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < batch; ++i) out.smiles.push_back(Decode(a[i], model->vocabulary));
     }
@@ -503,6 +516,12 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
   std::shuffle(encoded.begin(), encoded.end(), rng);
   const size_t held_out = std::max<size_t>(
       1, static_cast<size_t>(o.validation_fraction * static_cast<double>(encoded.size())));
+  if (encoded.size() < 10 || held_out >= encoded.size()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "lm train: fewer than 10 SMILES of '" + o.data +
+                         "' can be written in the model's tokens (or the validation share leaves "
+                         "none to train on)");
+  }
   std::vector<std::vector<int64_t>> validation(encoded.end() - held_out, encoded.end());
   encoded.resize(encoded.size() - held_out);
   log(fmt::format("{} training SMILES, {} held out, {} tokens", encoded.size(), validation.size(),

@@ -74,7 +74,7 @@ Result<AssayFit> FitDoseResponse(const DoseResponse& data, const AssayFitOptions
   }
   AssayFit fit;
   fit.points = static_cast<int>(y.size());
-  if (y.size() < 5) {
+  if (y.size() < 7) {  // 4 parameters: fewer leave too few degrees of freedom for σ
     fit.flags.push_back("too_few_points");
     return fit;
   }

@@ -17,7 +17,8 @@
 //   poor_fit        R² below min_r2
 //   uncertain       σ(pIC50) above max_sigma, or the covariance could not be computed
 //   bad_hill        Hill slope outside [min_hill, max_hill]
-//   too_few_points  fewer than 5 finite points
+//   too_few_points  fewer than 7 finite points (σ needs a few degrees of freedom beyond the 4
+//                   parameters)
 
 #include <string>
 #include <vector>

@@ -59,7 +59,7 @@ RunState ParseState(std::string word) {
   return RunState::kUnknown;
 }
 
-Result<Capabilities> ParseCapabilities(const std::string& text, const std::string& who) {
+Result<Capabilities> ParseCapabilities(const std::string& text, const std::string& who) try {
   json j = json::parse(text, nullptr, false);
   if (!j.is_object()) {
     return MakeError(ErrorCode::kUnavailable, who + ": capabilities are not a JSON object");
@@ -74,6 +74,9 @@ Result<Capabilities> ParseCapabilities(const std::string& text, const std::strin
   if (j.contains("max_amount_mg")) c.max_amount_mg = j["max_amount_mg"].get<double>();
   if (j.contains("reagents")) c.reagents = j["reagents"].get<std::vector<std::string>>();
   return c;
+} catch (const json::exception& e) {  // a field of the wrong type
+  return MakeError(ErrorCode::kUnavailable,
+                   who + ": malformed capabilities: " + std::string(e.what()));
 }
 
 std::string Fill(std::string text, const RunRequest& r) {
@@ -212,7 +215,14 @@ Result<HttpReply> HttpExchange(const std::string& host, const std::string& port,
         std::string lower = head;
         for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         const auto at = lower.find("content-length:");
-        if (at != std::string::npos) body_length = std::stoul(lower.substr(at + 15));
+        if (at != std::string::npos) {
+          try {
+            body_length = std::stoul(lower.substr(at + 15));
+          } catch (const std::exception&) {
+            done = asio::error::invalid_argument;  // a malformed head: garbled
+            return;
+          }
+        }
         const size_t have = buffer.size() - head_size;
         if (have >= body_length) {
           done = boost::system::error_code();
@@ -247,6 +257,12 @@ Result<HttpReply> HttpExchange(const std::string& host, const std::string& port,
   return reply;
 }
 
+// A string field of a JSON object, "" when absent or of another type.
+std::string Text(const json& j, const std::string& key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 class HttpInstrument final : public Instrument {
  public:
   HttpInstrument(InstrumentOptions options, std::string host, std::string port)
@@ -256,12 +272,13 @@ class HttpInstrument final : public Instrument {
   Result<std::string> Identify() override {
     auto j = Call("GET", "/api/info", "");
     if (!j) return tl::unexpected(j.error());
-    return j->value("identity", "");
+    return Text(*j, "identity");
   }
   Result<Capabilities> GetCapabilities() override {
     auto j = Call("GET", "/api/info", "");
     if (!j) return tl::unexpected(j.error());
-    return ParseCapabilities(j->value("capabilities", json::object()).dump(), options_.name);
+    return ParseCapabilities(j->contains("capabilities") ? (*j)["capabilities"].dump() : "{}",
+                             options_.name);
   }
   Status Submit(const RunRequest& r) override {
     auto j =
@@ -276,12 +293,18 @@ class HttpInstrument final : public Instrument {
       if (j.error().code == ErrorCode::kNotFound) return RunStatus{RunState::kUnknown, ""};
       return tl::unexpected(j.error());
     }
-    return RunStatus{ParseState(j->value("state", "")), j->value("reason", "")};
+    const std::string state = Text(*j, "state");
+    const RunState parsed = ParseState(state);
+    if (parsed == RunState::kUnknown) {  // only a 404 means the instrument never heard of it
+      return MakeError(ErrorCode::kUnavailable,
+                       options_.name + ": unexpected run state '" + state + "' for " + id);
+    }
+    return RunStatus{parsed, Text(*j, "reason")};
   }
   Result<std::string> Fetch(const std::string& id) override {
     auto j = Call("GET", "/api/runs/" + id + "/data", "");
     if (!j) return tl::unexpected(j.error());
-    return j->value("data", "");
+    return Text(*j, "data");
   }
   Status Abort(const std::string& id) override {
     auto j = Call("POST", "/api/runs/" + id + "/abort", "");
@@ -310,16 +333,16 @@ class HttpInstrument final : public Instrument {
       Error failure;
       if (reply) {
         json j = json::parse(reply->body, nullptr, false);
-        if (j.is_discarded()) {
+        if (j.is_discarded() || !j.is_object()) {
           failure = {ErrorCode::kUnavailable, method + " " + path + ": garbled reply"};
         } else if (reply->status == 503) {
           failure = {ErrorCode::kUnavailable,
-                     method + " " + path + ": busy (" + j.value("error", "") + ")"};
+                     method + " " + path + ": busy (" + Text(j, "error") + ")"};
         } else if (reply->status >= 400) {
           return MakeError(
               reply->status == 404 ? ErrorCode::kNotFound : ErrorCode::kFailedPrecondition,
               options_.name + " refused " + method + " " + path + ": " +
-                  j.value("error", reply->body));
+                  (j.contains("error") ? Text(j, "error") : reply->body));
         } else {
           return j;
         }

@@ -1,5 +1,7 @@
 #include "instruments/transport.h"
 
+#include <termios.h>
+
 #include <boost/asio.hpp>
 
 #include <chrono>
@@ -164,6 +166,8 @@ class SerialTransport final : public LineTransport {
       port_.reset();
       return MakeError(ErrorCode::kUnavailable, Describe() + ": " + ec.message());
     }
+    // A late reply to a command that timed out must not pass for the next one's.
+    ::tcflush(port_->native_handle(), TCIFLUSH);
     return {};
   }
 

@@ -21,7 +21,7 @@ struct TransportOptions {
   // "tcp:HOST:PORT" (or "HOST:PORT"), or "serial:/dev/ttyUSB0" (a serial port or a pty).
   std::string address;
   int baud = 9600;       // serial only
-  double timeout = 2.0;  // seconds for one exchange (connect included)
+  double timeout = 2.0;  // seconds to connect, and again for one exchange (name lookup unbounded)
   int retries = 3;       // further tries after a failed exchange
   double backoff = 0.2;  // seconds before the first retry, doubling each time
 };

@@ -57,7 +57,7 @@ Status ParseInstruments(const Config& config, CampaignConfig& c) {
   LABLOOP_ASSIGN(e.reader, config.GetString("experiment.reader", ""));
   LABLOOP_ASSIGN(e.top_concentration,
                  config.GetDouble("experiment.top_concentration", e.top_concentration, 1e-15, 10));
-  LABLOOP_ASSIGN(v, config.GetInt("experiment.points", e.points, 5, 384));
+  LABLOOP_ASSIGN(v, config.GetInt("experiment.points", e.points, 7, 384));
   e.points = static_cast<int>(v);
   LABLOOP_ASSIGN(e.fold, config.GetDouble("experiment.fold", e.fold, 1.01, 1000));
   LABLOOP_ASSIGN(e.poll_seconds,

@@ -135,6 +135,7 @@ class CampaignRun {
       }
       row_of_[c.id] = static_cast<int64_t>(ids_.size());
       ids_.push_back(c.id);
+      generated_in_.push_back(c.source.rfind("generator:", 0) == 0 ? c.round_added : -1);
       smiles_.push_back(c.smiles);
       features_.AddRow(fp->indices, fp->values);
     }
@@ -165,7 +166,14 @@ class CampaignRun {
         if (!molecule) return tl::unexpected(molecule.error());
         descriptors[i] = chem::ComputeDescriptors(*molecule);
       }
-      descriptor_scaling_ = chem::DescriptorScaling::Fit(descriptors, config_.descriptor_weight);
+      // Scaled over the library alone: generated candidates join later, and a restart must not
+      // change what every row looks like.
+      std::vector<std::vector<double>> library;
+      for (size_t i = 0; i < descriptors.size(); ++i) {
+        if (generated_in_[i] < 0) library.push_back(descriptors[i]);
+      }
+      descriptor_scaling_ = chem::DescriptorScaling::Fit(library.empty() ? descriptors : library,
+                                                         config_.descriptor_weight);
       const auto& scaling = *descriptor_scaling_;
       std::vector<std::vector<float>> scaled(descriptors.size());
       for (size_t i = 0; i < descriptors.size(); ++i) scaled[i] = scaling.Apply(descriptors[i]);
@@ -373,8 +381,11 @@ class CampaignRun {
       if (!evaluated->count(ids_[r])) pool_rows.push_back(static_cast<int64_t>(r));
     }
     int64_t batch = round == 0 ? config_.initial_batch : config_.batch_size;
-    batch = std::min<int64_t>({batch, config_.max_evaluations - spent->evaluations_spent,
-                               static_cast<int64_t>(pool_rows.size())});
+    batch = std::min<int64_t>(batch, config_.max_evaluations - spent->evaluations_spent);
+    // Generators add candidates during selection; without them the pool bounds the batch.
+    if (round == 0 || config_.generators.empty()) {
+      batch = std::min<int64_t>(batch, static_cast<int64_t>(pool_rows.size()));
+    }
     auto measurements = db_->ListMeasurements(config_.property);
     if (!measurements) return tl::unexpected(measurements.error());
 
@@ -896,10 +907,17 @@ class CampaignRun {
   Status ProposeCandidates(int round, const Acquire& acquire, std::vector<RoundModel>& models,
                            std::vector<double>& scores, std::vector<int64_t>& pool_rows) {
     auto t0 = std::chrono::steady_clock::now();
+    // A round resumed after its generated candidates were stored does not generate again: they
+    // are in the pool already (LoadPool), and the same round must not propose twice.
+    if (std::find(generated_in_.begin(), generated_in_.end(), round) != generated_in_.end()) {
+      LogInfo("round {}: generated candidates already stored (a resumed round)", round);
+      return {};
+    }
     std::vector<double> sorted = scores;
     std::sort(sorted.begin(), sorted.end());
     generators::Fitness fitness =
         [&](const std::vector<std::string>& smiles) -> Result<std::vector<double>> {
+      if (smiles.empty()) return std::vector<double>();
       const Featurized f = Featurize(smiles);
       auto predicted = PredictNew(models, f);
       if (!predicted) return tl::unexpected(predicted.error());
@@ -925,9 +943,33 @@ class CampaignRun {
     }
     auto proposed = ProposeForRound(config_, round, fitness, seeds);
     if (!proposed) return tl::unexpected(proposed.error());
+    // A molecule the models cannot read (no molecular graph for a graph model) is no candidate.
+    {
+      std::vector<std::string> all;
+      for (const auto& c : proposed->candidates) all.push_back(c.smiles);
+      const Featurized check = Featurize(all);
+      std::vector<db::NewCandidate> readable;
+      for (size_t i = 0; i < all.size(); ++i) {
+        if (check.ok[i]) {
+          readable.push_back(std::move(proposed->candidates[i]));
+        } else {
+          proposed->rejected.push_back({proposed->candidates[i].source,
+                                        "round " + std::to_string(round), "", all[i],
+                                        "no molecular graph for " + config_.model.kind});
+        }
+      }
+      proposed->candidates = std::move(readable);
+    }
     auto added = db_->AddCandidates(proposed->candidates);
     if (!added) return tl::unexpected(added.error());
     LABLOOP_TRY(db_->AddRejectedInputs(proposed->rejected));
+    json event = {{"round", round},
+                  {"proposed", proposed->candidates.size() + proposed->rejected.size()},
+                  {"failed_filters", proposed->rejected.size()},
+                  {"already_candidates", added->duplicates},
+                  {"added", added->added},
+                  {"generators", proposed->reports}};
+    LABLOOP_TRY(db_->LogEvent("labloop", "candidates_generated", event.dump()));
     CrashPoint("generated");
 
     // The new candidates become pool rows.
@@ -938,6 +980,13 @@ class CampaignRun {
       new_smiles.push_back(proposed->candidates[i].smiles);
       new_ids.push_back(added->ids[i]);
     }
+    if (new_ids.empty()) {
+      LogInfo(
+          "round {}: no new generated candidates ({} failed the filters, {} were already "
+          "candidates)",
+          round, proposed->rejected.size(), added->duplicates);
+      return {};
+    }
     const Featurized f = Featurize(new_smiles);
     auto predicted = PredictNew(models, f);
     if (!predicted) return tl::unexpected(predicted.error());
@@ -947,6 +996,7 @@ class CampaignRun {
       const int64_t row = static_cast<int64_t>(ids_.size());
       row_of_[new_ids[i]] = row;
       ids_.push_back(new_ids[i]);
+      generated_in_.push_back(round);
       smiles_.push_back(new_smiles[i]);
       auto take = [&](learners::SparseMatrix& to, const learners::SparseMatrix& from) {
         to.AddRow(std::vector<int64_t>(from.indices.begin() + from.offsets[i],
@@ -977,13 +1027,6 @@ class CampaignRun {
       }
       LABLOOP_TRY(db_->StorePredictions(models[k].model_id, rows));
     }
-    json event = {{"round", round},
-                  {"proposed", proposed->candidates.size() + proposed->rejected.size()},
-                  {"failed_filters", proposed->rejected.size()},
-                  {"already_candidates", added->duplicates},
-                  {"added", new_ids.size()},
-                  {"generators", proposed->reports}};
-    LABLOOP_TRY(db_->LogEvent("labloop", "candidates_generated", event.dump()));
     LogInfo(
         "round {}: {} generated candidates added ({} failed the filters, {} were already "
         "candidates) in {:.1f} s",
@@ -1231,6 +1274,7 @@ class CampaignRun {
   std::optional<chem::DescriptorScaling> descriptor_scaling_;  // when descriptors are added
   std::vector<chem::MolGraph> graphs_;           // per candidate row, for graph models only
   std::vector<int64_t> ids_;                     // row -> candidate id
+  std::vector<int> generated_in_;                // row -> round a generator added it, or -1
   std::vector<std::string> smiles_;              // row -> canonical SMILES
   std::unordered_map<int64_t, int64_t> row_of_;  // candidate id -> row
 };
@@ -1660,6 +1704,22 @@ Result<CancelSummary> CancelUnfinishedJobs(const std::string& campaign_path,
   auto cancelled = (*db)->CancelJobs(ids, who, "cancelled by " + who);
   if (!cancelled) return tl::unexpected(cancelled.error());
   summary.jobs = *cancelled;
+  // Experiment steps on instruments: aborted there and in the file (the others never go out).
+  auto steps = (*db)->ListExperiments({"requested", "approved", "sent", "running"});
+  if (!steps) return tl::unexpected(steps.error());
+  for (const auto& step : *steps) {
+    if (step.state == "sent" || step.state == "running") {
+      for (const auto& options : config->instruments) {
+        if (options.name != step.instrument) continue;
+        auto instrument = instruments::CreateInstrument(options);
+        auto aborted = instrument ? (*instrument)->Abort(step.request_id)
+                                  : Status(tl::unexpected(instrument.error()));
+        if (!aborted)
+          LogWarn("abort {} on {}: {}", step.request_id, step.instrument, aborted.error().message);
+      }
+    }
+    LABLOOP_TRY((*db)->EndExperimentJob(step.job_id, true, "cancelled by " + who));
+  }
   const std::string batch_root = fs::absolute(campaign_path).string() + ".batches/";
   for (const auto& external_id : batches) {
     auto ref = *simulators::ParseBatchRef(external_id);

@@ -132,7 +132,13 @@ Result<std::string> ExperimentRunner::SafetyCheck(const db::ExperimentRow& step,
     }
     json j = json::parse(caps->json, nullptr, false);
     if (j.contains("elements")) {
-      const auto allowed = j["elements"].get<std::set<std::string>>();
+      std::set<std::string> allowed;
+      try {
+        allowed = j["elements"].get<std::set<std::string>>();
+      } catch (const json::exception&) {
+        return MakeError(ErrorCode::kUnavailable,
+                         step.instrument + ": its capabilities' elements are not a list of names");
+      }
       auto molecule = chem::Molecule::FromSmiles(step.smiles);
       if (!molecule) return "unreadable molecule: " + molecule.error().message;
       for (const auto& element : molecule->Elements()) {
@@ -141,29 +147,39 @@ Result<std::string> ExperimentRunner::SafetyCheck(const db::ExperimentRow& step,
     }
   }
   // Concurrency: the instrument runs at most this many at once; the rest wait here, unsent.
-  int busy = 0;
-  for (const auto& other : all) {
-    busy +=
-        other.instrument == step.instrument && (other.state == "sent" || other.state == "running");
-  }
-  if (busy >= caps->concurrency) return std::string("wait");
+  (void)all;
+  if (busy_[step.instrument] >= caps->concurrency) return std::string("wait");
   return std::string();
 }
 
-Status ExperimentRunner::Send(const db::ExperimentRow& step) {
+Status ExperimentRunner::Send(const db::ExperimentRow& step, int64_t& ended) {
   auto instrument = InstrumentFor(step.instrument);
   if (!instrument) return tl::unexpected(instrument.error());
+  auto stop = db_.GetEmergencyStop();  // looked at before every send, not once a pass
+  if (!stop) return tl::unexpected(stop.error());
+  if (stop->active) {
+    stopped_ = true;
+    return {};
+  }
   // Stored before the instrument hears of it: a crash now resends under the same request id.
   LABLOOP_TRY(db_.UpdateExperiment(step.id, "sent"));
   auto submitted = (*instrument)->Submit({step.request_id, step.smiles, ArgsOf(step)});
   if (submitted) {
+    ++busy_[step.instrument];
     CrashPoint("experiment_sent");  // the instrument has it; the file says sent
     return {};
   }
   if (submitted.error().code == ErrorCode::kFailedPrecondition) {  // the instrument refused
+    stop = db_.GetEmergencyStop();
+    if (stop && stop->active) {  // stopped meanwhile: it waits for resume, it did not fail
+      stopped_ = true;
+      return db_.UpdateExperiment(step.id, "approved");
+    }
     LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", "", "", submitted.error().message));
+    ++ended;
     return db_.EndExperimentJob(step.job_id, false, submitted.error().message);
   }
+  ++busy_[step.instrument];  // it may have arrived: counted as out until a poll says otherwise
   // Unreachable after the retries: left sent; the next look polls and resends.
   LogWarn("experiment {} ({}): {}", step.request_id, step.instrument, submitted.error().message);
   return {};
@@ -229,7 +245,8 @@ Status ExperimentRunner::Check(const db::ExperimentRow& step, int64_t& ended) {
   }
   switch (status->state) {
     case RunState::kUnknown:  // the request never arrived: send it again, same request id
-      return Send(step);
+      --busy_[step.instrument];
+      return Send(step, ended);
     case RunState::kQueued:
     case RunState::kRunning:
       if (step.state == "sent") LABLOOP_TRY(db_.UpdateExperiment(step.id, "running"));
@@ -269,8 +286,13 @@ Result<int64_t> ExperimentRunner::Run() {
     if (!all) return tl::unexpected(all.error());
     bool active = false;
     std::map<int64_t, int> last_step;
-    for (const auto& step : *all)
+    busy_.clear();
+    for (const auto& step : *all) {
       last_step[step.job_id] = std::max(last_step[step.job_id], step.step);
+      const bool job_open =
+          step.job_state != "done" && step.job_state != "failed" && step.job_state != "cancelled";
+      if (job_open && (step.state == "sent" || step.state == "running")) ++busy_[step.instrument];
+    }
     std::map<int64_t, bool> earlier_done;  // job -> every earlier step done
     for (const auto& step : *all) {
       if (step.step == 0) earlier_done[step.job_id] = true;
@@ -298,7 +320,8 @@ Result<int64_t> ExperimentRunner::Run() {
           ++ended;
           continue;
         }
-        LABLOOP_TRY(Send(step));
+        LABLOOP_TRY(Send(step, ended));
+        if (stopped_) return ended;
         first_seen[step.id] = std::chrono::steady_clock::now();
         active = true;
       } else if (step.state == "sent" || step.state == "running") {
@@ -311,12 +334,13 @@ Result<int64_t> ExperimentRunner::Run() {
           if (instrument) (void)(*instrument)->Abort(step.request_id);
           const std::string why =
               "timed out after " + std::to_string(config_.experiment.timeout) + " s";
-          LABLOOP_TRY(db_.UpdateExperiment(step.id, "aborted", "", "", why));
+          LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", "", "", why));
           LABLOOP_TRY(db_.EndExperimentJob(step.job_id, false, why));
           ++ended;
           continue;
         }
         LABLOOP_TRY(Check(step, ended));
+        if (stopped_) return ended;
         active = true;
       } else if (step.state == "done" && step.step == last_step[step.job_id]) {
         // A crash between the assay's end and its measurement: ingest it now (once).
@@ -334,11 +358,10 @@ Result<int64_t> ExperimentRunner::Run() {
 Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, const std::string& who,
                                           const std::string& reason) {
   const auto t0 = std::chrono::steady_clock::now();
-  // Beside a running controller: it sees the stop at its next look and sends nothing more.
+  // Beside a running controller: it sees the stop before its next send and sends nothing more.
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
   if (!db) return tl::unexpected(db.error());
-  LABLOOP_TRY((*db)->SetEmergencyStop(true, who, reason));
-  auto config = ConfigOf(**db);
+  auto config = ConfigOf(**db);  // a read: never waits for the controller's writes
   if (!config) return tl::unexpected(config.error());
   EmergencyStopReport report;
   std::vector<std::thread> threads;
@@ -355,7 +378,14 @@ Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, cons
       if (!stopped) failures[i] = options.name + ": " + stopped.error().message;
     });
   }
+  // The stop is recorded while the instruments are told: a file the controller keeps busy does
+  // not hold up the instruments.
+  auto recorded = (*db)->SetEmergencyStop(true, who, reason);
   for (auto& t : threads) t.join();
+  if (!recorded) {
+    report.failures.push_back("campaign file: the stop was not recorded: " +
+                              recorded.error().message);
+  }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& f : failures) {
     if (f.empty()) {

@@ -38,7 +38,9 @@ class ExperimentRunner {
   // "" when the step may be sent, else why not.
   Result<std::string> SafetyCheck(const db::ExperimentRow& step,
                                   const std::vector<db::ExperimentRow>& all);
-  Status Send(const db::ExperimentRow& step);
+  // Sends a step unless the emergency stop is active (then stopped() turns true and the step
+  // stays approved). A refusal fails the step and its job (counted in `ended`).
+  Status Send(const db::ExperimentRow& step, int64_t& ended);
   Status Check(const db::ExperimentRow& step, int64_t& ended);
   Status Finish(const db::ExperimentRow& step, const std::string& data, int64_t& ended);
 
@@ -46,6 +48,7 @@ class ExperimentRunner {
   const CampaignConfig& config_;
   std::map<std::string, std::unique_ptr<instruments::Instrument>> instruments_;
   std::map<std::string, instruments::Capabilities> capabilities_;
+  std::map<std::string, int> busy_;  // instrument -> steps out on it (sent or running), this pass
   bool stopped_ = false;
 };
 

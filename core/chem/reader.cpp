@@ -450,6 +450,16 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
     return MakeError(ErrorCode::kInvalidArgument,
                      "reading '" + path + "' at line " + std::to_string(line) + ": " + e.what());
   }
+  // An SDF whose last record lacks its "$$$$" still counts that record.
+  if (sdf && mol_block.find("M  END") != std::string::npos) {
+    auto molecule = Molecule::FromMolBlock(mol_block, options.limits);
+    if (molecule) {
+      on_record(record_line, molecule->CanonicalSmiles());
+    } else {
+      LogWarn("{} record {} (line {}): {}", name, record + 1, record_line,
+              molecule.error().message);
+    }
+  }
   // The stream swallows a decompressor's exception and only sets badbit: a damaged .gz.
   if (in.bad()) {
     return MakeError(ErrorCode::kInvalidArgument, "reading '" + path + "' failed after line " +
