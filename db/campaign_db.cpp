@@ -962,8 +962,8 @@ Status CampaignDb::FinishRound(int round) {
 
 Result<std::vector<MeasurementRow>> CampaignDb::ListMeasurements(const std::string& property) {
   Statement select(impl_->db,
-                   "SELECT me.job_id, me.candidate_id, j.round, mo.smiles, me.property, me.value "
-                   "FROM measurement me JOIN job j ON j.id = me.job_id "
+                   "SELECT me.job_id, me.candidate_id, j.round, mo.smiles, me.property, me.value, "
+                   "me.fidelity FROM measurement me JOIN job j ON j.id = me.job_id "
                    "JOIN candidate c ON c.id = me.candidate_id "
                    "JOIN molecule mo ON mo.id = c.molecule_id "
                    "WHERE ? = '' OR me.property = ? ORDER BY me.id");
@@ -971,7 +971,7 @@ Result<std::vector<MeasurementRow>> CampaignDb::ListMeasurements(const std::stri
   std::vector<MeasurementRow> rows;
   LABLOOP_TRY(select.ForEachRow([&] {
     rows.push_back({select.Int(0), select.Int(1), static_cast<int>(select.Int(2)), select.Text(3),
-                    select.Text(4), select.Double(5)});
+                    select.Text(4), select.Double(5), select.Text(6)});
   }));
   return rows;
 }

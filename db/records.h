@@ -171,6 +171,7 @@ struct MeasurementRow {
   std::string smiles;
   std::string property;
   double value = 0;
+  std::string fidelity;  // simulation | experiment | lookup
 };
 
 struct RequeueResult {

@@ -523,6 +523,59 @@ class CampaignRun {
     }
   }
 
+  // Simulations inform the model of the experimental property: once experiments exist, each
+  // candidate trains on its experimental value when it has one, else on its simulated value mapped
+  // onto the experimental scale by y_exp = a + b y_sim, least squares over the candidates measured
+  // both ways (at least 3; the identity before that). One row per candidate, in candidate order.
+  // Without experiments the rows are returned as they are. `record` receives a, b and the pairs.
+  static std::vector<db::MeasurementRow> OnExperimentalScale(std::vector<db::MeasurementRow> rows,
+                                                             json& record) {
+    std::map<int64_t, std::vector<const db::MeasurementRow*>> experiment, simulation;
+    for (const auto& m : rows)
+      (m.fidelity == "experiment" ? experiment : simulation)[m.candidate_id].push_back(&m);
+    if (experiment.empty()) return rows;
+    auto mean = [](const std::vector<const db::MeasurementRow*>& v) {
+      double sum = 0;
+      for (const auto* m : v) sum += m->value;
+      return sum / static_cast<double>(v.size());
+    };
+    std::vector<std::pair<double, double>> pairs;  // (simulated, experimental)
+    for (const auto& [id, e] : experiment) {
+      auto s = simulation.find(id);
+      if (s != simulation.end()) pairs.emplace_back(mean(s->second), mean(e));
+    }
+    double a = 0, b = 1;
+    if (pairs.size() >= 3) {
+      double sx = 0, sy = 0, sxx = 0, sxy = 0;
+      const double n = static_cast<double>(pairs.size());
+      for (const auto& [x, v] : pairs) sx += x, sy += v, sxx += x * x, sxy += x * v;
+      const double var = sxx - sx * sx / n;
+      if (var > 1e-12) {
+        b = (sxy - sx * sy / n) / var;
+        a = (sy - b * sx) / n;
+      } else {
+        a = sy / n - sx / n;  // every simulation alike: an offset only
+      }
+    }
+    record = {{"a", a}, {"b", b}, {"pairs", pairs.size()}, {"experiments", experiment.size()}};
+    std::vector<db::MeasurementRow> out;
+    std::set<int64_t> done;
+    for (const auto& m : rows) {
+      if (!done.insert(m.candidate_id).second) continue;
+      db::MeasurementRow row = m;
+      auto e = experiment.find(m.candidate_id);
+      if (e != experiment.end()) {
+        row = *e->second.front();
+        row.value = mean(e->second);
+      } else {
+        row.value = a + b * mean(simulation[m.candidate_id]);
+        row.fidelity = "simulation (mapped)";
+      }
+      out.push_back(row);
+    }
+    return out;
+  }
+
   Result<RoundModel> TrainAndPredict(int round, size_t objective,
                                      const std::vector<db::MeasurementRow>& measurements,
                                      const std::vector<int64_t>& pool_rows,
@@ -535,6 +588,8 @@ class CampaignRun {
     std::stable_sort(sorted.begin(), sorted.end(),
                      [](const auto& a, const auto& b) { return a.candidate_id < b.candidate_id; });
     RoundModel out;
+    json fidelity_map = json::object();
+    sorted = OnExperimentalScale(std::move(sorted), fidelity_map);
     std::vector<int64_t> train_rows;
     std::vector<double> y;
     for (const auto& m : sorted) {
@@ -571,11 +626,13 @@ class CampaignRun {
     row.kind = (*model)->Kind();
     row.property = o.property;
     row.training_size = static_cast<int64_t>(y.size());
-    row.metrics_json = json{{"train_rmse", train_rmse},
-                            {"fit_seconds", fit_seconds},
-                            {"fit", json::parse((*model)->FitReport(), nullptr, false)},
-                            {"calibration", calibration->record}}
-                           .dump();
+    row.metrics_json = json{
+        {"train_rmse", train_rmse},
+        {"fit_seconds", fit_seconds},
+        {"fit", json::parse((*model)->FitReport(), nullptr, false)},
+        {"calibration", calibration->record},
+        {"fidelity_map",
+         fidelity_map}}.dump();
     row.weights = *weights;
     auto model_id = db_->StoreModel(row);
     if (!model_id) return tl::unexpected(model_id.error());

@@ -56,7 +56,7 @@ std::string WriteCampaign(const testing::TempDir& dir, const std::string& synth,
       "[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\nper_round = 2\n"
       "poll_seconds = 0.05\n" +
       experiment_extra +
-      "[budget]\ninitial_batch = 6\nbatch_size = 3\nmax_evaluations = 14\nmax_rounds = 3\n";
+      "[budget]\ninitial_batch = 8\nbatch_size = 3\nmax_evaluations = 18\nmax_rounds = 3\n";
   dir.Write("lab.toml", config);
   const std::string campaign = dir.File("lab.labloop");
   REQUIRE(InitCampaignFromText(campaign, config, "lab.toml", dir.path()));
@@ -117,10 +117,11 @@ TEST_CASE("Experiments run through approval, synthesis and the assay into measur
           4 * fit["pic50_sigma"].get<double>() + 0.1);
   }
   CHECK(assays >= 2);
-  auto history = QueryCampaign(campaign,
-                               "SELECT kind FROM event WHERE kind LIKE 'experiment_%' AND "
-                               "json_extract(detail, '$.experiment') = CAST(? AS INTEGER) ORDER BY id",
-                               {steps[0][0]});
+  auto history =
+      QueryCampaign(campaign,
+                    "SELECT kind FROM event WHERE kind LIKE 'experiment_%' AND "
+                    "json_extract(detail, '$.experiment') = CAST(? AS INTEGER) ORDER BY id",
+                    {steps[0][0]});
   std::vector<std::string> kinds;
   for (const auto& h : history) kinds.push_back(h[0]);
   CHECK(kinds ==
@@ -133,6 +134,13 @@ TEST_CASE("Experiments run through approval, synthesis and the assay into measur
                                 "'experiment'");
   CHECK(static_cast<int>(measured.size()) == assays);
   for (const auto& m : measured) CHECK(std::stod(m[1]) > 0);
+  // Later models train on the experimental scale: simulations mapped by the fitted a + b y_sim.
+  auto metrics = QueryCampaign(campaign, "SELECT metrics FROM model ORDER BY id DESC LIMIT 1");
+  auto map = nlohmann::json::parse(metrics[0][0])["fidelity_map"];
+  INFO(map.dump());
+  CHECK(map["experiments"].get<int>() >= 1);
+  CHECK(map["pairs"].get<int>() >= 1);  // confirmed finalists were simulated first
+  CHECK(map.contains("a"));
 }
 
 TEST_CASE("A controller killed mid-experiment resumes it - nothing lost, nothing run twice",
