@@ -20,6 +20,7 @@
 #include "app/engine/engine.h"
 #include "app/engine/experiments.h"
 #include "instruments/assay_fit.h"
+#include "instruments/emulator_process.h"
 #include "instruments/instrument.h"
 
 namespace labloop::cli {
@@ -36,34 +37,13 @@ namespace fs = std::filesystem;
 // An emulator child process, killed at scope end.
 class Emulator {
  public:
-  Emulator(const std::string& program, std::vector<std::string> flags, const std::string& dir) {
-    const std::string port_file = dir + "/port-" + std::to_string(counter_++);
-    flags.insert(flags.begin(), {program, "--port-file", port_file});
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::vector<char*> argv;
-      for (auto& f : flags) argv.push_back(f.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    for (int i = 0; i < 500 && port_.empty(); ++i) {
-      std::ifstream in(port_file);
-      in >> port_;
-      if (port_.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-  ~Emulator() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  bool ok() const { return !port_.empty(); }
-  std::string address() const { return "127.0.0.1:" + port_; }
+  Emulator(const std::string& program, std::vector<std::string> flags, const std::string& dir)
+      : process_(program, std::move(flags), dir) {}
+  bool ok() const { return true; }  // the constructor throws when it does not start
+  std::string address() const { return process_.Address(); }
 
  private:
-  static inline int counter_ = 0;
-  pid_t pid_ = -1;
-  std::string port_;
+  instruments::EmulatorProcess process_;
 };
 
 std::unique_ptr<instruments::Instrument> Connect(const std::string& address,
@@ -85,7 +65,7 @@ double Percentile(std::vector<double> v, double q) {
 
 }  // namespace
 
-Status RunInstrumentsBench(const InstrumentsBench& o) {
+Status RunInstrumentsBench(const InstrumentsBench& o) try {
   std::string program = o.emulator;
   if (program.empty()) {
     program = (fs::read_symlink("/proc/self/exe").parent_path() / "labloop-emulator").string();
@@ -215,6 +195,8 @@ Status RunInstrumentsBench(const InstrumentsBench& o) {
   std::error_code ec;
   fs::remove_all(dir, ec);
   return WriteJson(o.json_path, out);
+} catch (const std::runtime_error& e) {  // an emulator that did not start
+  return MakeError(ErrorCode::kUnavailable, e.what());
 }
 
 }  // namespace labloop::cli

@@ -21,7 +21,7 @@
 
 using namespace labloop;
 using namespace labloop::engine;
-using testing::EmulatorProcess;
+using testing::Emulator;
 using testing::QueryCampaign;
 using testing::RunLabloop;
 
@@ -89,8 +89,8 @@ RunSummary RunApprovingAll(const std::string& campaign) {
 
 TEST_CASE("Experiments run through approval, synthesis and the assay into measurements",
           "[integration][slow]") {
-  EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.2", "--seed", "4"});
-  EmulatorProcess reader({"--kind", "plate_reader", "--http", "--duration", "0.3", "--seed", "5"});
+  Emulator synth({"--kind", "synthesizer", "--duration", "0.2", "--seed", "4"});
+  Emulator reader({"--kind", "plate_reader", "--http", "--duration", "0.3", "--seed", "5"});
   testing::TempDir dir;
   auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "http");
   auto run = RunApprovingAll(campaign);
@@ -145,8 +145,8 @@ TEST_CASE("Experiments run through approval, synthesis and the assay into measur
 
 TEST_CASE("A controller killed mid-experiment resumes it - nothing lost, nothing run twice",
           "[integration][slow]") {
-  EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.5", "--seed", "4"});
-  EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.3", "--seed", "5"});
+  Emulator synth({"--kind", "synthesizer", "--duration", "0.5", "--seed", "4"});
+  Emulator reader({"--kind", "plate_reader", "--duration", "0.3", "--seed", "5"});
   testing::TempDir dir;
   auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
   // Stop at the approval gate, approve, then die right after the first step reached the
@@ -178,8 +178,8 @@ TEST_CASE("A controller killed mid-experiment resumes it - nothing lost, nothing
 
 TEST_CASE("The emergency stop halts the instruments within 100 ms and holds until resume --ack",
           "[integration][slow]") {
-  EmulatorProcess synth({"--kind", "synthesizer", "--duration", "60", "--seed", "4"});
-  EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.2", "--seed", "5"});
+  Emulator synth({"--kind", "synthesizer", "--duration", "60", "--seed", "4"});
+  Emulator reader({"--kind", "plate_reader", "--duration", "0.2", "--seed", "5"});
   testing::TempDir dir;
   auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
   REQUIRE(RunCampaign(campaign));
@@ -233,8 +233,8 @@ TEST_CASE("The emergency stop halts the instruments within 100 ms and holds unti
 
 TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integration][slow]") {
   SECTION("a noisy assay: fits flagged for review") {
-    EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.1"});
-    EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.1", "--noise", "80"});
+    Emulator synth({"--kind", "synthesizer", "--duration", "0.1"});
+    Emulator reader({"--kind", "plate_reader", "--duration", "0.1", "--noise", "80"});
     testing::TempDir dir;
     auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
     RunApprovingAll(campaign);
@@ -249,8 +249,8 @@ TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integr
     CHECK(failed[0][0].find("flagged for review") != std::string::npos);
   }
   SECTION("a dilution series beyond the reader's limits: refused before sending") {
-    EmulatorProcess synth({"--kind", "synthesizer", "--duration", "0.1"});
-    EmulatorProcess reader({"--kind", "plate_reader", "--duration", "0.1"});
+    Emulator synth({"--kind", "synthesizer", "--duration", "0.1"});
+    Emulator reader({"--kind", "plate_reader", "--duration", "0.1"});
     testing::TempDir dir;
     // A top concentration of 10 mM, above the reader's 1 mM.
     auto unsafe =

@@ -14,7 +14,7 @@
 
 using namespace labloop;
 using namespace labloop::instruments;
-using labloop::testing::EmulatorProcess;
+using labloop::testing::Emulator;
 
 namespace {
 
@@ -78,7 +78,7 @@ TEST_CASE("A dose-response run on the emulated plate reader - fitted near the hi
     INFO(driver);
     std::vector<std::string> flags = {"--kind", "plate_reader", "--duration", "0.2", "--seed", "3"};
     if (driver == "http") flags.push_back("--http");
-    EmulatorProcess emulator(flags);
+    Emulator emulator(flags);
     auto reader = Connect(emulator.Address(), driver);
     auto identity = reader->Identify();
     REQUIRE(identity);
@@ -113,7 +113,7 @@ TEST_CASE("A lost reply to RUN is retried - and the experiment runs once", "[int
         "--kind", "synthesizer", "--duration", "0.1",           "--fault",
         "drop",   "--fault-on",  "RUN",        "--fault-count", "2"};
     if (driver == "http") flags.push_back("--http");
-    EmulatorProcess emulator(flags);
+    Emulator emulator(flags);
     auto synthesizer = Connect(emulator.Address(), driver);
     REQUIRE(synthesizer->Submit({"s1", kIbuprofen, {10}}));
     CHECK(WaitDone(*synthesizer, "s1").state == RunState::kDone);
@@ -127,8 +127,8 @@ TEST_CASE("A lost reply to RUN is retried - and the experiment runs once", "[int
 TEST_CASE("Delayed and garbled replies are retried on a fresh connection", "[integration]") {
   for (const std::string fault : {"delay", "garbage"}) {
     INFO(fault);
-    EmulatorProcess emulator({"--kind", "plate_reader", "--duration", "0.1", "--fault", fault,
-                              "--fault-on", "STAT?", "--fault-count", "1", "--delay", "2"});
+    Emulator emulator({"--kind", "plate_reader", "--duration", "0.1", "--fault", fault,
+                       "--fault-on", "STAT?", "--fault-count", "1", "--delay", "2"});
     auto reader = Connect(emulator.Address(), "scpi", /*timeout=*/0.4);
     REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}}));
     auto t0 = Clock::now();
@@ -141,7 +141,7 @@ TEST_CASE("Delayed and garbled replies are retried on a fresh connection", "[int
 TEST_CASE("A stuck instrument times out after the retries - a refusal is not retried",
           "[integration]") {
   {
-    EmulatorProcess emulator(
+    Emulator emulator(
         {"--kind", "plate_reader", "--fault", "stuck", "--fault-on", "RUN", "--fault-count", "0"});
     auto reader = Connect(emulator.Address(), "scpi", /*timeout=*/0.3, /*retries=*/2);
     auto t0 = Clock::now();
@@ -155,7 +155,7 @@ TEST_CASE("A stuck instrument times out after the retries - a refusal is not ret
     CHECK(reader->Identify());  // the instrument still answers other commands
   }
   {
-    EmulatorProcess emulator(
+    Emulator emulator(
         {"--kind", "plate_reader", "--fault", "refuse", "--fault-on", "RUN", "--fault-count", "0"});
     auto reader = Connect(emulator.Address());
     auto t0 = Clock::now();
@@ -174,7 +174,7 @@ TEST_CASE("A stuck instrument times out after the retries - a refusal is not ret
 }
 
 TEST_CASE("The scpi driver over a serial line (a pseudo-terminal)", "[integration]") {
-  EmulatorProcess emulator({"--kind", "synthesizer", "--serial", "--duration", "0.1"});
+  Emulator emulator({"--kind", "synthesizer", "--serial", "--duration", "0.1"});
   REQUIRE(emulator.Address().rfind("serial:/dev/pts/", 0) == 0);
   auto synthesizer = Connect(emulator.Address());
   auto identity = synthesizer->Identify();
@@ -186,7 +186,7 @@ TEST_CASE("The scpi driver over a serial line (a pseudo-terminal)", "[integratio
 }
 
 TEST_CASE("Emergency stop aborts every run at once and holds until reset", "[integration]") {
-  EmulatorProcess emulator({"--kind", "plate_reader", "--duration", "30", "--concurrency", "1"});
+  Emulator emulator({"--kind", "plate_reader", "--duration", "30", "--concurrency", "1"});
   auto reader = Connect(emulator.Address());
   REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}}));
   REQUIRE(reader->Submit({"r2", kIbuprofen, {1e-3, 8, 3}}));
