@@ -206,25 +206,36 @@ torch::Tensor LogLikelihood(LmNet& net, const torch::Tensor& sequences) {
 torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
                      torch::Device device, at::Generator& generator) {
   torch::NoGradGuard no_grad;
-  auto token = torch::full({count, 1}, kBegin, torch::TensorOptions(torch::kInt64).device(device));
-  std::vector<torch::Tensor> steps = {token};
-  auto done = torch::zeros({count, 1}, torch::TensorOptions(torch::kBool).device(device));
+  const auto ints = torch::TensorOptions(torch::kInt64).device(device);
+  auto out = torch::full({count, max_tokens + 2}, kPad, ints);
+  out.select(1, 0).fill_(kBegin);
+  // Rows that ended leave the batch: the network only runs on the ones still writing.
+  auto rows = torch::arange(count, ints);  // the output row of each row still going
+  auto token = torch::full({count, 1}, kBegin, ints);
+  const auto never = torch::tensor({kPad, kBegin}, ints);
   torch::optional<LmNetImpl::State> state;
+  int64_t columns = 1;
   for (int t = 0; t <= max_tokens; ++t) {
     auto [logits, next] = net->forward(token, state);
     state = next;
     auto scaled = logits.squeeze(1) / temperature;
     // Padding and the start token are never sampled: only SMILES tokens and the end.
-    scaled.index_fill_(
-        1, torch::tensor({kPad, kBegin}, torch::TensorOptions(torch::kInt64).device(device)),
-        -std::numeric_limits<float>::infinity());
-    auto probabilities = torch::softmax(scaled, 1);
-    token = torch::multinomial(probabilities, 1, false, generator).masked_fill(done, kPad);
-    steps.push_back(token);
-    done = done.logical_or(token.eq(kEnd));
-    if (done.all().item<bool>()) break;
+    scaled.index_fill_(1, never, -std::numeric_limits<float>::infinity());
+    token = torch::multinomial(torch::softmax(scaled, 1), 1, false, generator);
+    out.index_put_({rows, t + 1}, token.squeeze(1));
+    columns = t + 2;
+    auto going = token.squeeze(1).ne(kEnd);
+    const int64_t left = going.sum().item<int64_t>();
+    if (left == 0) break;
+    if (left < rows.size(0)) {
+      auto keep = going.nonzero().squeeze(1);
+      rows = rows.index_select(0, keep);
+      token = token.index_select(0, keep);
+      state = LmNetImpl::State{std::get<0>(*state).index_select(1, keep),
+                               std::get<1>(*state).index_select(1, keep)};
+    }
   }
-  return torch::cat(steps, 1).to(torch::kCPU);
+  return out.slice(1, 0, columns).to(torch::kCPU);
 }
 
 // The SMILES of a sampled row, or "" when it never ended.

@@ -259,7 +259,7 @@ TEST_CASE("The shipped SMILES LSTM samples valid distinct molecules with its ver
   REQUIRE(sampled);
   REQUIRE(sampled->size() == 300);
   auto report = nlohmann::json::parse((*lm)->Report());
-  CHECK(report["validity"].get<double>() > 0.8);
+  CHECK(report["validity"].get<double>() > 0.7);  // 0.82 measured (docs/benchmarks.md)
   std::set<std::string> keys;
   for (const auto& p : *sampled) {
     CHECK(keys.insert(p.inchikey).second);
