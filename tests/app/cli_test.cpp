@@ -19,7 +19,8 @@ bool Contains(const std::string& text, const std::string& part) {
 
 TEST_CASE("Every command has --help", "[integration]") {
   for (const char* command :
-       {"init", "run", "status", "approve", "reject", "export", "demo", "bench", "model"}) {
+       {"init", "run", "status", "approve", "reject", "export", "demo", "bench", "model",
+        "generate", "filter", "lm", "cancel", "estop", "resume"}) {
     INFO(command);
     auto r = RunLabloop({command, "--help"});
     CHECK(r.exit_code == 0);
