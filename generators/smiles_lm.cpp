@@ -20,11 +20,9 @@
 
 #include "core/chem/reader.h"
 #include "core/log.h"
-#include "learners/torch_util.h"
+#include "core/torch/torch_util.h"
 
 namespace labloop::generators {
-
-using learners::GuardTorch;
 
 std::string DefaultLmModel() { return std::string(LABLOOP_MODELS_DIR) + "/zinc250k_lstm.pt"; }
 
@@ -449,7 +447,7 @@ Result<std::unique_ptr<Generator>> CreateSmilesLm(const GeneratorOptions& option
     return MakeError(ErrorCode::kInvalidArgument,
                      "smiles_lm: steering needs steps >= 1 and batch_size >= 1");
   }
-  auto device = learners::ParseDevice(options.device);
+  auto device = ParseDevice(options.device);
   if (!device) return tl::unexpected(device.error());
   auto model = Load(options.model.empty() ? DefaultLmModel() : options.model, *device);
   if (!model) return tl::unexpected(model.error());
@@ -457,7 +455,7 @@ Result<std::unique_ptr<Generator>> CreateSmilesLm(const GeneratorOptions& option
 }
 
 Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count) {
-  auto device = learners::ParseDevice(options.device);
+  auto device = ParseDevice(options.device);
   if (!device) return tl::unexpected(device.error());
   auto model = Load(options.model.empty() ? DefaultLmModel() : options.model, *device);
   if (!model) return tl::unexpected(model.error());
@@ -483,7 +481,7 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "lm train: epochs, batch size and network sizes must be positive");
   }
-  auto device = learners::ParseDevice(o.device);
+  auto device = ParseDevice(o.device);
   if (!device) return tl::unexpected(device.error());
   auto log = [&](const std::string& line) {
     if (o.log) o.log(line);
@@ -539,7 +537,7 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
                   vocabulary.tokens.size()));
 
   return GuardTorch("lm train", [&]() -> Status {
-    learners::ScopedTorchThreads threads(o.threads);
+    ScopedTorchThreads threads(o.threads);
     torch::manual_seed(o.seed);
     const int64_t vocabulary_size = static_cast<int64_t>(vocabulary.tokens.size());
     LmNet net = start ? start->net : LmNet(vocabulary_size, embedding, hidden, layers, o.dropout);

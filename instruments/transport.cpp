@@ -69,49 +69,64 @@ Result<std::string> ExchangeOn(asio::io_context& io, Stream& stream, asio::strea
   return reply;
 }
 
-class TcpTransport final : public LineTransport {
+// What both transports share: a stream opened on first use, one exchange at a time, and a
+// fresh stream after any failure. `Stream` is tcp::socket or serial_port.
+template <typename Stream>
+class StreamTransport : public LineTransport {
  public:
-  TcpTransport(std::string host, std::string port, double timeout)
-      : host_(std::move(host)), port_(std::move(port)), timeout_(timeout) {}
-  std::string Describe() const override { return "tcp " + host_ + ":" + port_; }
-
   Result<std::string> Exchange(const std::string& line) override {
-    if (!socket_) LABLOOP_TRY(Connect());
+    if (!stream_) LABLOOP_TRY(Open());
     bool broken = false;
-    auto reply = ExchangeOn(io_, *socket_, buffer_, line, timeout_, broken);
+    auto reply = ExchangeOn(io_, *stream_, buffer_, line, timeout_, broken);
     if (broken) Close();
     return reply;
   }
 
   void Close() override {
-    if (socket_) {
+    if (stream_) {
       boost::system::error_code ignored;
-      socket_->close(ignored);
-      socket_.reset();
+      stream_->close(ignored);
+      stream_.reset();
     }
     buffer_.consume(buffer_.size());
   }
 
+ protected:
+  explicit StreamTransport(double timeout) : timeout_(timeout) {}
+  virtual Status Open() = 0;  // sets stream_, or returns why not
+
+  double timeout_;
+  asio::io_context io_;
+  std::unique_ptr<Stream> stream_;
+  asio::streambuf buffer_;
+};
+
+class TcpTransport final : public StreamTransport<tcp::socket> {
+ public:
+  TcpTransport(std::string host, std::string port, double timeout)
+      : StreamTransport(timeout), host_(std::move(host)), port_(std::move(port)) {}
+  std::string Describe() const override { return "tcp " + host_ + ":" + port_; }
+
  private:
-  Status Connect() {
-    socket_ = std::make_unique<tcp::socket>(io_);
+  Status Open() override {
+    stream_ = std::make_unique<tcp::socket>(io_);
     tcp::resolver resolver(io_);
     boost::system::error_code ec;
     auto endpoints = resolver.resolve(host_, port_, ec);
     if (ec) {
-      socket_.reset();
+      stream_.reset();
       return MakeError(ErrorCode::kUnavailable, Describe() + ": " + ec.message());
     }
     std::optional<boost::system::error_code> connected;
     asio::async_connect(
-        *socket_, endpoints,
+        *stream_, endpoints,
         [&](const boost::system::error_code& e, const tcp::endpoint&) { connected = e; });
     io_.restart();
     io_.run_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
         std::chrono::duration<double>(timeout_)));
     if (!connected) {  // cancel, and run the handler before `connected` goes away
       boost::system::error_code ignored;
-      socket_->close(ignored);
+      stream_->close(ignored);
       io_.restart();
       io_.run();
     }
@@ -122,61 +137,36 @@ class TcpTransport final : public LineTransport {
       Close();
       return MakeError(ErrorCode::kUnavailable, Describe() + ": " + why);
     }
-    socket_->set_option(tcp::no_delay(true));
+    stream_->set_option(tcp::no_delay(true));
     return {};
   }
 
   std::string host_, port_;
-  double timeout_;
-  asio::io_context io_;
-  std::unique_ptr<tcp::socket> socket_;
-  asio::streambuf buffer_;
 };
 
-class SerialTransport final : public LineTransport {
+class SerialTransport final : public StreamTransport<asio::serial_port> {
  public:
   SerialTransport(std::string device, int baud, double timeout)
-      : device_(std::move(device)), baud_(baud), timeout_(timeout) {}
+      : StreamTransport(timeout), device_(std::move(device)), baud_(baud) {}
   std::string Describe() const override { return "serial " + device_; }
 
-  Result<std::string> Exchange(const std::string& line) override {
-    if (!port_) LABLOOP_TRY(Open());
-    bool broken = false;
-    auto reply = ExchangeOn(io_, *port_, buffer_, line, timeout_, broken);
-    if (broken) Close();
-    return reply;
-  }
-
-  void Close() override {
-    if (port_) {
-      boost::system::error_code ignored;
-      port_->close(ignored);
-      port_.reset();
-    }
-    buffer_.consume(buffer_.size());
-  }
-
  private:
-  Status Open() {
-    port_ = std::make_unique<asio::serial_port>(io_);
+  Status Open() override {
+    stream_ = std::make_unique<asio::serial_port>(io_);
     boost::system::error_code ec;
-    port_->open(device_, ec);
-    if (!ec) port_->set_option(asio::serial_port_base::baud_rate(baud_), ec);
+    stream_->open(device_, ec);
+    if (!ec) stream_->set_option(asio::serial_port_base::baud_rate(baud_), ec);
     if (ec) {
-      port_.reset();
+      stream_.reset();
       return MakeError(ErrorCode::kUnavailable, Describe() + ": " + ec.message());
     }
     // A late reply to a command that timed out must not pass for the next one's.
-    ::tcflush(port_->native_handle(), TCIFLUSH);
+    ::tcflush(stream_->native_handle(), TCIFLUSH);
     return {};
   }
 
   std::string device_;
   int baud_;
-  double timeout_;
-  asio::io_context io_;
-  std::unique_ptr<asio::serial_port> port_;
-  asio::streambuf buffer_;
 };
 
 }  // namespace

@@ -34,17 +34,7 @@ using detail::WriteJson;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-// An emulator child process, killed at scope end.
-class Emulator {
- public:
-  Emulator(const std::string& program, std::vector<std::string> flags, const std::string& dir)
-      : process_(program, std::move(flags), dir) {}
-  bool ok() const { return true; }  // the constructor throws when it does not start
-  std::string address() const { return process_.Address(); }
-
- private:
-  instruments::EmulatorProcess process_;
-};
+using Emulator = instruments::EmulatorProcess;
 
 std::unique_ptr<instruments::Instrument> Connect(const std::string& address,
                                                  const std::string& driver) {
@@ -81,8 +71,7 @@ Status RunInstrumentsBench(const InstrumentsBench& o) try {
     std::vector<std::string> flags = {"--kind", "plate_reader"};
     if (driver == "http") flags.push_back("--http");
     Emulator emulator(program, flags, dir.string());
-    if (!emulator.ok()) return MakeError(ErrorCode::kUnavailable, "labloop-emulator did not start");
-    auto instrument = Connect(emulator.address(), driver);
+    auto instrument = Connect(emulator.Address(), driver);
     if (!instrument || !instrument->Submit({"b1", "CCO", {1e-4, 8, 3}})) {
       return MakeError(ErrorCode::kUnavailable, "cannot submit to the emulator");
     }
@@ -102,7 +91,7 @@ Status RunInstrumentsBench(const InstrumentsBench& o) try {
     for (int i = 0; i < 5; ++i) {
       Emulator emulator(program, {"--kind", "synthesizer", "--fault", "drop", "--fault-on", "RUN"},
                         dir.string());
-      auto instrument = Connect(emulator.address(), "scpi");
+      auto instrument = Connect(emulator.Address(), "scpi");
       auto t0 = Clock::now();
       if (!instrument->Submit({"d" + std::to_string(i), "CCO", {5}})) {
         return MakeError(ErrorCode::kInternal, "a dropped RUN was not recovered");
@@ -124,13 +113,13 @@ Status RunInstrumentsBench(const InstrumentsBench& o) try {
         "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"pic50\"\n"
         "direction = \"maximize\"\n[simulator]\nkind = \"lookup\"\ntable = \"table.csv\"\n"
         "[instruments.synth]\ndriver = \"scpi\"\naddress = \"" +
-        synth.address() + "\"\n[instruments.reader]\ndriver = \"http\"\naddress = \"http://" +
-        reader.address() + "\"\n[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\n";
+        synth.Address() + "\"\n[instruments.reader]\ndriver = \"http\"\naddress = \"http://" +
+        reader.Address() + "\"\n[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\n";
     std::ofstream(dir / "table.csv") << "smiles,pic50\nCCO,5\n";
     const std::string campaign = (dir / "stop.labloop").string();
     LABLOOP_TRY(engine::InitCampaignFromText(campaign, config, "stop.toml", dir.string()));
-    auto s = Connect(synth.address(), "scpi");
-    auto r = Connect(reader.address(), "http");
+    auto s = Connect(synth.Address(), "scpi");
+    auto r = Connect(reader.Address(), "http");
     std::vector<double> ms;
     for (int i = 0; i < o.stops; ++i) {
       const std::string id = "e" + std::to_string(i);

@@ -106,8 +106,7 @@ Result<instruments::Capabilities> ExperimentRunner::CapabilitiesOf(const std::st
   return *caps;
 }
 
-Result<std::string> ExperimentRunner::SafetyCheck(const db::ExperimentRow& step,
-                                                  const std::vector<db::ExperimentRow>& all) {
+Result<std::string> ExperimentRunner::SafetyCheck(const db::ExperimentRow& step) {
   auto caps = CapabilitiesOf(step.instrument);
   if (!caps) return tl::unexpected(caps.error());
   const auto args = ArgsOf(step);
@@ -147,7 +146,6 @@ Result<std::string> ExperimentRunner::SafetyCheck(const db::ExperimentRow& step,
     }
   }
   // Concurrency: the instrument runs at most this many at once; the rest wait here, unsent.
-  (void)all;
   if (busy_[step.instrument] >= caps->concurrency) return std::string("wait");
   return std::string();
 }
@@ -303,7 +301,7 @@ Result<int64_t> ExperimentRunner::Run() {
         continue;
       }
       if (step.state == "approved") {
-        auto verdict = SafetyCheck(step, *all);
+        auto verdict = SafetyCheck(step);
         if (!verdict) {
           LogWarn("experiment {}: {}", step.request_id, verdict.error().message);
           active = true;

@@ -36,8 +36,8 @@ class ExperimentRunner {
   Result<instruments::Instrument*> InstrumentFor(const std::string& name);
   Result<instruments::Capabilities> CapabilitiesOf(const std::string& name);
   // "" when the step may be sent, else why not.
-  Result<std::string> SafetyCheck(const db::ExperimentRow& step,
-                                  const std::vector<db::ExperimentRow>& all);
+  // "wait" when the instrument already runs as many as it takes at once.
+  Result<std::string> SafetyCheck(const db::ExperimentRow& step);
   // Sends a step unless the emergency stop is active (then stopped() turns true and the step
   // stays approved). A refusal fails the step and its job (counted in `ended`).
   Status Send(const db::ExperimentRow& step, int64_t& ended);

@@ -1,0 +1,58 @@
+#include "core/torch/torch_util.h"
+
+#include <dlfcn.h>
+
+#include "core/parallel.h"
+
+namespace labloop {
+
+Result<torch::Device> ParseDevice(const std::string& name) {
+  if (name == "cpu") return torch::Device(torch::kCPU);
+  if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
+    if (!torch::cuda::is_available()) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "device '" + name +
+                           "' requested but this LibTorch has no usable CUDA (Debian's libtorch "
+                           "is CPU-only: build with Torch_DIR pointing at a CUDA LibTorch, or "
+                           "set device = \"cpu\")");
+    }
+    try {
+      return torch::Device(name);
+    } catch (const std::exception&) {
+      return MakeError(ErrorCode::kInvalidArgument, "malformed device '" + name + "'");
+    }
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "unknown device '" + name + "' (allowed: cpu, cuda, cuda:N)");
+}
+
+namespace {
+// OpenBLAS's thread-count functions, looked up at run time: present when OpenBLAS is the BLAS
+// LibTorch loaded, absent (null) with any other.
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+SetThreads OpenBlasSet() {
+  static auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  return f;
+}
+GetThreads OpenBlasGet() {
+  static auto f = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return f;
+}
+}  // namespace
+
+void UseSingleThreadedBlas() {
+  if (OpenBlasSet() != nullptr && OpenBlasGet() != nullptr && OpenBlasGet()() != 1) {
+    OpenBlasSet()(1);
+  }
+}
+
+ScopedTorchThreads::ScopedTorchThreads(int threads) : previous_(torch::get_num_threads()) {
+  UseSingleThreadedBlas();
+  // OMP_NUM_THREADS=1 (set for xtb) would otherwise leave LibTorch on one core.
+  torch::set_num_threads(threads > 0 ? threads : DefaultThreadCount());
+}
+
+ScopedTorchThreads::~ScopedTorchThreads() { torch::set_num_threads(previous_); }
+
+}  // namespace labloop
