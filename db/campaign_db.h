@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "db/browse.h"
 #include "db/records.h"
 
 namespace labloop::db {
@@ -36,7 +37,7 @@ enum class OpenMode {
 };
 
 // The schema version this build writes.
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 class CampaignDb {
  public:
@@ -138,9 +139,37 @@ class CampaignDb {
   Result<CampaignSummary> Summary();
   Result<std::vector<ExportRow>> ExportRows();
 
+  // --- browsing (the GUI and server; browse.cpp) ---
+  // Candidate ids in the order of `query`, filtered by it: the rows of a table view, fetched
+  // page by page with CandidateRows. Predictions are the latest model's.
+  Result<std::vector<int64_t>> CandidateIds(const CandidateQuery& query);
+  // One row per id, in the order given; ids that do not exist are skipped.
+  Result<std::vector<CandidateListRow>> CandidateRows(const std::vector<int64_t>& ids,
+                                                      const std::string& property);
+  // Calls f(id, smiles) for every candidate in id order (substructure search); stops when f
+  // returns false.
+  Status ForEachCandidateSmiles(const std::function<bool(int64_t, const std::string&)>& f);
+  Result<CandidateDetail> GetCandidateDetail(int64_t candidate_id);
+  Result<std::vector<ModelSummary>> ListModels();
+  // Audit-log events with id > after_id, oldest first, at most `limit`.
+  Result<std::vector<EventRow>> ListEvents(int64_t after_id, int limit);
+  Result<std::vector<RouteCost>> RouteCosts();
+  // Each measured candidate's prediction at the time it was chosen (the decision's μ and σ, so
+  // out of sample) beside the measurement of `property`: parity and calibration plots.
+  Result<std::vector<DecisionOutcome>> DecisionOutcomes(const std::string& property);
+
+  // --- API tokens (only their SHA-256 hashes are stored) ---
+  Status AddApiToken(const std::string& name, const std::string& role, const std::string& hash);
+  Result<std::vector<ApiToken>> ListApiTokens();  // revoked ones included
+  Status RevokeApiToken(const std::string& name, const std::string& who);
+
   // --- audit log ---
   Status LogEvent(const std::string& actor, const std::string& kind,
                   const std::string& detail_json);
+
+  // Changes whenever another connection commits to the file (PRAGMA data_version): a reader's
+  // cue that what it showed is stale.
+  Result<int64_t> DataVersion();
 
   // Runs PRAGMA integrity_check; "ok" when the file is sound.
   Result<std::string> IntegrityCheck();

@@ -158,6 +158,21 @@ CREATE TABLE control (
   updated_at TEXT NOT NULL
 );
 )sql",
+      // 4: what the GUI and server need: API tokens (hashed, with a role) and indexes that make
+      // a candidate's page and the candidates table fast at a million rows.
+      R"sql(
+CREATE TABLE api_token (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+  hash TEXT NOT NULL UNIQUE,  -- SHA-256 of the token, hex; the token itself is never stored
+  created_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX decision_candidate ON decision(candidate_id);
+CREATE INDEX job_candidate ON job(candidate_id);
+CREATE INDEX measurement_candidate ON measurement(candidate_id);
+)sql",
   };
   return migrations;
 }

@@ -15,6 +15,7 @@
 #include "app/engine/experiments.h"
 #include "app/engine/filter_file.h"
 #include "app/engine/model_file.h"
+#include "app/server/server.h"
 #include "core/chem/reader.h"
 #include "core/log.h"
 #include "generators/generator.h"
@@ -188,6 +189,29 @@ int Main(int argc, char** argv) {
   resume->add_option("--by", who, "who resumes, for the audit log (default: $USER)");
   bool acknowledged = false;
   resume->add_flag("--ack", acknowledged, "confirm the lab was checked after the stop");
+  server::ServeOptions serve_options;
+  auto* serve = app.add_subcommand(
+      "serve",
+      "serve the campaign's JSON API under /api/ for robots and remote GUIs (docs/api.md)");
+  serve->add_option("file", serve_options.campaign_path, "the campaign file")->required();
+  serve->add_option("--port", serve_options.port, "TCP port (default 8080; 0: any free port)");
+  serve->add_option("--bind", serve_options.bind,
+                    "address to listen on (default 127.0.0.1; 0.0.0.0 for other machines)");
+  serve->add_option("--tls-cert", serve_options.tls_cert, "PEM certificate: serve HTTPS");
+  serve->add_option("--tls-key", serve_options.tls_key, "PEM private key of --tls-cert");
+  auto* token = app.add_subcommand("token", "API tokens of `labloop serve` (stored hashed)");
+  token->require_subcommand(1);
+  std::string token_name, token_role = "viewer";
+  auto* token_add = token->add_subcommand("add", "make a token and print it (shown only once)");
+  token_add->add_option("file", campaign, "the campaign file")->required();
+  token_add->add_option("--name", token_name, "who or what uses it (robot1, alice)")->required();
+  token_add->add_option("--role", token_role, "viewer, operator or admin (default viewer)")
+      ->check(CLI::IsMember({"viewer", "operator", "admin"}));
+  auto* token_list = token->add_subcommand("list", "list the tokens (names and roles)");
+  token_list->add_option("file", campaign, "the campaign file")->required();
+  auto* token_revoke = token->add_subcommand("revoke", "revoke a token at once");
+  token_revoke->add_option("file", campaign, "the campaign file")->required();
+  token_revoke->add_option("--name", token_name, "the token's name")->required();
   auto* cancel = app.add_subcommand(
       "cancel", "stop the campaign's running batches (Slurm, mpirun) and cancel unfinished jobs");
   cancel->add_option("file", campaign, "the campaign file")->required();
@@ -526,6 +550,30 @@ int Main(int argc, char** argv) {
     auto r = engine::ResumeAfterStop(campaign, who);
     if (!r) return Fail(r.error());
     std::cout << "emergency stop cleared (by " << who << "); instruments reset\n";
+    return 0;
+  }
+  if (*serve) return server::Serve(serve_options);
+  if (*token_add) {
+    auto t = server::AddToken(campaign, token_name, token_role);
+    if (!t) return Fail(t.error());
+    std::cout << *t << "\n";
+    std::cerr << "token '" << token_name << "' (" << token_role
+              << "): keep it secret, it is not shown again\n";
+    return 0;
+  }
+  if (*token_list) {
+    auto tokens = server::ListTokens(campaign);
+    if (!tokens) return Fail(tokens.error());
+    for (const auto& t : *tokens) {
+      std::cout << t.name << "\t" << t.role << "\tcreated " << t.created_at
+                << (t.revoked_at.empty() ? "" : "\trevoked " + t.revoked_at) << "\n";
+    }
+    return 0;
+  }
+  if (*token_revoke) {
+    auto r = server::RevokeToken(campaign, token_name);
+    if (!r) return Fail(r.error());
+    std::cout << "revoked token '" << token_name << "'\n";
     return 0;
   }
   if (*cancel) {

@@ -1469,18 +1469,22 @@ Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOption
 Result<CampaignStatus> GetStatus(const std::string& campaign_path) {
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
   if (!db) return tl::unexpected(db.error());
-  auto config = ConfigOf(**db);
+  return GetStatus(**db);
+}
+
+Result<CampaignStatus> GetStatus(db::CampaignDb& campaign) {
+  auto config = ConfigOf(campaign);
   if (!config) return tl::unexpected(config.error());
   CampaignStatus status;
   status.name = config->name;
-  status.path = campaign_path;
+  status.path = campaign.Path();
   status.property = config->property;
   status.direction = DirectionName(config->direction);
   status.budget_total = config->max_evaluations;
-  auto summary = (*db)->Summary();
+  auto summary = campaign.Summary();
   if (!summary) return tl::unexpected(summary.error());
   status.summary = *summary;
-  auto measurements = (*db)->ListMeasurements(config->property);
+  auto measurements = campaign.ListMeasurements(config->property);
   if (!measurements) return tl::unexpected(measurements.error());
   for (const auto& m : *measurements) {
     status.top.push_back({m.candidate_id, m.smiles, m.value, m.job_id, m.round});
@@ -1490,14 +1494,14 @@ Result<CampaignStatus> GetStatus(const std::string& campaign_path) {
   });
   if (status.top.size() > 10) status.top.resize(10);
   if (!status.top.empty()) status.best = status.top.front();
-  auto pending = (*db)->ListPendingApprovals();
+  auto pending = campaign.ListPendingApprovals();
   if (!pending) return tl::unexpected(pending.error());
   status.pending_approval = std::move(*pending);
-  if ((*db)->SchemaVersion() >= 3) {  // older files, opened read-only, have no experiments yet
-    auto stop = (*db)->GetEmergencyStop();
+  if (campaign.SchemaVersion() >= 3) {  // older files, opened read-only, have no experiments yet
+    auto stop = campaign.GetEmergencyStop();
     if (!stop) return tl::unexpected(stop.error());
     status.emergency_stop = *stop;
-    auto experiments = (*db)->ListExperiments({});
+    auto experiments = campaign.ListExperiments({});
     if (!experiments) return tl::unexpected(experiments.error());
     for (const auto& e : *experiments) ++status.experiments[e.state];
   }
@@ -1722,7 +1726,8 @@ Result<int64_t> ApproveCandidates(const std::string& campaign_path,
   if (all == !candidate_ids.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "approve needs candidate ids or --all, not both");
   }
-  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  // An operator's write: it may happen beside a running controller (SQLite serializes them).
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
   if (!db) return tl::unexpected(db.error());
   return (*db)->ApproveDecisions(candidate_ids, who);
 }
@@ -1734,9 +1739,51 @@ Result<int64_t> RejectCandidates(const std::string& campaign_path,
     return MakeError(ErrorCode::kInvalidArgument,
                      "reject needs --reason (it goes to the audit log)");
   }
-  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadWrite);
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
   if (!db) return tl::unexpected(db.error());
   return (*db)->RejectDecisions(candidate_ids, who, reason);
+}
+
+Result<std::string> SubmitJobResult(const std::string& campaign_path,
+                                    const JobResultSubmission& submission, const std::string& who) {
+  const std::string job = "job " + std::to_string(submission.job_id);
+  if (submission.values.empty() == submission.error.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     job + ": a result has either values or an error, not both or neither");
+  }
+  for (const auto& v : submission.values) {
+    if (v.property.empty() || !std::isfinite(v.value) ||
+        (v.uncertainty && (!std::isfinite(*v.uncertainty) || *v.uncertainty < 0))) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       job + ": value of '" + v.property +
+                           "' needs a property name, a finite value and a finite uncertainty >= 0");
+    }
+  }
+  static const std::set<std::string> kFidelities = {"simulation", "experiment", "lookup"};
+  if (!kFidelities.count(submission.fidelity)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     job + ": fidelity '" + submission.fidelity +
+                         "' is not one of simulation, experiment, lookup");
+  }
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
+  if (!db) return tl::unexpected(db.error());
+  auto ended =
+      (*db)->ListJobs({db::JobState::kDone, db::JobState::kFailed, db::JobState::kCancelled});
+  if (!ended) return tl::unexpected(ended.error());
+  for (const auto& j : *ended) {
+    if (j.id == submission.job_id) return std::string("already finished");
+  }
+  db::JobOutcome outcome;
+  outcome.job_id = submission.job_id;
+  outcome.ok = submission.error.empty();
+  outcome.values = submission.values;
+  outcome.fidelity = submission.fidelity;
+  outcome.raw_json = submission.raw_json;
+  outcome.error = submission.error;
+  LABLOOP_TRY((*db)->IngestOutcome(outcome));
+  LABLOOP_TRY((*db)->LogEvent(who, "result_submitted",
+                              json{{"job", submission.job_id}, {"ok", outcome.ok}}.dump()));
+  return std::string("ingested");
 }
 
 Result<CancelSummary> CancelUnfinishedJobs(const std::string& campaign_path,

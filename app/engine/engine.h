@@ -17,6 +17,10 @@
 #include "core/result.h"
 #include "db/records.h"
 
+namespace labloop::db {
+class CampaignDb;
+}
+
 namespace labloop::engine {
 
 // Creates `campaign_path` from the TOML config at `config_path` and imports its library.
@@ -61,6 +65,8 @@ struct CampaignStatus {
 };
 
 Result<CampaignStatus> GetStatus(const std::string& campaign_path);
+// The same over a connection already open (the server's, the GUI's).
+Result<CampaignStatus> GetStatus(db::CampaignDb& db);
 std::string StatusTable(const CampaignStatus& status);
 std::string StatusJson(const CampaignStatus& status);
 
@@ -73,6 +79,20 @@ Result<int64_t> ApproveCandidates(const std::string& campaign_path,
 Result<int64_t> RejectCandidates(const std::string& campaign_path,
                                  const std::vector<int64_t>& candidate_ids, const std::string& who,
                                  const std::string& reason);
+
+// A job's result reported from outside labloop (a robot, through `labloop serve`): its values,
+// or the error that failed it. Ingested exactly once, like every result: a second submission
+// for a finished job changes nothing and says so.
+struct JobResultSubmission {
+  int64_t job_id = 0;
+  std::vector<db::MeasurementValue> values;
+  std::string error;  // non-empty: the job failed
+  std::string fidelity = "experiment";
+  std::string raw_json = "{}";
+};
+// Returns "ingested", or "already finished" when the job had ended before.
+Result<std::string> SubmitJobResult(const std::string& campaign_path,
+                                    const JobResultSubmission& submission, const std::string& who);
 
 // Stops every batch still running for the campaign (scancel, or a signal to the mpirun batch) and
 // cancels every job not finished, queued ones included; `who` goes into the audit log. A later
