@@ -13,11 +13,6 @@ std::optional<double> OptionalDouble(const Statement& s, int column) {
   return s.Double(column);
 }
 
-// Every candidate's latest decision, as a subquery.
-constexpr const char* kLatestDecision =
-    "(SELECT candidate_id, route, acquisition_value FROM decision WHERE id IN "
-    "(SELECT MAX(id) FROM decision GROUP BY candidate_id))";
-
 const char* SortColumn(CandidateSort sort) {
   switch (sort) {
     case CandidateSort::kId:
@@ -56,12 +51,17 @@ Result<std::vector<int64_t>> CampaignDb::CandidateIds(const CandidateQuery& quer
         " LEFT JOIN prediction p ON p.model_id = (SELECT MAX(id) FROM model) AND "
         "p.candidate_id = c.id";
   }
-  if (by_decision)
-    sql += std::string(" LEFT JOIN ") + kLatestDecision + " d ON d.candidate_id = c.id";
+  // The latest decision and measurement of each candidate, found through their candidate_id
+  // indexes (a grouped subquery would be scanned once per candidate).
+  if (by_decision) {
+    sql +=
+        " LEFT JOIN decision d ON d.candidate_id = c.id AND d.id = (SELECT MAX(id) FROM "
+        "decision WHERE candidate_id = c.id)";
+  }
   if (by_measurement) {
     sql +=
-        " LEFT JOIN (SELECT candidate_id, value FROM measurement WHERE id IN (SELECT MAX(id) "
-        "FROM measurement WHERE property = ?1 GROUP BY candidate_id)) x ON x.candidate_id = c.id";
+        " LEFT JOIN measurement x ON x.candidate_id = c.id AND x.id = (SELECT MAX(id) FROM "
+        "measurement WHERE candidate_id = c.id AND property = ?1)";
   }
   std::vector<std::string> where;
   if (!query.text.empty()) {
@@ -220,13 +220,15 @@ Result<CandidateDetail> CampaignDb::GetCandidateDetail(int64_t candidate_id) {
 }
 
 Result<std::vector<ModelSummary>> CampaignDb::ListModels() {
+  // created_at is not read: it follows the weights blob in the row, and reaching it would read
+  // every overflow page of the weights (megabytes per model) on each call.
   Statement s(impl_->db,
-              "SELECT id, round, kind, property, COALESCE(metrics, ''), created_at, training_size "
+              "SELECT id, round, kind, property, COALESCE(metrics, ''), training_size "
               "FROM model ORDER BY id");
   std::vector<ModelSummary> models;
   LABLOOP_TRY(s.ForEachRow([&] {
-    models.push_back({s.Int(0), static_cast<int>(s.Int(1)), s.Text(2), s.Text(3), s.Text(4),
-                      s.Text(5), s.Int(6)});
+    models.push_back(
+        {s.Int(0), static_cast<int>(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Int(5)});
   }));
   return models;
 }

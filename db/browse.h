@@ -75,10 +75,10 @@ struct CandidateDetail {
   std::vector<CandidateJob> jobs;
 };
 
-struct ModelSummary {
+struct ModelSummary {  // a model version without its weights
   int64_t id = 0;
   int round = 0;
-  std::string kind, property, metrics_json, created_at;
+  std::string kind, property, metrics_json;
   int64_t training_size = 0;
 };
 

@@ -15,6 +15,16 @@ struct StorePredictionsBench {
 };
 Status RunStorePredictionsBench(const StorePredictionsBench& options);
 
+// Browsing a large campaign as the GUI and server do (BENCHMARKS.md 5: time to open it).
+struct BrowseBench {
+  int64_t candidates = 1000000;
+  std::string library = "../shared/data/qm9/qm9_130k.smi.gz";  // SMILES for the candidates
+  int decided = 2000;                                          // decisions, half measured
+  std::string substructure = "c1ccccc1";
+  std::string json_path;
+};
+Status RunBrowseBench(const BrowseBench& options);
+
 struct FastLoopBench {
   std::string library;  // SMILES file (optionally .gz) with at least `candidates` molecules
   int64_t candidates = 100000;

@@ -345,6 +345,13 @@ int Main(int argc, char** argv) {
   gens->add_option("--lm-batch", generators_bench.lm_batch, "smiles_lm samples a step");
   gens->add_option("--lm-sigma", generators_bench.lm_sigma, "smiles_lm fitness weight");
   gens->add_option("--json", generators_bench.json_path, "write results as JSON");
+  BrowseBench browse_bench;
+  auto* browse = bench->add_subcommand(
+      "browse", "open, page, sort, search a large campaign as the GUI does (BENCHMARKS.md 5)");
+  browse->add_option("--candidates", browse_bench.candidates, "candidates (default 1,000,000)");
+  browse->add_option("--library", browse_bench.library, "SMILES for the candidates");
+  browse->add_option("--substructure", browse_bench.substructure, "SMARTS to search for");
+  browse->add_option("--json", browse_bench.json_path, "write results as JSON");
   InstrumentsBench instruments_bench;
   auto* instruments_cmd = bench->add_subcommand(
       "instruments", "instrument round trips, lost-reply recovery, emergency stop, 4PL fits");
@@ -621,6 +628,10 @@ int Main(int argc, char** argv) {
   if (*loop) {
     auto s = RunFastLoopBench(loop_options);
     return s ? 0 : Fail(s.error());
+  }
+  if (*browse) {
+    auto r = RunBrowseBench(browse_bench);
+    return r ? 0 : Fail(r.error());
   }
   if (*instruments_cmd) {
     auto r = RunInstrumentsBench(instruments_bench);

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "app/engine/campaign_config.h"
 #include "app/engine/engine.h"
 #include "core/chem/depict.h"
 #include "core/chem/molecule.h"
+#include "core/parallel.h"
 #include "db/campaign_db.h"
 #include "learners/metrics.h"
 #include "learners/objectives.h"
@@ -99,8 +101,7 @@ Result<std::string> CampaignView::Status() {
                   {"kind", m.kind},
                   {"property", m.property},
                   {"training_size", m.training_size},
-                  {"metrics", Embedded(m.metrics_json)},
-                  {"created_at", m.created_at}};
+                  {"metrics", Embedded(m.metrics_json)}};
   }
   return j.dump();
 }
@@ -136,14 +137,22 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
     if (!request.substructure.empty()) {
       auto pattern = chem::SubstructureQuery::FromSmarts(request.substructure);
       if (!pattern) return tl::unexpected(pattern.error());
-      // The SMILES come in id order; the query's order is kept by marking matches first.
-      std::vector<int64_t> matching;
-      std::map<int64_t, bool> matches;
+      // Every SMILES parsed and matched on all cores; the query's order is kept.
+      std::vector<std::pair<int64_t, std::string>> all;
       LABLOOP_TRY(impl_->db->ForEachCandidateSmiles([&](int64_t id, const std::string& smiles) {
-        auto molecule = chem::Molecule::FromSmiles(smiles);
-        if (molecule && pattern->Matches(*molecule)) matches[id] = true;
+        all.emplace_back(id, smiles);
         return true;
       }));
+      std::vector<char> hit(all.size(), 0);
+      ParallelFor(static_cast<int64_t>(all.size()), 0, [&](int64_t i) {
+        auto molecule = chem::Molecule::FromSmiles(all[i].second);
+        hit[i] = molecule && pattern->Matches(*molecule);
+      });
+      std::unordered_set<int64_t> matches;
+      for (size_t i = 0; i < all.size(); ++i) {
+        if (hit[i]) matches.insert(all[i].first);
+      }
+      std::vector<int64_t> matching;
       for (int64_t id : *ids) {
         if (matches.count(id)) matching.push_back(id);
       }
@@ -344,8 +353,7 @@ Result<std::string> CampaignView::Models() {
                              {"kind", m.kind},
                              {"property", m.property},
                              {"training_size", m.training_size},
-                             {"metrics", Embedded(m.metrics_json)},
-                             {"created_at", m.created_at}});
+                             {"metrics", Embedded(m.metrics_json)}});
   }
   return out.dump();
 }
