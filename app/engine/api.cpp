@@ -137,9 +137,13 @@ Result<std::vector<int64_t>> IdList(const json& body, const std::string& key) {
 struct ApiHandler::Impl {
   std::string path;
   std::unique_ptr<CampaignView> view;
-  BackgroundRun engine;
+  std::shared_ptr<BackgroundRun> engine_run;
+  BackgroundRun& engine;
 
-  explicit Impl(const std::string& campaign_path) : path(campaign_path), engine(campaign_path) {}
+  Impl(const std::string& campaign_path, std::shared_ptr<BackgroundRun> shared)
+      : path(campaign_path),
+        engine_run(shared ? std::move(shared) : std::make_shared<BackgroundRun>(campaign_path)),
+        engine(*engine_run) {}
 
   ApiResponse Get(const ApiRequest& r, const std::vector<std::string>& p);
   ApiResponse Post(const ApiRequest& r, const std::vector<std::string>& p);
@@ -153,14 +157,15 @@ struct ApiHandler::Impl {
 ApiHandler::ApiHandler(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiHandler::~ApiHandler() = default;
 
-Result<std::unique_ptr<ApiHandler>> ApiHandler::Create(const std::string& campaign_path) {
+Result<std::unique_ptr<ApiHandler>> ApiHandler::Create(const std::string& campaign_path,
+                                                       std::shared_ptr<BackgroundRun> engine) {
   {  // a file of an older schema is migrated before the read-only view opens it
     auto migrated = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
     if (!migrated) return tl::unexpected(migrated.error());
   }
   auto view = CampaignView::Open(campaign_path);
   if (!view) return tl::unexpected(view.error());
-  auto impl = std::make_unique<Impl>(campaign_path);
+  auto impl = std::make_unique<Impl>(campaign_path, std::move(engine));
   impl->view = std::move(*view);
   return std::unique_ptr<ApiHandler>(new ApiHandler(std::move(impl)));
 }

@@ -15,6 +15,8 @@
 
 namespace labloop::engine {
 
+class BackgroundRun;
+
 enum class Role { kViewer = 0, kOperator = 1, kAdmin = 2 };
 // "viewer", "operator", "admin".
 const char* RoleName(Role role);
@@ -37,8 +39,10 @@ struct ApiResponse {
 
 class ApiHandler {
  public:
-  // Opens a read-only view of the campaign (see CampaignView::Open).
-  static Result<std::unique_ptr<ApiHandler>> Create(const std::string& campaign_path);
+  // Opens a read-only view of the campaign (see CampaignView::Open). Handlers of one campaign
+  // (the server's, one per thread) share `engine`; null: the handler makes its own.
+  static Result<std::unique_ptr<ApiHandler>> Create(
+      const std::string& campaign_path, std::shared_ptr<BackgroundRun> engine = nullptr);
   ~ApiHandler();
 
   ApiResponse Handle(const ApiRequest& request);

@@ -1,8 +1,10 @@
 #include "app/engine/campaign_view.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <unordered_set>
 
 #include "app/engine/campaign_config.h"
@@ -63,7 +65,37 @@ struct CampaignView::Impl {
   // until another connection changes the file (SQLite's data_version) or the query changes.
   std::string last_key;
   int64_t last_version = -1;
-  std::vector<int64_t> last_ids;
+  std::vector<int64_t> query_ids;  // in the query's order, before the substructure filter
+  std::vector<int64_t> last_ids;   // what the table shows
+  // A substructure search in progress: every candidate's SMILES, how far the scan got, matches.
+  std::optional<chem::SubstructureQuery> pattern;
+  std::vector<std::pair<int64_t, std::string>> to_scan;
+  size_t scanned = 0;
+  std::unordered_set<int64_t> matches;
+
+  // Scans on for up to `seconds`, in chunks matched on every core.
+  void Scan(double seconds) {
+    const auto start = std::chrono::steady_clock::now();
+    constexpr size_t kChunk = 4096;
+    while (scanned < to_scan.size()) {
+      const size_t end = std::min(to_scan.size(), scanned + kChunk);
+      std::vector<char> hit(end - scanned, 0);
+      ParallelFor(static_cast<int64_t>(hit.size()), 0, [&](int64_t i) {
+        auto molecule = chem::Molecule::FromSmiles(to_scan[scanned + i].second);
+        hit[i] = molecule && pattern->Matches(*molecule);
+      });
+      for (size_t i = 0; i < hit.size(); ++i) {
+        if (hit[i]) matches.insert(to_scan[scanned + i].first);
+      }
+      scanned = end;
+      std::chrono::duration<double> spent = std::chrono::steady_clock::now() - start;
+      if (spent.count() >= seconds) break;
+    }
+    last_ids.clear();
+    for (int64_t id : query_ids) {
+      if (matches.count(id)) last_ids.push_back(id);
+    }
+  }
 };
 
 CampaignView::CampaignView(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -124,7 +156,10 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
   auto version = impl_->db->DataVersion();
   if (!version) return tl::unexpected(version.error());
   const std::string key = QueryKey(request);
-  if (key != impl_->last_key || *version != impl_->last_version) {
+  const bool new_query = key != impl_->last_key;
+  if (new_query || *version != impl_->last_version) {
+    // The order again; a substructure scan already under way goes on (a running campaign
+    // changes the file every few seconds, the SMILES of its candidates never).
     db::CandidateQuery query;
     query.sort = *sort;
     query.descending = request.descending;
@@ -134,33 +169,32 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
     query.property = impl_->config.property;
     auto ids = impl_->db->CandidateIds(query);
     if (!ids) return tl::unexpected(ids.error());
-    if (!request.substructure.empty()) {
-      auto pattern = chem::SubstructureQuery::FromSmarts(request.substructure);
-      if (!pattern) return tl::unexpected(pattern.error());
-      // Every SMILES parsed and matched on all cores; the query's order is kept.
-      std::vector<std::pair<int64_t, std::string>> all;
-      LABLOOP_TRY(impl_->db->ForEachCandidateSmiles([&](int64_t id, const std::string& smiles) {
-        all.emplace_back(id, smiles);
-        return true;
-      }));
-      std::vector<char> hit(all.size(), 0);
-      ParallelFor(static_cast<int64_t>(all.size()), 0, [&](int64_t i) {
-        auto molecule = chem::Molecule::FromSmiles(all[i].second);
-        hit[i] = molecule && pattern->Matches(*molecule);
-      });
-      std::unordered_set<int64_t> matches;
-      for (size_t i = 0; i < all.size(); ++i) {
-        if (hit[i]) matches.insert(all[i].first);
-      }
-      std::vector<int64_t> matching;
-      for (int64_t id : *ids) {
-        if (matches.count(id)) matching.push_back(id);
-      }
-      *ids = std::move(matching);
-    }
-    impl_->last_ids = std::move(*ids);
+    impl_->query_ids = std::move(*ids);
     impl_->last_key = key;
     impl_->last_version = *version;
+  }
+  if (new_query) {
+    impl_->pattern.reset();
+    impl_->to_scan.clear();
+    impl_->scanned = 0;
+    impl_->matches.clear();
+    if (!request.substructure.empty()) {
+      auto pattern = chem::SubstructureQuery::FromSmarts(request.substructure);
+      if (!pattern) {
+        impl_->last_key.clear();
+        return tl::unexpected(pattern.error());
+      }
+      impl_->pattern = std::move(*pattern);
+      LABLOOP_TRY(impl_->db->ForEachCandidateSmiles([&](int64_t id, const std::string& smiles) {
+        impl_->to_scan.emplace_back(id, smiles);
+        return true;
+      }));
+    }
+  }
+  if (impl_->pattern) {
+    impl_->Scan(request.scan_seconds);  // rebuilds the shown ids from the matches so far
+  } else {
+    impl_->last_ids = impl_->query_ids;
   }
   const auto& ids = impl_->last_ids;
   const int64_t total = static_cast<int64_t>(ids.size());
@@ -169,10 +203,14 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
   auto rows =
       impl_->db->CandidateRows({ids.begin() + begin, ids.begin() + end}, impl_->config.property);
   if (!rows) return tl::unexpected(rows.error());
+  const bool complete = !impl_->pattern || impl_->scanned == impl_->to_scan.size();
   json out = {{"total", total},
               {"offset", begin},
               {"limit", request.limit},
-              {"property", impl_->config.property}};
+              {"property", impl_->config.property},
+              {"complete", complete},
+              {"scanned", impl_->pattern ? impl_->scanned : 0},
+              {"to_scan", impl_->to_scan.size()}};
   out["rows"] = json::array();
   for (const auto& r : *rows) {
     out["rows"].push_back({{"id", r.id},

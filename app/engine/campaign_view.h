@@ -20,9 +20,13 @@ struct CandidatePageRequest {
   // id, smiles, source, round, mean, sigma, acquisition, measured
   std::string sort = "id";
   bool descending = false;
-  std::string search;        // a substring of the SMILES or the source, or an InChIKey
-  std::string substructure;  // SMARTS; candidates without it are left out
-  std::string route;         // trust, simulate, experiment, reject: the latest decision's route
+  std::string search;  // a substring of the SMILES or the source, or an InChIKey
+  // SMARTS; candidates without it are left out. A substructure search scans for at most
+  // `scan_seconds` a call, so no call blocks for long; the answer says how far it got
+  // ("complete", "scanned", "to_scan") and the next call with the same query goes on.
+  std::string substructure;
+  double scan_seconds = 1.0;
+  std::string route;  // trust, simulate, experiment, reject: the latest decision's route
   bool measured_only = false;
   int64_t offset = 0;
   int64_t limit = 100;  // at most 1000
@@ -39,9 +43,9 @@ class CampaignView {
   // The status of `labloop status --json`, plus "routes" (decisions and cost per route),
   // "model" (the latest model version with its metrics) and "engine" left for the caller.
   Result<std::string> Status();
-  // {"total", "offset", "limit", "rows": [{id, smiles, source, round_added, mean, sigma, route,
-  // acquisition_value, measured, job_state}]}. The ordered ids of the last query are kept, so
-  // paging through one ordering costs one page each.
+  // {"total", "offset", "limit", "complete", "scanned", "to_scan", "rows": [{id, smiles, source,
+  // round_added, mean, sigma, route, acquisition_value, measured, job_state}]}. The ordered ids
+  // of the last query are kept, so paging through one ordering costs one page each.
   Result<std::string> Candidates(const CandidatePageRequest& request);
   // A molecule's page: identity, provenance, predictions per model version, decisions with
   // their reasons, measurements and jobs.

@@ -36,6 +36,9 @@ Status Migrate(const std::string& path) {
   return {};
 }
 
+// Requests are answered one at a time on the event loop (Qt 6.4's asynchronous responses lose
+// track of clients that hang up); CampaignView bounds the slow ones (a substructure search scans
+// for at most a second a request) so an emergency stop never waits long behind a read.
 class CampaignServer : public QAbstractHttpServer {
  public:
   CampaignServer(std::unique_ptr<engine::ApiHandler> api, std::unique_ptr<db::CampaignDb> tokens)

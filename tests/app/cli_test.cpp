@@ -20,12 +20,17 @@ bool Contains(const std::string& text, const std::string& part) {
 TEST_CASE("Every command has --help", "[integration]") {
   for (const char* command :
        {"init", "run", "status", "approve", "reject", "export", "demo", "bench", "model",
-        "generate", "filter", "lm", "cancel", "estop", "resume"}) {
+        "generate", "filter", "lm", "cancel", "estop", "resume", "serve", "token"}) {
     INFO(command);
     auto r = RunLabloop({command, "--help"});
     CHECK(r.exit_code == 0);
     CHECK(Contains(r.output, "Usage"));
   }
+  for (const char* sub : {"add", "list", "revoke"}) {
+    INFO(sub);
+    CHECK(RunLabloop({"token", sub, "--help"}).exit_code == 0);
+  }
+  CHECK(RunLabloop({"bench", "browse", "--help"}).exit_code == 0);
   auto top = RunLabloop({"--help"});
   CHECK(top.exit_code == 0);
   CHECK(Contains(top.output, "init"));

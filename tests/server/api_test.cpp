@@ -109,6 +109,8 @@ TEST_CASE("The API pages, sorts and searches the candidates", "[integration]") {
     CHECK(row["smiles"].get<std::string>().find("Cl") != std::string::npos);
   }
   auto rings = Get(**api, "/api/candidates", {{"substructure", "c1ccccc1"}, {"limit", "1000"}});
+  CHECK(rings["complete"] == true);
+  CHECK(rings["scanned"] == 150);
   auto all = Get(**api, "/api/candidates", {{"limit", "1000"}});
   CHECK(rings["total"].get<int>() > 10);
   CHECK(rings["total"].get<int>() < all["total"].get<int>());
