@@ -457,16 +457,18 @@ Status InsertExperiment(sqlite3* db, int64_t job_id, int step, const ExperimentS
 }
 }  // namespace
 
-Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& decisions,
-                                 const std::string& job_kind, const std::string& backend,
-                                 const std::vector<ExperimentStep>& experiment_steps) {
-  Transaction tx(impl_->db);
-  LABLOOP_TRY(tx.begun());
-  Statement decision(impl_->db,
+namespace {
+
+// The decisions' rows and, for simulate and experiment routes, their queued jobs (and experiment
+// steps), inside the caller's transaction.
+Status InsertDecisions(sqlite3* db, int round, const std::vector<DecisionRow>& decisions,
+                       const std::string& job_kind, const std::string& backend,
+                       const std::vector<ExperimentStep>& experiment_steps) {
+  Statement decision(db,
                      "INSERT INTO decision (round, candidate_id, route, acquisition, "
                      "acquisition_value, mean, sigma, cost, reasons, created_at, needs_approval) "
                      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  Statement job(impl_->db,
+  Statement job(db,
                 "INSERT INTO job (decision_id, candidate_id, round, kind, backend, state, "
                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)");
   std::string now = NowUtc();
@@ -483,23 +485,81 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
                        "an experiment decision needs the experiment's steps (instruments)");
     }
     job.Reset();
-    job.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)));
+    job.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(db)));
     job.Bind(2, d.candidate_id).Bind(3, round);
     job.Bind(4, lab ? std::string("experiment") : job_kind);
     job.Bind(5, lab ? std::string("lab") : backend);
     job.Bind(6, now).Bind(7, now);
     LABLOOP_TRY(job.Run());
     if (!lab) continue;
-    const int64_t job_id = sqlite3_last_insert_rowid(impl_->db);
+    const int64_t job_id = sqlite3_last_insert_rowid(db);
     for (size_t k = 0; k < experiment_steps.size(); ++k) {
-      LABLOOP_TRY(InsertExperiment(impl_->db, job_id, static_cast<int>(k), experiment_steps[k],
+      LABLOOP_TRY(InsertExperiment(db, job_id, static_cast<int>(k), experiment_steps[k],
                                    d.needs_approval ? "requested" : "approved", now));
     }
   }
+  return {};
+}
+
+}  // namespace
+
+Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& decisions,
+                                 const std::string& job_kind, const std::string& backend,
+                                 const std::vector<ExperimentStep>& experiment_steps) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  LABLOOP_TRY(InsertDecisions(impl_->db, round, decisions, job_kind, backend, experiment_steps));
   Statement update(impl_->db, "UPDATE round SET state = 'dispatched' WHERE number = ?");
   update.Bind(1, round);
   LABLOOP_TRY(update.Run());
   return tx.Commit();
+}
+
+Status CampaignDb::AddToOpenRound(const std::vector<DecisionRow>& decisions,
+                                  const std::string& job_kind, const std::string& backend,
+                                  const std::vector<ExperimentStep>& experiment_steps,
+                                  const std::string& who) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  // Checked inside the write transaction: the engine cannot finish the round meanwhile.
+  Statement open(impl_->db,
+                 "SELECT number FROM round WHERE state = 'dispatched' ORDER BY number DESC "
+                 "LIMIT 1");
+  auto row = open.Step();
+  if (!row) return tl::unexpected(row.error());
+  if (!*row) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "no round is open (dispatched and not done): a batch can be edited only "
+                     "while its round waits, e.g. for approval");
+  }
+  const int round = static_cast<int>(open.Int(0));
+  Statement exists(impl_->db, "SELECT COUNT(*) FROM candidate WHERE id = ?");
+  Statement decided(impl_->db,
+                    "SELECT COUNT(*) FROM decision WHERE round = ? AND candidate_id = ?");
+  std::string ids;
+  for (const auto& d : decisions) {
+    exists.Reset();
+    exists.Bind(1, d.candidate_id);
+    LABLOOP_TRY(exists.Step());
+    if (exists.Int(0) == 0) {
+      return MakeError(ErrorCode::kNotFound,
+                       "candidate " + std::to_string(d.candidate_id) + " does not exist");
+    }
+    decided.Reset();
+    decided.Bind(1, round).Bind(2, d.candidate_id);
+    LABLOOP_TRY(decided.Step());
+    if (decided.Int(0) > 0) {
+      return MakeError(ErrorCode::kInvalidArgument, "candidate " + std::to_string(d.candidate_id) +
+                                                        " already has a decision in round " +
+                                                        std::to_string(round));
+    }
+    ids += (ids.empty() ? "" : ",") + std::to_string(d.candidate_id);
+  }
+  LABLOOP_TRY(InsertDecisions(impl_->db, round, decisions, job_kind, backend, experiment_steps));
+  LABLOOP_TRY(LogEvent(who, "batch_edited",
+                       "{\"round\":" + std::to_string(round) + ",\"added\":[" + ids + "]}"));
+  LABLOOP_TRY(tx.Commit());
+  return {};
 }
 
 Result<std::vector<JobRow>> CampaignDb::ListJobs(const std::vector<JobState>& states) {

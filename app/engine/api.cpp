@@ -311,8 +311,11 @@ ApiResponse ApiHandler::Impl::Approvals(const ApiRequest& r, const json& body) {
   } else if (action == "reject") {
     if (ids->empty()) return ErrorResponse(400, "reject needs \"candidates\": [ids]");
     changed = RejectCandidates(path, *ids, r.actor, body.value("reason", ""));
+  } else if (action == "add") {
+    if (ids->empty()) return ErrorResponse(400, "add needs \"candidates\": [ids]");
+    changed = AddToBatch(path, *ids, body.value("route", "simulate"), r.actor);
   } else {
-    return ErrorResponse(400, "\"action\" must be \"approve\" or \"reject\"");
+    return ErrorResponse(400, "\"action\" must be \"approve\", \"reject\" or \"add\"");
   }
   if (!changed) return ErrorResponse(changed.error());
   return Json(200, {{"changed", *changed}});

@@ -1744,6 +1744,47 @@ Result<int64_t> RejectCandidates(const std::string& campaign_path,
   return (*db)->RejectDecisions(candidate_ids, who, reason);
 }
 
+Result<int64_t> AddToBatch(const std::string& campaign_path,
+                           const std::vector<int64_t>& candidate_ids, const std::string& route,
+                           const std::string& who) {
+  if (route != "simulate" && route != "experiment") {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "a batch takes candidates on route simulate or experiment, not '" + route + "'");
+  }
+  if (candidate_ids.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "no candidates to add to the batch");
+  }
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
+  if (!db) return tl::unexpected(db.error());
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  // The latest model's prediction goes with each decision, as for the engine's own picks.
+  auto rows = (*db)->CandidateRows(candidate_ids, config->property);
+  if (!rows) return tl::unexpected(rows.error());
+  std::map<int64_t, db::CandidateListRow> predicted;
+  for (const auto& r : *rows) predicted[r.id] = r;
+  std::vector<db::DecisionRow> decisions;
+  for (int64_t id : candidate_ids) {
+    db::DecisionRow d;
+    d.candidate_id = id;
+    d.route = route;
+    d.acquisition = "person";
+    auto it = predicted.find(id);
+    if (it != predicted.end()) {
+      d.mean = it->second.mean;
+      d.sigma = it->second.sigma;
+    }
+    d.cost =
+        route == "experiment" ? config->router.experiment_cost : config->router.simulation_cost;
+    d.reasons_json = json{{"why", "added to the batch by " + who}}.dump();
+    decisions.push_back(d);
+  }
+  LABLOOP_TRY((*db)->AddToOpenRound(decisions, "simulation", config->simulator.kind,
+                                    ExperimentSteps(*config), who));
+  return static_cast<int64_t>(decisions.size());
+}
+
 Result<std::string> SubmitJobResult(const std::string& campaign_path,
                                     const JobResultSubmission& submission, const std::string& who) {
   const std::string job = "job " + std::to_string(submission.job_id);

@@ -80,6 +80,13 @@ Result<int64_t> RejectCandidates(const std::string& campaign_path,
                                  const std::vector<int64_t>& candidate_ids, const std::string& who,
                                  const std::string& reason);
 
+// Edits the batch of the open round: these candidates join it on `route` (simulate or
+// experiment), chosen by `who` (in the audit log), their jobs queued at once with no approval
+// needed. Returns how many joined.
+Result<int64_t> AddToBatch(const std::string& campaign_path,
+                           const std::vector<int64_t>& candidate_ids, const std::string& route,
+                           const std::string& who);
+
 // A job's result reported from outside labloop (a robot, through `labloop serve`): its values,
 // or the error that failed it. Ingested exactly once, like every result: a second submission
 // for a finished job changes nothing and says so.

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -287,4 +288,58 @@ TEST_CASE("The engine runs in the background, and plots follow the campaign", "[
   auto status = Get(**api, "/api/status");
   CHECK(status["model"]["id"] == models["models"][0]["id"]);
   CHECK(status["engine"]["state"] == "stopped");
+}
+
+TEST_CASE("A person edits the waiting batch: adds a candidate, drops another", "[integration]") {
+  TempDir dir;
+  auto path = GatedCampaign(dir);
+  auto api = ApiHandler::Create(path);
+  REQUIRE(api);
+  auto pending = PendingIds(**api);
+  // A candidate nobody chose this round (the model's worst guess).
+  auto worst = Get(**api, "/api/candidates", {{"sort", "mean"}, {"limit", "1"}});
+  const int64_t extra = worst["rows"][0]["id"];
+  REQUIRE(std::find(pending.begin(), pending.end(), extra) == pending.end());
+
+  auto add = Call(**api, "POST", "/api/approvals",
+                  json{{"action", "add"}, {"candidates", {extra}}, {"route", "simulate"}}.dump(),
+                  Role::kOperator);
+  INFO(add.body);
+  CHECK(add.status == 200);
+  CHECK(json::parse(add.body)["changed"] == 1);
+  // Twice is refused (one decision per candidate and round); unknown ids and routes too.
+  CHECK(Call(**api, "POST", "/api/approvals",
+             json{{"action", "add"}, {"candidates", {extra}}}.dump(), Role::kOperator)
+            .status == 400);
+  CHECK(Call(**api, "POST", "/api/approvals",
+             json{{"action", "add"}, {"candidates", {999999}}}.dump(), Role::kOperator)
+            .status == 404);
+  CHECK(Call(**api, "POST", "/api/approvals",
+             json{{"action", "add"}, {"candidates", {extra}}, {"route", "trust"}}.dump(),
+             Role::kOperator)
+            .status == 400);
+  CHECK(Call(**api, "POST", "/api/approvals",
+             json{{"action", "reject"}, {"candidates", {pending[0]}}, {"reason", "dropped"}}.dump(),
+             Role::kOperator)
+            .status == 200);
+
+  auto page = Get(**api, "/api/candidates/" + std::to_string(extra));
+  REQUIRE(page["decisions"].size() == 1);
+  CHECK(page["decisions"][0]["acquisition"] == "person");
+  CHECK(page["decisions"][0]["reasons"]["why"] == "added to the batch by test:curie");
+  CHECK(page["decisions"][0]["mean"].is_number());  // the model's prediction goes with it
+  REQUIRE(page["jobs"].size() == 1);
+  CHECK(page["jobs"][0]["state"] == "queued");
+
+  // The run evaluates the edited batch: the four still waiting are approved, the added one
+  // needs no approval, the dropped one never runs.
+  REQUIRE(labloop::engine::ApproveCandidates(path, {}, true, "test"));
+  REQUIRE(labloop::engine::RunCampaign(path, {1}));
+  CHECK(QueryCampaign(path, "SELECT COUNT(*) FROM measurement WHERE candidate_id = ?",
+                      {std::to_string(extra)})[0][0] == "1");
+  CHECK(QueryCampaign(path, "SELECT COUNT(*) FROM measurement WHERE candidate_id = ?",
+                      {std::to_string(pending[0])})[0][0] == "0");
+  auto edits = QueryCampaign(path, "SELECT actor, detail FROM event WHERE kind = 'batch_edited'");
+  REQUIRE(edits.size() == 1);
+  CHECK(edits[0][0] == "test:curie");
 }
