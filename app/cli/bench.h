@@ -21,6 +21,7 @@ struct BrowseBench {
   std::string library = "../shared/data/qm9/qm9_130k.smi.gz";  // SMILES for the candidates
   int decided = 2000;                                          // decisions, half measured
   std::string substructure = "c1ccccc1";
+  std::string keep;  // keep the campaign file here (for `labloop-gui --time-open`)
   std::string json_path;
 };
 Status RunBrowseBench(const BrowseBench& options);

@@ -197,6 +197,16 @@ Status RunBrowseBench(const BrowseBench& options) {
     std::printf("  %-40s %10.3f s\n", name.c_str(), seconds);
   }
   view.reset();
+  if (!options.keep.empty()) {
+    fs::rename(path, options.keep, ec);
+    if (ec) fs::copy_file(path, options.keep, fs::copy_options::overwrite_existing, ec);
+    if (ec) {
+      fs::remove_all(dir, ec);
+      return MakeError(ErrorCode::kUnavailable,
+                       "cannot keep the campaign as '" + options.keep + "': " + ec.message());
+    }
+    std::printf("kept the campaign file as %s\n", options.keep.c_str());
+  }
   fs::remove_all(dir, ec);
   return WriteJson(options.json_path, {{"benchmark", "browse"},
                                        {"candidates", options.candidates},

@@ -351,6 +351,8 @@ int Main(int argc, char** argv) {
   browse->add_option("--candidates", browse_bench.candidates, "candidates (default 1,000,000)");
   browse->add_option("--library", browse_bench.library, "SMILES for the candidates");
   browse->add_option("--substructure", browse_bench.substructure, "SMARTS to search for");
+  browse->add_option("--keep", browse_bench.keep,
+                     "keep the campaign file at this path (e.g. for labloop-gui --time-open)");
   browse->add_option("--json", browse_bench.json_path, "write results as JSON");
   InstrumentsBench instruments_bench;
   auto* instruments_cmd = bench->add_subcommand(

@@ -1,0 +1,290 @@
+#include "gui/candidate_table_model.h"
+
+#include <QColor>
+#include <QTimer>
+#include <algorithm>
+#include <climits>
+
+#include "gui/campaign_source.h"
+#include "gui/json_text.h"
+
+namespace labloop::gui {
+
+namespace {
+
+// The API's sort key for each column; "" where the API cannot sort by it.
+const char* SortKey(int column) {
+  switch (column) {
+    case CandidateTableModel::kId:
+      return "id";
+    case CandidateTableModel::kSmiles:
+      return "smiles";
+    case CandidateTableModel::kSource:
+      return "source";
+    case CandidateTableModel::kRound:
+      return "round";
+    case CandidateTableModel::kMean:
+      return "mean";
+    case CandidateTableModel::kSigma:
+      return "sigma";
+    case CandidateTableModel::kAcquisition:
+      return "acquisition";
+    case CandidateTableModel::kMeasured:
+      return "measured";
+    default:
+      return "";
+  }
+}
+
+const char* JsonKey(int column) {
+  switch (column) {
+    case CandidateTableModel::kId:
+      return "id";
+    case CandidateTableModel::kSmiles:
+      return "smiles";
+    case CandidateTableModel::kSource:
+      return "source";
+    case CandidateTableModel::kRound:
+      return "round_added";
+    case CandidateTableModel::kMean:
+      return "mean";
+    case CandidateTableModel::kSigma:
+      return "sigma";
+    case CandidateTableModel::kRoute:
+      return "route";
+    case CandidateTableModel::kAcquisition:
+      return "acquisition_value";
+    case CandidateTableModel::kMeasured:
+      return "measured";
+    case CandidateTableModel::kJobState:
+      return "job_state";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+CandidateTableModel::CandidateTableModel(QObject* parent) : QAbstractTableModel(parent) {}
+
+void CandidateTableModel::SetSource(CampaignSource* source) {
+  source_ = source;
+  Reload();
+}
+
+void CandidateTableModel::SetFilter(const CandidateFilter& filter) {
+  filter_ = filter;
+  Reload();
+}
+
+void CandidateTableModel::Reload() {
+  beginResetModel();
+  pages_.clear();
+  recent_.clear();
+  pending_.clear();
+  failed_.clear();
+  total_ = 0;
+  last_error_.clear();
+  // Page 0 brings the total with it.
+  resetting_ = true;
+  const bool ok = source_ == nullptr || FetchPage(0);
+  resetting_ = false;
+  if (!ok) total_ = 0;
+  if (!ok) complete_ = true;
+  endResetModel();
+  if (!ok) emit ErrorOccurred(last_error_);
+  // The next request goes on scanning where this one stopped.
+  if (!complete_) ReloadLater(kScanPollMs);
+}
+
+bool CandidateTableModel::FetchPage(int page) {
+  if (source_ == nullptr) return false;
+  Query query{{"offset", QString::number(qint64(page) * kPageSize)},
+              {"limit", QString::number(kPageSize)},
+              {"sort", sort_key_}};
+  if (descending_) query["desc"] = "1";
+  if (!filter_.search.isEmpty())
+    query[filter_.substructure ? "substructure" : "search"] = filter_.search;
+  if (!filter_.route.isEmpty()) query["route"] = filter_.route;
+  if (filter_.measured_only) query["measured"] = "1";
+  ++fetch_count_;
+  SourceReply reply = source_->Get("/api/candidates", query);
+  if (!reply.Ok()) {
+    last_error_ = reply.ErrorMessage();
+    failed_.insert(page);
+    return false;
+  }
+  QJsonObject json = reply.Json();
+  last_error_.clear();
+  property_ = json.value("property").toString();
+  const int total = int(std::min<qint64>(json.value("total").toInteger(), INT_MAX));
+  if (resetting_) {
+    total_ = total;
+    complete_ = json.value("complete").toBool(true);
+    scanned_ = json.value("scanned").toInteger();
+    to_scan_ = json.value("to_scan").toInteger();
+  } else if (total != total_) {
+    // The campaign grew (a generator added molecules): the pages no longer line up.
+    ReloadLater();
+    return false;
+  }
+  pages_[page] = json.value("rows").toArray();
+  Touch(page);
+  while (int(recent_.size()) > kCachedPages) {
+    pages_.erase(recent_.back());
+    recent_.pop_back();
+  }
+  return true;
+}
+
+void CandidateTableModel::ReloadLater(int delay_ms) {
+  if (reload_pending_) return;
+  reload_pending_ = true;
+  QTimer::singleShot(delay_ms, this, [this] {
+    reload_pending_ = false;
+    Reload();
+  });
+}
+
+void CandidateTableModel::Touch(int page) const {
+  recent_.remove(page);
+  recent_.push_front(page);
+}
+
+bool CandidateTableModel::CachedRow(int row, QJsonObject* out) const {
+  auto it = pages_.find(row / kPageSize);
+  if (it == pages_.end()) return false;
+  int at = row % kPageSize;
+  if (at >= it->second.size()) return false;
+  Touch(it->first);
+  *out = it->second.at(at).toObject();
+  return true;
+}
+
+void CandidateTableModel::FetchLater(int page) const {
+  if (pending_.contains(page)) return;
+  pending_.insert(page);
+  auto* self = const_cast<CandidateTableModel*>(this);
+  QTimer::singleShot(0, self, [self, page] {
+    if (!self->pending_.remove(page) || self->pages_.count(page) != 0) return;
+    if (!self->FetchPage(page)) {
+      if (!self->reload_pending_) emit self->ErrorOccurred(self->last_error_);
+      return;
+    }
+    int first = page * kPageSize;
+    int last = std::min(first + kPageSize, self->total_) - 1;
+    if (last >= first) {
+      emit self->dataChanged(self->index(first, 0), self->index(last, kColumnCount - 1));
+    }
+  });
+}
+
+QJsonObject CandidateTableModel::RowObject(int row) {
+  if (row < 0 || row >= total_) return {};
+  QJsonObject object;
+  if (CachedRow(row, &object)) return object;
+  if (FetchPage(row / kPageSize)) CachedRow(row, &object);
+  return object;
+}
+
+qint64 CandidateTableModel::CandidateId(int row) {
+  return RowObject(row).value("id").toInteger(-1);
+}
+
+int CandidateTableModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : total_;
+}
+
+int CandidateTableModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : kColumnCount;
+}
+
+QVariant CandidateTableModel::data(const QModelIndex& index, int role) const {
+  if (!index.isValid() || index.row() >= total_) return {};
+  if (role != Qt::DisplayRole && role != Qt::ToolTipRole && role != Qt::TextAlignmentRole &&
+      role != Qt::UserRole && role != Qt::ForegroundRole) {
+    return {};
+  }
+  QJsonObject object;
+  const int page = index.row() / kPageSize;
+  bool found = CachedRow(index.row(), &object);
+  if (!found && failed_.contains(page)) return {};  // the error was reported once
+  if (!found && source_ != nullptr && source_->IsFast()) {
+    // A local file answers in well under a millisecond: fetch the page now, as the view scrolls.
+    auto* self = const_cast<CandidateTableModel*>(this);
+    if (self->FetchPage(page)) {
+      found = CachedRow(index.row(), &object);
+    } else {
+      if (!reload_pending_) emit self->ErrorOccurred(last_error_);
+      return {};
+    }
+  } else if (!found) {
+    FetchLater(page);
+  }
+  if (!found) {
+    if (role == Qt::DisplayRole && index.column() == kSmiles) return tr("loading...");
+    return {};
+  }
+  const QJsonObject* row = &object;
+  const QJsonValue value = row->value(JsonKey(index.column()));
+  switch (role) {
+    case Qt::DisplayRole:
+      return ValueText(value);
+    case Qt::ToolTipRole:
+      return index.column() == kSmiles ? value.toString() : QVariant();
+    case Qt::UserRole:
+      return row->value("id").toInteger();
+    case Qt::ForegroundRole:
+      if (index.column() == kMeasured && !value.isNull() && !value.isUndefined()) {
+        return QColor(0, 110, 0);
+      }
+      return {};
+    case Qt::TextAlignmentRole:
+      if (value.isDouble()) return int(Qt::AlignRight | Qt::AlignVCenter);
+      return int(Qt::AlignLeft | Qt::AlignVCenter);
+  }
+  return {};
+}
+
+QVariant CandidateTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (role != Qt::DisplayRole) return {};
+  if (orientation == Qt::Vertical) return section + 1;
+  const QString unit = property_.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(property_);
+  switch (section) {
+    case kId:
+      return tr("ID");
+    case kSmiles:
+      return tr("SMILES");
+    case kSource:
+      return tr("Source");
+    case kRound:
+      return tr("Round");
+    case kMean:
+      return tr("Predicted") + unit;
+    case kSigma:
+      return QString::fromUtf8("σ");
+    case kRoute:
+      return tr("Route");
+    case kAcquisition:
+      return tr("Acquisition");
+    case kMeasured:
+      return tr("Measured") + unit;
+    case kJobState:
+      return tr("Job");
+  }
+  return {};
+}
+
+void CandidateTableModel::sort(int column, Qt::SortOrder order) {
+  const QString key = SortKey(column);
+  if (key.isEmpty()) {
+    emit ErrorOccurred(tr("the server cannot sort by %1")
+                           .arg(headerData(column, Qt::Horizontal).toString().toLower()));
+    return;
+  }
+  sort_key_ = key;
+  descending_ = order == Qt::DescendingOrder;
+  Reload();
+}
+
+}  // namespace labloop::gui

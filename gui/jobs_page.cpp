@@ -1,0 +1,146 @@
+#include "gui/jobs_page.h"
+
+#include <QGroupBox>
+#include <QHeaderView>
+#include <QJsonObject>
+#include <QRegularExpression>
+#include <QScrollBar>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <algorithm>
+
+#include "gui/campaign_source.h"
+#include "gui/json_text.h"
+
+namespace labloop::gui {
+
+namespace {
+
+QTableWidget* MakeTable(const QStringList& headers, QWidget* parent) {
+  auto* table = new QTableWidget(0, headers.size(), parent);
+  table->setHorizontalHeaderLabels(headers);
+  table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  table->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table->horizontalHeader()->setStretchLastSection(true);
+  table->verticalHeader()->hide();
+  table->verticalHeader()->setDefaultSectionSize(22);
+  table->setWordWrap(false);
+  return table;
+}
+
+QWidget* Titled(const QString& title, QWidget* content, QWidget* parent) {
+  auto* box = new QGroupBox(title, parent);
+  auto* layout = new QVBoxLayout(box);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addWidget(content);
+  return box;
+}
+
+// Fills `table` with one row per object of `rows`, one column per key.
+void Fill(QTableWidget* table, const QJsonArray& rows, const QStringList& keys) {
+  const bool was_empty = table->rowCount() == 0;
+  table->setRowCount(rows.size());
+  for (int r = 0; r < rows.size(); ++r) {
+    const QJsonObject o = rows.at(r).toObject();
+    for (int c = 0; c < keys.size(); ++c) {
+      QString text = ValueText(o.value(keys[c]));
+      text.replace('\n', ' ');
+      table->setItem(r, c, new QTableWidgetItem(text));
+    }
+  }
+  if (was_empty && !rows.isEmpty()) table->resizeColumnsToContents();
+}
+
+const QStringList kJobKeys = {"id",       "candidate_id",      "round",  "kind", "backend", "state",
+                              "attempts", "awaiting_approval", "smiles", "error"};
+const QStringList kExperimentKeys = {"id",    "job_id", "candidate_id", "round",
+                                     "step",  "kind",   "instrument",   "state",
+                                     "sends", "result", "error",        "updated_at"};
+constexpr int kMaxEvents = 5000;  // rows of the audit log kept in the table
+const QStringList kEventKeys = {"id", "time", "actor", "kind", "detail"};
+
+}  // namespace
+
+JobsPage::JobsPage(QWidget* parent) : QWidget(parent) {
+  jobs_ =
+      MakeTable({tr("Job"), tr("Candidate"), tr("Round"), tr("Kind"), tr("Back-end"), tr("State"),
+                 tr("Attempts"), tr("Awaiting approval"), tr("SMILES"), tr("Error")},
+                this);
+  experiments_ = MakeTable(
+      {tr("Step"), tr("Job"), tr("Candidate"), tr("Round"), tr("Step no."), tr("Kind"),
+       tr("Instrument"), tr("State"), tr("Sends"), tr("Result"), tr("Error"), tr("Updated")},
+      this);
+  events_ = MakeTable({tr("Event"), tr("Time"), tr("Actor"), tr("Kind"), tr("Detail")}, this);
+  auto* splitter = new QSplitter(Qt::Vertical, this);
+  splitter->addWidget(Titled(tr("Jobs"), jobs_, splitter));
+  splitter->addWidget(Titled(tr("Experiment steps on instruments"), experiments_, splitter));
+  splitter->addWidget(Titled(tr("Audit log"), events_, splitter));
+  auto* layout = new QVBoxLayout(this);
+  layout->addWidget(splitter);
+}
+
+void JobsPage::SetSource(CampaignSource* source) {
+  source_ = source;
+  last_event_id_ = 0;
+  for (QTableWidget* table : {jobs_, experiments_, events_}) table->setRowCount(0);
+}
+
+QString JobsPage::Refresh() {
+  QString error = RefreshTables();
+  QString events_error = RefreshEvents();
+  return error.isEmpty() ? events_error : error;
+}
+
+QString JobsPage::RefreshTables() {
+  if (source_ == nullptr) return {};
+  SourceReply jobs = source_->Get("/api/jobs");
+  if (!jobs.Ok()) return jobs.ErrorMessage();
+  Fill(jobs_, jobs.Json().value("jobs").toArray(), kJobKeys);
+
+  SourceReply experiments = source_->Get("/api/experiments");
+  if (!experiments.Ok()) return experiments.ErrorMessage();
+  Fill(experiments_, experiments.Json().value("experiments").toArray(), kExperimentKeys);
+  return {};
+}
+
+QString JobsPage::RefreshEvents() {
+  if (source_ == nullptr) return {};
+
+  // The log only grows: ask for what came after the last event shown, a page at a time.
+  for (int pages = 0; pages < 20; ++pages) {
+    SourceReply events =
+        source_->Get("/api/events", {{"after", QString::number(last_event_id_)}, {"limit", "500"}});
+    if (!events.Ok()) return events.ErrorMessage();
+    const QJsonArray rows = events.Json().value("events").toArray();
+    if (rows.isEmpty()) break;
+    const bool at_bottom =
+        events_->verticalScrollBar()->value() == events_->verticalScrollBar()->maximum();
+    const int first = events_->rowCount();
+    const bool was_empty = first == 0;
+    events_->setRowCount(first + rows.size());
+    for (int r = 0; r < rows.size(); ++r) {
+      const QJsonObject o = rows.at(r).toObject();
+      for (int c = 0; c < kEventKeys.size(); ++c) {
+        QString text = ValueText(o.value(kEventKeys[c]));
+        if (kEventKeys[c] == "detail") text.replace(QRegularExpression("\\s+"), " ");
+        events_->setItem(first + r, c, new QTableWidgetItem(text));
+      }
+      last_event_id_ = std::max(last_event_id_, o.value("id").toInteger());
+    }
+    // The newest events stay; the file keeps them all (GET /api/events?after=0).
+    if (events_->rowCount() > kMaxEvents) {
+      events_->model()->removeRows(0, events_->rowCount() - kMaxEvents);
+    }
+    if (was_empty) events_->resizeColumnsToContents();
+    if (at_bottom) events_->scrollToBottom();
+    if (rows.size() < 500) break;
+  }
+  return {};
+}
+
+int JobsPage::JobCount() const { return jobs_->rowCount(); }
+int JobsPage::ExperimentCount() const { return experiments_->rowCount(); }
+int JobsPage::EventCount() const { return events_->rowCount(); }
+
+}  // namespace labloop::gui
