@@ -42,14 +42,15 @@ Result<std::vector<int64_t>> CampaignDb::CandidateIds(const CandidateQuery& quer
       query.sort == CandidateSort::kMean || query.sort == CandidateSort::kSigma;
   const bool by_decision = query.sort == CandidateSort::kAcquisition || !query.route.empty();
   const bool by_measurement = query.sort == CandidateSort::kMeasured || query.measured_only;
+  // ?1 (the property) names the latest model of the property and the measured column.
   const bool by_molecule = query.sort == CandidateSort::kSmiles || !query.text.empty();
   // Joins only what the order and the filter need: the plain table is a scan of ids.
   std::string sql = "SELECT c.id FROM candidate c";
   if (by_molecule) sql += " JOIN molecule m ON m.id = c.molecule_id";
   if (by_prediction) {
     sql +=
-        " LEFT JOIN prediction p ON p.model_id = (SELECT MAX(id) FROM model) AND "
-        "p.candidate_id = c.id";
+        " LEFT JOIN prediction p ON p.model_id = (SELECT MAX(id) FROM model WHERE property = "
+        "?1) AND p.candidate_id = c.id";
   }
   // The latest decision and measurement of each candidate, found through their candidate_id
   // indexes (a grouped subquery would be scanned once per candidate).
@@ -76,7 +77,7 @@ Result<std::vector<int64_t>> CampaignDb::CandidateIds(const CandidateQuery& quer
 
   Statement select(impl_->db, sql.c_str());
   if (!select.ok()) return tl::unexpected(select.error());
-  if (by_measurement) select.Bind(1, query.property);
+  if (by_measurement || by_prediction) select.Bind(1, query.property);
   if (!query.text.empty()) select.Bind(2, query.text);
   if (!query.route.empty()) select.Bind(3, query.route);
   std::vector<int64_t> ids;
@@ -96,8 +97,8 @@ Result<std::vector<CandidateListRow>> CampaignDb::CandidateRows(const std::vecto
       "ORDER BY id DESC LIMIT 1), "
       "(SELECT state FROM job WHERE candidate_id = c.id ORDER BY id DESC LIMIT 1) "
       "FROM candidate c JOIN molecule m ON m.id = c.molecule_id "
-      "LEFT JOIN prediction p ON p.model_id = (SELECT MAX(id) FROM model) AND "
-      "p.candidate_id = c.id WHERE c.id = ?1");
+      "LEFT JOIN prediction p ON p.model_id = (SELECT MAX(id) FROM model WHERE property = ?2) "
+      "AND p.candidate_id = c.id WHERE c.id = ?1");
   std::vector<CandidateListRow> rows;
   rows.reserve(ids.size());
   for (int64_t id : ids) {
@@ -122,10 +123,11 @@ Result<std::vector<CandidateListRow>> CampaignDb::CandidateRows(const std::vecto
 }
 
 Status CampaignDb::ForEachCandidateSmiles(
-    const std::function<bool(int64_t, const std::string&)>& f) {
+    int64_t after_id, const std::function<bool(int64_t, const std::string&)>& f) {
   Statement select(impl_->db,
                    "SELECT c.id, m.smiles FROM candidate c JOIN molecule m ON m.id = "
-                   "c.molecule_id ORDER BY c.id");
+                   "c.molecule_id WHERE c.id > ? ORDER BY c.id");
+  select.Bind(1, after_id);
   for (;;) {
     auto more = select.Step();
     if (!more) return tl::unexpected(more.error());
@@ -294,14 +296,19 @@ Status CampaignDb::AddApiToken(const std::string& name, const std::string& role,
   }
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
+  Statement exists(impl_->db, "SELECT COUNT(*) FROM api_token WHERE name = ?");
+  exists.Bind(1, name);
+  LABLOOP_TRY(exists.Step());
+  if (exists.Int(0) > 0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "a token named '" + name +
+                         "' exists (names are never reused, revoked or "
+                         "not); pick another name");
+  }
   Statement insert(impl_->db,
                    "INSERT INTO api_token (name, role, hash, created_at) VALUES (?, ?, ?, ?)");
   insert.Bind(1, name).Bind(2, role).Bind(3, hash).Bind(4, NowUtc());
-  auto done = insert.Run();
-  if (!done) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "a token named '" + name + "' exists already; revoke it or pick another name");
-  }
+  LABLOOP_TRY(insert.Run());
   LABLOOP_TRY(
       LogEvent("labloop", "token_added", "{\"name\":\"" + name + "\",\"role\":\"" + role + "\"}"));
   return tx.Commit();

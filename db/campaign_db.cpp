@@ -522,20 +522,25 @@ Status CampaignDb::AddToOpenRound(const std::vector<DecisionRow>& decisions,
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
   // Checked inside the write transaction: the engine cannot finish the round meanwhile.
+  // The round must wait at the approval gate: then the engine cannot finish it before the
+  // added jobs run (it stops while any decision is pending).
   Statement open(impl_->db,
-                 "SELECT number FROM round WHERE state = 'dispatched' ORDER BY number DESC "
-                 "LIMIT 1");
+                 "SELECT r.number FROM round r WHERE r.state = 'dispatched' AND EXISTS (SELECT 1 "
+                 "FROM decision d WHERE d.round = r.number AND d.needs_approval = 1 AND "
+                 "d.approved_by IS NULL AND d.rejected_by IS NULL) ORDER BY r.number DESC LIMIT 1");
   auto row = open.Step();
   if (!row) return tl::unexpected(row.error());
   if (!*row) {
     return MakeError(ErrorCode::kFailedPrecondition,
-                     "no round is open (dispatched and not done): a batch can be edited only "
-                     "while its round waits, e.g. for approval");
+                     "no batch waits for approval: a batch can be edited only while it waits "
+                     "at the approval gate");
   }
   const int round = static_cast<int>(open.Int(0));
   Statement exists(impl_->db, "SELECT COUNT(*) FROM candidate WHERE id = ?");
   Statement decided(impl_->db,
                     "SELECT COUNT(*) FROM decision WHERE round = ? AND candidate_id = ?");
+  Statement evaluated(impl_->db,
+                      "SELECT COUNT(*) FROM job WHERE candidate_id = ? AND state != 'cancelled'");
   std::string ids;
   for (const auto& d : decisions) {
     exists.Reset();
@@ -552,6 +557,14 @@ Status CampaignDb::AddToOpenRound(const std::vector<DecisionRow>& decisions,
       return MakeError(ErrorCode::kInvalidArgument, "candidate " + std::to_string(d.candidate_id) +
                                                         " already has a decision in round " +
                                                         std::to_string(round));
+    }
+    evaluated.Reset();
+    evaluated.Bind(1, d.candidate_id);
+    LABLOOP_TRY(evaluated.Step());
+    if (evaluated.Int(0) > 0) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "candidate " + std::to_string(d.candidate_id) +
+                           " was evaluated already or is being evaluated");
     }
     ids += (ids.empty() ? "" : ",") + std::to_string(d.candidate_id);
   }
@@ -691,7 +704,10 @@ Result<int64_t> CampaignDb::ApproveDecisions(const std::vector<int64_t>& candida
   if (chosen->empty()) return int64_t{0};  // nothing waits: nothing to record
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
-  Statement update(impl_->db, "UPDATE decision SET approved_by = ?, approved_at = ? WHERE id = ?");
+  // Guarded: a decision decided meanwhile by another person (or process) is left as it is.
+  Statement update(impl_->db,
+                   "UPDATE decision SET approved_by = ?, approved_at = ? WHERE id = ? AND "
+                   "approved_by IS NULL AND rejected_by IS NULL");
   std::string now = NowUtc();
   Statement approve(impl_->db,
                     "UPDATE experiment SET state = 'approved', updated_at = ? WHERE state = "
@@ -720,9 +736,10 @@ Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidat
   if (!chosen) return tl::unexpected(chosen.error());
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
+  // Guarded: a decision approved meanwhile (its job may be running) is left as it is.
   Statement decision(impl_->db,
                      "UPDATE decision SET rejected_by = ?, rejected_at = ?, rejected_reason = ? "
-                     "WHERE id = ?");
+                     "WHERE id = ? AND approved_by IS NULL AND rejected_by IS NULL");
   Statement job(impl_->db,
                 "UPDATE job SET state = 'cancelled', error = ?, updated_at = ? "
                 "WHERE decision_id = ? AND state = 'queued'");
@@ -731,6 +748,7 @@ Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidat
     decision.Reset();
     decision.Bind(1, who).Bind(2, now).Bind(3, reason).Bind(4, p.decision_id);
     LABLOOP_TRY(decision.Run());
+    if (sqlite3_changes(impl_->db) == 0) continue;
     job.Reset();
     job.Bind(1, "rejected by " + who + ": " + reason).Bind(2, now).Bind(3, p.decision_id);
     LABLOOP_TRY(job.Run());
@@ -899,6 +917,35 @@ Result<RequeueResult> CampaignDb::RequeueInterruptedJobs(int max_attempts) {
   return result;
 }
 
+namespace {
+
+// The outcome's measurements and the job's end, inside the caller's transaction.
+Status WriteOutcome(sqlite3* db, int64_t candidate_id, const JobOutcome& outcome) {
+  std::string now = NowUtc();
+  if (outcome.ok) {
+    Statement insert(db,
+                     "INSERT OR IGNORE INTO measurement (job_id, candidate_id, property, value, "
+                     "uncertainty, fidelity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (const auto& v : outcome.values) {
+      insert.Reset();
+      insert.Bind(1, outcome.job_id).Bind(2, candidate_id).Bind(3, v.property);
+      insert.Bind(4, v.value).Bind(5, v.uncertainty).Bind(6, outcome.fidelity).Bind(7, now);
+      LABLOOP_TRY(insert.Run());
+    }
+  }
+  Statement update(db, "UPDATE job SET state = ?, error = ?, raw = ?, updated_at = ? WHERE id = ?");
+  update.Bind(1, std::string(outcome.ok ? "done" : "failed"));
+  if (outcome.ok) {
+    update.BindNull(2);
+  } else {
+    update.Bind(2, outcome.error);
+  }
+  update.Bind(3, outcome.raw_json).Bind(4, now).Bind(5, outcome.job_id);
+  return update.Run();
+}
+
+}  // namespace
+
 Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {
   // A measurement is the one record that must survive a power cut once acknowledged.
   LABLOOP_TRY(Exec(impl_->db, "PRAGMA synchronous = FULL"));
@@ -917,33 +964,65 @@ Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {
     if (state == JobState::kDone || state == JobState::kFailed || state == JobState::kCancelled) {
       return {};  // already ingested
     }
-    std::string now = NowUtc();
-    if (outcome.ok) {
-      Statement insert(impl_->db,
-                       "INSERT OR IGNORE INTO measurement (job_id, candidate_id, property, value, "
-                       "uncertainty, fidelity, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-      for (const auto& v : outcome.values) {
-        insert.Reset();
-        insert.Bind(1, outcome.job_id).Bind(2, candidate_id).Bind(3, v.property);
-        insert.Bind(4, v.value).Bind(5, v.uncertainty).Bind(6, outcome.fidelity).Bind(7, now);
-        LABLOOP_TRY(insert.Run());
-      }
-    }
-    Statement update(impl_->db,
-                     "UPDATE job SET state = ?, error = ?, raw = ?, updated_at = ? WHERE id = ?");
-    update.Bind(1, std::string(outcome.ok ? "done" : "failed"));
-    if (outcome.ok) {
-      update.BindNull(2);
-    } else {
-      update.Bind(2, outcome.error);
-    }
-    update.Bind(3, outcome.raw_json).Bind(4, now).Bind(5, outcome.job_id);
-    LABLOOP_TRY(update.Run());
+    LABLOOP_TRY(WriteOutcome(impl_->db, candidate_id, outcome));
     if (impl_->before_commit_hook) impl_->before_commit_hook();
     return tx.Commit();
   }();
   auto restored = Exec(impl_->db, "PRAGMA synchronous = NORMAL");
   if (result && !restored) return restored;
+  return result;
+}
+
+Result<bool> CampaignDb::IngestReportedOutcome(const JobOutcome& outcome, const std::string& who) {
+  LABLOOP_TRY(Exec(impl_->db, "PRAGMA synchronous = FULL"));
+  Result<bool> result = [&]() -> Result<bool> {
+    Transaction tx(impl_->db);
+    LABLOOP_TRY(tx.begun());
+    const std::string name = "job " + std::to_string(outcome.job_id);
+    Statement job(impl_->db,
+                  "SELECT j.candidate_id, j.state, COALESCE(d.needs_approval, 0), d.approved_by "
+                  "FROM job j LEFT JOIN decision d ON d.id = j.decision_id WHERE j.id = ?");
+    job.Bind(1, outcome.job_id);
+    auto row = job.Step();
+    if (!row) return tl::unexpected(row.error());
+    if (!*row) return MakeError(ErrorCode::kNotFound, "no " + name);
+    const int64_t candidate_id = job.Int(0);
+    const std::string state = job.Text(1);
+    if (state == "done" || state == "failed" || state == "cancelled") return false;
+    if (state != "queued") {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       name + " is " + state +
+                           " under labloop (a launcher or an instrument has it); its result "
+                           "comes from there");
+    }
+    if (job.Int(2) != 0 && job.IsNull(3)) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       name + " waits for a person's approval; approve it before reporting");
+    }
+    Statement sent(impl_->db,
+                   "SELECT COUNT(*) FROM experiment WHERE job_id = ? AND state IN ('sent', "
+                   "'running')");
+    sent.Bind(1, outcome.job_id);
+    LABLOOP_TRY(sent.Step());
+    if (sent.Int(0) > 0) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       name + " has a step on an instrument; its result comes from there");
+    }
+    LABLOOP_TRY(WriteOutcome(impl_->db, candidate_id, outcome));
+    // Steps not yet sent never will be: the work was done outside.
+    Statement abort(impl_->db,
+                    "UPDATE experiment SET state = 'aborted', error = 'result reported by ' || ?, "
+                    "updated_at = ? WHERE job_id = ? AND state IN ('requested', 'approved')");
+    abort.Bind(1, who).Bind(2, NowUtc()).Bind(3, outcome.job_id);
+    LABLOOP_TRY(abort.Run());
+    LABLOOP_TRY(LogEvent(who, "result_reported",
+                         "{\"job\":" + std::to_string(outcome.job_id) +
+                             ",\"ok\":" + (outcome.ok ? "true" : "false") + "}"));
+    LABLOOP_TRY(tx.Commit());
+    return true;
+  }();
+  auto restored = Exec(impl_->db, "PRAGMA synchronous = NORMAL");
+  if (result && !restored) return tl::unexpected(restored.error());
   return result;
 }
 

@@ -124,6 +124,10 @@ class CampaignDb {
   // Records a job's outcome and its measurements in one synchronous=FULL transaction. A job that
   // is already done or failed is left as it is, so ingesting twice changes nothing.
   Status IngestOutcome(const JobOutcome& outcome);
+  // A result reported from outside labloop (a robot through the server), checked and written in
+  // one transaction: the job must be queued and approved, with no step on an instrument; its
+  // unsent steps are aborted. Returns false, changing nothing, when the job had already ended.
+  Result<bool> IngestReportedOutcome(const JobOutcome& outcome, const std::string& who);
   Status FinishRound(int round);
 
   // --- experiments on instruments ---
@@ -153,9 +157,10 @@ class CampaignDb {
   // One row per id, in the order given; ids that do not exist are skipped.
   Result<std::vector<CandidateListRow>> CandidateRows(const std::vector<int64_t>& ids,
                                                       const std::string& property);
-  // Calls f(id, smiles) for every candidate in id order (substructure search); stops when f
-  // returns false.
-  Status ForEachCandidateSmiles(const std::function<bool(int64_t, const std::string&)>& f);
+  // Calls f(id, smiles) for every candidate with id > after_id, in id order (substructure
+  // search); stops when f returns false.
+  Status ForEachCandidateSmiles(int64_t after_id,
+                                const std::function<bool(int64_t, const std::string&)>& f);
   Result<CandidateDetail> GetCandidateDetail(int64_t candidate_id);
   Result<std::vector<ModelSummary>> ListModels();
   // Audit-log events with id > after_id, oldest first, at most `limit`.

@@ -78,6 +78,7 @@ ApprovalsPage::ApprovalsPage(QWidget* parent) : QWidget(parent) {
 void ApprovalsPage::SetSource(CampaignSource* source) {
   source_ = source;
   pending_ = {};
+  seen_.clear();
   table_->setRowCount(0);
   Refresh();
 }
@@ -94,6 +95,8 @@ QString ApprovalsPage::Refresh() {
   }
   QSet<qint64> unchecked;
   for (qint64 id : UncheckedCandidates()) unchecked.insert(id);
+  // Decisions that arrive after the first look come unchecked: nobody has seen them yet.
+  const bool first_look = seen_.isEmpty();
   pending_ = reply.Json().value("pending").toArray();
   table_->setRowCount(pending_.size());
   for (int row = 0; row < pending_.size(); ++row) {
@@ -101,7 +104,9 @@ QString ApprovalsPage::Refresh() {
     const qint64 id = p.value("candidate_id").toInteger();
     auto* check = new QTableWidgetItem(QString::number(id));
     check->setFlags(Qt::ItemIsEnabled | Qt::ItemIsUserCheckable | Qt::ItemIsSelectable);
-    check->setCheckState(unchecked.contains(id) ? Qt::Unchecked : Qt::Checked);
+    const bool unseen = !first_look && !seen_.contains(id);
+    check->setCheckState(unchecked.contains(id) || unseen ? Qt::Unchecked : Qt::Checked);
+    seen_.insert(id);
     check->setData(Qt::UserRole, id);
     table_->setItem(row, 0, check);
     const QStringList cells = {ValueText(p.value("round")),
@@ -173,7 +178,10 @@ QString ApprovalsPage::ApproveChecked() {
 
 QString ApprovalsPage::ApproveAll() {
   if (PendingCount() == 0) return tr("nothing waits for approval");
-  return Post({{"action", "approve"}, {"all", true}});
+  // The decisions shown, by id: never "all", which would take ones dispatched since the refresh.
+  QList<qint64> shown = CheckedCandidates();
+  shown += UncheckedCandidates();
+  return Post({{"action", "approve"}, {"candidates", IdArray(shown)}});
 }
 
 QString ApprovalsPage::RejectChecked(const QString& reason) {

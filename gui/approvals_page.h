@@ -8,6 +8,7 @@
 // scripts can call them; the buttons wrap them with the dialogs.
 
 #include <QJsonArray>
+#include <QSet>
 #include <QWidget>
 
 class QLabel;
@@ -57,6 +58,7 @@ class ApprovalsPage : public QWidget {
   QLabel* summary_;
   QTableWidget* table_;
   QJsonArray pending_;
+  QSet<qint64> seen_;  // candidates whose pending decision was shown
 };
 
 }  // namespace labloop::gui

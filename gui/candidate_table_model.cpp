@@ -78,6 +78,11 @@ void CandidateTableModel::SetFilter(const CandidateFilter& filter) {
 }
 
 void CandidateTableModel::Reload() {
+  // A remote page is read in an event loop, where timers may ask for another reload: it waits.
+  if (resetting_) {
+    ReloadLater();
+    return;
+  }
   beginResetModel();
   pages_.clear();
   recent_.clear();
@@ -123,8 +128,10 @@ bool CandidateTableModel::FetchPage(int page) {
     complete_ = json.value("complete").toBool(true);
     scanned_ = json.value("scanned").toInteger();
     to_scan_ = json.value("to_scan").toInteger();
-  } else if (total != total_) {
-    // The campaign grew (a generator added molecules): the pages no longer line up.
+    model_id_ = json.value("model_id").toInteger();
+  } else if (total != total_ || json.value("model_id").toInteger() != model_id_) {
+    // The campaign grew (a generator added molecules) or a new model reordered it: the pages
+    // no longer line up.
     ReloadLater();
     return false;
   }
@@ -166,6 +173,7 @@ void CandidateTableModel::FetchLater(int page) const {
   pending_.insert(page);
   auto* self = const_cast<CandidateTableModel*>(this);
   QTimer::singleShot(0, self, [self, page] {
+    if (self->resetting_) return;  // the reset clears pending_; the view asks again after it
     if (!self->pending_.remove(page) || self->pages_.count(page) != 0) return;
     if (!self->FetchPage(page)) {
       if (!self->reload_pending_) emit self->ErrorOccurred(self->last_error_);

@@ -94,6 +94,7 @@ class CandidateTableModel : public QAbstractTableModel {
   QString sort_key_ = "id";
   bool descending_ = false;
   int total_ = 0;
+  qint64 model_id_ = 0;  // the model whose predictions order the rows
   QString property_;
   QString last_error_;
   int fetch_count_ = 0;

@@ -116,6 +116,25 @@ std::vector<std::string> Segments(const std::string& path) {
   return parts;
 }
 
+// A field of the body with the type expected, `fallback` when absent or null; a field of another
+// type is a 400 that names it (json::value would throw instead).
+Result<std::string> TextField(const json& body, const std::string& key,
+                              const std::string& fallback = "") {
+  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!body[key].is_string()) {
+    return MakeError(ErrorCode::kInvalidArgument, "'" + key + "' must be a string");
+  }
+  return body[key].get<std::string>();
+}
+
+Result<bool> FlagField(const json& body, const std::string& key) {
+  if (!body.contains(key) || body[key].is_null()) return false;
+  if (!body[key].is_boolean()) {
+    return MakeError(ErrorCode::kInvalidArgument, "'" + key + "' must be true or false");
+  }
+  return body[key].get<bool>();
+}
+
 Result<std::vector<int64_t>> IdList(const json& body, const std::string& key) {
   std::vector<int64_t> ids;
   if (!body.contains(key)) return ids;
@@ -238,27 +257,34 @@ ApiResponse ApiHandler::Impl::Post(const ApiRequest& r, const std::vector<std::s
   if (std::find(std::begin(kPosts), std::end(kPosts), what) == std::end(kPosts)) {
     return ErrorResponse(404, "no such endpoint '" + r.path + "' for POST (see docs/api.md)");
   }
-  auto body = Body(r);
-  if (!body) return ErrorResponse(body.error());
-  if (what == "approvals") return Approvals(r, *body);
-  if (what == "results") return Results(r, *body);
-  if (what == "engine") return Engine(*body);
   if (what == "estop") {
-    std::string reason = body->value("reason", "");
-    if (reason.empty()) reason = "emergency stop from " + r.actor;
+    // The stop never fails on its body: any body, or none, stops; a string reason is kept.
+    auto body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+    std::string reason = "emergency stop from " + r.actor;
+    if (body.is_object() && body.contains("reason") && body["reason"].is_string() &&
+        !body["reason"].get<std::string>().empty()) {
+      reason = body["reason"].get<std::string>();
+    }
+    engine.Pause();  // no new round starts while the stop holds
     auto report = EmergencyStop(path, r.actor, reason);
     if (!report) return ErrorResponse(report.error());
-    engine.Pause();  // no new round starts while the stop holds
     return Json(200, {{"instruments_stopped", report->instruments_stopped},
                       {"failures", report->failures},
                       {"experiments_aborted", report->experiments_aborted},
                       {"seconds", report->seconds}});
   }
+  auto body = Body(r);
+  if (!body) return ErrorResponse(body.error());
+  if (what == "approvals") return Approvals(r, *body);
+  if (what == "results") return Results(r, *body);
+  if (what == "engine") return Engine(*body);
   // resume
   if (r.role < Role::kAdmin) {
     return ErrorResponse(403, "resuming after an emergency stop needs the admin role");
   }
-  if (!body->value("ack", false)) {
+  auto ack = FlagField(*body, "ack");
+  if (!ack) return ErrorResponse(ack.error());
+  if (!*ack) {
     return ErrorResponse(400, "resume needs {\"ack\": true}: confirm the lab is safe");
   }
   auto resumed = ResumeAfterStop(path, r.actor);
@@ -298,22 +324,29 @@ ApiResponse ApiHandler::Impl::Depiction(const ApiRequest& r, int64_t id) {
 }
 
 ApiResponse ApiHandler::Impl::Approvals(const ApiRequest& r, const json& body) {
-  const std::string action = body.value("action", "");
+  auto action = TextField(body, "action");
+  if (!action) return ErrorResponse(action.error());
   auto ids = IdList(body, "candidates");
   if (!ids) return ErrorResponse(ids.error());
   Result<int64_t> changed = 0;
-  if (action == "approve") {
-    const bool all = body.value("all", false);
+  if (*action == "approve") {
+    auto all_field = FlagField(body, "all");
+    if (!all_field) return ErrorResponse(all_field.error());
+    const bool all = *all_field;
     if (all == !ids->empty()) {
       return ErrorResponse(400, "approve needs \"candidates\": [ids] or \"all\": true, not both");
     }
     changed = ApproveCandidates(path, *ids, all, r.actor);
-  } else if (action == "reject") {
+  } else if (*action == "reject") {
     if (ids->empty()) return ErrorResponse(400, "reject needs \"candidates\": [ids]");
-    changed = RejectCandidates(path, *ids, r.actor, body.value("reason", ""));
-  } else if (action == "add") {
+    auto reason = TextField(body, "reason");
+    if (!reason) return ErrorResponse(reason.error());
+    changed = RejectCandidates(path, *ids, r.actor, *reason);
+  } else if (*action == "add") {
     if (ids->empty()) return ErrorResponse(400, "add needs \"candidates\": [ids]");
-    changed = AddToBatch(path, *ids, body.value("route", "simulate"), r.actor);
+    auto route = TextField(body, "route", "simulate");
+    if (!route) return ErrorResponse(route.error());
+    changed = AddToBatch(path, *ids, *route, r.actor);
   } else {
     return ErrorResponse(400, "\"action\" must be \"approve\", \"reject\" or \"add\"");
   }
@@ -327,8 +360,12 @@ ApiResponse ApiHandler::Impl::Results(const ApiRequest& r, const json& body) {
     return ErrorResponse(400, "a result needs an integer \"job_id\"");
   }
   s.job_id = body["job_id"].get<int64_t>();
-  s.error = body.value("error", "");
-  s.fidelity = body.value("fidelity", "experiment");
+  auto error = TextField(body, "error");
+  if (!error) return ErrorResponse(error.error());
+  auto fidelity = TextField(body, "fidelity", "experiment");
+  if (!fidelity) return ErrorResponse(fidelity.error());
+  s.error = *error;
+  s.fidelity = *fidelity;
   if (body.contains("raw")) s.raw_json = body["raw"].dump();
   if (body.contains("values")) {
     if (!body["values"].is_array()) return ErrorResponse(400, "\"values\" must be an array");
@@ -355,14 +392,20 @@ ApiResponse ApiHandler::Impl::Results(const ApiRequest& r, const json& body) {
 }
 
 ApiResponse ApiHandler::Impl::Engine(const json& body) {
-  const std::string action = body.value("action", "");
-  if (action == "start") {
-    if (body.contains("max_rounds") && !body["max_rounds"].is_number_integer()) {
-      return ErrorResponse(400, "\"max_rounds\" must be an integer");
+  auto action = TextField(body, "action");
+  if (!action) return ErrorResponse(action.error());
+  if (*action == "start") {
+    int max_rounds = 0;
+    if (body.contains("max_rounds") && !body["max_rounds"].is_null()) {
+      const auto& m = body["max_rounds"];
+      if (!m.is_number_integer() || m.get<int64_t>() < 0 || m.get<int64_t>() > 1000000) {
+        return ErrorResponse(400, "\"max_rounds\" must be an integer within 0..1000000");
+      }
+      max_rounds = static_cast<int>(m.get<int64_t>());
     }
-    auto started = engine.Start(body.value("max_rounds", 0));
+    auto started = engine.Start(max_rounds);
     if (!started) return ErrorResponse(started.error());
-  } else if (action == "pause") {
+  } else if (*action == "pause") {
     engine.Pause();
   } else {
     return ErrorResponse(400, "\"action\" must be \"start\" or \"pause\"");

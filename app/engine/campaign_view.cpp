@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <list>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -58,25 +59,22 @@ std::string QueryKey(const CandidatePageRequest& r) {
 
 }  // namespace
 
-struct CampaignView::Impl {
-  std::unique_ptr<db::CampaignDb> db;
-  CampaignConfig config;
-  // The ordered ids of the last candidates query: paging through it costs one page each. Kept
-  // until another connection changes the file (SQLite's data_version) or the query changes.
-  std::string last_key;
-  int64_t last_version = -1;
+// One candidates query: its ordered ids, kept so that paging costs one page each, until another
+// connection changes the file (SQLite's data_version); and its substructure scan, if any.
+struct QueryState {
+  std::string key;
+  int64_t version = -1;
   std::vector<int64_t> query_ids;  // in the query's order, before the substructure filter
-  std::vector<int64_t> last_ids;   // what the table shows
-  // A substructure search in progress: every candidate's SMILES, how far the scan got, matches.
+  std::vector<int64_t> shown;      // what the table shows
   std::optional<chem::SubstructureQuery> pattern;
-  std::vector<std::pair<int64_t, std::string>> to_scan;
+  std::vector<std::pair<int64_t, std::string>> to_scan;  // every candidate's SMILES, by id
   size_t scanned = 0;
   std::unordered_set<int64_t> matches;
 
   // Scans on for up to `seconds`, in chunks matched on every core.
   void Scan(double seconds) {
     const auto start = std::chrono::steady_clock::now();
-    constexpr size_t kChunk = 4096;
+    constexpr size_t kChunk = 1024;
     while (scanned < to_scan.size()) {
       const size_t end = std::min(to_scan.size(), scanned + kChunk);
       std::vector<char> hit(end - scanned, 0);
@@ -91,10 +89,33 @@ struct CampaignView::Impl {
       std::chrono::duration<double> spent = std::chrono::steady_clock::now() - start;
       if (spent.count() >= seconds) break;
     }
-    last_ids.clear();
+    shown.clear();
     for (int64_t id : query_ids) {
-      if (matches.count(id)) last_ids.push_back(id);
+      if (matches.count(id)) shown.push_back(id);
     }
+  }
+};
+
+struct CampaignView::Impl {
+  std::unique_ptr<db::CampaignDb> db;
+  CampaignConfig config;
+  // The last few candidate queries (a GUI and a remote one may page through different ones):
+  // most recent first.
+  static constexpr size_t kQueries = 4;
+  std::list<QueryState> queries;
+
+  QueryState& Query(const std::string& key, bool* created) {
+    auto it = std::find_if(queries.begin(), queries.end(),
+                           [&](const QueryState& q) { return q.key == key; });
+    *created = it == queries.end();
+    if (*created) {
+      queries.emplace_front();
+      queries.front().key = key;
+      if (queries.size() > kQueries) queries.pop_back();
+    } else {
+      queries.splice(queries.begin(), queries, it);
+    }
+    return queries.front();
   }
 };
 
@@ -126,8 +147,11 @@ Result<std::string> CampaignView::Status() {
   auto models = impl_->db->ListModels();
   if (!models) return tl::unexpected(models.error());
   j["model"] = nullptr;
-  if (!models->empty()) {
-    const auto& m = models->back();
+  auto latest = std::find_if(models->rbegin(), models->rend(), [&](const db::ModelSummary& m) {
+    return m.property == impl_->config.property;
+  });
+  if (latest != models->rend()) {
+    const auto& m = *latest;
     j["model"] = {{"id", m.id},
                   {"round", m.round},
                   {"kind", m.kind},
@@ -156,10 +180,19 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
   auto version = impl_->db->DataVersion();
   if (!version) return tl::unexpected(version.error());
   const std::string key = QueryKey(request);
-  const bool new_query = key != impl_->last_key;
-  if (new_query || *version != impl_->last_version) {
-    // The order again; a substructure scan already under way goes on (a running campaign
-    // changes the file every few seconds, the SMILES of its candidates never).
+  bool created = false;
+  QueryState& q = impl_->Query(key, &created);
+  if (created) {
+    if (!request.substructure.empty()) {
+      auto pattern = chem::SubstructureQuery::FromSmarts(request.substructure);
+      if (!pattern) {
+        impl_->queries.pop_front();
+        return tl::unexpected(pattern.error());
+      }
+      q.pattern = std::move(*pattern);
+    }
+  }
+  if (created || *version != q.version) {
     db::CandidateQuery query;
     query.sort = *sort;
     query.descending = request.descending;
@@ -169,48 +202,44 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
     query.property = impl_->config.property;
     auto ids = impl_->db->CandidateIds(query);
     if (!ids) return tl::unexpected(ids.error());
-    impl_->query_ids = std::move(*ids);
-    impl_->last_key = key;
-    impl_->last_version = *version;
-  }
-  if (new_query) {
-    impl_->pattern.reset();
-    impl_->to_scan.clear();
-    impl_->scanned = 0;
-    impl_->matches.clear();
-    if (!request.substructure.empty()) {
-      auto pattern = chem::SubstructureQuery::FromSmarts(request.substructure);
-      if (!pattern) {
-        impl_->last_key.clear();
-        return tl::unexpected(pattern.error());
-      }
-      impl_->pattern = std::move(*pattern);
-      LABLOOP_TRY(impl_->db->ForEachCandidateSmiles([&](int64_t id, const std::string& smiles) {
-        impl_->to_scan.emplace_back(id, smiles);
-        return true;
-      }));
+    q.query_ids = std::move(*ids);
+    q.version = *version;
+    if (q.pattern) {  // candidates added since (generators) join the scan
+      const int64_t after = q.to_scan.empty() ? 0 : q.to_scan.back().first;
+      LABLOOP_TRY(
+          impl_->db->ForEachCandidateSmiles(after, [&](int64_t id, const std::string& smiles) {
+            q.to_scan.emplace_back(id, smiles);
+            return true;
+          }));
     }
   }
-  if (impl_->pattern) {
-    impl_->Scan(request.scan_seconds);  // rebuilds the shown ids from the matches so far
+  if (q.pattern) {
+    q.Scan(request.scan_seconds);  // rebuilds the shown ids from the matches so far
   } else {
-    impl_->last_ids = impl_->query_ids;
+    q.shown = q.query_ids;
   }
-  const auto& ids = impl_->last_ids;
+  const auto& ids = q.shown;
   const int64_t total = static_cast<int64_t>(ids.size());
   const int64_t begin = std::min(request.offset, total);
   const int64_t end = std::min(begin + request.limit, total);
   auto rows =
       impl_->db->CandidateRows({ids.begin() + begin, ids.begin() + end}, impl_->config.property);
   if (!rows) return tl::unexpected(rows.error());
-  const bool complete = !impl_->pattern || impl_->scanned == impl_->to_scan.size();
+  const bool complete = !q.pattern || q.scanned == q.to_scan.size();
+  auto models = impl_->db->ListModels();
+  if (!models) return tl::unexpected(models.error());
+  int64_t model_id = 0;  // the predictions shown are this model's; a new one reorders the table
+  for (const auto& m : *models) {
+    if (m.property == impl_->config.property) model_id = m.id;
+  }
   json out = {{"total", total},
               {"offset", begin},
               {"limit", request.limit},
               {"property", impl_->config.property},
               {"complete", complete},
-              {"scanned", impl_->pattern ? impl_->scanned : 0},
-              {"to_scan", impl_->to_scan.size()}};
+              {"scanned", q.pattern ? q.scanned : 0},
+              {"to_scan", q.to_scan.size()},
+              {"model_id", model_id}};
   out["rows"] = json::array();
   for (const auto& r : *rows) {
     out["rows"].push_back({{"id", r.id},

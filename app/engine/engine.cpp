@@ -1764,8 +1764,11 @@ Result<int64_t> AddToBatch(const std::string& campaign_path,
   if (!rows) return tl::unexpected(rows.error());
   std::map<int64_t, db::CandidateListRow> predicted;
   for (const auto& r : *rows) predicted[r.id] = r;
+  std::vector<int64_t> ids = candidate_ids;  // each once
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::vector<db::DecisionRow> decisions;
-  for (int64_t id : candidate_ids) {
+  for (int64_t id : ids) {
     db::DecisionRow d;
     d.candidate_id = id;
     d.route = route;
@@ -1778,7 +1781,20 @@ Result<int64_t> AddToBatch(const std::string& campaign_path,
     d.cost =
         route == "experiment" ? config->router.experiment_cost : config->router.simulation_cost;
     d.reasons_json = json{{"why", "added to the batch by " + who}}.dump();
+    // The approval gate holds for a person's picks as for the engine's.
+    d.needs_approval = std::find(config->approval_routes.begin(), config->approval_routes.end(),
+                                 route) != config->approval_routes.end();
     decisions.push_back(d);
+  }
+  auto summary = (*db)->Summary();
+  if (!summary) return tl::unexpected(summary.error());
+  const int64_t spent = summary->evaluations_spent + static_cast<int64_t>(decisions.size());
+  if (spent > config->max_evaluations) {
+    return MakeError(ErrorCode::kFailedPrecondition, "adding " + std::to_string(decisions.size()) +
+                                                         " would spend " + std::to_string(spent) +
+                                                         " evaluations, over the budget of " +
+                                                         std::to_string(config->max_evaluations) +
+                                                         "; reject some of the batch first");
   }
   LABLOOP_TRY((*db)->AddToOpenRound(decisions, "simulation", config->simulator.kind,
                                     ExperimentSteps(*config), who));
@@ -1808,12 +1824,6 @@ Result<std::string> SubmitJobResult(const std::string& campaign_path,
   }
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
   if (!db) return tl::unexpected(db.error());
-  auto ended =
-      (*db)->ListJobs({db::JobState::kDone, db::JobState::kFailed, db::JobState::kCancelled});
-  if (!ended) return tl::unexpected(ended.error());
-  for (const auto& j : *ended) {
-    if (j.id == submission.job_id) return std::string("already finished");
-  }
   db::JobOutcome outcome;
   outcome.job_id = submission.job_id;
   outcome.ok = submission.error.empty();
@@ -1821,9 +1831,9 @@ Result<std::string> SubmitJobResult(const std::string& campaign_path,
   outcome.fidelity = submission.fidelity;
   outcome.raw_json = submission.raw_json;
   outcome.error = submission.error;
-  LABLOOP_TRY((*db)->IngestOutcome(outcome));
-  LABLOOP_TRY((*db)->LogEvent(who, "result_submitted",
-                              json{{"job", submission.job_id}, {"ok", outcome.ok}}.dump()));
+  auto ingested = (*db)->IngestReportedOutcome(outcome, who);
+  if (!ingested) return tl::unexpected(ingested.error());
+  if (!*ingested) return std::string("already finished");
   return std::string("ingested");
 }
 

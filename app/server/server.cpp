@@ -18,6 +18,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "app/engine/api.h"
 #include "db/campaign_db.h"
@@ -27,7 +28,11 @@ namespace labloop::server {
 namespace {
 
 std::atomic<bool> stop_requested{false};
-void OnSignal(int) { stop_requested = true; }
+// The first SIGINT or SIGTERM stops politely (a running round finishes); a second one kills.
+void OnSignal(int signal) {
+  stop_requested = true;
+  std::signal(signal, SIG_DFL);
+}
 
 // A migration, if the file needs one, before the read-only views open it.
 Status Migrate(const std::string& path) {
@@ -73,7 +78,11 @@ class CampaignServer : public QAbstractHttpServer {
               R"({"error":"missing token: send the header Authorization: Bearer TOKEN"})"};
     }
     auto token = Authenticate(authorization.mid(prefix.size()).trimmed().toStdString());
-    if (!token) return {401, "application/json", R"({"error":"unknown or revoked token"})"};
+    if (!token) {
+      return {503, "application/json",
+              nlohmann::json{{"error", "cannot read the tokens: " + token.error().message}}.dump()};
+    }
+    if (!*token) return {401, "application/json", R"({"error":"unknown or revoked token"})"};
 
     engine::ApiRequest api_request;
     switch (request.method()) {
@@ -91,16 +100,16 @@ class CampaignServer : public QAbstractHttpServer {
       api_request.query[key.toStdString()] = value.toStdString();
     }
     api_request.body = request.body().toStdString();
-    api_request.role = *engine::ParseRole(token->role);
-    api_request.actor = "token:" + token->name;
+    api_request.role = *engine::ParseRole((*token)->role);
+    api_request.actor = "token:" + (*token)->name;
     return api_->Handle(api_request);
   }
 
   // The active token whose hash matches, looked up on every request (revocation is immediate).
-  std::optional<db::ApiToken> Authenticate(const std::string& presented) {
+  Result<std::optional<db::ApiToken>> Authenticate(const std::string& presented) {
     if (presented.empty()) return std::nullopt;
     auto tokens = tokens_->ListApiTokens();
-    if (!tokens) return std::nullopt;
+    if (!tokens) return tl::unexpected(tokens.error());
     const std::string hash = HashToken(presented);
     std::optional<db::ApiToken> found;
     for (const auto& t : *tokens) {  // no early exit: the time does not tell which one matched
@@ -124,7 +133,9 @@ Result<QSslConfiguration> TlsConfiguration(const ServeOptions& options) {
   if (!key_file.open(QIODevice::ReadOnly)) {
     return MakeError(ErrorCode::kNotFound, "cannot read TLS key '" + options.tls_key + "'");
   }
-  QSslCertificate certificate(&cert_file, QSsl::Pem);
+  // The whole chain of the file (a fullchain.pem: the server's certificate, then intermediates).
+  const QList<QSslCertificate> chain = QSslCertificate::fromDevice(&cert_file, QSsl::Pem);
+  const QSslCertificate certificate = chain.isEmpty() ? QSslCertificate() : chain.first();
   QSslKey key(&key_file, QSsl::Rsa, QSsl::Pem);
   if (key.isNull()) {
     key_file.seek(0);
@@ -139,7 +150,7 @@ Result<QSslConfiguration> TlsConfiguration(const ServeOptions& options) {
                      "'" + options.tls_key + "' is not an unencrypted PEM RSA or EC key");
   }
   QSslConfiguration config = QSslConfiguration::defaultConfiguration();
-  config.setLocalCertificate(certificate);
+  config.setLocalCertificateChain(chain);
   config.setPrivateKey(key);
   config.setProtocol(QSsl::TlsV1_2OrLater);
   return config;
@@ -232,6 +243,12 @@ int Serve(const ServeOptions& options) {
   if (port == 0) {
     return fail("cannot listen on " + options.bind + ":" + std::to_string(options.port) +
                 " (in use?)");
+  }
+  if (!tls && !address.isLoopback()) {
+    std::fprintf(stderr,
+                 "labloop serve: warning: serving %s without TLS: tokens cross the network in "
+                 "clear text (give --tls-cert and --tls-key)\n",
+                 options.bind.c_str());
   }
   std::printf("labloop serve: listening on %s://%s:%u/api/\n", tls ? "https" : "http",
               options.bind.c_str(), port);

@@ -481,7 +481,10 @@ TEST_CASE("a person adds a candidate to the waiting batch", "[gui]") {
   const int jobs = window.Jobs()->JobCount();
   REQUIRE(window.AddSelectedToBatch("simulate").isEmpty());
   CHECK(window.Jobs()->JobCount() == jobs + 1);
-  CHECK(window.Approvals()->PendingCount() == 4);  // chosen by a person: no approval needed
+  // The gate holds for a person's pick as for the engine's; it comes unchecked (unseen).
+  CHECK(window.Approvals()->PendingCount() == 5);
+  CHECK(window.Approvals()->CheckedCandidates().size() == 4);
+  CHECK(window.Approvals()->UncheckedCandidates() == QList<qint64>{id});
   const QJsonObject candidate = Get(*window.Source(), QStringLiteral("/api/candidates/%1").arg(id));
   REQUIRE(candidate.value("decisions").toArray().size() == 1);
   CHECK(candidate.value("decisions").toArray()[0].toObject().value("route").toString() ==

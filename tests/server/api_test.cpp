@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "app/engine/api.h"
+#include "app/engine/campaign_view.h"
 #include "app/engine/engine.h"
 #include "tests/app/fixtures.h"
 #include "tests/support/temp_dir.h"
@@ -176,6 +177,12 @@ TEST_CASE("Roles: viewers read, operators act, admins resume", "[integration]") 
   CHECK(Call(**api, "POST", "/api/estop", "{}", Role::kViewer).status == 403);
   CHECK(PendingIds(**api).size() == 5);  // a refused request changed nothing
 
+  // The stop never fails on its body: none, or a reason of the wrong type, still stops.
+  CHECK(Call(**api, "POST", "/api/estop", "", Role::kOperator).status == 200);
+  CHECK(Get(**api, "/api/status")["emergency_stop"]["active"] == true);
+  CHECK(Call(**api, "POST", "/api/resume", R"({"ack":true})", Role::kAdmin).status == 200);
+  CHECK(Call(**api, "POST", "/api/estop", R"({"reason":5})", Role::kOperator).status == 200);
+  CHECK(Call(**api, "POST", "/api/resume", R"({"ack":true})", Role::kAdmin).status == 200);
   auto stop =
       Call(**api, "POST", "/api/estop", R"({"reason":"smoke in the hood"})", Role::kOperator);
   CHECK(stop.status == 200);
@@ -185,6 +192,7 @@ TEST_CASE("Roles: viewers read, operators act, admins resume", "[integration]") 
   CHECK(status["emergency_stop"]["by"] == "test:curie");
   CHECK(Call(**api, "POST", "/api/resume", R"({"ack":true})", Role::kOperator).status == 403);
   CHECK(Call(**api, "POST", "/api/resume", R"({})", Role::kAdmin).status == 400);
+  CHECK(Call(**api, "POST", "/api/resume", R"({"ack":1})", Role::kAdmin).status == 400);
   CHECK(Call(**api, "POST", "/api/resume", R"({"ack":true})", Role::kAdmin).status == 200);
   CHECK(Get(**api, "/api/status")["emergency_stop"]["active"] == false);
 }
@@ -200,7 +208,10 @@ TEST_CASE("Approvals, rejections and a robot's results through the API", "[integ
   // Bad bodies: 400 with the reason, nothing changed.
   for (const char* body :
        {"{bad", "[1,2]", R"({"action":"approve"})", R"({"action":"approve","candidates":["x"]})",
-        R"({"action":"reject","candidates":[1]})", R"({"action":"launch"})"}) {
+        R"({"action":"reject","candidates":[1]})", R"({"action":"launch"})",
+        R"({"action":"approve","all":"yes"})", R"({"action":7})",
+        R"({"action":"reject","candidates":[1],"reason":["x"]})",
+        R"({"action":"add","candidates":[1],"route":1})"}) {
     auto r = Call(**api, "POST", "/api/approvals", body, Role::kOperator);
     INFO(body << " -> " << r.body);
     CHECK(r.status == 400);
@@ -235,6 +246,18 @@ TEST_CASE("Approvals, rejections and a robot's results through the API", "[integ
   CHECK(json::parse(again.body)["outcome"] == "already finished");
   CHECK(QueryCampaign(path, "SELECT COUNT(*) FROM measurement WHERE job_id = ?", {job})[0][0] ==
         "1");
+  // Not while the job waits for approval (ids[3] still does), nor with a wrong-typed field.
+  auto waiting = QueryCampaign(path, "SELECT id FROM job WHERE candidate_id = ?",
+                               {std::to_string(ids[3])})[0][0];
+  auto refused = Call(**api, "POST", "/api/results",
+                      R"({"job_id":)" + waiting + R"(,"values":[{"property":"logS","value":1}]})",
+                      Role::kOperator);
+  CHECK(refused.status == 409);
+  CHECK(json::parse(refused.body)["error"].get<std::string>().find("waits for a person") !=
+        std::string::npos);
+  CHECK(Call(**api, "POST", "/api/results", R"({"job_id":)" + waiting + R"(,"error":{}})",
+             Role::kOperator)
+            .status == 400);
   CHECK(
       Call(**api, "POST", "/api/results", R"({"job_id":999999,"error":"spilled"})", Role::kOperator)
           .status == 404);
@@ -246,7 +269,7 @@ TEST_CASE("Approvals, rejections and a robot's results through the API", "[integ
   CHECK(measurements["measurements"].size() == 6);  // round 0's five and the robot's
   auto events = Get(**api, "/api/events", {{"limit", "1000"}});
   bool submitted = false;
-  for (const auto& e : events["events"]) submitted |= e["kind"] == "result_submitted";
+  for (const auto& e : events["events"]) submitted |= e["kind"] == "result_reported";
   CHECK(submitted);
 }
 
@@ -301,12 +324,20 @@ TEST_CASE("A person edits the waiting batch: adds a candidate, drops another", "
   const int64_t extra = worst["rows"][0]["id"];
   REQUIRE(std::find(pending.begin(), pending.end(), extra) == pending.end());
 
-  auto add = Call(**api, "POST", "/api/approvals",
-                  json{{"action", "add"}, {"candidates", {extra}}, {"route", "simulate"}}.dump(),
-                  Role::kOperator);
+  // Given twice, it joins once; the gate holds for it as for the engine's picks.
+  auto add =
+      Call(**api, "POST", "/api/approvals",
+           json{{"action", "add"}, {"candidates", {extra, extra}}, {"route", "simulate"}}.dump(),
+           Role::kOperator);
   INFO(add.body);
   CHECK(add.status == 200);
   CHECK(json::parse(add.body)["changed"] == 1);
+  CHECK(PendingIds(**api).size() == 6);
+  // A candidate measured in round 0 cannot be evaluated again.
+  auto measured = QueryCampaign(path, "SELECT candidate_id FROM measurement LIMIT 1")[0][0];
+  CHECK(Call(**api, "POST", "/api/approvals", R"({"action":"add","candidates":[)" + measured + "]}",
+             Role::kOperator)
+            .status == 400);
   // Twice is refused (one decision per candidate and round); unknown ids and routes too.
   CHECK(Call(**api, "POST", "/api/approvals",
              json{{"action", "add"}, {"candidates", {extra}}}.dump(), Role::kOperator)
@@ -331,8 +362,7 @@ TEST_CASE("A person edits the waiting batch: adds a candidate, drops another", "
   REQUIRE(page["jobs"].size() == 1);
   CHECK(page["jobs"][0]["state"] == "queued");
 
-  // The run evaluates the edited batch: the four still waiting are approved, the added one
-  // needs no approval, the dropped one never runs.
+  // The run evaluates the edited batch once approved: the dropped one never runs.
   REQUIRE(labloop::engine::ApproveCandidates(path, {}, true, "test"));
   REQUIRE(labloop::engine::RunCampaign(path, {1}));
   CHECK(QueryCampaign(path, "SELECT COUNT(*) FROM measurement WHERE candidate_id = ?",
@@ -342,4 +372,38 @@ TEST_CASE("A person edits the waiting batch: adds a candidate, drops another", "
   auto edits = QueryCampaign(path, "SELECT actor, detail FROM event WHERE kind = 'batch_edited'");
   REQUIRE(edits.size() == 1);
   CHECK(edits[0][0] == "test:curie");
+}
+
+TEST_CASE("A substructure scan spans requests, beside another query", "[integration]") {
+  TempDir dir;
+  dir.Write("pool.smi", labloop::testing::DemoPoolHead(1500));
+  const std::string config =
+      "[campaign]\nname = \"scan\"\n[library]\nfiles = [\"pool.smi\"]\n"
+      "[objective]\nproperty = \"gap\"\ndirection = \"minimize\"\n[simulator]\nkind = \"xtb\"\n";
+  const std::string path = dir.File("scan.labloop");
+  REQUIRE(labloop::engine::InitCampaignFromText(path, config, "test", dir.path()));
+  auto view = labloop::engine::CampaignView::Open(path);
+  REQUIRE(view);
+  labloop::engine::CandidatePageRequest rings;
+  rings.substructure = "C1CC1";  // cyclopropane
+  rings.scan_seconds = 0;        // one chunk of 1,024 molecules a request
+  rings.limit = 1000;
+  auto first = json::parse(*(*view)->Candidates(rings));
+  CHECK(first["complete"] == false);
+  CHECK(first["scanned"] == 1024);
+  CHECK(first["to_scan"].get<int>() > 1024);
+  // Another query between the two does not restart the scan.
+  labloop::engine::CandidatePageRequest other;
+  other.search = "N";
+  auto text = json::parse(*(*view)->Candidates(other));
+  CHECK(text["complete"] == true);
+  auto second = json::parse(*(*view)->Candidates(rings));
+  CHECK(second["complete"] == true);
+  CHECK(second["scanned"] == second["to_scan"]);
+  CHECK(second["total"].get<int>() >= first["total"].get<int>());
+  CHECK(second["total"].get<int>() > 0);
+  for (const auto& row : second["rows"]) {
+    auto smiles = row["smiles"].get<std::string>();
+    CHECK(smiles.find('1') != std::string::npos);  // a ring
+  }
 }
