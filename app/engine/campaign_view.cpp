@@ -528,8 +528,11 @@ Result<std::string> CampaignView::Plots() {
     pareto["x"] = objectives[0].property;
     pareto["y"] = objectives[1].property;
   } else {
-    learners::Objective value{config.property, config.direction};
-    learners::Objective spread{"sigma", learners::Direction::kMaximize};
+    learners::Objective value, spread;
+    value.property = config.property;
+    value.direction = config.direction;
+    spread.property = "sigma";
+    spread.direction = learners::Direction::kMaximize;
     objectives = {value, spread};
     for (const auto& o : *outcomes) {
       points.push_back({o.mean, o.sigma});

@@ -323,8 +323,10 @@ double MeasuredHypervolume(const std::string& campaign) {
   for (const auto& [id, v] : values) {
     if (v.size() == 2) points.push_back(v);
   }
-  std::vector<learners::Objective> objectives{{"logS", learners::Direction::kMaximize},
-                                              {"mw", learners::Direction::kMaximize}};
+  std::vector<learners::Objective> objectives(2);
+  objectives[0].property = "logS";
+  objectives[1].property = "mw";
+  for (auto& o : objectives) o.direction = learners::Direction::kMaximize;
   return learners::Hypervolume(points, {-12.0, 0.0}, objectives);
 }
 }  // namespace

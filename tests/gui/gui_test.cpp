@@ -16,6 +16,7 @@
 #include <QUrlQuery>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <fstream>
 #include <string>
 
 #include "app/engine/engine.h"
@@ -30,6 +31,7 @@
 #include "gui/new_campaign_wizard.h"
 #include "gui/plots_page.h"
 #include "tests/app/fixtures.h"
+#include "tests/instruments/emulator_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace labloop::gui {
@@ -794,6 +796,105 @@ TEST_CASE("screenshot of the main window", "[.screenshot]") {
     const QString out = QStringLiteral(LABLOOP_SOURCE_DIR) + "/docs/screenshot.png";
     REQUIRE(image.save(out));
   }
+}
+
+}  // namespace
+}  // namespace labloop::gui
+
+namespace labloop::gui {
+namespace {
+
+// The lab of examples/lab on emulated instruments: the GUI approves the experiments, runs the
+// engine and follows the steps on the jobs page; its emergency stop halts a running synthesis.
+std::string LabCampaign(const TempDir& dir, const std::string& synth, const std::string& reader) {
+  std::ifstream zinc(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
+  std::string line, pool;
+  for (int i = 0; i < 40 && std::getline(zinc, line); ++i) pool += line + "\n";
+  dir.Write("pool.smi", pool);
+  const std::string proxy = std::string(LABLOOP_SOURCE_DIR) + "/examples/lab/proxy_pic50.py";
+  const std::string config =
+      "[campaign]\nseed = 3\n[library]\nfiles = [\"pool.smi\"]\n"
+      "[objective]\nproperty = \"pic50\"\ndirection = \"maximize\"\n"
+      "[model]\nkind = \"tanimoto_gp\"\n"
+      "[simulator]\nkind = \"command\"\ncommand = [\"" +
+      proxy +
+      "\"]\nproperties = [\"pic50\"]\n"
+      "[router]\nsimulation_sigma = 0.6\nexperiment_cost = 10.0\nexperiment_sigma = 0.15\n"
+      "finalists = 2\n"
+      "[instruments.synth]\ndriver = \"scpi\"\naddress = \"" +
+      synth +
+      "\"\ntimeout = 1.0\nbackoff = 0.05\n[instruments.reader]\ndriver = \"scpi\"\naddress = \"" +
+      reader +
+      "\"\ntimeout = 1.0\nbackoff = 0.05\n"
+      "[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\nper_round = 2\n"
+      "poll_seconds = 0.05\n"
+      "[budget]\ninitial_batch = 8\nbatch_size = 3\nmax_evaluations = 18\nmax_rounds = 3\n";
+  const std::string campaign = dir.File("lab.labloop");
+  REQUIRE(engine::InitCampaignFromText(campaign, config, "lab.toml", dir.path()));
+  return campaign;
+}
+
+QJsonObject WaitForEngine(MainWindow& window, double seconds) {
+  QJsonObject state;
+  for (int i = 0; i < seconds * 10; ++i) {
+    state = Get(*window.Source(), "/api/engine");
+    if (state.value("state").toString() != "running" &&
+        state.value("state").toString() != "pausing") {
+      break;
+    }
+    QTest::qWait(100);
+  }
+  return state;
+}
+
+TEST_CASE("experiments on emulated instruments: approved, run and followed in the window",
+          "[gui][integration]") {
+  App();
+  testing::Emulator synth({"--kind", "synthesizer", "--duration", "0.2", "--seed", "4"});
+  testing::Emulator reader({"--kind", "plate_reader", "--duration", "0.3", "--seed", "5"});
+  TempDir dir;
+  const std::string path = LabCampaign(dir, synth.Address(), reader.Address());
+  MainWindow window;
+  REQUIRE(window.OpenFile(Q(path)).isEmpty());
+  // The engine runs until the experiments wait at the gate (the simulations need no approval).
+  int experiments_pending = 0;
+  for (int attempt = 0; attempt < 4 && experiments_pending == 0; ++attempt) {
+    REQUIRE(window.StartEngine(0).isEmpty());
+    auto state = WaitForEngine(window, 120);
+    INFO(QJsonDocument(state).toJson().toStdString());
+    REQUIRE(state.value("state").toString() == "stopped");
+    window.Refresh();
+    for (const auto& p : Get(*window.Source(), "/api/approvals").value("pending").toArray()) {
+      experiments_pending += p.toObject().value("route").toString() == "experiment";
+    }
+  }
+  REQUIRE(experiments_pending > 0);
+  CHECK(window.Jobs()->ExperimentCount() >= 2 * experiments_pending);  // synthesis + assay each
+
+  // Approved in the window, run by the engine: the steps end done, measured in the lab.
+  CHECK(window.Approvals()->ApproveAll().isEmpty());
+  REQUIRE(window.StartEngine(1).isEmpty());
+  WaitForEngine(window, 120);
+  window.Refresh();
+  int done = 0;
+  for (const auto& e : Get(*window.Source(), "/api/experiments").value("experiments").toArray()) {
+    done += e.toObject().value("state").toString() == "done";
+  }
+  CHECK(done >= 2);
+  CHECK(testing::QueryCampaign(path,
+                               "SELECT COUNT(*) FROM measurement WHERE fidelity = "
+                               "'experiment'")[0][0] != "0");
+
+  // The stop from the window reaches both instruments, in the audit log the window shows.
+  REQUIRE(window.EmergencyStop("drill from the window").isEmpty());
+  CHECK(window.LastStatus().value("emergency_stop").toObject().value("active").toBool());
+  auto stops = testing::QueryCampaign(
+      path,
+      "SELECT json_extract(detail, '$.instruments_stopped') FROM event WHERE kind = "
+      "'emergency_stop_done'");
+  REQUIRE(stops.size() == 1);
+  CHECK(stops[0][0] == "2");
+  CHECK(window.Jobs()->EventCount() > 0);
 }
 
 }  // namespace
