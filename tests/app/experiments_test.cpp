@@ -32,31 +32,7 @@ namespace {
 std::string WriteCampaign(const testing::TempDir& dir, const std::string& synth,
                           const std::string& reader, const std::string& reader_driver,
                           const std::string& experiment_extra = "") {
-  std::ifstream zinc(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
-  std::string line, pool;
-  for (int i = 0; i < 40 && std::getline(zinc, line); ++i) pool += line + "\n";
-  dir.Write("pool.smi", pool);
-  const std::string proxy = std::string(LABLOOP_SOURCE_DIR) + "/examples/lab/proxy_pic50.py";
-  std::string config =
-      "[campaign]\nseed = 3\n[library]\nfiles = [\"pool.smi\"]\n"
-      "[objective]\nproperty = \"pic50\"\ndirection = \"maximize\"\n"
-      "[model]\nkind = \"tanimoto_gp\"\n"
-      "[simulator]\nkind = \"command\"\ncommand = [\"" +
-      proxy +
-      "\"]\nproperties = [\"pic50\"]\n"
-      "[router]\nsimulation_sigma = 0.6\nexperiment_cost = 10.0\nexperiment_sigma = 0.15\n"
-      "finalists = 2\n"
-      "[instruments.synth]\ndriver = \"scpi\"\naddress = \"" +
-      synth +
-      "\"\ntimeout = 1.0\n"
-      "backoff = 0.05\n"
-      "[instruments.reader]\ndriver = \"" +
-      reader_driver + "\"\naddress = \"" + (reader_driver == "http" ? "http://" : "") + reader +
-      "\"\ntimeout = 1.0\nbackoff = 0.05\n"
-      "[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\nper_round = 2\n"
-      "poll_seconds = 0.05\n" +
-      experiment_extra +
-      "[budget]\ninitial_batch = 8\nbatch_size = 3\nmax_evaluations = 18\nmax_rounds = 3\n";
+  std::string config = testing::LabConfig(dir, synth, reader, reader_driver, experiment_extra);
   dir.Write("lab.toml", config);
   const std::string campaign = dir.File("lab.labloop");
   REQUIRE(InitCampaignFromText(campaign, config, "lab.toml", dir.path()));

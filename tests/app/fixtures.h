@@ -10,6 +10,13 @@ namespace labloop::testing {
 // A campaign config over tests/data/esol150.csv, maximizing logS with the lookup simulator.
 std::string EsolConfig(int budget, int batch = 10, int simulator_threads = 1);
 
+// The lab of examples/lab on two emulated instruments at `synth` and `reader` (addresses of
+// labloop-emulator; `reader_driver` scpi or http): 40 ZINC molecules written to dir/pool.smi,
+// the proxy "simulation", experiments of 2 a round; `experiment_extra` goes into [experiment].
+class TempDir;
+std::string LabConfig(const TempDir& dir, const std::string& synth, const std::string& reader,
+                      const std::string& reader_driver, const std::string& experiment_extra = "");
+
 // The first `count` molecules of the demo pool (examples/qm9-gap/pool.smi), as .smi text.
 std::string DemoPoolHead(int count);
 

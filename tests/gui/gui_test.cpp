@@ -32,6 +32,7 @@
 #include "gui/plots_page.h"
 #include "tests/app/fixtures.h"
 #include "tests/instruments/emulator_process.h"
+#include "tests/server/serve_process.h"
 #include "tests/support/temp_dir.h"
 
 namespace labloop::gui {
@@ -682,37 +683,6 @@ TEST_CASE("the wizard's xtb campaign over a SMILES file initializes", "[gui]") {
   CHECK(status->property == "gap");
 }
 
-// The real `labloop serve` on a free port of loopback; stopped (SIGTERM) at scope end.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::string& campaign_path) {
-    process_.setProgram(LABLOOP_BINARY);
-    process_.setArguments({"serve", Q(campaign_path), "--port", "0"});
-    process_.setProcessChannelMode(QProcess::MergedChannels);
-    process_.start();
-    REQUIRE(process_.waitForStarted(10000));
-    QByteArray out;
-    while (!out.contains("listening on") && process_.waitForReadyRead(20000)) {
-      out += process_.readAll();
-    }
-    INFO(out.toStdString());
-    REQUIRE(out.contains("listening on"));
-    const int at = out.indexOf("listening on ") + 13;
-    QString url = QString::fromUtf8(out.mid(at, out.indexOf('\n', at) - at)).trimmed();
-    url.chop(5);  // "/api/"
-    url_ = QUrl(url);
-  }
-  ~ServeProcess() {
-    process_.terminate();
-    process_.waitForFinished(10000);
-  }
-  QUrl Url() const { return url_; }
-
- private:
-  QProcess process_;
-  QUrl url_;
-};
-
 TEST_CASE("attaching to a server shows the same campaign over HTTP", "[gui]") {
   App();
   TempDir dir;
@@ -722,10 +692,10 @@ TEST_CASE("attaching to a server shows the same campaign over HTTP", "[gui]") {
   REQUIRE(token.has_value());
   auto admin = server::AddToken(path, "pi", "admin");
   REQUIRE(admin.has_value());
-  ServeProcess server(path);
+  testing::ServeProcess server({Q(path)});
   MainWindow window;
   RemoteOptions options;
-  options.server = server.Url();
+  options.server = QUrl(server.url());
   options.token = "wrong";
   CHECK(window.AttachServer(options).contains("HTTP 401"));
   CHECK(window.Source() == nullptr);
@@ -804,36 +774,6 @@ TEST_CASE("screenshot of the main window", "[.screenshot]") {
 namespace labloop::gui {
 namespace {
 
-// The lab of examples/lab on emulated instruments: the GUI approves the experiments, runs the
-// engine and follows the steps on the jobs page; its emergency stop halts a running synthesis.
-std::string LabCampaign(const TempDir& dir, const std::string& synth, const std::string& reader) {
-  std::ifstream zinc(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
-  std::string line, pool;
-  for (int i = 0; i < 40 && std::getline(zinc, line); ++i) pool += line + "\n";
-  dir.Write("pool.smi", pool);
-  const std::string proxy = std::string(LABLOOP_SOURCE_DIR) + "/examples/lab/proxy_pic50.py";
-  const std::string config =
-      "[campaign]\nseed = 3\n[library]\nfiles = [\"pool.smi\"]\n"
-      "[objective]\nproperty = \"pic50\"\ndirection = \"maximize\"\n"
-      "[model]\nkind = \"tanimoto_gp\"\n"
-      "[simulator]\nkind = \"command\"\ncommand = [\"" +
-      proxy +
-      "\"]\nproperties = [\"pic50\"]\n"
-      "[router]\nsimulation_sigma = 0.6\nexperiment_cost = 10.0\nexperiment_sigma = 0.15\n"
-      "finalists = 2\n"
-      "[instruments.synth]\ndriver = \"scpi\"\naddress = \"" +
-      synth +
-      "\"\ntimeout = 1.0\nbackoff = 0.05\n[instruments.reader]\ndriver = \"scpi\"\naddress = \"" +
-      reader +
-      "\"\ntimeout = 1.0\nbackoff = 0.05\n"
-      "[experiment]\nsynthesizer = \"synth\"\nreader = \"reader\"\nper_round = 2\n"
-      "poll_seconds = 0.05\n"
-      "[budget]\ninitial_batch = 8\nbatch_size = 3\nmax_evaluations = 18\nmax_rounds = 3\n";
-  const std::string campaign = dir.File("lab.labloop");
-  REQUIRE(engine::InitCampaignFromText(campaign, config, "lab.toml", dir.path()));
-  return campaign;
-}
-
 QJsonObject WaitForEngine(MainWindow& window, double seconds) {
   QJsonObject state;
   for (int i = 0; i < seconds * 10; ++i) {
@@ -853,7 +793,11 @@ TEST_CASE("experiments on emulated instruments: approved, run and followed in th
   testing::Emulator synth({"--kind", "synthesizer", "--duration", "0.2", "--seed", "4"});
   testing::Emulator reader({"--kind", "plate_reader", "--duration", "0.3", "--seed", "5"});
   TempDir dir;
-  const std::string path = LabCampaign(dir, synth.Address(), reader.Address());
+  // The lab of examples/lab on emulated instruments, approved and followed in the window.
+  const std::string path = dir.File("lab.labloop");
+  REQUIRE(engine::InitCampaignFromText(
+      path, testing::LabConfig(dir, synth.Address(), reader.Address(), "scpi"), "lab.toml",
+      dir.path()));
   MainWindow window;
   REQUIRE(window.OpenFile(Q(path)).isEmpty());
   // The engine runs until the experiments wait at the gate (the simulations need no approval).

@@ -19,6 +19,7 @@
 #include "app/engine/engine.h"
 #include "app/server/server.h"
 #include "tests/app/fixtures.h"
+#include "tests/server/serve_process.h"
 #include "tests/support/temp_dir.h"
 
 using labloop::testing::EsolConfig;
@@ -38,35 +39,10 @@ QCoreApplication& App() {
   return app;
 }
 
-// A `labloop serve` process; stopped (SIGTERM) at scope end.
-class Server {
+// The server under test, once the application exists.
+class Server : public labloop::testing::ServeProcess {
  public:
-  explicit Server(const QStringList& args) {
-    App();
-    process_.setProgram(LABLOOP_BINARY);
-    process_.setArguments(QStringList{"serve"} + args + QStringList{"--port", "0"});
-    process_.setProcessChannelMode(QProcess::MergedChannels);
-    process_.start();
-    REQUIRE(process_.waitForStarted(10000));
-    QByteArray out;
-    while (!out.contains("listening on") && process_.waitForReadyRead(20000)) {
-      out += process_.readAll();
-    }
-    INFO(out.toStdString());
-    REQUIRE(out.contains("listening on"));
-    const int at = out.indexOf("listening on ") + 13;
-    url_ = QString::fromUtf8(out.mid(at, out.indexOf('\n', at) - at)).trimmed();
-    url_.chop(5);  // "/api/"
-  }
-  ~Server() {
-    process_.terminate();
-    process_.waitForFinished(10000);
-  }
-  const QString& url() const { return url_; }  // "http://127.0.0.1:PORT"
-
- private:
-  QProcess process_;
-  QString url_;
+  explicit Server(const QStringList& args) : ServeProcess((App(), args)) {}
 };
 
 struct Reply {
