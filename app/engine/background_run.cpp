@@ -53,6 +53,7 @@ void BackgroundRun::Loop(int max_rounds) {
     }
     RunOptions options;
     options.max_rounds = 1;
+    options.stop = &pause_;
     auto summary = RunCampaign(path_, options);
     std::lock_guard<std::mutex> lock(mutex_);
     if (!summary) {
@@ -63,6 +64,11 @@ void BackgroundRun::Loop(int max_rounds) {
     snapshot_.rounds_run += summary->rounds_run;
     snapshot_.evaluations += summary->evaluations;
     snapshot_.stop_reason = summary->stop_reason;
+    if (pause_) {
+      snapshot_.state = "paused";
+      snapshot_.stop_reason = "paused by request: " + summary->stop_reason;
+      return;
+    }
     // One round per call: anything but that limit means the campaign itself stopped.
     if (summary->stop_reason != "round limit of this run") {
       snapshot_.state = "stopped";

@@ -2,8 +2,10 @@
 // BackgroundRun: the engine on a worker thread, for the GUI and the server.
 //
 // Start() runs rounds one at a time (each a RunCampaign of one round, so every round resumes
-// exactly as `labloop run` would); Pause() lets the round in progress finish and stops before
-// the next. State() may be called from any thread at any time.
+// exactly as `labloop run` would); Pause() stops the run at its next safe point: between rounds,
+// or while it waits on a batch (left running, re-attached later) or on instruments (their steps
+// polled again later). Simulations already running on threads finish first. The next Start()
+// resumes the round. State() may be called from any thread at any time.
 
 #include <atomic>
 #include <cstdint>
@@ -18,7 +20,7 @@ namespace labloop::engine {
 class BackgroundRun {
  public:
   explicit BackgroundRun(std::string campaign_path);
-  // Asks for a pause and waits for the round in progress.
+  // Pauses and waits for the worker (at its next safe point).
   ~BackgroundRun();
   BackgroundRun(const BackgroundRun&) = delete;
   BackgroundRun& operator=(const BackgroundRun&) = delete;
@@ -26,7 +28,7 @@ class BackgroundRun {
   // Starts rounds until the campaign stops (budget, approval, emergency stop, ...), a pause,
   // or `max_rounds` rounds (0: no limit). Fails with kFailedPrecondition while running.
   Status Start(int max_rounds = 0);
-  // The round in progress finishes; no further round starts.
+  // Stops at the next safe point (see above); no further round starts.
   void Pause();
   // Waits until the worker has stopped.
   void Wait();

@@ -195,6 +195,7 @@ class CampaignRun {
   }
 
   Result<RunSummary> Run(const RunOptions& options) {
+    stop_ = options.stop;
     RunSummary summary;
     auto stop = db_->GetEmergencyStop();
     if (!stop) return tl::unexpected(stop.error());
@@ -214,6 +215,10 @@ class CampaignRun {
           requeued->failed, kMaxJobAttempts);
     }
     for (;;) {
+      if (StopRequested()) {
+        summary.stop_reason = kStopped;
+        break;
+      }
       auto last = db_->LastRound();
       if (!last) return tl::unexpected(last.error());
       if (*last && (*last)->state != db::RoundState::kDone) {
@@ -260,6 +265,9 @@ class CampaignRun {
   }
 
  private:
+  bool StopRequested() const { return stop_ != nullptr && stop_->load(); }
+  static constexpr const char* kStopped = "stopped by request (the round resumes at the next run)";
+
   // Takes a started round to its end: selection (unless its decisions are already stored),
   // evaluation of its queued jobs, and the round marked done. Returns false, leaving the round
   // open, while some of its decisions wait for a person's approval.
@@ -268,13 +276,21 @@ class CampaignRun {
     auto evaluated = Evaluate(round);
     if (!evaluated) return tl::unexpected(evaluated.error());
     summary.evaluations += *evaluated;
+    if (StopRequested()) {  // a batch may still run: the next run re-attaches it
+      summary.stop_reason = kStopped;
+      return false;
+    }
     if (!config_.instruments.empty()) {
-      ExperimentRunner experiments(*db_, config_);
+      ExperimentRunner experiments(*db_, config_, stop_);
       auto ended = experiments.Run();
       if (!ended) return tl::unexpected(ended.error());
       summary.evaluations += *ended;
       if (experiments.stopped()) {
         summary.stop_reason = "emergency stop: " + EmergencyStopText();
+        return false;
+      }
+      if (StopRequested()) {  // steps out on instruments are polled again by the next run
+        summary.stop_reason = kStopped;
         return false;
       }
     }
@@ -1205,6 +1221,12 @@ class CampaignRun {
     std::optional<std::chrono::steady_clock::time_point> all_in;
     for (;;) {
       LABLOOP_TRY(drain());
+      if (StopRequested() && !waiting.empty()) {
+        // Left running, its jobs submitted: the next run re-attaches it (ReattachBatches).
+        LogInfo("batch {}: stopped watching on request; {} results to come", ref.name,
+                waiting.size());
+        return ingested;
+      }
       auto status = launcher != nullptr
                         ? launcher->Poll(ref.handle, dir)
                         : Result<simulators::BatchStatus>(simulators::BatchStatus{
@@ -1325,6 +1347,7 @@ class CampaignRun {
   std::string path_;  // the campaign file; batches live in <path>.batches/
   std::unique_ptr<db::CampaignDb> db_;
   CampaignConfig config_;
+  const std::atomic<bool>* stop_ = nullptr;  // RunOptions::stop
   std::unique_ptr<simulators::Simulator> simulator_;
   learners::SparseMatrix features_;      // what models read: fingerprints (+ descriptors)
   learners::SparseMatrix fingerprints_;  // the fingerprints alone, when descriptors are added

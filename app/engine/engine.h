@@ -8,6 +8,7 @@
 // resumes where it stopped: interrupted jobs go back to the queue, a round killed before its
 // decisions were stored is selected again, and results are ingested exactly once.
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -31,6 +32,10 @@ Status InitCampaignFromText(const std::string& campaign_path, const std::string&
 
 struct RunOptions {
   int max_rounds = 0;  // stop after this many rounds in this call (0: until the budget is spent)
+  // Set from another thread: the run stops at its next safe point (between rounds, or while it
+  // waits on a batch or an instrument), leaving the round open as a killed run would; the next
+  // run resumes it. Null: run to the end.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct RunSummary {

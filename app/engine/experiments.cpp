@@ -75,8 +75,9 @@ std::vector<double> ArgsOf(const db::ExperimentRow& step) {
 
 }  // namespace
 
-ExperimentRunner::ExperimentRunner(db::CampaignDb& db, const CampaignConfig& config)
-    : db_(db), config_(config) {}
+ExperimentRunner::ExperimentRunner(db::CampaignDb& db, const CampaignConfig& config,
+                                   const std::atomic<bool>* stop)
+    : db_(db), config_(config), stop_(stop) {}
 
 Result<instruments::Instrument*> ExperimentRunner::InstrumentFor(const std::string& name) {
   auto& slot = instruments_[name];
@@ -348,7 +349,7 @@ Result<int64_t> ExperimentRunner::Run() {
         LABLOOP_TRY(db_.EndExperimentJob(step.job_id, step.state == "aborted", step.error));
       }
     }
-    if (!active) return ended;
+    if (!active || (stop_ != nullptr && stop_->load())) return ended;
     std::this_thread::sleep_for(std::chrono::duration<double>(config_.experiment.poll_seconds));
   }
 }

@@ -9,6 +9,7 @@
 // elements, concurrency). An assay's 4PL fit becomes a measurement (fidelity "experiment", with
 // its σ) only when it passes every check; a flagged fit fails the job and waits for a person.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -26,9 +27,12 @@ std::vector<db::ExperimentStep> ExperimentSteps(const CampaignConfig& config);
 
 class ExperimentRunner {
  public:
-  ExperimentRunner(db::CampaignDb& db, const CampaignConfig& config);
+  // `stop` (may be null): set from another thread, Run returns at its next poll, leaving the
+  // steps out on instruments to the next run.
+  ExperimentRunner(db::CampaignDb& db, const CampaignConfig& config,
+                   const std::atomic<bool>* stop = nullptr);
   // Drives the approved steps until none is left to run, or the emergency stop is set (then
-  // returns with stopped() true). Returns how many experiment jobs ended.
+  // returns with stopped() true), or `stop`. Returns how many experiment jobs ended.
   Result<int64_t> Run();
   bool stopped() const { return stopped_; }
 
@@ -50,6 +54,7 @@ class ExperimentRunner {
   std::map<std::string, instruments::Capabilities> capabilities_;
   std::map<std::string, int> busy_;  // instrument -> steps out on it (sent or running), this pass
   bool stopped_ = false;
+  const std::atomic<bool>* stop_ = nullptr;
 };
 
 struct EmergencyStopReport {

@@ -3,6 +3,7 @@
 // [screenshot] test runs under Xvfb (see tests/CMakeLists.txt).
 #include <QApplication>
 #include <QDir>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QHostAddress>
 #include <QImage>
@@ -839,6 +840,58 @@ TEST_CASE("experiments on emulated instruments: approved, run and followed in th
   REQUIRE(stops.size() == 1);
   CHECK(stops[0][0] == "2");
   CHECK(window.Jobs()->EventCount() > 0);
+}
+
+}  // namespace
+}  // namespace labloop::gui
+
+namespace labloop::gui {
+namespace {
+
+TEST_CASE("pausing stops the engine while a synthesis runs, starting again finishes it once",
+          "[gui][integration]") {
+  App();
+  testing::Emulator synth({"--kind", "synthesizer", "--duration", "6", "--seed", "4"});
+  testing::Emulator reader({"--kind", "plate_reader", "--duration", "0.2", "--seed", "5"});
+  TempDir dir;
+  const std::string path = dir.File("lab.labloop");
+  REQUIRE(engine::InitCampaignFromText(
+      path, testing::LabConfig(dir, synth.Address(), reader.Address(), "scpi"), "lab.toml",
+      dir.path()));
+  // Up to the experiments' approval gate, without the window.
+  bool experiments_wait = false;
+  for (int i = 0; i < 4 && !experiments_wait; ++i) {
+    auto run = engine::RunCampaign(path);
+    REQUIRE(run.has_value());
+    experiments_wait = run->awaiting_approval > 0;
+  }
+  REQUIRE(experiments_wait);
+  REQUIRE(engine::ApproveCandidates(path, {}, true, "tester"));
+
+  MainWindow window;
+  REQUIRE(window.OpenFile(Q(path)).isEmpty());
+  REQUIRE(window.StartEngine(0).isEmpty());
+  auto steps_in = [&](const char* state) {
+    return std::stoi(testing::QueryCampaign(path, "SELECT COUNT(*) FROM experiment WHERE state = ?",
+                                            {state})[0][0]);
+  };
+  for (int i = 0; i < 100 && steps_in("running") + steps_in("sent") == 0; ++i) QTest::qWait(50);
+  REQUIRE(steps_in("running") + steps_in("sent") > 0);  // a synthesis of 6 s is under way
+
+  QElapsedTimer clock;
+  clock.start();
+  CHECK(window.PauseEngine().isEmpty());
+  auto paused = WaitForEngine(window, 30);
+  CHECK(paused.value("state").toString() == "paused");
+  CHECK(clock.elapsed() < 3000);                      // not the 6 s the synthesis takes
+  CHECK(steps_in("running") + steps_in("sent") > 0);  // left on the instrument
+
+  // Started again, the run polls the same steps: each request is sent once, the job ends.
+  REQUIRE(window.StartEngine(1).isEmpty());
+  WaitForEngine(window, 120);
+  CHECK(steps_in("running") + steps_in("sent") == 0);
+  CHECK(testing::QueryCampaign(path, "SELECT MAX(sends) FROM experiment")[0][0] == "1");
+  CHECK(steps_in("done") >= 2);
 }
 
 }  // namespace
