@@ -20,6 +20,7 @@
 
 #include "core/chem/reader.h"
 #include "core/log.h"
+#include "core/parallel.h"
 #include "core/torch/torch_util.h"
 
 namespace labloop::generators {
@@ -461,16 +462,29 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
   if (!model) return tl::unexpected(model.error());
   return GuardTorch("smiles_lm sampling", [&]() -> Result<RawSamples> {
     torch::manual_seed(options.seed);
-    at::Generator generator = at::detail::createCPUGenerator(options.seed);
+    // Chunks of rows sampled side by side, one LibTorch thread each: the LSTM's matrices are
+    // small, and two threads on one product spent more time waiting for each other than
+    // multiplying. Each chunk has its own random stream, so the result does not depend on the
+    // number of cores.
+    constexpr int64_t kChunk = 1024;
+    ScopedTorchThreads single(1);
+    const int64_t chunks = (count + kChunk - 1) / kChunk;
+    std::vector<std::vector<std::string>> parts(chunks);
+    ParallelFor(chunks, 0, [&](int64_t k) {
+      at::Generator generator =
+          at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
+      const int64_t rows_wanted = std::min(kChunk, count - k * kChunk);
+      auto rows = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens, *device,
+                         generator);
+      auto a = rows.accessor<int64_t, 2>();
+      for (int64_t i = 0; i < rows_wanted; ++i) {
+        parts[k].push_back(Decode(a[i], model->vocabulary));
+      }
+    });
     RawSamples out;
     out.model = model->version;
-    while (static_cast<int64_t>(out.smiles.size()) < count) {
-      const int64_t batch =
-          std::min<int64_t>(1024, count - static_cast<int64_t>(out.smiles.size()));
-      auto rows =
-          Sample(model->net, batch, options.temperature, kMaxSampledTokens, *device, generator);
-      auto a = rows.accessor<int64_t, 2>();
-      for (int64_t i = 0; i < batch; ++i) out.smiles.push_back(Decode(a[i], model->vocabulary));
+    for (auto& part : parts) {
+      for (auto& smiles : part) out.smiles.push_back(std::move(smiles));
     }
     return out;
   });
