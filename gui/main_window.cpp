@@ -315,6 +315,13 @@ QString MainWindow::Refresh() {
   SourceReply status = source_->Get("/api/status");
   if (status.Ok()) {
     status_ = status.Json();
+  } else if (status.status == 0) {
+    // No answer (a server down or hung): no more requests this time, so the window waits one
+    // timeout, not one per page and table.
+    refreshing_ = false;
+    const QString error = tr("status: %1").arg(status.ErrorMessage());
+    ShowMessage(error);
+    return error;
   } else {
     note(tr("status: %1").arg(status.ErrorMessage()));
   }

@@ -693,10 +693,10 @@ TEST_CASE("attaching to a server shows the same campaign over HTTP", "[gui]") {
   REQUIRE(token.has_value());
   auto admin = server::AddToken(path, "pi", "admin");
   REQUIRE(admin.has_value());
-  testing::ServeProcess server({Q(path)});
+  auto server = std::make_unique<testing::ServeProcess>(QStringList{Q(path)});
   MainWindow window;
   RemoteOptions options;
-  options.server = QUrl(server.url());
+  options.server = QUrl(server->url());
   options.token = "wrong";
   CHECK(window.AttachServer(options).contains("HTTP 401"));
   CHECK(window.Source() == nullptr);
@@ -732,6 +732,13 @@ TEST_CASE("attaching to a server shows the same campaign over HTTP", "[gui]") {
   REQUIRE(window.AttachServer(options).isEmpty());
   CHECK(window.Resume().isEmpty());
   CHECK_FALSE(window.LastStatus().value("emergency_stop").toObject().value("active").toBool());
+
+  // The server goes away: the next refresh says so after one request, not one per table.
+  server.reset();
+  QElapsedTimer clock;
+  clock.start();
+  CHECK(window.Refresh().startsWith("status:"));
+  CHECK(clock.elapsed() < 5000);
 }
 
 // Under Xvfb (ctest gui_screenshot): the window on a campaign, grabbed from the screen.
