@@ -2,12 +2,15 @@
 
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QIcon>
 #include <QInputDialog>
 #include <QJsonObject>
 #include <QLabel>
 #include <QMessageBox>
+#include <QPainter>
 #include <QPushButton>
 #include <QSet>
+#include <QSvgRenderer>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -30,10 +33,12 @@ ApprovalsPage::ApprovalsPage(QWidget* parent) : QWidget(parent) {
   auto* layout = new QVBoxLayout(this);
   summary_ = new QLabel(this);
   summary_->setWordWrap(true);
-  table_ = new QTableWidget(0, 7, this);
+  table_ = new QTableWidget(0, 8, this);
   table_->setHorizontalHeaderLabels({tr("Candidate"), tr("Round"), tr("Route"), tr("SMILES"),
-                                     tr("Predicted"), tr("Acquisition"), tr("Decision")});
+                                     tr("Predicted"), tr("Acquisition"), tr("Decision"),
+                                     tr("Structure")});
   table_->horizontalHeader()->setSectionResizeMode(3, QHeaderView::Stretch);
+  table_->setIconSize(QSize(kPictureWidth, kPictureHeight));
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
 
@@ -79,6 +84,7 @@ void ApprovalsPage::SetSource(CampaignSource* source) {
   source_ = source;
   pending_ = {};
   seen_.clear();
+  pictures_.clear();
   table_->setRowCount(0);
   Refresh();
 }
@@ -117,6 +123,10 @@ QString ApprovalsPage::Refresh() {
                                ValueText(p.value("decision_id"))};
     for (int c = 0; c < cells.size(); ++c)
       table_->setItem(row, c + 1, new QTableWidgetItem(cells[c]));
+    auto* picture = new QTableWidgetItem;
+    picture->setIcon(QIcon(Picture(id)));
+    table_->setItem(row, 7, picture);
+    table_->setRowHeight(row, kPictureHeight + 4);
   }
   table_->resizeColumnsToContents();
   summary_->setText(pending_.isEmpty()
@@ -209,6 +219,26 @@ QString ApprovalsPage::AddCandidates(const QList<qint64>& ids, const QString& ro
   if (ids.isEmpty()) return tr("select the candidates to add first");
   return Post({{"action", "add"}, {"candidates", IdArray(ids)}, {"route", route}});
 }
+
+QPixmap ApprovalsPage::Picture(qint64 id) {
+  auto it = pictures_.find(id);
+  if (it != pictures_.end()) return *it;
+  QPixmap pixmap(kPictureWidth, kPictureHeight);
+  pixmap.fill(Qt::white);
+  SourceReply svg = source_->Get(QStringLiteral("/api/candidates/%1/depiction.svg").arg(id),
+                                 {{"width", QString::number(kPictureWidth * 2)},
+                                  {"height", QString::number(kPictureHeight * 2)}});
+  QSvgRenderer renderer(svg.body);
+  if (!svg.Ok() || !renderer.isValid()) return pixmap;  // blank, and asked for again next time
+  {
+    QPainter painter(&pixmap);
+    renderer.render(&painter, QRectF(0, 0, kPictureWidth, kPictureHeight));
+  }
+  pictures_.insert(id, pixmap);
+  return pixmap;
+}
+
+int ApprovalsPage::PictureCount() const { return static_cast<int>(pictures_.size()); }
 
 void ApprovalsPage::Report(const QString& error) {
   if (error.isEmpty()) return;

@@ -7,7 +7,9 @@
 // The actions are plain methods returning an error message ("" on success) so tests and
 // scripts can call them; the buttons wrap them with the dialogs.
 
+#include <QHash>
 #include <QJsonArray>
+#include <QPixmap>
 #include <QSet>
 #include <QWidget>
 
@@ -33,6 +35,7 @@ class ApprovalsPage : public QWidget {
   void SetAllChecked(bool checked);
   QList<qint64> CheckedCandidates() const;
   QList<qint64> UncheckedCandidates() const;
+  int PictureCount() const;  // structures drawn so far (from valid pictures)
 
   QString ApproveChecked();
   QString ApproveAll();
@@ -57,8 +60,13 @@ class ApprovalsPage : public QWidget {
   CampaignSource* source_ = nullptr;
   QLabel* summary_;
   QTableWidget* table_;
+  // The structure of a candidate (RDKit's picture, through the API), drawn once and kept.
+  QPixmap Picture(qint64 id);
+
+  static constexpr int kPictureWidth = 120, kPictureHeight = 90;
   QJsonArray pending_;
   QSet<qint64> seen_;  // candidates whose pending decision was shown
+  QHash<qint64, QPixmap> pictures_;
 };
 
 }  // namespace labloop::gui

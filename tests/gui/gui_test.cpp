@@ -474,6 +474,7 @@ TEST_CASE("a person adds a candidate to the waiting batch", "[gui]") {
   MainWindow window;
   REQUIRE(window.OpenFile(Q(path)).isEmpty());
   REQUIRE(window.Approvals()->PendingCount() == 4);
+  CHECK(window.Approvals()->PictureCount() == 4);           // each decision shows its structure
   CHECK(!window.AddSelectedToBatch("simulate").isEmpty());  // nothing selected
   // A candidate the round did not pick: no route yet.
   int row = 0;
