@@ -521,9 +521,8 @@ Status CampaignDb::AddToOpenRound(const std::vector<DecisionRow>& decisions,
                                   const std::string& who) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
-  // Checked inside the write transaction: the engine cannot finish the round meanwhile.
-  // The round must wait at the approval gate: then the engine cannot finish it before the
-  // added jobs run (it stops while any decision is pending).
+  // The round must wait at the approval gate, checked inside this write transaction: the engine
+  // stops while any decision is pending, so it cannot finish the round before the added jobs run.
   Statement open(impl_->db,
                  "SELECT r.number FROM round r WHERE r.state = 'dispatched' AND EXISTS (SELECT 1 "
                  "FROM decision d WHERE d.round = r.number AND d.needs_approval = 1 AND "

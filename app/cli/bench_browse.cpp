@@ -1,13 +1,9 @@
 // `labloop bench browse`: what a chemist waits for in the GUI (and a remote GUI through the
 // server) on a large campaign: opening it, paging, sorting, searching, a molecule's page, plots.
 
-#include <boost/iostreams/filter/gzip.hpp>
-#include <boost/iostreams/filtering_stream.hpp>
-
 #include <unistd.h>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -15,6 +11,7 @@
 #include "app/cli/bench_util.h"
 #include "app/engine/campaign_view.h"
 #include "app/engine/engine.h"
+#include "core/chem/reader.h"
 #include "db/campaign_db.h"
 
 namespace labloop::cli {
@@ -27,24 +24,6 @@ using detail::WriteJson;
 
 namespace {
 
-Result<std::vector<std::string>> ReadSmiles(const std::string& path, size_t max) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return MakeError(ErrorCode::kNotFound, "cannot open '" + path + "'");
-  boost::iostreams::filtering_istream in;
-  if (path.size() > 3 && path.substr(path.size() - 3) == ".gz") {
-    in.push(boost::iostreams::gzip_decompressor());
-  }
-  in.push(file);
-  std::vector<std::string> smiles;
-  std::string line;
-  while (smiles.size() < max && std::getline(in, line)) {
-    auto end = line.find_first_of(" \t,\r");
-    if (end != std::string::npos) line.resize(end);
-    if (!line.empty() && line != "smiles") smiles.push_back(line);
-  }
-  return smiles;
-}
-
 // A campaign of `n` candidates in the middle of its work: the latest model's predictions for
 // all, a dispatched round of `decided`, half of them measured.
 Status BuildCampaign(const std::string& path, const BrowseBench& options) {
@@ -54,9 +33,10 @@ Status BuildCampaign(const std::string& path, const BrowseBench& options) {
                              "[simulator]\nkind = \"lookup\"\ntable = \"" +
                              esol + "\"\nvalue_column = \"logS\"\n";
   LABLOOP_TRY(engine::InitCampaignFromText(path, config, "bench", fs::path(path).parent_path()));
-  auto smiles = ReadSmiles(options.library, 200000);
-  if (!smiles) return tl::unexpected(smiles.error());
-  if (smiles->empty()) return MakeError(ErrorCode::kInvalidArgument, "no SMILES in the library");
+  std::vector<std::string> smiles;
+  LABLOOP_TRY(chem::ForEachSmiles(options.library, chem::ReadOptions{},
+                                  [&](int64_t, const std::string& s) { smiles.push_back(s); }));
+  if (smiles.empty()) return MakeError(ErrorCode::kInvalidArgument, "no SMILES in the library");
   auto db = db::CampaignDb::Open(path, db::OpenMode::kReadWrite);
   if (!db) return tl::unexpected(db.error());
   // Synthetic candidates: the library's SMILES, repeated as needed, under placeholder keys.
@@ -65,7 +45,7 @@ Status BuildCampaign(const std::string& path, const BrowseBench& options) {
     std::vector<db::NewCandidate> batch;
     for (int64_t i = start; i < std::min(extra, start + 100000); ++i) {
       db::NewCandidate c;
-      c.smiles = (*smiles)[i % smiles->size()];
+      c.smiles = smiles[i % smiles.size()];
       c.inchikey = "BENCH-" + std::to_string(i);
       c.source = "library:bench";
       batch.push_back(std::move(c));

@@ -68,17 +68,21 @@ ApiResponse Document(const Result<std::string>& text) {
   return {200, "application/json", *text};
 }
 
+// `text` as a whole integer; the error names `what`.
+Result<int64_t> ParseInteger(const std::string& text, const std::string& what) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return MakeError(ErrorCode::kInvalidArgument, what + " must be an integer, got '" + text + "'");
+  }
+  return value;
+}
+
 Result<int64_t> IntParameter(const ApiRequest& r, const std::string& name, int64_t fallback) {
   auto it = r.query.find(name);
   if (it == r.query.end() || it->second.empty()) return fallback;
-  int64_t value = 0;
-  const char* end = it->second.data() + it->second.size();
-  auto [ptr, ec] = std::from_chars(it->second.data(), end, value);
-  if (ec != std::errc() || ptr != end) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "parameter '" + name + "' must be an integer, got '" + it->second + "'");
-  }
-  return value;
+  return ParseInteger(it->second, "parameter '" + name + "'");
 }
 
 std::string TextParameter(const ApiRequest& r, const std::string& name) {
@@ -237,10 +241,8 @@ ApiResponse ApiHandler::Impl::Get(const ApiRequest& r, const std::vector<std::st
     }
   }
   if (what == "candidates" && (p.size() == 2 || p.size() == 3)) {
-    ApiRequest id_request;
-    id_request.query["id"] = p[1];
-    auto id = IntParameter(id_request, "id", 0);
-    if (!id) return ErrorResponse(400, "candidate id must be an integer, got '" + p[1] + "'");
+    auto id = ParseInteger(p[1], "candidate id");
+    if (!id) return ErrorResponse(id.error());
     if (p.size() == 2) return Document(view->Candidate(*id));
     if (p[2] == "depiction.svg") return Depiction(r, *id);
   }

@@ -64,6 +64,7 @@ std::string QueryKey(const CandidatePageRequest& r) {
 struct QueryState {
   std::string key;
   int64_t version = -1;
+  int64_t model_id = 0;            // the latest model of the objective's property
   std::vector<int64_t> query_ids;  // in the query's order, before the substructure filter
   std::vector<int64_t> shown;      // what the table shows
   std::optional<chem::SubstructureQuery> pattern;
@@ -135,7 +136,7 @@ Result<std::unique_ptr<CampaignView>> CampaignView::Open(const std::string& camp
 }
 
 Result<std::string> CampaignView::Status() {
-  auto status = GetStatus(*impl_->db);
+  auto status = GetStatus(*impl_->db, impl_->config);
   if (!status) return tl::unexpected(status.error());
   json j = json::parse(StatusJson(*status));
   auto routes = impl_->db->RouteCosts();
@@ -204,6 +205,13 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
     if (!ids) return tl::unexpected(ids.error());
     q.query_ids = std::move(*ids);
     q.version = *version;
+    // The predictions shown are this model's; a new one reorders the table.
+    auto models = impl_->db->ListModels();
+    if (!models) return tl::unexpected(models.error());
+    q.model_id = 0;
+    for (const auto& m : *models) {
+      if (m.property == impl_->config.property) q.model_id = m.id;
+    }
     if (q.pattern) {  // candidates added since (generators) join the scan
       const int64_t after = q.to_scan.empty() ? 0 : q.to_scan.back().first;
       LABLOOP_TRY(
@@ -226,12 +234,6 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
       impl_->db->CandidateRows({ids.begin() + begin, ids.begin() + end}, impl_->config.property);
   if (!rows) return tl::unexpected(rows.error());
   const bool complete = !q.pattern || q.scanned == q.to_scan.size();
-  auto models = impl_->db->ListModels();
-  if (!models) return tl::unexpected(models.error());
-  int64_t model_id = 0;  // the predictions shown are this model's; a new one reorders the table
-  for (const auto& m : *models) {
-    if (m.property == impl_->config.property) model_id = m.id;
-  }
   json out = {{"total", total},
               {"offset", begin},
               {"limit", request.limit},
@@ -239,7 +241,7 @@ Result<std::string> CampaignView::Candidates(const CandidatePageRequest& request
               {"complete", complete},
               {"scanned", q.pattern ? q.scanned : 0},
               {"to_scan", q.to_scan.size()},
-              {"model_id", model_id}};
+              {"model_id", q.model_id}};
   out["rows"] = json::array();
   for (const auto& r : *rows) {
     out["rows"].push_back({{"id", r.id},

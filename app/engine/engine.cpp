@@ -1492,28 +1492,28 @@ Result<RunSummary> RunCampaign(const std::string& campaign_path, const RunOption
 Result<CampaignStatus> GetStatus(const std::string& campaign_path) {
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
   if (!db) return tl::unexpected(db.error());
-  return GetStatus(**db);
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  return GetStatus(**db, *config);
 }
 
-Result<CampaignStatus> GetStatus(db::CampaignDb& campaign) {
-  auto config = ConfigOf(campaign);
-  if (!config) return tl::unexpected(config.error());
+Result<CampaignStatus> GetStatus(db::CampaignDb& campaign, const CampaignConfig& config) {
   CampaignStatus status;
-  status.name = config->name;
+  status.name = config.name;
   status.path = campaign.Path();
-  status.property = config->property;
-  status.direction = DirectionName(config->direction);
-  status.budget_total = config->max_evaluations;
+  status.property = config.property;
+  status.direction = DirectionName(config.direction);
+  status.budget_total = config.max_evaluations;
   auto summary = campaign.Summary();
   if (!summary) return tl::unexpected(summary.error());
   status.summary = *summary;
-  auto measurements = campaign.ListMeasurements(config->property);
+  auto measurements = campaign.ListMeasurements(config.property);
   if (!measurements) return tl::unexpected(measurements.error());
   for (const auto& m : *measurements) {
     status.top.push_back({m.candidate_id, m.smiles, m.value, m.job_id, m.round});
   }
   std::stable_sort(status.top.begin(), status.top.end(), [&](const auto& a, const auto& b) {
-    return Better(a.value, b.value, config->direction);
+    return Better(a.value, b.value, config.direction);
   });
   if (status.top.size() > 10) status.top.resize(10);
   if (!status.top.empty()) status.best = status.top.front();

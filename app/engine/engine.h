@@ -70,8 +70,10 @@ struct CampaignStatus {
 };
 
 Result<CampaignStatus> GetStatus(const std::string& campaign_path);
-// The same over a connection already open (the server's, the GUI's).
-Result<CampaignStatus> GetStatus(db::CampaignDb& db);
+// The same over a connection already open (the server's, the GUI's), with the campaign's config
+// already read (it is parsed from the file otherwise).
+struct CampaignConfig;
+Result<CampaignStatus> GetStatus(db::CampaignDb& db, const CampaignConfig& config);
 std::string StatusTable(const CampaignStatus& status);
 std::string StatusJson(const CampaignStatus& status);
 

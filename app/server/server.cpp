@@ -207,9 +207,6 @@ int Serve(const ServeOptions& options) {
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return fail("TLS needs both --tls-cert and --tls-key");
   }
-  if (auto migrated = Migrate(options.campaign_path); !migrated) {
-    return fail(migrated.error().ToString());
-  }
   auto api = engine::ApiHandler::Create(options.campaign_path);
   if (!api) return fail(api.error().ToString());
   auto tokens = db::CampaignDb::Open(options.campaign_path, db::OpenMode::kReadOnly);
