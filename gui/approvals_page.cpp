@@ -9,13 +9,13 @@
 #include <QMessageBox>
 #include <QPainter>
 #include <QPushButton>
-#include <QSet>
 #include <QSvgRenderer>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
 #include "gui/campaign_source.h"
 #include "gui/json_text.h"
+#include "gui/structure_view.h"
 
 namespace labloop::gui {
 
@@ -149,27 +149,19 @@ void ApprovalsPage::SetAllChecked(bool checked) {
   for (int row = 0; row < table_->rowCount(); ++row) SetChecked(row, checked);
 }
 
-QList<qint64> ApprovalsPage::CheckedCandidates() const {
+QList<qint64> ApprovalsPage::CandidatesChecked(bool checked) const {
   QList<qint64> ids;
   for (int row = 0; row < table_->rowCount(); ++row) {
     QTableWidgetItem* item = table_->item(row, 0);
-    if (item != nullptr && item->checkState() == Qt::Checked) {
+    if (item != nullptr && (item->checkState() == Qt::Checked) == checked) {
       ids << item->data(Qt::UserRole).toLongLong();
     }
   }
   return ids;
 }
 
-QList<qint64> ApprovalsPage::UncheckedCandidates() const {
-  QList<qint64> ids;
-  for (int row = 0; row < table_->rowCount(); ++row) {
-    QTableWidgetItem* item = table_->item(row, 0);
-    if (item != nullptr && item->checkState() != Qt::Checked) {
-      ids << item->data(Qt::UserRole).toLongLong();
-    }
-  }
-  return ids;
-}
+QList<qint64> ApprovalsPage::CheckedCandidates() const { return CandidatesChecked(true); }
+QList<qint64> ApprovalsPage::UncheckedCandidates() const { return CandidatesChecked(false); }
 
 QString ApprovalsPage::Post(const QJsonObject& body) {
   if (source_ == nullptr) return tr("no campaign is open");
@@ -225,14 +217,13 @@ QPixmap ApprovalsPage::Picture(qint64 id) {
   if (it != pictures_.end()) return *it;
   QPixmap pixmap(kPictureWidth, kPictureHeight);
   pixmap.fill(Qt::white);
-  SourceReply svg = source_->Get(QStringLiteral("/api/candidates/%1/depiction.svg").arg(id),
-                                 {{"width", QString::number(kPictureWidth * 2)},
-                                  {"height", QString::number(kPictureHeight * 2)}});
+  SourceReply svg = FetchDepiction(*source_, id, kPictureWidth * 2, kPictureHeight * 2);
+  if (!svg.Ok()) return pixmap;  // blank, and asked for again next time
   QSvgRenderer renderer(svg.body);
-  if (!svg.Ok() || !renderer.isValid()) return pixmap;  // blank, and asked for again next time
+  if (!renderer.isValid()) return pixmap;
   {
     QPainter painter(&pixmap);
-    renderer.render(&painter, QRectF(0, 0, kPictureWidth, kPictureHeight));
+    DrawCentred(renderer, painter, QRectF(0, 0, kPictureWidth, kPictureHeight));
   }
   pictures_.insert(id, pixmap);
   return pixmap;

@@ -62,6 +62,7 @@ class ApprovalsPage : public QWidget {
   QTableWidget* table_;
   // The structure of a candidate (RDKit's picture, through the API), drawn once and kept.
   QPixmap Picture(qint64 id);
+  QList<qint64> CandidatesChecked(bool checked) const;
 
   static constexpr int kPictureWidth = 120, kPictureHeight = 90;
   QJsonArray pending_;

@@ -89,13 +89,16 @@ void CandidateTableModel::Reload() {
   pending_.clear();
   failed_.clear();
   total_ = 0;
+  complete_ = true;  // until page 0 says a scan goes on
   last_error_.clear();
   // Page 0 brings the total with it.
   resetting_ = true;
   const bool ok = source_ == nullptr || FetchPage(0);
   resetting_ = false;
-  if (!ok) total_ = 0;
-  if (!ok) complete_ = true;
+  if (!ok) {
+    total_ = 0;
+    complete_ = true;
+  }
   endResetModel();
   if (!ok) emit ErrorOccurred(last_error_);
   // The next request goes on scanning where this one stopped.
@@ -122,7 +125,7 @@ bool CandidateTableModel::FetchPage(int page) {
   QJsonObject json = reply.Json();
   last_error_.clear();
   property_ = json.value("property").toString();
-  const int total = int(std::min<qint64>(json.value("total").toInteger(), INT_MAX));
+  const int total = int(std::clamp<qint64>(json.value("total").toInteger(), 0, INT_MAX));
   if (resetting_) {
     total_ = total;
     complete_ = json.value("complete").toBool(true);

@@ -162,8 +162,7 @@ void DashboardPage::ShowStatus(const QJsonObject& status, const QJsonObject& plo
   const qint64 id = b.value("candidate_id").toInteger(-1);
   if (id != best_id_ && source_ != nullptr) {
     best_id_ = id;
-    SourceReply svg = source_->Get(QStringLiteral("/api/candidates/%1/depiction.svg").arg(id),
-                                   {{"width", "360"}, {"height", "270"}});
+    SourceReply svg = FetchDepiction(*source_, id, 360, 270);
     best_picture_->Load(svg.Ok() ? svg.body : QByteArray());
   }
 }

@@ -114,6 +114,7 @@ QString JobsPage::RefreshEvents() {
     if (!events.Ok()) return events.ErrorMessage();
     const QJsonArray rows = events.Json().value("events").toArray();
     if (rows.isEmpty()) break;
+    const qint64 before = last_event_id_;
     const bool at_bottom =
         events_->verticalScrollBar()->value() == events_->verticalScrollBar()->maximum();
     const int first = events_->rowCount();
@@ -134,7 +135,8 @@ QString JobsPage::RefreshEvents() {
     }
     if (was_empty) events_->resizeColumnsToContents();
     if (at_bottom) events_->scrollToBottom();
-    if (rows.size() < 500) break;
+    // A short page is the end; an answer without newer ids would only repeat itself.
+    if (rows.size() < 500 || last_event_id_ == before) break;
   }
   return {};
 }

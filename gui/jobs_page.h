@@ -3,7 +3,6 @@
 // (GET /api/experiments), and the audit log (GET /api/events?after=N), which grows by appending
 // only the events newer than the last one shown.
 
-#include <QJsonArray>
 #include <QWidget>
 
 class QTableWidget;

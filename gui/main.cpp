@@ -69,7 +69,8 @@ int main(int argc, char** argv) {
     }
     // The window is drawn once its table holds its first rows.
     auto* model = window.Candidates();
-    const QString first = model->data(model->index(0, 1)).toString();
+    const QString first =
+        model->data(model->index(0, labloop::gui::CandidateTableModel::kSmiles)).toString();
     window.repaint();
     QApplication::processEvents();
     std::printf("opened %s: %d candidates, first row %s, window shown in %.3f s\n",

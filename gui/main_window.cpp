@@ -1,11 +1,9 @@
 #include "gui/main_window.h"
 
-#include <QApplication>
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
-#include <QFile>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -20,6 +18,7 @@
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QScrollBar>
+#include <QSignalBlocker>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -233,17 +232,12 @@ void MainWindow::ApplyFilterFromWidgets() {
 
 void MainWindow::SetCandidateFilter(const CandidateFilter& filter) {
   // Without signals: one reload for the whole filter, not one per widget.
-  for (QWidget* w :
-       std::initializer_list<QWidget*>{search_, substructure_, route_, measured_only_}) {
-    w->blockSignals(true);
-  }
-  search_->setText(filter.search);
-  substructure_->setChecked(filter.substructure);
-  route_->setCurrentIndex(std::max(0, route_->findData(filter.route)));
-  measured_only_->setChecked(filter.measured_only);
-  for (QWidget* w :
-       std::initializer_list<QWidget*>{search_, substructure_, route_, measured_only_}) {
-    w->blockSignals(false);
+  {
+    const QSignalBlocker b1(search_), b2(substructure_), b3(route_), b4(measured_only_);
+    search_->setText(filter.search);
+    substructure_->setChecked(filter.substructure);
+    route_->setCurrentIndex(std::max(0, route_->findData(filter.route)));
+    measured_only_->setChecked(filter.measured_only);
   }
   ApplyFilterFromWidgets();
 }
@@ -420,18 +414,16 @@ QString MainWindow::Resume() {
 }
 
 QString MainWindow::StartEngine(int max_rounds) {
-  if (source_ == nullptr) return tr("no campaign is open");
   QJsonObject body{{"action", "start"}};
   if (max_rounds > 0) body["max_rounds"] = max_rounds;
-  SourceReply reply = source_->Post("/api/engine", body);
-  if (reply.Ok()) engine_ = reply.Json();
-  UpdateEngineLabel();
-  return reply.Ok() ? QString() : reply.ErrorMessage();
+  return PostEngine(body);
 }
 
-QString MainWindow::PauseEngine() {
+QString MainWindow::PauseEngine() { return PostEngine({{"action", "pause"}}); }
+
+QString MainWindow::PostEngine(const QJsonObject& body) {
   if (source_ == nullptr) return tr("no campaign is open");
-  SourceReply reply = source_->Post("/api/engine", {{"action", "pause"}});
+  SourceReply reply = source_->Post("/api/engine", body);
   if (reply.Ok()) engine_ = reply.Json();
   UpdateEngineLabel();
   return reply.Ok() ? QString() : reply.ErrorMessage();
@@ -458,19 +450,21 @@ QString MainWindow::Export(const QString& path, bool sdf) {
                             "mean",     "sigma",    "route",  "acquisition_value",
                             "measured", "job_state"};
   file.write(keys.join(',').toUtf8() + "\n");
-  for (qint64 offset = 0;; offset += 1000) {
+  for (qint64 offset = 0;;) {
     SourceReply reply =
         source_->Get("/api/candidates",
                      {{"offset", QString::number(offset)}, {"limit", "1000"}, {"sort", "id"}});
     if (!reply.Ok()) return reply.ErrorMessage();
     const QJsonObject page = reply.Json();
+    if (!page.value("total").isDouble()) return tr("the server's candidates page has no total");
     const QJsonArray rows = page.value("rows").toArray();
     for (const auto& row : rows) {
       QStringList fields;
       for (const QString& key : keys) fields << CsvField(ValueText(row.toObject().value(key), 10));
       file.write(fields.join(',').toUtf8() + "\n");
     }
-    if (rows.isEmpty() || offset + rows.size() >= page.value("total").toInteger()) break;
+    offset += rows.size();  // what came, not what was asked for: nothing is skipped
+    if (rows.isEmpty() || offset >= page.value("total").toInteger()) break;
   }
   if (!file.commit()) return tr("cannot write '%1': %2").arg(path, file.errorString());
   return {};

@@ -77,6 +77,7 @@ class MainWindow : public QMainWindow {
   void ShowMessage(const QString& message);
 
  private:
+  QString PostEngine(const QJsonObject& body);
   void BuildToolBar();
   QWidget* BuildCandidatesTab();
   void ApplyFilterFromWidgets();

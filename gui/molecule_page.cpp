@@ -14,7 +14,7 @@ namespace labloop::gui {
 
 namespace {
 
-// An HTML table of `rows` (objects) with the given keys as columns; `format` may override a cell.
+// An HTML table of `rows` (objects) with the given keys as columns.
 QString Table(const QJsonArray& rows, const QStringList& keys, const QStringList& headers) {
   if (rows.isEmpty()) return QStringLiteral("<p><i>none</i></p>");
   QString html = QStringLiteral("<table border='1' cellspacing='0' cellpadding='3'><tr>");
@@ -80,7 +80,7 @@ bool MoleculePage::ShowCandidate(qint64 id) {
   candidate_id_ = id;
   document_ = reply.Json();
   title_->setText(QStringLiteral("#%1  %2").arg(id).arg(document_.value("smiles").toString()));
-  SourceReply svg = source_->Get(path + "/depiction.svg", {{"width", "400"}, {"height", "300"}});
+  SourceReply svg = FetchDepiction(*source_, id, 400, 300);
   structure_->Load(svg.Ok() ? svg.body : QByteArray());
   details_->setHtml(BuildHtml(document_));
   if (!svg.Ok()) emit ErrorOccurred(tr("no structure picture: %1").arg(svg.ErrorMessage()));

@@ -161,7 +161,9 @@ void PlotsPage::ShowCalibration(const QJsonObject& plots) {
   QVector<double> expected, observed;
   for (const auto& v : calibration.value("expected").toArray()) expected << v.toDouble();
   for (const auto& v : calibration.value("observed").toArray()) observed << v.toDouble();
-  observed.resize(expected.size());
+  const int points = std::min(expected.size(), observed.size());  // no made-up points
+  expected.resize(points);
+  observed.resize(points);
   AddDiagonal(plot, 0, 1, tr("ideal"));
   QCPGraph* curve = AddLine(plot, kOrange, Qt::SolidLine,
                             tr("model (n = %1)").arg(calibration.value("n").toInt()));

@@ -25,7 +25,6 @@ class PlotsPage : public QWidget {
   bool SavePng(Kind kind, const QString& path, int width = 800, int height = 600);
   // The data points drawn in plot `kind` (all graphs and bars together): for tests.
   int PointCount(Kind kind) const;
-  QCustomPlot* Plot(Kind kind) const { return plots_[kind]; }
   static QString Title(Kind kind);
 
  private:

@@ -5,9 +5,20 @@
 #include <QByteArray>
 #include <QWidget>
 
+class QPainter;
+class QRectF;
 class QSvgRenderer;
 
 namespace labloop::gui {
+
+class CampaignSource;
+struct SourceReply;
+
+// The picture of candidate `id` (GET /api/candidates/ID/depiction.svg, RDKit), `width` x
+// `height` pixels: every page that shows a structure asks for it here.
+SourceReply FetchDepiction(CampaignSource& source, qint64 id, int width, int height);
+// Draws a loaded picture centred in `target` at its own aspect ratio.
+void DrawCentred(QSvgRenderer& renderer, QPainter& painter, const QRectF& target);
 
 class StructureView : public QWidget {
  public:
