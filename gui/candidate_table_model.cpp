@@ -1,5 +1,7 @@
 #include "gui/candidate_table_model.h"
 
+#include <array>
+
 #include <QColor>
 #include <QTimer>
 #include <algorithm>
@@ -12,58 +14,33 @@ namespace labloop::gui {
 
 namespace {
 
-// The API's sort key for each column; "" where the API cannot sort by it.
-const char* SortKey(int column) {
-  switch (column) {
-    case CandidateTableModel::kId:
-      return "id";
-    case CandidateTableModel::kSmiles:
-      return "smiles";
-    case CandidateTableModel::kSource:
-      return "source";
-    case CandidateTableModel::kRound:
-      return "round";
-    case CandidateTableModel::kMean:
-      return "mean";
-    case CandidateTableModel::kSigma:
-      return "sigma";
-    case CandidateTableModel::kAcquisition:
-      return "acquisition";
-    case CandidateTableModel::kMeasured:
-      return "measured";
-    default:
-      return "";
-  }
-}
+// The columns, in Column order: the API's field, the API's sort key ("" where it cannot sort),
+// the header (the property's unit follows "Predicted" and "Measured"), and a starting width.
+const std::array<CandidateTableModel::ColumnInfo, CandidateTableModel::kColumnCount> kColumns = {{
+    {"id", "id", "ID", 45},
+    {"smiles", "smiles", "SMILES", 200},
+    {"source", "source", "Source", 90},
+    {"round_added", "round", "Round", 50},
+    {"mean", "mean", "Predicted", 120},
+    {"sigma", "sigma", "\xcf\x83", 50},  // σ
+    {"route", "", "Route", 65},
+    {"acquisition_value", "acquisition", "Acquisition", 80},
+    {"measured", "measured", "Measured", 120},
+    {"job_state", "", "Job", 50},
+}};
 
+const char* SortKey(int column) {
+  return column >= 0 && column < CandidateTableModel::kColumnCount ? kColumns[column].sort_key : "";
+}
 const char* JsonKey(int column) {
-  switch (column) {
-    case CandidateTableModel::kId:
-      return "id";
-    case CandidateTableModel::kSmiles:
-      return "smiles";
-    case CandidateTableModel::kSource:
-      return "source";
-    case CandidateTableModel::kRound:
-      return "round_added";
-    case CandidateTableModel::kMean:
-      return "mean";
-    case CandidateTableModel::kSigma:
-      return "sigma";
-    case CandidateTableModel::kRoute:
-      return "route";
-    case CandidateTableModel::kAcquisition:
-      return "acquisition_value";
-    case CandidateTableModel::kMeasured:
-      return "measured";
-    case CandidateTableModel::kJobState:
-      return "job_state";
-    default:
-      return "";
-  }
+  return column >= 0 && column < CandidateTableModel::kColumnCount ? kColumns[column].json_key : "";
 }
 
 }  // namespace
+
+const CandidateTableModel::ColumnInfo& CandidateTableModel::Column(int column) {
+  return kColumns[column];
+}
 
 CandidateTableModel::CandidateTableModel(QObject* parent) : QAbstractTableModel(parent) {}
 
@@ -261,29 +238,10 @@ QVariant CandidateTableModel::headerData(int section, Qt::Orientation orientatio
   if (role != Qt::DisplayRole) return {};
   if (orientation == Qt::Vertical) return section + 1;
   const QString unit = property_.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(property_);
-  switch (section) {
-    case kId:
-      return tr("ID");
-    case kSmiles:
-      return tr("SMILES");
-    case kSource:
-      return tr("Source");
-    case kRound:
-      return tr("Round");
-    case kMean:
-      return tr("Predicted") + unit;
-    case kSigma:
-      return QString::fromUtf8("σ");
-    case kRoute:
-      return tr("Route");
-    case kAcquisition:
-      return tr("Acquisition");
-    case kMeasured:
-      return tr("Measured") + unit;
-    case kJobState:
-      return tr("Job");
-  }
-  return {};
+  if (section < 0 || section >= kColumnCount) return {};
+  QString header = QString::fromUtf8(kColumns[section].header);
+  if (section == kMean || section == kMeasured) header += unit;
+  return header;
 }
 
 void CandidateTableModel::sort(int column, Qt::SortOrder order) {

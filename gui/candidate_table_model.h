@@ -44,6 +44,14 @@ class CandidateTableModel : public QAbstractTableModel {
     kJobState,
     kColumnCount
   };
+  struct ColumnInfo {
+    const char* json_key;  // the field of GET /api/candidates rows
+    const char* sort_key;  // its sort=..., "" where the API cannot sort by it
+    const char* header;
+    int width;  // a starting width, pixels
+  };
+  static const ColumnInfo& Column(int column);  // 0 <= column < kColumnCount
+
   static constexpr int kPageSize = 200;
   static constexpr int kCachedPages = 8;
   static constexpr int kScanPollMs = 200;

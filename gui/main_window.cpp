@@ -174,17 +174,8 @@ QWidget* MainWindow::BuildCandidatesTab() {
   table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);  // no row measuring
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
   table_->verticalHeader()->hide();  // the ID column names the row
-  for (auto [column, width] : {std::pair{CandidateTableModel::kId, 45},
-                               {CandidateTableModel::kSmiles, 200},
-                               {CandidateTableModel::kSource, 90},
-                               {CandidateTableModel::kRound, 50},
-                               {CandidateTableModel::kMean, 120},
-                               {CandidateTableModel::kSigma, 50},
-                               {CandidateTableModel::kRoute, 65},
-                               {CandidateTableModel::kAcquisition, 80},
-                               {CandidateTableModel::kMeasured, 120},
-                               {CandidateTableModel::kJobState, 50}}) {
-    table_->setColumnWidth(column, width);
+  for (int column = 0; column < CandidateTableModel::kColumnCount; ++column) {
+    table_->setColumnWidth(column, CandidateTableModel::Column(column).width);
   }
   table_->setWordWrap(false);
 
@@ -446,9 +437,10 @@ QString MainWindow::Export(const QString& path, bool sdf) {
   if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) {
     return tr("cannot write '%1': %2").arg(path, file.errorString());
   }
-  const QStringList keys = {"id",       "smiles",   "source", "round_added",
-                            "mean",     "sigma",    "route",  "acquisition_value",
-                            "measured", "job_state"};
+  QStringList keys;  // the table's columns, by their API names
+  for (int column = 0; column < CandidateTableModel::kColumnCount; ++column) {
+    keys << CandidateTableModel::Column(column).json_key;
+  }
   file.write(keys.join(',').toUtf8() + "\n");
   for (qint64 offset = 0;;) {
     SourceReply reply =
