@@ -518,9 +518,19 @@ Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& deci
 Status CampaignDb::AddToOpenRound(const std::vector<DecisionRow>& decisions,
                                   const std::string& job_kind, const std::string& backend,
                                   const std::vector<ExperimentStep>& experiment_steps,
-                                  const std::string& who) {
+                                  int64_t budget, const std::string& who) {
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
+  // The budget, counted as Summary counts it (jobs not cancelled), in the same transaction.
+  Statement spent(impl_->db, "SELECT COUNT(*) FROM job WHERE state != 'cancelled'");
+  LABLOOP_TRY(spent.Step());
+  const int64_t after = spent.Int(0) + static_cast<int64_t>(decisions.size());
+  if (after > budget) {
+    return MakeError(ErrorCode::kFailedPrecondition,
+                     "adding " + std::to_string(decisions.size()) + " would spend " +
+                         std::to_string(after) + " evaluations, over the budget of " +
+                         std::to_string(budget) + "; reject some of the batch first");
+  }
   // The round must wait at the approval gate, checked inside this write transaction: the engine
   // stops while any decision is pending, so it cannot finish the round before the added jobs run.
   Statement open(impl_->db,

@@ -79,12 +79,13 @@ class CampaignDb {
   Status DispatchRound(int round, const std::vector<DecisionRow>& decisions,
                        const std::string& job_kind, const std::string& backend,
                        const std::vector<ExperimentStep>& experiment_steps = {});
-  // A person edits the batch of the open round (dispatched, not done): these decisions and their
-  // queued jobs join it, with an audit event naming `who`. Fails, adding nothing, when no round
-  // is open, a candidate does not exist or already has a decision in that round.
+  // A person edits the batch waiting at the approval gate: these decisions and their queued
+  // jobs join its round, with an audit event naming `who`. Fails, adding nothing, when no batch
+  // waits, a candidate does not exist, was evaluated already, or the jobs would spend more than
+  // `budget` evaluations.
   Status AddToOpenRound(const std::vector<DecisionRow>& decisions, const std::string& job_kind,
                         const std::string& backend,
-                        const std::vector<ExperimentStep>& experiment_steps,
+                        const std::vector<ExperimentStep>& experiment_steps, int64_t budget,
                         const std::string& who);
   Result<std::vector<JobRow>> ListJobs(const std::vector<JobState>& states);
   // Candidates with at least one decision of this route ("trust", "reject", ...).

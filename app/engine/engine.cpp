@@ -1809,18 +1809,8 @@ Result<int64_t> AddToBatch(const std::string& campaign_path,
                                  route) != config->approval_routes.end();
     decisions.push_back(d);
   }
-  auto summary = (*db)->Summary();
-  if (!summary) return tl::unexpected(summary.error());
-  const int64_t spent = summary->evaluations_spent + static_cast<int64_t>(decisions.size());
-  if (spent > config->max_evaluations) {
-    return MakeError(ErrorCode::kFailedPrecondition, "adding " + std::to_string(decisions.size()) +
-                                                         " would spend " + std::to_string(spent) +
-                                                         " evaluations, over the budget of " +
-                                                         std::to_string(config->max_evaluations) +
-                                                         "; reject some of the batch first");
-  }
   LABLOOP_TRY((*db)->AddToOpenRound(decisions, "simulation", config->simulator.kind,
-                                    ExperimentSteps(*config), who));
+                                    ExperimentSteps(*config), config->max_evaluations, who));
   return static_cast<int64_t>(decisions.size());
 }
 

@@ -333,6 +333,19 @@ TEST_CASE("A person edits the waiting batch: adds a candidate, drops another", "
   CHECK(add.status == 200);
   CHECK(json::parse(add.body)["changed"] == 1);
   CHECK(PendingIds(**api).size() == 6);
+  // Ten more would spend 21 evaluations of the budget of 20: refused, nothing added.
+  json more = json::array();
+  auto unpicked = Get(**api, "/api/candidates", {{"sort", "mean"}, {"limit", "100"}});
+  for (const auto& row : unpicked["rows"]) {
+    if (row["route"] == "" && row["id"] != extra && more.size() < 10) more.push_back(row["id"]);
+  }
+  REQUIRE(more.size() == 10);
+  auto over = Call(**api, "POST", "/api/approvals",
+                   json{{"action", "add"}, {"candidates", more}}.dump(), Role::kOperator);
+  CHECK(over.status == 409);
+  CHECK(json::parse(over.body)["error"].get<std::string>().find("over the budget of 20") !=
+        std::string::npos);
+  CHECK(PendingIds(**api).size() == 6);
   // A candidate measured in round 0 cannot be evaluated again.
   auto measured = QueryCampaign(path, "SELECT candidate_id FROM measurement LIMIT 1")[0][0];
   CHECK(Call(**api, "POST", "/api/approvals", R"({"action":"add","candidates":[)" + measured + "]}",
