@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 namespace labloop::learners {
 
@@ -133,6 +134,20 @@ Result<RegressionMetrics> EvaluatePredictions(const std::vector<double>& observe
   }
   m.ence = ence;
   return m;
+}
+
+double ExpectedMiscalibrationArea(int64_t n, int trials, uint64_t seed) {
+  if (n < 2 || trials < 1) return 0;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  std::vector<double> observed(n), mean(n, 0.0), sigma(n, 1.0);
+  double total = 0;
+  for (int t = 0; t < trials; ++t) {
+    for (auto& v : observed) v = normal(rng);
+    auto m = EvaluatePredictions(observed, mean, sigma);
+    if (m) total += m->miscalibration_area;
+  }
+  return total / trials;
 }
 
 }  // namespace labloop::learners

@@ -52,6 +52,11 @@ Result<Predictions> PropertyModel::PredictGraphs(const std::vector<chem::MolGrap
   return MakeError(ErrorCode::kInvalidArgument, Kind() + " reads fingerprints, not graphs");
 }
 
+Result<Predictions> PropertyModel::LeaveOneOut() const {
+  return MakeError(ErrorCode::kFailedPrecondition,
+                   Kind() + " has no exact leave-one-out predictions");
+}
+
 Status FitOn(PropertyModel& model, const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
              const std::vector<double>& y) {
   if (!model.ReadsGraphs()) return model.Fit(x, y);

@@ -77,6 +77,11 @@ class PropertyModel {
   // What the last Fit found worth reporting, as a JSON object (early stopping's kept epoch and
   // validation RMSE, say); stored with the campaign's model version.
   virtual std::string FitReport() const { return "{}"; }
+  // Each training row predicted by the model fitted on all the others, in training order: what a
+  // calibrator can be fitted on without holding data out. Models that cannot do it exactly and
+  // cheaply answer kFailedPrecondition, and callers hold out a validation share instead.
+  // The Gaussian process does (closed form, one pass over its eigenvectors).
+  virtual Result<Predictions> LeaveOneOut() const;
   virtual Result<std::string> Save() const = 0;
   virtual Status Load(const std::string& bytes) = 0;
 };

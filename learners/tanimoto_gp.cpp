@@ -11,6 +11,8 @@
 #include <optional>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "core/log.h"
 #include "core/parallel.h"
 #include "learners/torch_util.h"
@@ -168,6 +170,34 @@ class TanimotoGp final : public PropertyModel {
   }
 
   Result<Predictions> Predict(const SparseMatrix& x) const override { return Run(x, true); }
+
+  // With C = s²(K + rI) = U s²(Λ + r) Uᵀ: the mean of row i from the other rows is
+  // y_i − [C⁻¹(y − μ)]_i / [C⁻¹]_ii and its total variance 1 / [C⁻¹]_ii (Rasmussen & Williams,
+  // eq. 5.12), so every row costs one pass over its row of U. μ stays the mean of all rows.
+  Result<Predictions> LeaveOneOut() const override {
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "tanimoto_gp is not fitted");
+    const int64_t n = lambda_.size(0);
+    const double* u = u_.data_ptr<double>();
+    const double* w = weights_.data_ptr<double>();
+    const double noise = signal_ * ratio_;
+    Predictions p;
+    p.mean.resize(n);
+    p.sigma_epistemic.resize(n);
+    p.sigma_aleatoric.assign(n, std::sqrt(noise));
+    for (int64_t i = 0; i < n; ++i) {
+      double diagonal = 0;  // [(K + rI)⁻¹]_ii
+      for (int64_t j = 0; j < n; ++j) diagonal += u[i * n + j] * u[i * n + j] * w[j];
+      p.mean[i] = y_[i] - alpha_[i] / diagonal;
+      p.sigma_epistemic[i] = std::sqrt(std::max(0.0, signal_ / diagonal - noise));
+    }
+    return p;
+  }
+
+  std::string FitReport() const override {
+    if (!fitted_) return "{}";
+    return nlohmann::json{{"noise_ratio", ratio_}, {"signal_variance", signal_}, {"mean", mean_}}
+        .dump();
+  }
   Result<Predictions> PredictMean(const SparseMatrix& x) const override { return Run(x, false); }
 
   Result<std::string> Save() const override {

@@ -125,3 +125,15 @@ TEST_CASE("Points of equal sigma all count - none is dropped") {
     CHECK(calibrator->Apply(0.5) == Approx(std::sqrt(5.0)));  // mean of 1 and 9
   }
 }
+
+TEST_CASE("A perfectly calibrated model's miscalibration area on finite test sets") {
+  // Against an independent Monte Carlo (NumPy, 2,000 draws of 113 points): 0.0290.
+  const double at_113 = ExpectedMiscalibrationArea(113);
+  CHECK(at_113 > 0.026);
+  CHECK(at_113 < 0.032);
+  // It shrinks as 1/sqrt(n): four times the points, half the area.
+  const double at_452 = ExpectedMiscalibrationArea(452);
+  CHECK(at_452 / at_113 == Approx(0.5).margin(0.06));
+  // Seeded: the same figure every time.
+  CHECK(ExpectedMiscalibrationArea(50, 100, 7) == ExpectedMiscalibrationArea(50, 100, 7));
+}

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "learners/tanimoto_gp.h"
 
 using namespace labloop;
@@ -98,4 +100,105 @@ TEST_CASE("The Tanimoto GP predicts more rows than fit in one block and refuses 
   options.device = "cuda";
   CHECK(CreateTanimotoGp(options).error().message ==
         "tanimoto_gp runs on the cpu only (model.device is 'cuda')");
+}
+
+namespace {
+double MinMax(const SparseMatrix& x, int64_t a, int64_t b) {
+  std::map<int64_t, std::pair<double, double>> values;
+  for (int64_t e = x.offsets[a]; e < x.offsets[a + 1]; ++e)
+    values[x.indices[e]].first = x.values[e];
+  for (int64_t e = x.offsets[b]; e < x.offsets[b + 1]; ++e)
+    values[x.indices[e]].second = x.values[e];
+  double low = 0, high = 0;
+  for (auto [unused, v] : values)
+    low += std::min(v.first, v.second), high += std::max(v.first, v.second);
+  return high > 0 ? low / high : 0;
+}
+
+// Solves A z = b by Gaussian elimination with partial pivoting (A small and well conditioned).
+std::vector<double> Solve(std::vector<std::vector<double>> a, std::vector<double> b) {
+  const size_t n = b.size();
+  for (size_t c = 0; c < n; ++c) {
+    size_t pivot = c;
+    for (size_t r = c + 1; r < n; ++r) {
+      if (std::abs(a[r][c]) > std::abs(a[pivot][c])) pivot = r;
+    }
+    std::swap(a[c], a[pivot]);
+    std::swap(b[c], b[pivot]);
+    for (size_t r = c + 1; r < n; ++r) {
+      const double f = a[r][c] / a[c][c];
+      for (size_t k = c; k < n; ++k) a[r][k] -= f * a[c][k];
+      b[r] -= f * b[c];
+    }
+  }
+  std::vector<double> z(n);
+  for (size_t r = n; r-- > 0;) {
+    double sum = b[r];
+    for (size_t k = r + 1; k < n; ++k) sum -= a[r][k] * z[k];
+    z[r] = sum / a[r][r];
+  }
+  return z;
+}
+}  // namespace
+
+TEST_CASE("The Tanimoto GP's leave-one-out predictions equal refits without each row") {
+  auto train = Rows({{{1, 1}, {2, 2}, {3, 1}},
+                     {{1, 1}, {2, 2}, {3, 1}},
+                     {{3, 1}, {4, 3}},
+                     {{5, 1}, {6, 1}, {7, 2}, {8, 1}},
+                     {{1, 1}, {2, 1}, {4, 1}},
+                     {{6, 2}, {7, 1}, {9, 1}},
+                     {{2, 1}, {3, 1}, {9, 2}},
+                     {{4, 2}, {5, 1}, {8, 1}}});
+  std::vector<double> y{1.0, 1.6, 2.0, 4.0, 1.5, 3.5, 1.2, 2.9};
+  ModelOptions options;
+  options.kind = "tanimoto_gp";
+  auto model = CreateTanimotoGp(options);
+  REQUIRE(model);
+  REQUIRE((*model)->Fit(train, y));
+  auto report = nlohmann::json::parse((*model)->FitReport());
+  const double ratio = report.at("noise_ratio"), signal = report.at("signal_variance"),
+               mu = report.at("mean");
+  CHECK(mu == Approx(17.7 / 8));
+  auto loo = (*model)->LeaveOneOut();
+  REQUIRE(loo);
+  REQUIRE(loo->size() == y.size());
+  // The same hyperparameters and prior mean, the posterior of the other seven rows, solved
+  // directly.
+  const int64_t n = static_cast<int64_t>(y.size());
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int64_t> others;
+    for (int64_t j = 0; j < n; ++j) {
+      if (j != i) others.push_back(j);
+    }
+    std::vector<std::vector<double>> k(others.size(), std::vector<double>(others.size()));
+    std::vector<double> k_i(others.size()), centred(others.size());
+    for (size_t a = 0; a < others.size(); ++a) {
+      for (size_t b = 0; b < others.size(); ++b) {
+        k[a][b] = MinMax(train, others[a], others[b]) + (a == b ? ratio : 0.0);
+      }
+      k_i[a] = MinMax(train, i, others[a]);
+      centred[a] = y[others[a]] - mu;
+    }
+    auto alpha = Solve(k, centred);
+    auto v = Solve(k, k_i);
+    double mean = mu, explained = 0;
+    for (size_t a = 0; a < others.size(); ++a)
+      mean += k_i[a] * alpha[a], explained += k_i[a] * v[a];
+    CAPTURE(i);
+    CHECK(loo->mean[i] == Approx(mean).epsilon(1e-6));
+    CHECK(loo->sigma_epistemic[i] == Approx(std::sqrt(signal * (1 - explained))).epsilon(1e-5));
+    CHECK(loo->sigma_aleatoric[i] == Approx(std::sqrt(signal * ratio)));
+  }
+  // Row 0's twin (row 1) is in the others: its held-out mean leans towards the twin's 1.6.
+  CHECK(loo->mean[0] > 1.3);
+
+  // Models without an exact leave-one-out say so.
+  ModelOptions ensemble;
+  ensemble.kind = "deep_ensemble";
+  ModelRegistry registry("model");
+  RegisterBuiltinModels(registry);
+  auto other = registry.Create("deep_ensemble", ensemble);
+  REQUIRE(other);
+  CHECK_FALSE((*other)->LeaveOneOut());
 }
