@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/torch/torch_util.h"
+#include "generators/smiles_grammar.h"
 
 namespace labloop::generators {
 
@@ -31,25 +32,6 @@ namespace {
 
 constexpr int64_t kPad = 0, kBegin = 1, kEnd = 2;
 constexpr int kMaxSampledTokens = 120;  // a sample still going after this many tokens is dropped
-
-// SMILES tokens: a bracket atom, Cl, Br, a %NN ring closure, or one character.
-std::vector<std::string> Tokenize(const std::string& smiles) {
-  std::vector<std::string> tokens;
-  for (size_t i = 0; i < smiles.size();) {
-    size_t length = 1;
-    if (smiles[i] == '[') {
-      const size_t close = smiles.find(']', i);
-      length = close == std::string::npos ? smiles.size() - i : close - i + 1;
-    } else if (smiles.compare(i, 2, "Cl") == 0 || smiles.compare(i, 2, "Br") == 0) {
-      length = 2;
-    } else if (smiles[i] == '%' && i + 2 < smiles.size()) {
-      length = 3;
-    }
-    tokens.push_back(smiles.substr(i, length));
-    i += length;
-  }
-  return tokens;
-}
 
 struct Vocabulary {
   std::vector<std::string> tokens;  // 0 <pad>, 1 ^ (begin), 2 $ (end), then the SMILES tokens
@@ -66,7 +48,7 @@ struct Vocabulary {
   // ^ tokens $, or empty when a token is unknown.
   std::vector<int64_t> Encode(const std::string& smiles) const {
     std::vector<int64_t> ids = {kBegin};
-    for (const auto& t : Tokenize(smiles)) {
+    for (const auto& t : TokenizeSmiles(smiles)) {
       auto it = index.find(t);
       if (it == index.end()) return {};
       ids.push_back(it->second);
@@ -109,6 +91,7 @@ struct LoadedModel {
   Vocabulary vocabulary;
   std::string version;  // "zinc250k_lstm@<hash of the weights>"
   int64_t embedding = 0, hidden = 0, layers = 0;
+  std::shared_ptr<const SmilesGrammar> grammar;  // over the vocabulary's tokens
 };
 
 // FNV-1a over the parameters' bytes: the model version names the weights themselves.
@@ -173,6 +156,8 @@ Result<LoadedModel> Load(const std::string& path, torch::Device device) {
     m.net->to(device);
     m.net->eval();
     m.version = Stem(path) + "@" + WeightsHash(m.net);
+    m.grammar = std::make_shared<SmilesGrammar>(m.vocabulary.tokens, kEnd,
+                                                std::vector<int64_t>{kPad, kBegin});
     return m;
   });
 }
@@ -201,9 +186,11 @@ torch::Tensor LogLikelihood(LmNet& net, const torch::Tensor& sequences) {
 
 // Samples `count` sequences: [count, steps + 1] token ids starting with ^, kPad after $.
 // `generator` is the sampler's own random stream: other LibTorch users (an MC-dropout fitness
-// reseeds the global one) do not change what a seed samples.
+// reseeds the global one) do not change what a seed samples. With a grammar, each step samples
+// only among the tokens it allows (the model's probabilities renormalized over them).
 torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
-                     torch::Device device, at::Generator& generator) {
+                     torch::Device device, at::Generator& generator,
+                     const SmilesGrammar* grammar = nullptr) {
   torch::NoGradGuard no_grad;
   const auto ints = torch::TensorOptions(torch::kInt64).device(device);
   auto out = torch::full({count, max_tokens + 2}, kPad, ints);
@@ -212,6 +199,7 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
   auto rows = torch::arange(count, ints);  // the output row of each row still going
   auto token = torch::full({count, 1}, kBegin, ints);
   const auto never = torch::tensor({kPad, kBegin}, ints);
+  std::vector<SmilesGrammar::State> states(grammar ? count : 0);
   torch::optional<LmNetImpl::State> state;
   int64_t columns = 1;
   for (int t = 0; t <= max_tokens; ++t) {
@@ -220,9 +208,23 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
     auto scaled = logits.squeeze(1) / temperature;
     // Padding and the start token are never sampled: only SMILES tokens and the end.
     scaled.index_fill_(1, never, -std::numeric_limits<float>::infinity());
+    if (grammar) {
+      const int64_t going = static_cast<int64_t>(states.size());
+      const int64_t v = scaled.size(1);
+      auto allowed = torch::empty({going, v}, torch::kUInt8);
+      uint8_t* a = allowed.data_ptr<uint8_t>();
+      for (int64_t i = 0; i < going; ++i) grammar->Allowed(states[i], a + i * v);
+      scaled.masked_fill_(allowed.to(device).logical_not(),
+                          -std::numeric_limits<float>::infinity());
+    }
     token = torch::multinomial(torch::softmax(scaled, 1), 1, false, generator);
     out.index_put_({rows, t + 1}, token.squeeze(1));
     columns = t + 2;
+    if (grammar) {
+      auto sampled = token.squeeze(1).to(torch::kCPU);
+      const int64_t* id = sampled.data_ptr<int64_t>();
+      for (size_t i = 0; i < states.size(); ++i) grammar->Advance(states[i], id[i]);
+    }
     auto going = token.squeeze(1).ne(kEnd);
     const int64_t left = going.sum().item<int64_t>();
     if (left == 0) break;
@@ -232,6 +234,13 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
       token = token.index_select(0, keep);
       state = LmNetImpl::State{std::get<0>(*state).index_select(1, keep),
                                std::get<1>(*state).index_select(1, keep)};
+      if (grammar) {
+        auto kept = keep.to(torch::kCPU);
+        const int64_t* k = kept.data_ptr<int64_t>();
+        std::vector<SmilesGrammar::State> still(left);
+        for (int64_t i = 0; i < left; ++i) still[i] = std::move(states[k[i]]);
+        states = std::move(still);
+      }
     }
   }
   return out.slice(1, 0, columns).to(torch::kCPU);
@@ -272,6 +281,10 @@ class SmilesLm final : public Generator {
   }
 
  private:
+  const SmilesGrammar* Grammar(const LoadedModel& model) const {
+    return options_.grammar ? model.grammar.get() : nullptr;
+  }
+
   // Samples until n valid, new molecules (or 20 n + 1000 samples, when the model repeats itself).
   Result<std::vector<Proposal>> Draw(LmNet& net, int64_t n) {
     std::vector<Proposal> out;
@@ -281,7 +294,8 @@ class SmilesLm final : public Generator {
     chem::ReadOptions read;
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
-      auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_);
+      auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_,
+                         Grammar(prior_));
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
         ++sampled;  // the rows looked at, for the validity reported
@@ -292,7 +306,8 @@ class SmilesLm final : public Generator {
         ++valid;
         if (!keys.insert(record->inchikey).second) continue;
         nlohmann::json provenance = {{"model", prior_.version},
-                                     {"temperature", options_.temperature}};
+                                     {"temperature", options_.temperature},
+                                     {"grammar", options_.grammar}};
         if (steered_steps_ > 0) provenance["steered_steps"] = steered_steps_;
         out.push_back({record->smiles, record->inchikey, "smiles_lm", provenance.dump()});
       }
@@ -327,7 +342,8 @@ class SmilesLm final : public Generator {
     int best_step = 0;
     for (int step = 1; step <= options_.steps; ++step) {
       agent->eval();
-      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_);
+      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_,
+                         Grammar(prior_));
       agent->train();
       auto a = rows.accessor<int64_t, 2>();
       std::vector<std::vector<int64_t>> sequences;
@@ -475,7 +491,7 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
           at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
       const int64_t rows_wanted = std::min(kChunk, count - k * kChunk);
       auto rows = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens, *device,
-                         generator);
+                         generator, options.grammar ? model->grammar.get() : nullptr);
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < rows_wanted; ++i) {
         parts[k].push_back(Decode(a[i], model->vocabulary));
@@ -506,7 +522,7 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
   chem::ReadOptions read;
   LABLOOP_TRY(chem::ForEachSmiles(o.data, read, [&](int64_t, const std::string& s) {
     if (o.max_molecules > 0 && static_cast<int64_t>(smiles.size()) >= o.max_molecules) return;
-    auto tokens = Tokenize(s);
+    auto tokens = TokenizeSmiles(s);
     if (static_cast<int>(tokens.size()) > o.max_tokens) return;
     token_set.insert(tokens.begin(), tokens.end());
     smiles.push_back(s);

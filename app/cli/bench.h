@@ -111,6 +111,7 @@ struct GeneratorsBench {
   std::string model;        // empty: the shipped model
   int64_t samples = 10000;  // 0 skips the distribution part
   double temperature = 1.0;
+  bool grammar = true;  // grammar-constrained sampling (generators/smiles_grammar.h)
   std::string target = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";  // celecoxib; "" skips
   std::vector<std::string> goal_generators{"graph_ga", "smiles_lm"};
   int seeds = 1;
@@ -118,6 +119,7 @@ struct GeneratorsBench {
   int ga_population = 100, ga_generations = 300;
   int lm_steps = 500, lm_batch = 64;
   double lm_sigma = 60;
+  std::string raw_path;  // non-empty: every raw sample written here, one a line (invalid ones too)
   std::string json_path;
 };
 Status RunGeneratorsBench(const GeneratorsBench& options);

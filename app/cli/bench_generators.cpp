@@ -3,6 +3,7 @@
 // (BENCHMARKS.md 3).
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <unordered_set>
@@ -86,6 +87,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   generators::GeneratorOptions options;
   options.model = o.model;
   options.temperature = o.temperature;
+  options.grammar = o.grammar;
   options.seed = 1;
   // Valid molecules per second: sampling and RDKit's check, timed together.
   auto t0 = Clock::now();
@@ -94,6 +96,11 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   auto canonical = Canonical(samples->smiles);
   Distribution d;
   d.seconds = Since(t0);
+  if (!o.raw_path.empty()) {
+    std::ofstream raw(o.raw_path);
+    for (const auto& s : samples->smiles) raw << s << '\n';
+    if (!raw) return MakeError(ErrorCode::kUnavailable, "cannot write " + o.raw_path);
+  }
   d.model = samples->model;
   d.sampled = static_cast<int64_t>(canonical.size());
   std::set<std::string> unique;

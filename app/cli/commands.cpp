@@ -146,6 +146,8 @@ int Main(int argc, char** argv) {
       ->add_option("--temperature", generator_options.temperature,
                    "smiles_lm: sampling temperature (1: as trained)")
       ->check(CLI::PositiveNumber);
+  generate->add_flag("--no-grammar{false}", generator_options.grammar,
+                     "smiles_lm: sample every token, not only those the SMILES grammar allows");
   generate->add_option("--steps", generator_options.steps, "smiles_lm: policy-gradient steps");
   generate->add_option("--batch-size", generator_options.batch_size,
                        "smiles_lm: molecules sampled a step");
@@ -334,6 +336,8 @@ int Main(int argc, char** argv) {
   gens->add_option("--model", generators_bench.model, "LSTM model file (default: shipped)");
   gens->add_option("--samples", generators_bench.samples, "raw samples (0: skip)");
   gens->add_option("--temperature", generators_bench.temperature, "sampling temperature");
+  gens->add_flag("--no-grammar{false}", generators_bench.grammar,
+                 "sample every token, not only those the SMILES grammar allows");
   gens->add_option("--target", generators_bench.target, "molecule to rediscover ('' skips)");
   gens->add_option("--goal-generators", generators_bench.goal_generators,
                    "generators for rediscovery (default graph_ga smiles_lm)");
@@ -344,6 +348,8 @@ int Main(int argc, char** argv) {
   gens->add_option("--lm-steps", generators_bench.lm_steps, "smiles_lm policy-gradient steps");
   gens->add_option("--lm-batch", generators_bench.lm_batch, "smiles_lm samples a step");
   gens->add_option("--lm-sigma", generators_bench.lm_sigma, "smiles_lm fitness weight");
+  gens->add_option("--raw", generators_bench.raw_path,
+                   "write every raw LSTM sample, valid or not, one a line");
   gens->add_option("--json", generators_bench.json_path, "write results as JSON");
   BrowseBench browse_bench;
   auto* browse = bench->add_subcommand(

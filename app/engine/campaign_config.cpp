@@ -151,6 +151,7 @@ Status ParseGenerators(const Config& config, const std::string& base_dir, Campai
     LABLOOP_ASSIGN(o.model, config.GetString(key + "model", ""));
     if (!o.model.empty()) o.model = ResolvePath(o.model, base_dir);
     LABLOOP_ASSIGN(o.temperature, config.GetDouble(key + "temperature", o.temperature, 0.01, 10));
+    LABLOOP_ASSIGN(o.grammar, config.GetBool(key + "grammar", o.grammar));
     LABLOOP_ASSIGN(v, config.GetInt(key + "steps", o.steps, 0, 100000));
     o.steps = static_cast<int>(v);
     LABLOOP_ASSIGN(v, config.GetInt(key + "batch_size", o.batch_size, 1, 100000));
@@ -205,7 +206,8 @@ std::string GeneratorsToToml(const CampaignConfig& c) {
         << "\nmin_heavy_atoms = " << o.min_heavy_atoms
         << "\nmax_heavy_atoms = " << o.max_heavy_atoms;
     if (!o.model.empty()) out << "\nmodel = " << TomlString(o.model);
-    out << "\ntemperature = " << TomlFloat(o.temperature) << "\nsteps = " << o.steps
+    out << "\ntemperature = " << TomlFloat(o.temperature)
+        << "\ngrammar = " << (o.grammar ? "true" : "false") << "\nsteps = " << o.steps
         << "\nbatch_size = " << o.batch_size << "\nsigma = " << TomlFloat(o.sigma)
         << "\nlearning_rate = " << TomlFloat(o.learning_rate)
         << "\ndevice = " << TomlString(o.device);

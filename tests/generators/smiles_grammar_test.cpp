@@ -1,0 +1,150 @@
+// The SMILES grammar that constrains the language model's sampling: it accepts real SMILES and
+// refuses what RDKit cannot parse.
+#include <catch2/catch.hpp>
+
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "generators/smiles_grammar.h"
+#include "generators/smiles_lm.h"
+
+using namespace labloop;
+using namespace labloop::generators;
+
+namespace {
+
+// A vocabulary like the model's: 0 padding, 1 begin, 2 end, then SMILES tokens.
+struct Fixture {
+  std::vector<std::string> tokens = {"<pad>",  "^", "$", "C", "c", "N", "n", "O", "Cl",  "[nH]",
+                                     "[C@@H]", "=", "#", "/", "(", ")", "1", "2", "%10", "."};
+  std::map<std::string, int64_t> id;
+  SmilesGrammar grammar{tokens, 2, {0, 1}};
+  Fixture() {
+    for (size_t i = 0; i < tokens.size(); ++i) id[tokens[i]] = static_cast<int64_t>(i);
+  }
+  // Whether every token of `smiles` is allowed in turn (then `end` too, when asked).
+  bool Accepts(const std::string& smiles, bool then_end = true) const {
+    SmilesGrammar::State state;
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      auto it = id.find(t);
+      if (it == id.end() || !grammar.IsAllowed(state, it->second)) return false;
+      grammar.Advance(state, it->second);
+    }
+    return !then_end || grammar.IsAllowed(state, 2);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("The SMILES grammar classifies tokens and accepts well-formed SMILES") {
+  Fixture f;
+  using Kind = SmilesGrammar::Kind;
+  CHECK(f.grammar.KindOf(f.id["Cl"]) == Kind::kAtom);
+  CHECK(f.grammar.KindOf(f.id["[C@@H]"]) == Kind::kAtom);
+  CHECK(f.grammar.KindOf(f.id["/"]) == Kind::kBond);
+  CHECK(f.grammar.KindOf(f.id["%10"]) == Kind::kRing);
+  CHECK(f.grammar.KindOf(0) == Kind::kNever);
+  CHECK(f.grammar.KindOf(1) == Kind::kNever);
+  CHECK(f.grammar.KindOf(2) == Kind::kEnd);
+
+  CHECK(f.Accepts("C"));
+  CHECK(f.Accepts("c1ccccc1Cl"));
+  CHECK(f.Accepts("CC(=O)N"));
+  CHECK(f.Accepts("C(C)(C)C"));
+  CHECK(f.Accepts("C1CC2CCC12"));  // two rings closing on one atom
+  CHECK(f.Accepts("C=1CCC1"));     // a bond before a ring label
+  CHECK(f.Accepts("C%10CCC%10"));
+  CHECK(f.Accepts("c1cc[nH]c1"));
+  CHECK(f.Accepts("C/C=C/C"));
+  CHECK(f.Accepts("CC1CC1C1CC1"));  // a label reused after it closed
+  CHECK(f.Accepts("CCO.Cl"));
+}
+
+TEST_CASE("The SMILES grammar refuses what RDKit cannot parse") {
+  Fixture f;
+  CHECK_FALSE(f.Accepts("C1CC"));           // unclosed ring
+  CHECK_FALSE(f.Accepts("CC(C"));           // unclosed branch
+  CHECK_FALSE(f.Accepts("CC)C", false));    // ')' without a branch
+  CHECK_FALSE(f.Accepts("C()C", false));    // empty branch
+  CHECK_FALSE(f.Accepts("C11", false));     // a ring closed on the atom that opened it
+  CHECK_FALSE(f.Accepts("C1C1", false));    // a ring duplicating the chain bond
+  CHECK_FALSE(f.Accepts("C1(C1)", false));  // the same, through a branch
+  CHECK_FALSE(f.Accepts("C==C", false));    // two bonds
+  CHECK_FALSE(f.Accepts("C=", true));       // a bond at the end
+  CHECK_FALSE(f.Accepts("C(=)C", false));   // a bond before ')'
+  CHECK_FALSE(f.Accepts("=C", false));      // a bond first
+  CHECK_FALSE(f.Accepts("1CC1", false));    // a ring label first
+  CHECK_FALSE(f.Accepts("(C)", false));     // a branch first
+  CHECK_FALSE(f.Accepts("C.", true));       // a fragment separator at the end
+  CHECK_FALSE(f.Accepts("C(.C)", false));   // a separator in a branch
+  // Whatever the state, some atom may come next, so a masked distribution is never empty.
+  SmilesGrammar::State state;
+  std::vector<uint8_t> allowed(f.tokens.size());
+  for (const char* t : {"C", "1", "(", "=", "C", "1", ")"}) {
+    f.grammar.Allowed(state, allowed.data());
+    CHECK(allowed[f.id["C"]]);
+    CHECK_FALSE(allowed[0]);
+    CHECK_FALSE(allowed[1]);
+    f.grammar.Advance(state, f.id[t]);
+  }
+}
+
+TEST_CASE("The SMILES grammar accepts every molecule of a ZINC sample") {
+  // The model's own vocabulary would hold these tokens; here they are collected from the file.
+  std::ifstream in(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
+  REQUIRE(in);
+  std::vector<std::string> lines, tokens = {"<pad>", "^", "$"};
+  std::map<std::string, int64_t> id;
+  for (std::string line; std::getline(in, line);) {
+    const std::string smiles = line.substr(0, line.find_first_of(" \t"));
+    if (smiles.empty() || smiles == "smiles") continue;
+    lines.push_back(smiles);
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      if (id.emplace(t, static_cast<int64_t>(tokens.size())).second) tokens.push_back(t);
+    }
+  }
+  REQUIRE(lines.size() >= 999);
+  SmilesGrammar grammar(tokens, 2, {0, 1});
+  int refused = 0;
+  for (const auto& smiles : lines) {
+    SmilesGrammar::State state;
+    bool ok = true;
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      ok = ok && grammar.IsAllowed(state, id[t]);
+      grammar.Advance(state, id[t]);
+    }
+    ok = ok && grammar.IsAllowed(state, 2);
+    if (!ok) {
+      ++refused;
+      UNSCOPED_INFO("refused: " << smiles);
+    }
+  }
+  CHECK(refused == 0);
+}
+
+TEST_CASE("Grammar-constrained samples of the shipped LSTM close every branch and ring",
+          "[integration]") {
+  GeneratorOptions options;
+  options.seed = 5;
+  auto samples = SampleSmilesLm(options, 400);
+  REQUIRE(samples);
+  REQUIRE(samples->smiles.size() == 400);
+  int ended = 0;
+  for (const auto& smiles : samples->smiles) {
+    if (smiles.empty()) continue;  // ran past the token limit
+    ++ended;
+    int depth = 0;
+    std::map<std::string, int> labels;
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      depth += t == "(" ? 1 : t == ")" ? -1 : 0;
+      CHECK(depth >= 0);
+      if (std::isdigit(static_cast<unsigned char>(t[0])) || t[0] == '%') ++labels[t];
+    }
+    CAPTURE(smiles);
+    CHECK(depth == 0);
+    for (const auto& [label, count] : labels) CHECK(count % 2 == 0);
+  }
+  CHECK(ended > 360);
+}
