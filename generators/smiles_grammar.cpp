@@ -83,11 +83,18 @@ bool SmilesGrammar::IsAllowed(const State& s, int64_t token) const {
     case Kind::kClose:
       return chain_end && s.depth > 0;
     case Kind::kRing: {
-      if (!after_atom && s.last != Kind::kBond) return false;
+      if (!after_atom && (s.last != Kind::kBond || s.bond_after_branch)) return false;
       const int32_t opener = s.ring[labels_[token]] - 1;
       if (opener < 0) return true;  // opens the ring
-      // Closing: not onto the same atom, nor onto the atom it is already bonded to in the chain.
-      return opener != s.atom && opener != s.parent[s.atom];
+      // Closing: not onto the same atom, nor onto an atom it is already bonded to (in the chain
+      // or by an earlier closure).
+      if (opener == s.atom || opener == s.parent[s.atom] || s.parent[opener] == s.atom) {
+        return false;
+      }
+      for (int32_t a : s.closed_here) {
+        if (a == opener) return false;
+      }
+      return true;
     }
     case Kind::kDot:
     case Kind::kEnd:
@@ -109,6 +116,7 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
       const int32_t atom = static_cast<int32_t>(s.parent.size());
       s.parent.push_back(s.last == Kind::kDot ? -1 : s.atom);
       s.atom = atom;
+      s.closed_here.clear();
       break;
     }
     case Kind::kOpen:
@@ -128,6 +136,7 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
         opener = s.atom + 1;
         ++s.open_rings;
       } else {
+        s.closed_here.push_back(opener - 1);
         opener = 0;
         --s.open_rings;
       }
@@ -136,6 +145,7 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
     default:
       break;
   }
+  s.bond_after_branch = kind == Kind::kBond && (s.last == Kind::kOpen || s.last == Kind::kClose);
   s.last = kind;
 }
 

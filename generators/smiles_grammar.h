@@ -5,8 +5,12 @@
 //   - an end while a branch or a ring closure is open (RDKit: "unclosed ring");
 //   - a ring closure back onto the atom that opened it, or onto the atom just before it
 //     ("ring closure duplicates bond");
-//   - a ')' with no branch open, an empty branch "()", a branch or closure right after '(' or
-//     the start, two bonds in a row, a bond before ')' or the end.
+//   - two ring closures between the same two atoms ("C12CCC12");
+//   - a ')' with no branch open, an empty branch "()", a branch or closure right after '(' (with
+//     or without a bond between) or at the start, two bonds in a row, a bond before ')' or the end.
+// It is a little stricter than SMILES, as RDKit's canonical output is: a ring label right after
+// ')' (with or without a bond between), a ring bond across '.', and '.' inside a branch are
+// refused (none occurs in ZINC 250k).
 // Chemistry (valences, aromatic rings that cannot be kekulized) is left to RDKit's check.
 //
 // Tokens are the SMILES tokens of the model's vocabulary (a bracket atom, Cl, a ring label, one
@@ -30,13 +34,15 @@ class SmilesGrammar {
 
   // One sample's position in the grammar.
   struct State {
-    Kind last = Kind::kDot;  // the last token; a new fragment starts as after '.'
-    int depth = 0;           // branches open
+    Kind last = Kind::kDot;          // the last token; a new fragment starts as after '.'
+    bool bond_after_branch = false;  // the last token is a bond right after '(' or ')'
+    int depth = 0;                   // branches open
     int open_rings = 0;
     int32_t atom = -1;                 // the current atom (bonds attach here)
     std::array<int32_t, 100> ring{};   // ring label → opening atom + 1 (0: closed)
     std::vector<int32_t> parent;       // atom → the atom it is bonded to in the chain (-1: none)
     std::vector<int32_t> branch_from;  // stack of branch points
+    std::vector<int32_t> closed_here;  // atoms the current atom has closed a ring onto
   };
 
   // `tokens[i]` is token i's text; `end` the end token's id; ids in `never` are never allowed.

@@ -48,12 +48,14 @@ struct LmTrainOptions {
 // thread count on the CPU.
 Status TrainSmilesLm(const LmTrainOptions& options);
 
-// The `smiles_lm` generator: options.model (default DefaultLmModel()), options.temperature; with
-// options.fitness set it first runs options.steps policy-gradient steps of options.batch_size
-// samples, then samples from the steered agent.
+// The `smiles_lm` generator: options.model (default DefaultLmModel()), options.temperature,
+// options.grammar (grammar-constrained sampling, smiles_grammar.h); with options.fitness set it
+// first runs options.steps policy-gradient steps of options.batch_size samples (unconstrained:
+// the policy gradient needs the agent's own distribution), then samples from the steered agent.
 Result<std::unique_ptr<Generator>> CreateSmilesLm(const GeneratorOptions& options);
 
-// `count` raw samples of the model at options.temperature, valid or not (unfinished ones empty):
+// `count` raw samples of the model at options.temperature (grammar-constrained when
+// options.grammar), valid or not (unfinished ones empty):
 // what distribution benchmarks (validity, uniqueness, novelty) measure. Also returns the model
 // version.
 struct RawSamples {

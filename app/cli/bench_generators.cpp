@@ -65,7 +65,8 @@ double InternalDiversity(const std::vector<std::string>& smiles) {
 
 struct Distribution {
   int64_t sampled = 0, valid = 0, unique = 0, novel = 0;
-  double seconds = 0, diversity = 0;
+  double seconds = 0, diversity = 0, temperature = 1;
+  bool grammar = true;
   std::string model;
   json ToJson() const {
     return {{"sampled", sampled},
@@ -78,7 +79,9 @@ struct Distribution {
             {"internal_diversity", diversity},
             {"seconds", seconds},
             {"valid_per_second", valid / std::max(1e-9, seconds)},
-            {"model", model}};
+            {"model", model},
+            {"temperature", temperature},
+            {"grammar", grammar}};
   }
 };
 
@@ -102,6 +105,8 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
     if (!raw) return MakeError(ErrorCode::kUnavailable, "cannot write " + o.raw_path);
   }
   d.model = samples->model;
+  d.temperature = o.temperature;
+  d.grammar = o.grammar;
   d.sampled = static_cast<int64_t>(canonical.size());
   std::set<std::string> unique;
   for (const auto& c : canonical) {
@@ -132,6 +137,7 @@ Result<Rediscovery> Rediscover(const GeneratorsBench& o, const std::string& kind
   options.population = o.ga_population;
   options.generations = o.ga_generations;
   options.model = o.model;
+  options.grammar = o.grammar;
   options.steps = o.lm_steps;
   options.batch_size = o.lm_batch;
   options.sigma = o.lm_sigma;
@@ -173,8 +179,9 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
     auto d = MeasureLm(o, training);
     if (!d) return tl::unexpected(d.error());
     auto j = d->ToJson();
-    std::printf("\nSMILES LSTM (%s), %lld samples at temperature %.2f\n", d->model.c_str(),
-                static_cast<long long>(d->sampled), o.temperature);
+    std::printf("\nSMILES LSTM (%s), %lld samples at temperature %.2f, grammar %s\n",
+                d->model.c_str(), static_cast<long long>(d->sampled), o.temperature,
+                o.grammar ? "on" : "off");
     std::printf("  %-22s %10s %12s\n", "metric", "labloop", "SMILES-RNN");
     std::printf("  %-22s %10.4f %12.3f\n", "validity", j["validity"].get<double>(), 0.975);
     std::printf("  %-22s %10.4f %12.3f\n", "uniqueness", j["uniqueness"].get<double>(), 0.999);

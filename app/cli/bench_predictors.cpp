@@ -272,6 +272,14 @@ Status RunPredictorsBench(const PredictorsBench& options) {
       scaffold_runs[model].push_back(*run);
     }
     result["scaffold_split"] = Report("scaffold split (MUBen; test set)", scaffold_runs);
+    const int64_t n_scaffold = static_cast<int64_t>(test->y.size());
+    const double floor_scaffold = learners::ExpectedMiscalibrationArea(n_scaffold);
+    std::printf(
+        "\n  scaffold split: a perfectly calibrated model's miscalibration area on %lld test "
+        "points: %.3f on average\n",
+        static_cast<long long>(n_scaffold), floor_scaffold);
+    result["scaffold_miscalibration_floor"] = {{"test_points", n_scaffold},
+                                               {"area", floor_scaffold}};
   }
 
   // What a perfectly calibrated model would show on test sets of these sizes.

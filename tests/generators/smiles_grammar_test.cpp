@@ -64,31 +64,40 @@ TEST_CASE("The SMILES grammar classifies tokens and accepts well-formed SMILES")
 
 TEST_CASE("The SMILES grammar refuses what RDKit cannot parse") {
   Fixture f;
-  CHECK_FALSE(f.Accepts("C1CC"));           // unclosed ring
-  CHECK_FALSE(f.Accepts("CC(C"));           // unclosed branch
-  CHECK_FALSE(f.Accepts("CC)C", false));    // ')' without a branch
-  CHECK_FALSE(f.Accepts("C()C", false));    // empty branch
-  CHECK_FALSE(f.Accepts("C11", false));     // a ring closed on the atom that opened it
-  CHECK_FALSE(f.Accepts("C1C1", false));    // a ring duplicating the chain bond
-  CHECK_FALSE(f.Accepts("C1(C1)", false));  // the same, through a branch
-  CHECK_FALSE(f.Accepts("C==C", false));    // two bonds
-  CHECK_FALSE(f.Accepts("C=", true));       // a bond at the end
-  CHECK_FALSE(f.Accepts("C(=)C", false));   // a bond before ')'
-  CHECK_FALSE(f.Accepts("=C", false));      // a bond first
-  CHECK_FALSE(f.Accepts("1CC1", false));    // a ring label first
-  CHECK_FALSE(f.Accepts("(C)", false));     // a branch first
-  CHECK_FALSE(f.Accepts("C.", true));       // a fragment separator at the end
-  CHECK_FALSE(f.Accepts("C(.C)", false));   // a separator in a branch
+  CHECK_FALSE(f.Accepts("C1CC"));             // unclosed ring
+  CHECK_FALSE(f.Accepts("CC(C"));             // unclosed branch
+  CHECK_FALSE(f.Accepts("CC)C", false));      // ')' without a branch
+  CHECK_FALSE(f.Accepts("C()C", false));      // empty branch
+  CHECK_FALSE(f.Accepts("C11", false));       // a ring closed on the atom that opened it
+  CHECK_FALSE(f.Accepts("C1C1", false));      // a ring duplicating the chain bond
+  CHECK_FALSE(f.Accepts("C1(C1)", false));    // the same, through a branch
+  CHECK_FALSE(f.Accepts("C==C", false));      // two bonds
+  CHECK_FALSE(f.Accepts("C=", true));         // a bond at the end
+  CHECK_FALSE(f.Accepts("C(=)C", false));     // a bond before ')'
+  CHECK_FALSE(f.Accepts("=C", false));        // a bond first
+  CHECK_FALSE(f.Accepts("1CC1", false));      // a ring label first
+  CHECK_FALSE(f.Accepts("(C)", false));       // a branch first
+  CHECK_FALSE(f.Accepts("C.", true));         // a fragment separator at the end
+  CHECK_FALSE(f.Accepts("C(C.C)", false));    // a separator in a branch
+  CHECK_FALSE(f.Accepts("C12CCC12", false));  // two ring bonds between the same atoms
+  CHECK_FALSE(f.Accepts("C(=1)", false));     // a ring label after '(' and a bond
+  CHECK_FALSE(f.Accepts("C(C1)=1", false));   // a ring closure duplicating the branch's bond
+  CHECK_FALSE(f.Accepts("C(C)1", false));     // stricter than SMILES: a label after ')'
+  CHECK(f.Accepts("C12CCC1C2"));              // two rings sharing an atom, closed elsewhere
   // Whatever the state, some atom may come next, so a masked distribution is never empty.
   SmilesGrammar::State state;
   std::vector<uint8_t> allowed(f.tokens.size());
-  for (const char* t : {"C", "1", "(", "=", "C", "1", ")"}) {
+  for (const char* t : {"C", "1", "(", "=", "C", ")", "C", "C", "1"}) {
     f.grammar.Allowed(state, allowed.data());
     CHECK(allowed[f.id["C"]]);
     CHECK_FALSE(allowed[0]);
     CHECK_FALSE(allowed[1]);
+    CHECK(allowed[f.id[t]]);  // the walk itself is "C1(=C)CC1"
     f.grammar.Advance(state, f.id[t]);
   }
+  f.grammar.Allowed(state, allowed.data());
+  CHECK(allowed[2]);
+  CHECK(allowed[f.id["C"]]);
 }
 
 TEST_CASE("The SMILES grammar accepts every molecule of a ZINC sample") {
@@ -131,6 +140,16 @@ TEST_CASE("Grammar-constrained samples of the shipped LSTM close every branch an
   auto samples = SampleSmilesLm(options, 400);
   REQUIRE(samples);
   REQUIRE(samples->smiles.size() == 400);
+  // The tokens of the samples, in a vocabulary of their own (ids differ from the model's; kinds
+  // do not).
+  std::vector<std::string> tokens = {"<pad>", "^", "$"};
+  std::map<std::string, int64_t> ids;
+  for (const auto& smiles : samples->smiles) {
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      if (ids.emplace(t, static_cast<int64_t>(tokens.size())).second) tokens.push_back(t);
+    }
+  }
+  SmilesGrammar grammar(tokens, 2, {0, 1});
   int ended = 0;
   for (const auto& smiles : samples->smiles) {
     if (smiles.empty()) continue;  // ran past the token limit
@@ -145,6 +164,16 @@ TEST_CASE("Grammar-constrained samples of the shipped LSTM close every branch an
     CAPTURE(smiles);
     CHECK(depth == 0);
     for (const auto& [label, count] : labels) CHECK(count % 2 == 0);
+    // Replayed through a grammar over the same tokens, every step was allowed: the per-row
+    // states followed their rows as finished rows left the batch.
+    SmilesGrammar::State state;
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      auto it = ids.find(t);
+      REQUIRE(it != ids.end());
+      CHECK(grammar.IsAllowed(state, it->second));
+      grammar.Advance(state, it->second);
+    }
+    CHECK(grammar.IsAllowed(state, 2));
   }
   CHECK(ended > 360);
 }
