@@ -94,6 +94,11 @@ struct LoadedModel {
   std::shared_ptr<const SmilesGrammar> grammar;  // over the vocabulary's tokens
 };
 
+// The grammar that constrains sampling, or none when the options turn it off.
+const SmilesGrammar* GrammarFor(const GeneratorOptions& options, const LoadedModel& model) {
+  return options.grammar ? model.grammar.get() : nullptr;
+}
+
 // FNV-1a over the parameters' bytes: the model version names the weights themselves.
 std::string WeightsHash(LmNet& net) {
   uint64_t hash = 1469598103934665603ULL;
@@ -281,10 +286,6 @@ class SmilesLm final : public Generator {
   }
 
  private:
-  const SmilesGrammar* Grammar(const LoadedModel& model) const {
-    return options_.grammar ? model.grammar.get() : nullptr;
-  }
-
   // Samples until n valid, new molecules (or 20 n + 1000 samples, when the model repeats itself).
   Result<std::vector<Proposal>> Draw(LmNet& net, int64_t n) {
     std::vector<Proposal> out;
@@ -295,7 +296,7 @@ class SmilesLm final : public Generator {
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
       auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_,
-                         Grammar(prior_));
+                         GrammarFor(options_, prior_));
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
         ++sampled;  // the rows looked at, for the validity reported
@@ -493,7 +494,7 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
           at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
       const int64_t rows_wanted = std::min(kChunk, count - k * kChunk);
       auto rows = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens, *device,
-                         generator, options.grammar ? model->grammar.get() : nullptr);
+                         generator, GrammarFor(options, *model));
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < rows_wanted; ++i) {
         parts[k].push_back(Decode(a[i], model->vocabulary));

@@ -467,6 +467,7 @@ TEST_CASE(
       "[generators.ga]\nkind = \"graph_ga\"\nper_round = 10\npopulation = 20\ngenerations = 3\n"
       "[generators.rx]\nkind = \"reactions\"\nper_round = 10\n"
       "[generators.lm]\nkind = \"smiles_lm\"\nper_round = 10\nsteps = 3\nbatch_size = 16\n"
+      "grammar = false\n"
       "[filters]\nlipinski = true\nmax_sa = 5.0\n";
   dir.Write("gen.toml", config);
   const std::string campaign = dir.File("gen.labloop");
@@ -487,7 +488,11 @@ TEST_CASE(
     sources.insert(row[1]);
     auto provenance = nlohmann::json::parse(row[2]);  // the generator's provenance, as JSON
     if (row[1] == "generator:rx") CHECK(provenance.contains("route"));
-    if (row[1] == "generator:lm") CHECK(provenance.contains("model"));
+    if (row[1] == "generator:lm") {
+      CHECK(provenance.contains("model"));
+      // Off in the config, and still off after the restart read the stored config back.
+      CHECK(provenance.at("grammar") == false);
+    }
     if (row[1] == "generator:ga") CHECK(provenance.contains("generation"));
     CHECK(std::stoi(row[3]) >= 1);  // added in a model-guided round
   }
