@@ -217,7 +217,7 @@ NewCampaignWizard::NewCampaignWizard(QWidget* parent) : QWizard(parent) {
   auto* model_page = new QWizardPage(this);
   model_page->setTitle(tr("Model and budget"));
   model_ = new QComboBox(model_page);
-  model_->addItems({"tanimoto_gp", "deep_ensemble", "mc_dropout", "dmpnn"});
+  model_->addItems({"tanimoto_gp", "deep_ensemble", "mc_dropout", "dmpnn", "gp_dmpnn"});
   acquisition_ = new QComboBox(model_page);
   acquisition_->addItems({"ucb", "ei", "pi", "greedy", "thompson", "random"});
   max_evaluations_ = new QSpinBox(model_page);

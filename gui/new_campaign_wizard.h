@@ -24,7 +24,7 @@ struct WizardSettings {
   int max_evaluations = 100;
   int batch_size = 10;
   int initial_batch = 10;
-  QString model = "tanimoto_gp";  // tanimoto_gp, deep_ensemble, mc_dropout, dmpnn
+  QString model = "tanimoto_gp";  // tanimoto_gp, deep_ensemble, mc_dropout, dmpnn, gp_dmpnn
   QString acquisition = "ucb";
   QString simulator = "lookup";      // lookup (a CSV column) or xtb
   QString lookup_table;              // lookup: the CSV with the values

@@ -33,8 +33,13 @@ struct GraphBatch {
   int64_t molecules = 0;
 };
 
+// Molecule-level features are standardized: (f - mean) * scale, per feature.
+struct FeatureScaling {
+  std::vector<float> mean, scale;
+};
+
 GraphBatch MakeBatch(const std::vector<MolGraph>& graphs, const std::vector<int64_t>& rows,
-                     torch::Device device) {
+                     const FeatureScaling& scaling, torch::Device device) {
   int64_t n_atoms = 0, n_bonds = 0;
   for (int64_t r : rows) {
     n_atoms += graphs[r].atoms;
@@ -68,8 +73,9 @@ GraphBatch MakeBatch(const std::vector<MolGraph>& graphs, const std::vector<int6
       }
     }
     counts[m] = static_cast<float>(std::max(1, g.atoms));
-    std::copy_n(g.features.begin(), std::min<int64_t>(n_features, g.features.size()),
-                features.begin() + m * n_features);
+    for (int64_t f = 0; f < std::min<int64_t>(n_features, g.features.size()); ++f) {
+      features[m * n_features + f] = (g.features[f] - scaling.mean[f]) * scaling.scale[f];
+    }
     atom0 += g.atoms;
     bond0 += 2 * g.Bonds();
   }
@@ -156,7 +162,9 @@ class Dmpnn final : public PropertyModel {
                      "dmpnn reads molecular graphs: use PredictGraphs");
   }
 
-  Status FitGraphs(const std::vector<MolGraph>& graphs, const std::vector<double>& y) override {
+  // The fingerprint rows are not read: the graphs and their molecule-level features are all.
+  Status FitGraphs(const SparseMatrix&, const std::vector<MolGraph>& graphs,
+                   const std::vector<double>& y) override {
     const int64_t n = static_cast<int64_t>(graphs.size());
     if (n < 2 || static_cast<int64_t>(y.size()) != n) {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -174,6 +182,7 @@ class Dmpnn final : public PropertyModel {
                              " molecule features, the first has " + std::to_string(features_));
       }
     }
+    scaling_ = StandardizeFeatures(graphs);
     return GuardTorch("training dmpnn", [&]() -> Status {
       ScopedTorchThreads threads(options_.threads > 0 ? options_.threads : 1);
       double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
@@ -215,7 +224,8 @@ class Dmpnn final : public PropertyModel {
 
   std::string FitReport() const override { return report_; }
 
-  Result<Predictions> PredictGraphs(const std::vector<MolGraph>& graphs) const override {
+  Result<Predictions> PredictGraphs(const SparseMatrix&,
+                                    const std::vector<MolGraph>& graphs) const override {
     if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "dmpnn is not fitted");
     for (size_t i = 0; i < graphs.size(); ++i) {
       if (static_cast<int64_t>(graphs[i].features.size()) != features_) {
@@ -239,7 +249,7 @@ class Dmpnn final : public PropertyModel {
       for (int64_t start = 0; start < n; start += kChunk) {
         std::vector<int64_t> rows(std::min(kChunk, n - start));
         std::iota(rows.begin(), rows.end(), start);
-        GraphBatch batch = MakeBatch(graphs, rows, device_);
+        GraphBatch batch = MakeBatch(graphs, rows, scaling_, device_);
         std::vector<torch::Tensor> outs;
         for (auto& net : nets_) outs.push_back(net->forward(batch));
         auto out = torch::stack(outs, 0);  // [members, rows, 2]
@@ -258,6 +268,8 @@ class Dmpnn final : public PropertyModel {
                                            static_cast<double>(options_.depth), y_mean_, y_std_,
                                            options_.dropout, static_cast<double>(features_)},
                                           torch::kFloat64));
+      archive.write("feature_mean", FloatTensor(scaling_.mean));
+      archive.write("feature_scale", FloatTensor(scaling_.scale));
       for (size_t k = 0; k < nets_.size(); ++k) {
         torch::serialize::OutputArchive weights;
         nets_[k]->to(torch::kCPU);
@@ -290,6 +302,19 @@ class Dmpnn final : public PropertyModel {
       y_std_ = m[4];
       options_.dropout = m[5];
       features_ = static_cast<int64_t>(m[6]);
+      // Models saved before features were standardized have no scaling: the identity.
+      scaling_.mean.assign(features_, 0.0f);
+      scaling_.scale.assign(features_, 1.0f);
+      torch::Tensor mean, scale;
+      if (archive.try_read("feature_mean", mean) && archive.try_read("feature_scale", scale)) {
+        if (mean.numel() != features_ || scale.numel() != features_) {
+          return MakeError(ErrorCode::kInvalidArgument, "not a dmpnn model (bad feature scaling)");
+        }
+        mean = mean.to(torch::kFloat32).contiguous();
+        scale = scale.to(torch::kFloat32).contiguous();
+        std::copy_n(mean.data_ptr<float>(), features_, scaling_.mean.begin());
+        std::copy_n(scale.data_ptr<float>(), features_, scaling_.scale.begin());
+      }
       nets_.clear();
       for (int k = 0; k < options_.members; ++k) {
         MpnNet net(options_.hidden, options_.depth, options_.dropout, features_);
@@ -306,6 +331,27 @@ class Dmpnn final : public PropertyModel {
   }
 
  private:
+  // Each molecule-level feature's mean and 1 / s.d. over the training graphs (a constant
+  // feature gets scale 1), so that features of any range weigh alike in the readout.
+  static FeatureScaling StandardizeFeatures(const std::vector<MolGraph>& graphs) {
+    const size_t n_features = graphs[0].features.size();
+    FeatureScaling scaling{std::vector<float>(n_features, 0.0f),
+                           std::vector<float>(n_features, 1.0f)};
+    for (size_t f = 0; f < n_features; ++f) {
+      double sum = 0, sum2 = 0;
+      for (const auto& g : graphs) sum += g.features[f], sum2 += g.features[f] * g.features[f];
+      const double n = static_cast<double>(graphs.size());
+      const double mean = sum / n, var = std::max(0.0, sum2 / n - mean * mean);
+      scaling.mean[f] = static_cast<float>(mean);
+      if (var > 1e-12) scaling.scale[f] = static_cast<float>(1.0 / std::sqrt(var));
+    }
+    return scaling;
+  }
+
+  static torch::Tensor FloatTensor(const std::vector<float>& v) {
+    return torch::tensor(std::vector<float>(v.begin(), v.end()), torch::kFloat32);
+  }
+
   // RMSE of a network on rows, in standardized units.
   double Rmse(MpnNet& net, const std::vector<MolGraph>& graphs, const std::vector<float>& target,
               const std::vector<int64_t>& rows) const {
@@ -316,7 +362,8 @@ class Dmpnn final : public PropertyModel {
     for (size_t start = 0; start < rows.size(); start += kChunk) {
       std::vector<int64_t> part(rows.begin() + start,
                                 rows.begin() + std::min(rows.size(), start + kChunk));
-      auto mu = net->forward(MakeBatch(graphs, part, device_)).select(1, 0).to(torch::kCPU);
+      auto mu =
+          net->forward(MakeBatch(graphs, part, scaling_, device_)).select(1, 0).to(torch::kCPU);
       for (size_t i = 0; i < part.size(); ++i) {
         double d = mu[i].item<double>() - target[part[i]];
         sum += d * d;
@@ -355,7 +402,7 @@ class Dmpnn final : public PropertyModel {
         for (size_t i = 0; i < rows.size(); ++i) t[i] = target[rows[i]];
         auto yt = torch::from_blob(t.data(), {static_cast<int64_t>(t.size())}, torch::kFloat32)
                       .to(device_);
-        auto out = net->forward(MakeBatch(graphs, rows, device_));
+        auto out = net->forward(MakeBatch(graphs, rows, scaling_, device_));
         auto loss = MeanVarianceLoss(out.select(1, 0), out.select(1, 1), yt, epoch < warmup_epochs);
         if (!std::isfinite(loss.item<double>())) {
           return MakeError(ErrorCode::kFailedPrecondition,
@@ -397,7 +444,8 @@ class Dmpnn final : public PropertyModel {
   std::vector<int64_t> epochs_run_;      // per member: the epoch kept (-1: the last)
   std::vector<double> validation_rmse_;  // per member: its validation RMSE, target units
   std::string report_ = "{}";
-  int64_t features_ = 0;  // molecule-level features per graph
+  int64_t features_ = 0;    // molecule-level features per graph
+  FeatureScaling scaling_;  // of those features, from the training graphs
   double y_mean_ = 0, y_std_ = 1;
   bool fitted_ = false;
 };

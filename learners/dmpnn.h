@@ -11,6 +11,8 @@
 // Members differ by initialization and minibatch order; μ, epistemic and aleatoric σ as in the
 // deep ensemble. With `validation_fraction` > 0 each member keeps the epoch of lowest validation
 // RMSE (early stopping with `patience`). Reads graphs (chem::BuildMolGraph), not fingerprints.
+// Molecule-level features beside the readout (RDKit descriptors) are standardized by their mean
+// and s.d. over the training graphs, so their scale in the input does not matter.
 
 #include <memory>
 

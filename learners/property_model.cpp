@@ -5,6 +5,7 @@
 
 #include "learners/deep_ensemble.h"
 #include "learners/dmpnn.h"
+#include "learners/gp_dmpnn.h"
 #include "learners/tanimoto_gp.h"
 
 namespace labloop::learners {
@@ -44,11 +45,13 @@ Status ModelOptions::Validate() const {
   return {};
 }
 
-Status PropertyModel::FitGraphs(const std::vector<chem::MolGraph>&, const std::vector<double>&) {
+Status PropertyModel::FitGraphs(const SparseMatrix&, const std::vector<chem::MolGraph>&,
+                                const std::vector<double>&) {
   return MakeError(ErrorCode::kInvalidArgument, Kind() + " reads fingerprints, not graphs");
 }
 
-Result<Predictions> PropertyModel::PredictGraphs(const std::vector<chem::MolGraph>&) const {
+Result<Predictions> PropertyModel::PredictGraphs(const SparseMatrix&,
+                                                 const std::vector<chem::MolGraph>&) const {
   return MakeError(ErrorCode::kInvalidArgument, Kind() + " reads fingerprints, not graphs");
 }
 
@@ -64,7 +67,7 @@ Status FitOn(PropertyModel& model, const SparseMatrix& x, const std::vector<chem
     return MakeError(ErrorCode::kInvalidArgument,
                      model.Kind() + " reads molecular graphs, and none were given");
   }
-  return model.FitGraphs(graphs, y);
+  return model.FitGraphs(x, graphs, y);
 }
 
 Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
@@ -74,7 +77,7 @@ Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
     return MakeError(ErrorCode::kInvalidArgument,
                      model.Kind() + " reads molecular graphs, and none were given");
   }
-  return model.PredictGraphs(graphs);
+  return model.PredictGraphs(x, graphs);
 }
 
 std::vector<chem::MolGraph> SelectGraphs(const std::vector<chem::MolGraph>& graphs,
@@ -86,13 +89,14 @@ std::vector<chem::MolGraph> SelectGraphs(const std::vector<chem::MolGraph>& grap
   return out;
 }
 
-bool KindReadsGraphs(const std::string& kind) { return kind == "dmpnn"; }
+bool KindReadsGraphs(const std::string& kind) { return kind == "dmpnn" || kind == "gp_dmpnn"; }
 
 void RegisterBuiltinModels(ModelRegistry& registry) {
   registry.Register("deep_ensemble", CreateDeepEnsemble);
   registry.Register("mc_dropout", CreateMcDropout);
   registry.Register("tanimoto_gp", CreateTanimotoGp);
   registry.Register("dmpnn", CreateDmpnn);
+  registry.Register("gp_dmpnn", CreateGpDmpnn);
 }
 
 double Rmse(const std::vector<double>& predicted, const std::vector<double>& observed) {

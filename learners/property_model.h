@@ -35,7 +35,7 @@ struct Predictions {
 };
 
 struct ModelOptions {
-  std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp, dmpnn
+  std::string kind = "deep_ensemble";  // deep_ensemble, mc_dropout, tanimoto_gp, dmpnn, gp_dmpnn
   int members = 5;                     // ensemble size
   int hidden = 128;     // width of each hidden layer (128: as accurate as 256 on ESOL, 2.5x faster)
   int epochs = 40;      // passes over the training data (at least min_steps updates)
@@ -69,11 +69,14 @@ class PropertyModel {
   // The means alone, for callers that rank by the mean (greedy acquisition); the σ vectors may be
   // left NaN when leaving them out is cheaper, as it is for the Gaussian process.
   virtual Result<Predictions> PredictMean(const SparseMatrix& x) const { return Predict(x); }
-  // Models on molecular graphs (dmpnn) read graphs instead of fingerprints: callers check
-  // ReadsGraphs() and call these, with one graph per row.
+  // Models on molecular graphs (dmpnn, gp_dmpnn) read graphs, one per row, beside the
+  // fingerprint rows `x` (which dmpnn ignores and gp_dmpnn's Gaussian process reads): callers
+  // check ReadsGraphs() and call these.
   virtual bool ReadsGraphs() const { return false; }
-  virtual Status FitGraphs(const std::vector<chem::MolGraph>& graphs, const std::vector<double>& y);
-  virtual Result<Predictions> PredictGraphs(const std::vector<chem::MolGraph>& graphs) const;
+  virtual Status FitGraphs(const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
+                           const std::vector<double>& y);
+  virtual Result<Predictions> PredictGraphs(const SparseMatrix& x,
+                                            const std::vector<chem::MolGraph>& graphs) const;
   // What the last Fit found worth reporting, as a JSON object (early stopping's kept epoch and
   // validation RMSE, say); stored with the campaign's model version.
   virtual std::string FitReport() const { return "{}"; }
@@ -100,7 +103,7 @@ Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
 // The graphs of these rows, in this order.
 std::vector<chem::MolGraph> SelectGraphs(const std::vector<chem::MolGraph>& graphs,
                                          const std::vector<int64_t>& rows);
-// Whether models of this kind read graphs (dmpnn), without creating one.
+// Whether models of this kind read graphs (dmpnn, gp_dmpnn), without creating one.
 bool KindReadsGraphs(const std::string& kind);
 
 // Root-mean-square error; the caller keeps sizes equal.

@@ -110,7 +110,20 @@ using Results = std::map<std::string, learners::RegressionMetrics>;  // calibrat
 struct SplitResult {
   Results test;
   double fit_seconds = 0;
+  learners::Predictions predictions;  // raw, on the test part
+  std::vector<double> y;              // the test part's targets
 };
+
+// One CSV row per test molecule, split and model: the raw predictions, for parity plots and for
+// combining models outside the bench.
+void WritePredictions(std::ofstream& out, const std::string& split, int seed,
+                      const std::string& model, const SplitResult& r) {
+  for (size_t i = 0; i < r.y.size(); ++i) {
+    out << split << ',' << seed << ',' << model << ',' << i << ',' << r.y[i] << ','
+        << r.predictions.mean[i] << ',' << r.predictions.sigma_epistemic[i] << ','
+        << r.predictions.sigma_aleatoric[i] << '\n';
+  }
+}
 
 // The model options of a run: defaults, with the bench's overrides.
 learners::ModelOptions OptionsFor(const PredictorsBench& bench, const std::string& kind,
@@ -144,6 +157,8 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
   auto raw = learners::EvaluatePredictions(test.y, pt->mean, sigma_test);
   if (!raw) return tl::unexpected(raw.error());
   out.test["none"] = *raw;
+  out.predictions = *pt;
+  out.y = test.y;
   auto sigma_valid = pv->Sigmas();
   std::vector<double> residual(valid.y.size());
   for (size_t i = 0; i < residual.size(); ++i) residual[i] = valid.y[i] - pv->mean[i];
@@ -234,6 +249,16 @@ Status RunPredictorsBench(const PredictorsBench& options) {
                  {"molecules", n},
                  {"descriptor_weight", options.descriptors}};
 
+  std::ofstream predictions;
+  if (!options.predictions_path.empty()) {
+    predictions.open(options.predictions_path);
+    if (!predictions) {
+      return MakeError(ErrorCode::kInvalidArgument, "cannot write " + options.predictions_path);
+    }
+    predictions.precision(9);
+    predictions << "split,seed,model,row,y,mean,sigma_epistemic,sigma_aleatoric\n";
+  }
+
   // Random 80/10/10 splits.
   std::map<std::string, std::vector<SplitResult>> random_runs;
   for (int seed = 0; seed < options.seeds; ++seed) {
@@ -250,6 +275,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     for (const auto& model : options.models) {
       auto run = RunSplit(options, model, static_cast<uint64_t>(seed), train, valid, test);
       if (!run) return tl::unexpected(run.error());
+      if (predictions.is_open()) WritePredictions(predictions, "random", seed, model, *run);
       random_runs[model].push_back(*run);
     }
   }
@@ -269,6 +295,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     for (const auto& model : options.models) {
       auto run = RunSplit(options, model, 0, *train, *valid, *test);
       if (!run) return tl::unexpected(run.error());
+      if (predictions.is_open()) WritePredictions(predictions, "scaffold", 0, model, *run);
       scaffold_runs[model].push_back(*run);
     }
     result["scaffold_split"] = Report("scaffold split (MUBen; test set)", scaffold_runs);

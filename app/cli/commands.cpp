@@ -238,8 +238,9 @@ int Main(int argc, char** argv) {
   model_train->add_option("--target", train_options.target, "column or SDF field to learn")
       ->required();
   model_train
-      ->add_option("--model", train_options.kind, "deep_ensemble, mc_dropout, tanimoto_gp or dmpnn")
-      ->check(CLI::IsMember({"deep_ensemble", "mc_dropout", "tanimoto_gp", "dmpnn"}));
+      ->add_option("--model", train_options.kind,
+                   "deep_ensemble, mc_dropout, tanimoto_gp, dmpnn or gp_dmpnn")
+      ->check(CLI::IsMember({"deep_ensemble", "mc_dropout", "tanimoto_gp", "dmpnn", "gp_dmpnn"}));
   model_train
       ->add_option("--calibration", train_options.calibration,
                    "sigma_scaling, isotonic, empirical or none")
@@ -308,6 +309,8 @@ int Main(int argc, char** argv) {
   predictors->add_option("--descriptors", predictors_options.descriptors,
                          "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint");
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
+  predictors->add_option("--predictions", predictors_options.predictions_path,
+                         "write every raw test prediction as CSV (split, seed, model, y, mean, σ)");
   predictors->add_option("--epochs", predictors_options.epochs, "networks: training epochs");
   predictors->add_option("--hidden", predictors_options.hidden, "networks: hidden width");
   predictors->add_option("--members", predictors_options.members, "ensembles: members");

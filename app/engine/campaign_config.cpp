@@ -359,10 +359,10 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
   LABLOOP_ASSIGN(c.descriptor_weight, config.GetDouble("features.descriptors", 0.0, 0.0, 1000.0));
 
-  LABLOOP_ASSIGN(
-      c.model.kind,
-      config.GetEnum("model.kind", {"deep_ensemble", "mc_dropout", "tanimoto_gp", "dmpnn"},
-                     c.model.kind));
+  LABLOOP_ASSIGN(c.model.kind,
+                 config.GetEnum("model.kind",
+                                {"deep_ensemble", "mc_dropout", "tanimoto_gp", "dmpnn", "gp_dmpnn"},
+                                c.model.kind));
   LABLOOP_ASSIGN(v, config.GetInt("model.members", c.model.members, 1, 64));
   c.model.members = static_cast<int>(v);
   LABLOOP_ASSIGN(v, config.GetInt("model.hidden", c.model.hidden, 1, 8192));

@@ -631,8 +631,9 @@ class CampaignRun {
     LABLOOP_TRY(learners::FitOn(**model, train_features, train_graphs, y));
     CrashPoint("train");
     auto fit_seconds = Seconds(t0);
-    auto train_predictions = (*model)->ReadsGraphs() ? (*model)->PredictGraphs(train_graphs)
-                                                     : (*model)->PredictMean(train_features);
+    auto train_predictions = (*model)->ReadsGraphs()
+                                 ? (*model)->PredictGraphs(train_features, train_graphs)
+                                 : (*model)->PredictMean(train_features);
     if (!train_predictions) return tl::unexpected(train_predictions.error());
     double train_rmse = learners::Rmse(train_predictions->mean, y);
     auto weights = (*model)->Save();

@@ -398,28 +398,36 @@ TEST_CASE("Constraints on descriptors reject picks - with the reason - in every 
 }
 
 TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integration]") {
-  testing::TempDir dir;
-  // A small D-MPNN with early stopping, and descriptors beside the graphs.
-  std::string config = WithModelTable(testing::EsolConfig(30),
-                                      "[model]\nkind = \"dmpnn\"\nmembers = 2\nhidden = 32\n"
-                                      "epochs = 30\ndepth = 3\nearly_stopping = 0.2\n"
-                                      "patience = 5\nthreads = 1\n[features]\ndescriptors = 1.0\n");
-  std::string campaign = dir.File("dmpnn.labloop");
-  REQUIRE(InitCampaignFromText(campaign, config, "dmpnn.toml", dir.path()));
-  auto summary = RunCampaign(campaign);
-  INFO((summary ? "" : summary.error().message));
-  REQUIRE(summary);
-  CHECK(summary->evaluations == 30);
-  auto models = testing::QueryCampaign(campaign, "SELECT kind, metrics FROM model ORDER BY id");
-  REQUIRE(models.size() == 2);  // rounds 1 and 2 (round 0 is random)
-  for (const auto& m : models) {
-    CHECK(m[0] == "dmpnn");
-    CHECK(m[1].find("\"early_stopping\"") != std::string::npos);
+  // The D-MPNN alone, and mixed with the Tanimoto GP (which reads the fingerprints beside them).
+  for (const std::string kind : {"dmpnn", "gp_dmpnn"}) {
+    DYNAMIC_SECTION(kind) {
+      testing::TempDir dir;
+      // A small D-MPNN with early stopping, and descriptors beside the graphs.
+      std::string config =
+          WithModelTable(testing::EsolConfig(30),
+                         "[model]\nkind = \"" + kind +
+                             "\"\nmembers = 2\nhidden = 32\n"
+                             "epochs = 30\ndepth = 3\nearly_stopping = 0.2\n"
+                             "patience = 5\nthreads = 1\n[features]\ndescriptors = 1.0\n");
+      std::string campaign = dir.File(kind + ".labloop");
+      REQUIRE(InitCampaignFromText(campaign, config, kind + ".toml", dir.path()));
+      auto summary = RunCampaign(campaign);
+      INFO((summary ? "" : summary.error().message));
+      REQUIRE(summary);
+      CHECK(summary->evaluations == 30);
+      auto models = testing::QueryCampaign(campaign, "SELECT kind, metrics FROM model ORDER BY id");
+      REQUIRE(models.size() == 2);  // rounds 1 and 2 (round 0 is random)
+      for (const auto& m : models) {
+        CHECK(m[0] == kind);
+        CHECK(m[1].find("\"early_stopping\"") != std::string::npos);
+        if (kind == "gp_dmpnn") CHECK(m[1].find("\"tanimoto_gp\"") != std::string::npos);
+      }
+      // Every pool molecule got a prediction from each model.
+      auto predicted = testing::QueryCampaign(
+          campaign, "SELECT count(*) FROM prediction WHERE model_id = (SELECT max(id) FROM model)");
+      CHECK(std::stoi(predicted[0][0]) == 150 - 20);
+    }
   }
-  // Every pool molecule got a prediction from each model.
-  auto predicted = testing::QueryCampaign(
-      campaign, "SELECT count(*) FROM prediction WHERE model_id = (SELECT max(id) FROM model)");
-  CHECK(std::stoi(predicted[0][0]) == 150 - 20);
 }
 
 TEST_CASE("Each round's model is calibrated on held-out measurements, stored with it",

@@ -44,11 +44,11 @@ Data Esol(size_t first, size_t count) {
 }
 
 Status Fit(PropertyModel& model, const Data& d, const std::vector<double>& y) {
-  return model.ReadsGraphs() ? model.FitGraphs(d.graphs, y) : model.Fit(d.x, y);
+  return FitOn(model, d.x, d.graphs, y);
 }
 
 Result<Predictions> Predict(const PropertyModel& model, const Data& d) {
-  return model.ReadsGraphs() ? model.PredictGraphs(d.graphs) : model.Predict(d.x);
+  return PredictOn(model, d.x, d.graphs);
 }
 }  // namespace
 
