@@ -11,14 +11,7 @@
 // It is a little stricter than SMILES, as RDKit's canonical output is: a ring label right after
 // ')' (with or without a bond between), a ring bond across '.', and '.' inside a branch are
 // refused (none occurs in ZINC 250k).
-// Valences: an atom of the organic subset takes bonds only up to its largest neutral valence
-// (C 4, N 3, O 2, S 6, P 5, B 3, halogens 1, I 5; aromatic atoms alike), counting a bond's order
-// ('=' 2, '#' 3, any other bond 1, aromatic ones too, so that the rule never refuses a molecule
-// RDKit accepts); bracket atoms and '*' are not limited. Should no token pass the valence rule
-// (an atom filled while a ring waits to close on it), the syntax alone decides, so sampling can
-// always go on.
-// What is left to RDKit's check: implicit hydrogens, charges, and aromatic rings that cannot be
-// kekulized.
+// Chemistry (valences, aromatic rings that cannot be kekulized) is left to RDKit's check.
 //
 // Tokens are the SMILES tokens of the model's vocabulary (a bracket atom, Cl, a ring label, one
 // character); the special ones (padding, begin) are never allowed, and `end` is the end token.
@@ -50,10 +43,6 @@ class SmilesGrammar {
     std::vector<int32_t> parent;       // atom → the atom it is bonded to in the chain (-1: none)
     std::vector<int32_t> branch_from;  // stack of branch points
     std::vector<int32_t> closed_here;  // atoms the current atom has closed a ring onto
-    std::vector<uint8_t> used;         // atom → bond orders it has
-    std::vector<uint8_t> capacity;     // atom → bond orders it may have (255: unlimited)
-    uint8_t pending = 0;               // the order of the bond just read (0: none)
-    std::array<uint8_t, 100> ring_order{};  // ring label → the order its opening counted
   };
 
   // `tokens[i]` is token i's text; `end` the end token's id; ids in `never` are never allowed.
@@ -69,15 +58,8 @@ class SmilesGrammar {
   void Advance(State& state, int64_t token) const;
 
  private:
-  bool SyntaxAllows(const State& state, int64_t token) const;
-  bool ValenceAllows(const State& state, int64_t token) const;
-  // Whether no token passes both rules, so that the syntax alone decides.
-  bool ValenceStuck(const State& state) const;
-
   std::vector<Kind> kinds_;
-  std::vector<int> labels_;          // ring label of each ring token, else -1
-  std::vector<uint8_t> orders_;      // bond order of each bond token, else 0
-  std::vector<uint8_t> capacities_;  // most bond orders of each atom token (255: unlimited)
+  std::vector<int> labels_;  // ring label of each ring token, else -1
 };
 
 }  // namespace labloop::generators
