@@ -306,7 +306,13 @@ class Dmpnn final : public PropertyModel {
       scaling_.mean.assign(features_, 0.0f);
       scaling_.scale.assign(features_, 1.0f);
       torch::Tensor mean, scale;
-      if (archive.try_read("feature_mean", mean) && archive.try_read("feature_scale", scale)) {
+      const bool has_mean = archive.try_read("feature_mean", mean);
+      const bool has_scale = archive.try_read("feature_scale", scale);
+      if (has_mean != has_scale) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "damaged dmpnn model (half of its feature scaling)");
+      }
+      if (has_mean) {
         if (mean.numel() != features_ || scale.numel() != features_) {
           return MakeError(ErrorCode::kInvalidArgument, "not a dmpnn model (bad feature scaling)");
         }
@@ -331,19 +337,26 @@ class Dmpnn final : public PropertyModel {
   }
 
  private:
-  // Each molecule-level feature's mean and 1 / s.d. over the training graphs (a constant
-  // feature gets scale 1), so that features of any range weigh alike in the readout.
+  // Each molecule-level feature's mean and 1 / s.d. over the training graphs, so that features
+  // of any range weigh alike in the readout. A feature (nearly) constant in training gets scale
+  // 1: dividing by its rounding noise would blow up any other value met later.
   static FeatureScaling StandardizeFeatures(const std::vector<MolGraph>& graphs) {
     const size_t n_features = graphs[0].features.size();
+    const double n = static_cast<double>(graphs.size());
     FeatureScaling scaling{std::vector<float>(n_features, 0.0f),
                            std::vector<float>(n_features, 1.0f)};
     for (size_t f = 0; f < n_features; ++f) {
-      double sum = 0, sum2 = 0;
-      for (const auto& g : graphs) sum += g.features[f], sum2 += g.features[f] * g.features[f];
-      const double n = static_cast<double>(graphs.size());
-      const double mean = sum / n, var = std::max(0.0, sum2 / n - mean * mean);
+      double mean = 0, var = 0;
+      for (const auto& g : graphs) mean += static_cast<double>(g.features[f]) / n;
+      for (const auto& g : graphs) {
+        const double d = static_cast<double>(g.features[f]) - mean;
+        var += d * d / n;
+      }
       scaling.mean[f] = static_cast<float>(mean);
-      if (var > 1e-12) scaling.scale[f] = static_cast<float>(1.0 / std::sqrt(var));
+      const double sd = std::sqrt(var);
+      if (sd > 1e-6 * std::max(1.0, std::abs(mean))) {
+        scaling.scale[f] = static_cast<float>(1.0 / sd);
+      }
     }
     return scaling;
   }

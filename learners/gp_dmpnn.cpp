@@ -1,5 +1,6 @@
 #include "learners/gp_dmpnn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -35,12 +36,7 @@ class GpDmpnn final : public PropertyModel {
   Status FitGraphs(const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
                    const std::vector<double>& y) override {
     fitted_ = false;  // until both parts are fitted
-    if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "gp_dmpnn needs one molecular graph per fingerprint row (" +
-                           std::to_string(graphs.size()) + " graphs, " + std::to_string(x.Rows()) +
-                           " rows)");
-    }
+    LABLOOP_TRY(CheckRows(x, graphs));
     LABLOOP_TRY(gp_->Fit(x, y));
     LABLOOP_TRY(mpnn_->FitGraphs(x, graphs, y));
     fitted_ = true;
@@ -50,12 +46,7 @@ class GpDmpnn final : public PropertyModel {
   Result<Predictions> PredictGraphs(const SparseMatrix& x,
                                     const std::vector<chem::MolGraph>& graphs) const override {
     if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "gp_dmpnn is not fitted");
-    if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "gp_dmpnn needs one molecular graph per fingerprint row (" +
-                           std::to_string(graphs.size()) + " graphs, " + std::to_string(x.Rows()) +
-                           " rows)");
-    }
+    LABLOOP_TRY(CheckRows(x, graphs));
     auto a = gp_->Predict(x);
     if (!a) return a;
     auto b = mpnn_->PredictGraphs(x, graphs);
@@ -63,9 +54,29 @@ class GpDmpnn final : public PropertyModel {
     return MixPredictions(*a, *b);
   }
 
+  // The means alone: the GP's without its n² σ work per row (the engine's training RMSE).
+  Result<Predictions> PredictGraphsMean(const SparseMatrix& x,
+                                        const std::vector<chem::MolGraph>& graphs) const override {
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "gp_dmpnn is not fitted");
+    LABLOOP_TRY(CheckRows(x, graphs));
+    auto a = gp_->PredictMean(x);
+    if (!a) return a;
+    auto b = mpnn_->PredictGraphs(x, graphs);
+    if (!b) return b;
+    for (size_t i = 0; i < a->size(); ++i) b->mean[i] = 0.5 * (a->mean[i] + b->mean[i]);
+    std::fill(b->sigma_epistemic.begin(), b->sigma_epistemic.end(), std::nan(""));
+    std::fill(b->sigma_aleatoric.begin(), b->sigma_aleatoric.end(), std::nan(""));
+    b->member_means.clear();
+    return b;
+  }
+
   std::string FitReport() const override {
-    nlohmann::json report = {{"tanimoto_gp", nlohmann::json::parse(gp_->FitReport())},
-                             {"dmpnn", nlohmann::json::parse(mpnn_->FitReport())}};
+    auto parse = [](const std::string& text) {
+      auto j = nlohmann::json::parse(text, nullptr, false);
+      return j.is_discarded() ? nlohmann::json::object() : j;
+    };
+    nlohmann::json report = {{"tanimoto_gp", parse(gp_->FitReport())},
+                             {"dmpnn", parse(mpnn_->FitReport())}};
     return report.dump();
   }
 
@@ -98,6 +109,14 @@ class GpDmpnn final : public PropertyModel {
   }
 
  private:
+  static Status CheckRows(const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs) {
+    if (static_cast<int64_t>(graphs.size()) == x.Rows()) return {};
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "gp_dmpnn needs one molecular graph per fingerprint row (" +
+                         std::to_string(graphs.size()) + " graphs, " + std::to_string(x.Rows()) +
+                         " rows)");
+  }
+
   std::unique_ptr<PropertyModel> gp_, mpnn_;
   bool fitted_ = false;
 };
@@ -128,6 +147,7 @@ Result<Predictions> MixPredictions(const Predictions& a, const Predictions& b) {
 Result<std::unique_ptr<PropertyModel>> CreateGpDmpnn(const ModelOptions& options) {
   ModelOptions gp_options = options, mpnn_options = options;
   gp_options.kind = "tanimoto_gp";
+  gp_options.device = "cpu";  // the GP runs on the CPU; the D-MPNN on the device asked for
   mpnn_options.kind = "dmpnn";
   auto gp = CreateTanimotoGp(gp_options);
   if (!gp) return tl::unexpected(gp.error());

@@ -8,9 +8,10 @@
 //   μ = (μ_gp + μ_mpnn) / 2
 //   σ²_epistemic = (σ²_e,gp + σ²_e,mpnn) / 2 + ((μ_gp − μ_mpnn) / 2)²   (the disagreement term)
 //   σ²_aleatoric = (σ²_a,gp + σ²_a,mpnn) / 2
-// so the total σ² is the mixture's variance. On ESOL it is more accurate than either model and
-// ranks its errors by σ better (docs/benchmarks.md). Reads graphs and fingerprints
-// (ReadsGraphs); both parts take the same ModelOptions.
+// so the total σ² is the mixture's variance. On ESOL's random splits it is more accurate than
+// either model and ranks its errors by σ better (docs/benchmarks.md). Reads graphs and
+// fingerprints (ReadsGraphs); both parts take the same ModelOptions, except that the GP always
+// runs on the CPU (the D-MPNN on `device`).
 
 #include <memory>
 

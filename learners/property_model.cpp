@@ -65,7 +65,9 @@ Status FitOn(PropertyModel& model, const SparseMatrix& x, const std::vector<chem
   if (!model.ReadsGraphs()) return model.Fit(x, y);
   if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     model.Kind() + " reads molecular graphs, and none were given");
+                     model.Kind() +
+                         " reads molecular graphs, one per row: " + std::to_string(graphs.size()) +
+                         " graphs for " + std::to_string(x.Rows()) + " rows");
   }
   return model.FitGraphs(x, graphs, y);
 }
@@ -75,7 +77,9 @@ Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
   if (!model.ReadsGraphs()) return model.Predict(x);
   if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
     return MakeError(ErrorCode::kInvalidArgument,
-                     model.Kind() + " reads molecular graphs, and none were given");
+                     model.Kind() +
+                         " reads molecular graphs, one per row: " + std::to_string(graphs.size()) +
+                         " graphs for " + std::to_string(x.Rows()) + " rows");
   }
   return model.PredictGraphs(x, graphs);
 }

@@ -49,9 +49,10 @@ struct ModelOptions {
   double dropout = 0.1;        // mc_dropout: drop probability after each hidden layer
   int mc_samples = 20;         // mc_dropout: stochastic forward passes per prediction
   int depth = 3;               // dmpnn: message-passing steps
-  // Early stopping (deep_ensemble, mc_dropout, dmpnn): this fraction of the training rows is held
-  // out, and training keeps the weights of the epoch with the lowest validation loss, stopping
-  // after `patience` epochs without improvement. 0: no hold-out, train for `epochs`.
+  // Early stopping (deep_ensemble, mc_dropout, dmpnn, gp_dmpnn's D-MPNN): this fraction of the
+  // training rows is held out, and training keeps the weights of the epoch with the lowest
+  // validation loss, stopping after `patience` epochs without improvement. 0: no hold-out, train
+  // for `epochs`.
   double validation_fraction = 0;
   int patience = 10;
 
@@ -77,6 +78,11 @@ class PropertyModel {
                            const std::vector<double>& y);
   virtual Result<Predictions> PredictGraphs(const SparseMatrix& x,
                                             const std::vector<chem::MolGraph>& graphs) const;
+  // The means alone, as PredictMean.
+  virtual Result<Predictions> PredictGraphsMean(const SparseMatrix& x,
+                                                const std::vector<chem::MolGraph>& graphs) const {
+    return PredictGraphs(x, graphs);
+  }
   // What the last Fit found worth reporting, as a JSON object (early stopping's kept epoch and
   // validation RMSE, say); stored with the campaign's model version.
   virtual std::string FitReport() const { return "{}"; }

@@ -75,6 +75,7 @@ struct PredictorsBench {
   std::string data = "../shared/data/moleculenet/esol.csv";  // smiles + target column
   std::string target = "logp";  // ESOL's column (log solubility, despite its name)
   std::string scaffold_dir = "../shared/data/moleculenet/esol_scaffold_split";  // "" skips
+  // The fingerprint models; the graph models (dmpnn, gp_dmpnn, minutes a split) when named.
   std::vector<std::string> models{"tanimoto_gp", "deep_ensemble", "mc_dropout"};
   int seeds = 5;
   int64_t throughput_rows = 200000;  // 0 skips

@@ -375,6 +375,13 @@ Status RunAlBench(const AlBench& options) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "bench al needs --seeds, --iters, --top-k >= 1 and --init, --batch > 0");
   }
+  for (const auto& model : options.models) {
+    if (learners::KindReadsGraphs(model)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "bench al runs models on fingerprints; " + model +
+                           " reads molecular graphs (use a campaign or bench predictors)");
+    }
+  }
   for (const auto& a : options.acquisitions) {
     if (a == "threshold" && !options.threshold) {
       return MakeError(ErrorCode::kInvalidArgument,

@@ -255,7 +255,7 @@ int Main(int argc, char** argv) {
   model_train->add_option("--epochs", train_options.epochs, "networks: training epochs");
   model_train->add_option("--hidden", train_options.hidden, "networks: hidden width");
   model_train->add_option("--members", train_options.members, "ensembles: members");
-  model_train->add_option("--depth", train_options.depth, "dmpnn: message-passing steps");
+  model_train->add_option("--depth", train_options.depth, "dmpnn, gp_dmpnn: message-passing steps");
   model_train->add_option("--early-stopping", train_options.early_stopping,
                           "networks: share of training rows held out to stop early (e.g. 0.1)");
   model_train->add_option("-o,--output", train_options.output, "model file to write")->required();
@@ -302,7 +302,9 @@ int Main(int argc, char** argv) {
   predictors->add_option("--target", predictors_options.target, "target column");
   predictors->add_option("--scaffold-split", predictors_options.scaffold_dir,
                          "folder with train/valid/test.csv (empty: skip)");
-  predictors->add_option("--model", predictors_model, "one model kind (default: every one)");
+  predictors->add_option("--model", predictors_model,
+                         "one model kind (default: the fingerprint models; dmpnn and gp_dmpnn "
+                         "only when named)");
   predictors->add_option("--seeds", predictors_options.seeds, "random splits");
   predictors->add_option("--throughput-rows", predictors_options.throughput_rows,
                          "molecules to time prediction on (0: skip)");

@@ -550,11 +550,12 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.stop_no_improvement_rounds = static_cast<int>(v);
   LABLOOP_ASSIGN(c.stop_target, config.GetOptionalDouble("stop.target", -1e300, 1e300));
 
-  if (c.model.kind == "tanimoto_gp" && c.max_evaluations > 20000) {
+  if ((c.model.kind == "tanimoto_gp" || c.model.kind == "gp_dmpnn") && c.max_evaluations > 20000) {
     return MakeError(ErrorCode::kInvalidArgument,
                      config.Source() + ": key 'budget.max_evaluations' has value " +
-                         std::to_string(c.max_evaluations) +
-                         ", more than the exact tanimoto_gp can train on (20000); use "
+                         std::to_string(c.max_evaluations) + ", more than the exact GP of " +
+                         c.model.kind +
+                         " can train on (20000); use "
                          "model.kind = \"deep_ensemble\" for campaigns this large");
   }
 

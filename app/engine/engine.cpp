@@ -632,7 +632,7 @@ class CampaignRun {
     CrashPoint("train");
     auto fit_seconds = Seconds(t0);
     auto train_predictions = (*model)->ReadsGraphs()
-                                 ? (*model)->PredictGraphs(train_features, train_graphs)
+                                 ? (*model)->PredictGraphsMean(train_features, train_graphs)
                                  : (*model)->PredictMean(train_features);
     if (!train_predictions) return tl::unexpected(train_predictions.error());
     double train_rmse = learners::Rmse(train_predictions->mean, y);
@@ -934,13 +934,19 @@ class CampaignRun {
       if (molecule && graphs) graph = chem::BuildMolGraph(*molecule);
       const bool ok = molecule && (!graphs || graph);
       f.ok.push_back(ok);
-      if (!ok) {  // a placeholder row, never used
+      if (!ok) {  // a placeholder row, never used, shaped like the others
         f.fingerprints.AddRow(std::vector<uint32_t>{}, {});
+        std::vector<float> scaled;
         if (descriptor_scaling_) {
-          descriptors.push_back(descriptor_scaling_->Apply(
-              std::vector<double>(descriptor_scaling_->min.size(), 0.0)));
+          scaled =
+              descriptor_scaling_->Apply(std::vector<double>(descriptor_scaling_->min.size(), 0.0));
+          descriptors.push_back(scaled);
         }
-        if (graphs) f.graphs.push_back(f.graphs.empty() ? chem::MolGraph{} : f.graphs.back());
+        if (graphs) {
+          chem::MolGraph placeholder;
+          placeholder.features = scaled;
+          f.graphs.push_back(std::move(placeholder));
+        }
         continue;
       }
       auto fp = chem::MorganFingerprint(*molecule, config_.fingerprint);

@@ -82,9 +82,13 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
   expect(base + "[constraints.mol_wt]\nmin = 500.0\nmax = 100.0\n",
          "campaign.toml: table 'constraints.mol_wt' has min above max: no molecule could pass");
   expect(base + "[model]\nkind = \"tanimoto_gp\"\n[budget]\nmax_evaluations = 50000\n",
-         "campaign.toml: key 'budget.max_evaluations' has value 50000, more than the exact "
-         "tanimoto_gp can train on (20000); use model.kind = \"deep_ensemble\" for campaigns "
-         "this large");
+         "campaign.toml: key 'budget.max_evaluations' has value 50000, more than the exact GP "
+         "of tanimoto_gp can train on (20000); use model.kind = \"deep_ensemble\" for "
+         "campaigns this large");
+  expect(base + "[model]\nkind = \"gp_dmpnn\"\n[budget]\nmax_evaluations = 50000\n",
+         "campaign.toml: key 'budget.max_evaluations' has value 50000, more than the exact GP "
+         "of gp_dmpnn can train on (20000); use model.kind = \"deep_ensemble\" for "
+         "campaigns this large");
   expect(objective("others = [\"dipole\"]\nother_directions = [\"maximize\"]\nworst = [1.0]\n"),
          "campaign.toml: key 'objective.worst' needs 2 numbers, one per objective "
          "(objective.property, then objective.others)");

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -269,6 +270,24 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
   auto jd = nlohmann::json::parse(std::ifstream(dir.File("eval_d.json")));
   CHECK(jd["raw"]["rmse"].get<double>() < j["raw"]["rmse"].get<double>() - 0.1);
 
+  // The GP and the D-MPNN as one model, with descriptors: the GP reads them beside the
+  // fingerprint, the D-MPNN beside its graph readout; both are stored in the model file.
+  auto mixed = RunLabloop({"model", "train", "--data", dir.File("train.csv"), "--target", "logp",
+                           "--model", "gp_dmpnn", "--descriptors", "12", "--epochs", "5",
+                           "--hidden", "32", "--members", "2", "-o", dir.File("esol_m.model")});
+  INFO(mixed.output);
+  CHECK(mixed.exit_code == 0);
+  CHECK(Contains(mixed.output, "trained gp_dmpnn on 810 rows"));
+  auto predicted_m = RunLabloop({"model", "predict", "--model", dir.File("esol_m.model"), "--data",
+                                 dir.File("test.csv"), "-o", dir.File("pred_m.csv")});
+  CHECK(predicted_m.exit_code == 0);
+  auto evaluated_m = RunLabloop({"model", "evaluate", "--model", dir.File("esol_m.model"), "--data",
+                                 dir.File("test.csv"), "--json", dir.File("eval_m.json")});
+  CHECK(evaluated_m.exit_code == 0);
+  auto jm = nlohmann::json::parse(std::ifstream(dir.File("eval_m.json")));
+  CHECK(jm["raw"]["n"] == 228);
+  CHECK(jm["raw"]["rmse"].get<double>() < j["raw"]["rmse"].get<double>());  // than the GP alone
+
   auto wrong = RunLabloop(
       {"model", "evaluate", "--model", dir.File("test.csv"), "--data", dir.File("test.csv")});
   CHECK(wrong.exit_code != 0);
@@ -277,6 +296,44 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
                                "solubility", "-o", dir.File("x.model")});
   CHECK(no_column.exit_code != 0);
   CHECK(Contains(no_column.output, "has no column or data field 'solubility'"));
+}
+
+TEST_CASE("bench predictors writes every raw test prediction with --predictions", "[integration]") {
+  TempDir dir;
+  auto run =
+      RunLabloop({"bench", "predictors", "--data", std::string(LABLOOP_TEST_DATA) + "/esol150.csv",
+                  "--target", "logS", "--model", "tanimoto_gp", "--seeds", "2", "--scaffold-split",
+                  "", "--throughput-rows", "0", "--predictions", dir.File("pred.csv"), "--json",
+                  dir.File("bench.json")});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  std::ifstream in(dir.File("pred.csv"));
+  std::string line;
+  std::getline(in, line);
+  CHECK(line == "split,seed,model,row,y,mean,sigma_epistemic,sigma_aleatoric");
+  // 150 molecules: 120 train, 15 validation, 15 test, for each of 2 seeds.
+  std::vector<double> squared(2, 0.0);
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    for (std::string cell; std::getline(fields, cell, ',');) f.push_back(cell);
+    REQUIRE(f.size() == 8);
+    CHECK(f[0] == "random");
+    CHECK(f[2] == "tanimoto_gp");
+    CHECK(std::stod(f[6]) >= 0);
+    CHECK(std::stod(f[7]) > 0);
+    squared.at(std::stoi(f[1])) += std::pow(std::stod(f[4]) - std::stod(f[5]), 2);
+    ++rows;
+  }
+  CHECK(rows == 30);
+  // The file's errors are the ones the bench scored: the same RMSE as in its JSON.
+  auto j = nlohmann::json::parse(std::ifstream(dir.File("bench.json")));
+  double rmse = 0;
+  for (double s : squared) rmse += std::sqrt(s / 15) / 2;
+  for (const auto& r : j["random_split"]) {
+    if (r["calibration"] == "none") CHECK(r["rmse"]["mean"].get<double>() == Approx(rmse));
+  }
 }
 
 TEST_CASE("labloop filter keeps clean molecules and says why the others went", "[integration]") {
