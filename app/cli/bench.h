@@ -121,6 +121,7 @@ struct GeneratorsBench {
   int ga_population = 100, ga_generations = 300;
   int lm_steps = 500, lm_batch = 64;
   double lm_sigma = 60;
+  double lm_learning_rate = 5e-4;  // the steering's Adam step
   std::string raw_path;  // non-empty: every raw sample written here, one a line (invalid ones too)
   std::string json_path;
 };

@@ -141,6 +141,7 @@ Result<Rediscovery> Rediscover(const GeneratorsBench& o, const std::string& kind
   options.steps = o.lm_steps;
   options.batch_size = o.lm_batch;
   options.sigma = o.lm_sigma;
+  options.learning_rate = o.lm_learning_rate;
   auto fitness = generators::SimilarityFitness(o.target);
   if (!fitness) return tl::unexpected(fitness.error());
   options.fitness = *fitness;
@@ -223,6 +224,7 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
                           {"lm_steps", o.lm_steps},
                           {"lm_batch", o.lm_batch},
                           {"lm_sigma", o.lm_sigma},
+                          {"lm_learning_rate", o.lm_learning_rate},
                           {"runs", runs}};
   }
   return WriteJson(o.json_path, out);

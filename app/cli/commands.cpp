@@ -353,6 +353,8 @@ int Main(int argc, char** argv) {
   gens->add_option("--lm-steps", generators_bench.lm_steps, "smiles_lm policy-gradient steps");
   gens->add_option("--lm-batch", generators_bench.lm_batch, "smiles_lm samples a step");
   gens->add_option("--lm-sigma", generators_bench.lm_sigma, "smiles_lm fitness weight");
+  gens->add_option("--lm-learning-rate", generators_bench.lm_learning_rate,
+                   "smiles_lm steering's Adam learning rate");
   gens->add_option("--raw", generators_bench.raw_path,
                    "write every raw LSTM sample, valid or not, one a line");
   gens->add_option("--json", generators_bench.json_path, "write results as JSON");
