@@ -116,7 +116,7 @@ struct GeneratorsBench {
   bool grammar = true;  // grammar-constrained sampling (generators/smiles_grammar.h)
   std::string target = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";  // celecoxib; "" skips
   std::vector<std::string> goal_generators{"graph_ga", "smiles_lm"};
-  int seeds = 1;
+  int seeds = 1, first_seed = 1;  // seeds first_seed .. first_seed + seeds - 1
   std::string ga_pool = "../shared/data/generative/zinc_first_1000.smi";
   int ga_population = 100, ga_generations = 300;
   int lm_steps = 500, lm_batch = 64;

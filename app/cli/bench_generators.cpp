@@ -202,7 +202,7 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
     std::printf("  %-10s %4s %8s %12s %14s %8s  %s\n", "generator", "seed", "best", "calls",
                 "calls to best", "seconds", "best molecule");
     for (const auto& kind : o.goal_generators) {
-      for (int seed = 1; seed <= o.seeds; ++seed) {
+      for (int seed = o.first_seed; seed < o.first_seed + o.seeds; ++seed) {
         auto r = Rediscover(o, kind, seed);
         if (!r) return tl::unexpected(r.error());
         std::printf("  %-10s %4d %8.3f %12lld %14lld %8.1f  %s\n", kind.c_str(), seed, r->best,

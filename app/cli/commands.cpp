@@ -347,6 +347,7 @@ int Main(int argc, char** argv) {
   gens->add_option("--goal-generators", generators_bench.goal_generators,
                    "generators for rediscovery (default graph_ga smiles_lm)");
   gens->add_option("--seeds", generators_bench.seeds, "seeds per rediscovery generator");
+  gens->add_option("--first-seed", generators_bench.first_seed, "the first rediscovery seed");
   gens->add_option("--ga-pool", generators_bench.ga_pool, "graph_ga starting molecules");
   gens->add_option("--ga-population", generators_bench.ga_population, "graph_ga population");
   gens->add_option("--ga-generations", generators_bench.ga_generations, "graph_ga generations");
