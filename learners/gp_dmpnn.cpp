@@ -45,29 +45,13 @@ class GpDmpnn final : public PropertyModel {
 
   Result<Predictions> PredictGraphs(const SparseMatrix& x,
                                     const std::vector<chem::MolGraph>& graphs) const override {
-    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "gp_dmpnn is not fitted");
-    LABLOOP_TRY(CheckRows(x, graphs));
-    auto a = gp_->Predict(x);
-    if (!a) return a;
-    auto b = mpnn_->PredictGraphs(x, graphs);
-    if (!b) return b;
-    return MixPredictions(*a, *b);
+    return Mixed(x, graphs, false);
   }
 
   // The means alone: the GP's without its n² σ work per row (the engine's training RMSE).
   Result<Predictions> PredictGraphsMean(const SparseMatrix& x,
                                         const std::vector<chem::MolGraph>& graphs) const override {
-    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "gp_dmpnn is not fitted");
-    LABLOOP_TRY(CheckRows(x, graphs));
-    auto a = gp_->PredictMean(x);
-    if (!a) return a;
-    auto b = mpnn_->PredictGraphs(x, graphs);
-    if (!b) return b;
-    for (size_t i = 0; i < a->size(); ++i) b->mean[i] = 0.5 * (a->mean[i] + b->mean[i]);
-    std::fill(b->sigma_epistemic.begin(), b->sigma_epistemic.end(), std::nan(""));
-    std::fill(b->sigma_aleatoric.begin(), b->sigma_aleatoric.end(), std::nan(""));
-    b->member_means.clear();
-    return b;
+    return Mixed(x, graphs, true);
   }
 
   std::string FitReport() const override {
@@ -109,6 +93,23 @@ class GpDmpnn final : public PropertyModel {
   }
 
  private:
+  // Both parts' predictions mixed; with `means_only` the GP skips its σ and σ is left NaN.
+  Result<Predictions> Mixed(const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
+                            bool means_only) const {
+    if (!fitted_) return MakeError(ErrorCode::kFailedPrecondition, "gp_dmpnn is not fitted");
+    LABLOOP_TRY(CheckRows(x, graphs));
+    auto a = means_only ? gp_->PredictMean(x) : gp_->Predict(x);
+    if (!a) return a;
+    auto b = mpnn_->PredictGraphs(x, graphs);
+    if (!b) return b;
+    if (!means_only) return MixPredictions(*a, *b);
+    for (size_t i = 0; i < a->size(); ++i) b->mean[i] = 0.5 * (a->mean[i] + b->mean[i]);
+    std::fill(b->sigma_epistemic.begin(), b->sigma_epistemic.end(), std::nan(""));
+    std::fill(b->sigma_aleatoric.begin(), b->sigma_aleatoric.end(), std::nan(""));
+    b->member_means.clear();
+    return b;
+  }
+
   static Status CheckRows(const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs) {
     if (static_cast<int64_t>(graphs.size()) == x.Rows()) return {};
     return MakeError(ErrorCode::kInvalidArgument,

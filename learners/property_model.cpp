@@ -60,27 +60,31 @@ Result<Predictions> PropertyModel::LeaveOneOut() const {
                    Kind() + " has no exact leave-one-out predictions");
 }
 
+namespace {
+
+// Graph models read one graph per fingerprint row.
+Status CheckGraphRows(const PropertyModel& model, const SparseMatrix& x,
+                      const std::vector<chem::MolGraph>& graphs) {
+  if (static_cast<int64_t>(graphs.size()) == x.Rows()) return {};
+  return MakeError(ErrorCode::kInvalidArgument,
+                   model.Kind() +
+                       " reads molecular graphs, one per row: " + std::to_string(graphs.size()) +
+                       " graphs for " + std::to_string(x.Rows()) + " rows");
+}
+
+}  // namespace
+
 Status FitOn(PropertyModel& model, const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs,
              const std::vector<double>& y) {
   if (!model.ReadsGraphs()) return model.Fit(x, y);
-  if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     model.Kind() +
-                         " reads molecular graphs, one per row: " + std::to_string(graphs.size()) +
-                         " graphs for " + std::to_string(x.Rows()) + " rows");
-  }
+  LABLOOP_TRY(CheckGraphRows(model, x, graphs));
   return model.FitGraphs(x, graphs, y);
 }
 
 Result<Predictions> PredictOn(const PropertyModel& model, const SparseMatrix& x,
                               const std::vector<chem::MolGraph>& graphs) {
   if (!model.ReadsGraphs()) return model.Predict(x);
-  if (static_cast<int64_t>(graphs.size()) != x.Rows()) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     model.Kind() +
-                         " reads molecular graphs, one per row: " + std::to_string(graphs.size()) +
-                         " graphs for " + std::to_string(x.Rows()) + " rows");
-  }
+  LABLOOP_TRY(CheckGraphRows(model, x, graphs));
   return model.PredictGraphs(x, graphs);
 }
 

@@ -233,6 +233,13 @@ TEST_CASE("gp_dmpnn is the mixture of a Tanimoto GP and a D-MPNN fitted alone", 
     CHECK(p->mean[i] == Approx(mixed->mean[i]).epsilon(1e-9));
     CHECK(p->Sigma(i) == Approx(mixed->Sigma(i)).epsilon(1e-9));
   }
+  // The means alone (the GP skips its σ) are the same means, without σ.
+  auto means = (*both)->PredictGraphsMean(test.x, test.graphs);
+  REQUIRE(means);
+  for (size_t i = 0; i < p->size(); ++i) {
+    CHECK(means->mean[i] == Approx(p->mean[i]).epsilon(1e-9));
+    CHECK(std::isnan(means->sigma_epistemic[i]));
+  }
   // Both parts' fit reports, under their names.
   auto report = nlohmann::json::parse((*both)->FitReport());
   CHECK(report.contains("tanimoto_gp"));
