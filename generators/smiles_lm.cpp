@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -135,7 +136,7 @@ Result<LoadedModel> Load(const std::string& path, torch::Device device) {
   }
   return GuardTorch("loading the SMILES model '" + path + "'", [&]() -> Result<LoadedModel> {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(path, torch::Device(torch::kCPU));  // saved on any device
     c10::IValue joined;
     archive.read("vocabulary", joined);
     torch::Tensor sizes;
@@ -222,7 +223,9 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
       scaled.masked_fill_(allowed.to(device).logical_not(),
                           -std::numeric_limits<float>::infinity());
     }
-    token = torch::multinomial(torch::softmax(scaled, 1), 1, false, generator);
+    // Drawn on the CPU, from the caller's seeded CPU stream, on any device.
+    token = torch::multinomial(torch::softmax(scaled, 1).to(torch::kCPU), 1, false, generator)
+                .to(device);
     out.index_put_({rows, t + 1}, token.squeeze(1));
     columns = t + 2;
     if (grammar) {
@@ -510,6 +513,9 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
 }
 
 Status TrainSmilesLm(const LmTrainOptions& o) {
+  if (!(o.lr_decay > 0 && o.lr_decay <= 1)) {
+    return MakeError(ErrorCode::kInvalidArgument, "lm train: lr decay must lie in (0, 1]");
+  }
   if (o.epochs < 1 || o.batch_size < 1 || o.hidden < 1 || o.layers < 1 || o.embedding < 1) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "lm train: epochs, batch size and network sizes must be positive");
@@ -621,10 +627,10 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
         starts.push_back(b);
       }
       std::shuffle(starts.begin(), starts.end(), rng);
-      // The learning rate halves each epoch after the first.
+      // The learning rate decays by lr_decay each epoch after the first.
       for (auto& group : optimizer.param_groups()) {
         static_cast<torch::optim::AdamOptions&>(group.options())
-            .lr(o.learning_rate * std::pow(0.5, epoch - 1));
+            .lr(o.learning_rate * std::pow(o.lr_decay, epoch - 1));
       }
       double running = 0;
       for (size_t b = 0; b < starts.size(); ++b) {
@@ -648,7 +654,12 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
       }
       log(fmt::format("epoch {}: training loss {:.4f}, validation loss {:.4f}", epoch, running,
                       validation_loss()));
-      LABLOOP_TRY(Save(net, vocabulary, embedding, hidden, layers, o.output));
+      // Written aside and renamed: a run killed mid-write leaves the last epoch's model whole.
+      const std::string part = o.output + ".part";
+      LABLOOP_TRY(Save(net, vocabulary, embedding, hidden, layers, part));
+      if (std::rename(part.c_str(), o.output.c_str()) != 0) {
+        return MakeError(ErrorCode::kInternal, "lm train: cannot write '" + o.output + "'");
+      }
     }
     return Status{};
   });

@@ -31,7 +31,8 @@ struct LmTrainOptions {
   std::string init;    // a model file to train further (its sizes and vocabulary); empty: fresh
   int epochs = 3;
   int batch_size = 128;
-  double learning_rate = 1e-3;
+  double learning_rate = 1e-3;  // Adam's, for the first epoch
+  double lr_decay = 0.5;         // the learning rate is multiplied by this after each epoch
   int embedding = 64, hidden = 256, layers = 2;
   double dropout = 0.0;
   uint64_t seed = 1;

@@ -261,9 +261,7 @@ class DeepEnsemble final : public PropertyModel {
                                  y_std_, options_.dropout, static_cast<double>(mc_samples_)},
                                 torch::kFloat64));
       torch::serialize::OutputArchive weights;
-      net_->to(torch::kCPU);
-      net_->save(weights);
-      net_->to(device_);
+      net_->save(weights);  // Load maps the tensors to the CPU, whatever device they were on
       archive.write("net", weights);
       std::ostringstream out;
       archive.save_to(out);

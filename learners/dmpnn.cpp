@@ -272,9 +272,7 @@ class Dmpnn final : public PropertyModel {
       archive.write("feature_scale", FloatTensor(scaling_.scale));
       for (size_t k = 0; k < nets_.size(); ++k) {
         torch::serialize::OutputArchive weights;
-        nets_[k]->to(torch::kCPU);
-        nets_[k]->save(weights);
-        nets_[k]->to(device_);
+        nets_[k]->save(weights);  // Load maps the tensors to the CPU, whatever their device
         archive.write("member" + std::to_string(k), weights);
       }
       std::ostringstream out;

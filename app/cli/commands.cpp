@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/cli/bench.h"
+#include "app/cli/lm_train_options.h"
 #include "app/engine/demo.h"
 #include "app/engine/engine.h"
 #include "app/engine/experiments.h"
@@ -163,22 +164,7 @@ int Main(int argc, char** argv) {
   auto* lm_train = lm->add_subcommand("train", "train a SMILES LSTM from scratch");
   lm->require_subcommand(1);
   generators::LmTrainOptions lm_options;
-  lm_train->add_option("--data", lm_options.data, "SMILES file, one molecule a line (.gz too)")
-      ->required();
-  lm_train->add_option("-o,--output", lm_options.output, "model file to write")->required();
-  lm_train->add_option("--epochs", lm_options.epochs, "passes over the data");
-  lm_train->add_option("--init", lm_options.init,
-                       "train this model further (keeps its sizes and vocabulary)");
-  lm_train->add_option("--batch-size", lm_options.batch_size, "SMILES a batch");
-  lm_train->add_option("--learning-rate", lm_options.learning_rate, "Adam's, halved each epoch");
-  lm_train->add_option("--embedding", lm_options.embedding, "token embedding width");
-  lm_train->add_option("--hidden", lm_options.hidden, "LSTM width");
-  lm_train->add_option("--layers", lm_options.layers, "LSTM layers");
-  lm_train->add_option("--dropout", lm_options.dropout, "between LSTM layers");
-  lm_train->add_option("--max-molecules", lm_options.max_molecules, "use the first N (0: all)");
-  lm_train->add_option("--seed", lm_options.seed, "random seed");
-  lm_train->add_option("--threads", lm_options.threads, "LibTorch threads (0: one per core)");
-  lm_train->add_option("--device", lm_options.device, "cpu, cuda or cuda:N");
+  AddLmTrainOptions(*lm_train, lm_options);
   auto* estop = app.add_subcommand(
       "estop", "emergency stop: halt every instrument and the experiment queue at once");
   estop->add_option("file", campaign, "the campaign file")->required();

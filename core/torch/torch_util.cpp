@@ -16,11 +16,20 @@ Result<torch::Device> ParseDevice(const std::string& name) {
                            "is CPU-only: build with Torch_DIR pointing at a CUDA LibTorch, or "
                            "set device = \"cpu\")");
     }
+    torch::Device device(torch::kCPU);
     try {
-      return torch::Device(name);
+      device = torch::Device(name);
     } catch (const std::exception&) {
       return MakeError(ErrorCode::kInvalidArgument, "malformed device '" + name + "'");
     }
+    const auto count = static_cast<int64_t>(torch::cuda::device_count());
+    if (device.has_index() && device.index() >= count) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "device '" + name + "' requested but this machine has " +
+                           std::to_string(count) + " CUDA device" + (count == 1 ? "" : "s") +
+                           " (cuda:0 to cuda:" + std::to_string(count - 1) + ")");
+    }
+    return device;
   }
   return MakeError(ErrorCode::kInvalidArgument,
                    "unknown device '" + name + "' (allowed: cpu, cuda, cuda:N)");

@@ -418,3 +418,64 @@ TEST_CASE("The example campaigns stay valid: external command runs, the others i
     CHECK(created.output.find("200 new candidates") != std::string::npos);
   }
 }
+
+// labloop-gpu-check is built everywhere so that it cannot rot; here it runs on the CPU (a GPU
+// machine runs it on CUDA: docs/gpu.md).
+TEST_CASE("labloop-gpu-check fits the models and trains and samples the SMILES LSTM",
+          "[integration]") {
+  TempDir dir;
+  const std::string data = std::string(LABLOOP_TEST_DATA) + "/esol150.csv";
+  auto fitted =
+      RunProgram(LABLOOP_GPU_CHECK,
+                 {"predictors", "--data", data, "--target", "logS", "--devices", "cpu", "--models",
+                  "deep_ensemble,dmpnn", "--hidden", "16", "--throughput-rows", "500"});
+  INFO(fitted.output);
+  REQUIRE(fitted.exit_code == 0);
+  CHECK(fitted.output.find("120 training rows, 30 test rows") != std::string::npos);
+  for (const std::string kind : {"deep_ensemble", "dmpnn"}) {
+    auto at = fitted.output.find("\n" + kind);
+    REQUIRE(at != std::string::npos);
+    std::istringstream row(fitted.output.substr(at + 1));
+    std::string name, device;
+    double fit_seconds = 0, rate = 0, rmse = 0, gap = -1;
+    row >> name >> device >> fit_seconds >> rate >> rmse >> gap;
+    CHECK(device == "cpu");
+    CHECK(fit_seconds > 0);
+    CHECK(rate > 0);
+    CHECK(rmse > 0);
+    CHECK(rmse < 2.5);  // the targets' s.d. is about 2
+    CHECK(gap == 0);    // the first device is the reference
+  }
+  // CUDA asked of Debian's CPU-only LibTorch: each such fit fails by name, and so does the run.
+  auto no_gpu = RunProgram(LABLOOP_GPU_CHECK, {"predictors", "--data", data, "--target", "logS",
+                                               "--devices", "cpu,cuda", "--models", "deep_ensemble",
+                                               "--hidden", "16", "--throughput-rows", "100"});
+  if (no_gpu.output.find("no usable CUDA") != std::string::npos) {
+    CHECK(no_gpu.exit_code == 1);
+    CHECK(no_gpu.output.find("deep_ensemble  cuda    FAILED: device 'cuda' requested") !=
+          std::string::npos);
+  }
+
+  const std::string model = dir.File("tiny.pt");
+  auto trained = RunProgram(
+      LABLOOP_GPU_CHECK,
+      {"lm-train", "--data", std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi",
+       "-o", model, "--epochs", "2", "--hidden", "16", "--embedding", "8", "--lr-decay", "0.8"});
+  INFO(trained.output);
+  REQUIRE(trained.exit_code == 0);
+  CHECK(trained.output.find("epoch 2: training loss") != std::string::npos);
+  CHECK_FALSE(std::ifstream(model + ".part"));  // renamed into place after each epoch
+  auto sampled = RunProgram(LABLOOP_GPU_CHECK, {"lm-sample", "--model", model, "-n", "50"});
+  INFO(sampled.output);
+  REQUIRE(sampled.exit_code == 0);
+  CHECK(sampled.output.find("tiny@") == 0);
+  CHECK(sampled.output.find("50 samples in") != std::string::npos);
+  CHECK(sampled.output.find("validity 0.") != std::string::npos);
+
+  auto bad = RunProgram(
+      LABLOOP_GPU_CHECK,
+      {"lm-train", "--data", std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi",
+       "-o", model, "--lr-decay", "1.5"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.output.find("lr decay must lie in (0, 1]") != std::string::npos);
+}

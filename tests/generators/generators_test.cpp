@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -353,4 +354,60 @@ TEST_CASE("lm train writes a model that loads and samples", "[integration]") {
   train.init.clear();
   train.data = dir.File("missing.smi");
   CHECK(!TrainSmilesLm(train));
+}
+
+// Runs only where asked for ("[cuda]") on a machine with a CUDA LibTorch (docs/gpu.md).
+TEST_CASE("The SMILES LSTM trains - samples and is steered on CUDA", "[.cuda]") {
+  testing::TempDir dir;
+  LmTrainOptions train;
+  train.data = std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi";
+  train.output = dir.File("tiny.pt");
+  train.epochs = 2;
+  train.hidden = 32;
+  train.embedding = 16;
+  train.device = "cuda";
+  std::vector<std::string> lines;
+  train.log = [&](const std::string& line) { lines.push_back(line); };
+  REQUIRE(TrainSmilesLm(train));
+  CHECK(lines.back().find("epoch 2: training loss") == 0);
+  // Saved from CUDA, it loads and samples on either device.
+  GeneratorOptions options;
+  options.model = train.output;
+  for (const std::string device : {"cuda", "cpu"}) {
+    options.device = device;
+    auto samples = SampleSmilesLm(options, 64);
+    REQUIRE(samples);
+    CHECK(samples->smiles.size() == 64);
+    CHECK(samples->model.rfind("tiny@", 0) == 0);
+  }
+
+  // Steering the shipped model on CUDA raises the fitness, as on the CPU.
+  auto fitness = SimilarityFitness("Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1");
+  REQUIRE(fitness);
+  auto mean_fitness = [&](const std::vector<Proposal>& proposals) {
+    std::vector<std::string> smiles;
+    for (const auto& p : proposals) smiles.push_back(p.smiles);
+    auto scores = (*fitness)(smiles);
+    return std::accumulate(scores->begin(), scores->end(), 0.0) /
+           static_cast<double>(scores->size());
+  };
+  GeneratorRegistry registry("generator");
+  RegisterBuiltinGenerators(registry);
+  GeneratorOptions steer;
+  steer.kind = "smiles_lm";
+  steer.seed = 4;
+  steer.device = "cuda";
+  auto prior = (*registry.Create("smiles_lm", steer))->Generate(100);
+  REQUIRE(prior);
+  steer.fitness = *fitness;
+  steer.steps = 30;
+  steer.batch_size = 32;
+  auto agent = registry.Create("smiles_lm", steer);
+  REQUIRE(agent);
+  auto steered = (*agent)->Generate(100);
+  REQUIRE(steered);
+  auto report = nlohmann::json::parse((*agent)->Report());
+  INFO(report.dump());
+  CHECK(report["validity"].get<double>() > 0.6);
+  CHECK(mean_fitness(*steered) > mean_fitness(*prior) + 0.03);
 }

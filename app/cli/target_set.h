@@ -1,0 +1,34 @@
+#pragma once
+// A molecule file with a numeric target column, read as everything a property model may take:
+// count fingerprints (Morgan radius 2, 2048 bits), molecular graphs and RDKit descriptors. Shared
+// by `labloop bench predictors` and `labloop-gpu-check`.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/chem/graph.h"
+#include "core/result.h"
+#include "learners/sparse_matrix.h"
+
+namespace labloop::cli {
+
+struct Set {
+  learners::SparseMatrix x{2048};
+  std::vector<double> y;
+  std::vector<std::vector<double>> descriptors;  // per row
+  std::vector<chem::MolGraph> graphs;            // per row, for graph models
+};
+
+// A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too. Rows
+// whose target is not a number are skipped.
+Result<Set> ReadSet(const std::string& path, const std::string& target);
+
+// These rows of `all`, in this order.
+Set Subset(const Set& all, const std::vector<int64_t>& rows);
+
+// With weight > 0: every set's fingerprint rows get the descriptors as more columns, scaled by the
+// training set's range times `weight`, and every graph gets them as molecule features.
+void AddDescriptors(double weight, Set& train, std::vector<Set*> others);
+
+}  // namespace labloop::cli
