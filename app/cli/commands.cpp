@@ -535,11 +535,8 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*lm_train) {
-    lm_options.log = [](const std::string& line) { std::cout << line << std::endl; };
-    auto trained = generators::TrainSmilesLm(lm_options);
-    if (!trained) return Fail(trained.error());
-    std::cout << "wrote " << lm_options.output << "\n";
-    return 0;
+    auto trained = RunLmTrain(lm_options);
+    return trained ? 0 : Fail(trained.error());
   }
   if (*estop) {
     auto r = engine::EmergencyStop(campaign, who, estop_reason);

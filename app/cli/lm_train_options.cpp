@@ -1,5 +1,7 @@
 #include "app/cli/lm_train_options.h"
 
+#include <iostream>
+
 #include <CLI/CLI.hpp>
 
 namespace labloop::cli {
@@ -23,6 +25,13 @@ void AddLmTrainOptions(CLI::App& command, generators::LmTrainOptions& options) {
   command.add_option("--seed", options.seed, "random seed");
   command.add_option("--threads", options.threads, "LibTorch threads (0: one per core)");
   command.add_option("--device", options.device, "cpu, cuda or cuda:N");
+}
+
+Status RunLmTrain(generators::LmTrainOptions options) {
+  options.log = [](const std::string& line) { std::cout << line << std::endl; };
+  LABLOOP_TRY(generators::TrainSmilesLm(options));
+  std::cout << "wrote " << options.output << "\n";
+  return {};
 }
 
 }  // namespace labloop::cli

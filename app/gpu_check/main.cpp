@@ -170,11 +170,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (*predictors) return RunPredictors(check);
   if (*lm_train) {
-    lm_options.log = [](const std::string& line) { std::cout << line << std::endl; };
-    auto trained = generators::TrainSmilesLm(lm_options);
-    if (!trained) return Fail(trained.error());
-    std::cout << "wrote " << lm_options.output << "\n";
-    return 0;
+    auto trained = cli::RunLmTrain(lm_options);
+    return trained ? 0 : Fail(trained.error());
   }
   return RunLmSample(sample_options, count);
 }

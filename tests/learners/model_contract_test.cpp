@@ -50,6 +50,19 @@ Status Fit(PropertyModel& model, const Data& d, const std::vector<double>& y) {
 Result<Predictions> Predict(const PropertyModel& model, const Data& d) {
   return PredictOn(model, d.x, d.graphs);
 }
+
+// Small, quick models of a kind, seeded.
+ModelOptions Small(const std::string& kind) {
+  ModelOptions options;
+  options.kind = kind;
+  options.seed = 11;
+  options.hidden = 16;
+  options.members = 3;
+  options.min_steps = 50;
+  options.epochs = 5;
+  options.threads = 1;
+  return options;
+}
 }  // namespace
 
 TEST_CASE("Every registered model keeps the PropertyModel contract") {
@@ -59,14 +72,7 @@ TEST_CASE("Every registered model keeps the PropertyModel contract") {
   const std::vector<double>& y = train.y;
   for (const auto& kind : registry.Names()) {
     DYNAMIC_SECTION(kind) {
-      ModelOptions options;
-      options.kind = kind;
-      options.seed = 11;
-      options.hidden = 16;
-      options.members = 3;
-      options.min_steps = 50;
-      options.epochs = 5;
-      options.threads = 1;
+      const ModelOptions options = Small(kind);
       auto model = registry.Create(kind, options);
       REQUIRE(model);
       CHECK((*model)->Kind() == kind);
@@ -126,13 +132,10 @@ TEST_CASE("Every LibTorch model fits and predicts on CUDA as on the CPU", "[.cud
   for (const auto& kind : registry.Names()) {
     if (kind == "tanimoto_gp") continue;  // CPU only, by design
     DYNAMIC_SECTION(kind) {
-      ModelOptions options;
-      options.kind = kind;
-      options.seed = 11;
+      ModelOptions options = Small(kind);  // trained longer: accuracy is compared
       options.hidden = 32;
-      options.members = 3;
+      options.min_steps = 300;
       options.epochs = 30;
-      options.threads = 1;
       ModelOptions on_cuda = options;
       on_cuda.device = "cuda";
       auto cpu = registry.Create(kind, options);
