@@ -4,9 +4,11 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -224,12 +226,13 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
                           -std::numeric_limits<float>::infinity());
     }
     // Drawn on the CPU, from the caller's seeded CPU stream, on any device.
-    token = torch::multinomial(torch::softmax(scaled, 1).to(torch::kCPU), 1, false, generator)
-                .to(device);
+    const auto sampled =
+        torch::multinomial(torch::softmax(scaled, 1).to(torch::kCPU), 1, false, generator)
+            .squeeze(1);
+    token = sampled.to(device).unsqueeze(1);
     out.index_put_({rows, t + 1}, token.squeeze(1));
     columns = t + 2;
     if (grammar) {
-      auto sampled = token.squeeze(1).to(torch::kCPU);
       const int64_t* id = sampled.data_ptr<int64_t>();
       for (size_t i = 0; i < states.size(); ++i) grammar->Advance(states[i], id[i]);
     }
@@ -658,7 +661,9 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
       const std::string part = o.output + ".part";
       LABLOOP_TRY(Save(net, vocabulary, embedding, hidden, layers, part));
       if (std::rename(part.c_str(), o.output.c_str()) != 0) {
-        return MakeError(ErrorCode::kInternal, "lm train: cannot write '" + o.output + "'");
+        const std::string why = std::strerror(errno);
+        std::remove(part.c_str());
+        return MakeError(ErrorCode::kInternal, "lm train: cannot write '" + o.output + "': " + why);
       }
     }
     return Status{};

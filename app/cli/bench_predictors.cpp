@@ -14,9 +14,6 @@
 #include "app/cli/bench.h"
 #include "app/cli/bench_util.h"
 #include "app/cli/target_set.h"
-#include "core/chem/descriptors.h"
-#include "core/chem/graph.h"
-#include "core/chem/reader.h"
 #include "learners/calibration.h"
 #include "learners/metrics.h"
 #include "learners/property_model.h"
@@ -69,7 +66,8 @@ learners::ModelOptions OptionsFor(const PredictorsBench& bench, const std::strin
 }
 
 Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& kind, uint64_t seed,
-                             const Set& train, const Set& valid, const Set& test) {
+                             const TargetSet& train, const TargetSet& valid,
+                             const TargetSet& test) {
   learners::ModelRegistry models("model");
   learners::RegisterBuiltinModels(models);
   auto options = OptionsFor(bench, kind, seed);
@@ -200,7 +198,7 @@ Status RunPredictorsBench(const PredictorsBench& options) {
     std::vector<int64_t> tr(order.begin(), order.begin() + n_train);
     std::vector<int64_t> va(order.begin() + n_train, order.begin() + n_train + n_valid);
     std::vector<int64_t> te(order.begin() + n_train + n_valid, order.end());
-    Set train = Subset(*all, tr), valid = Subset(*all, va), test = Subset(*all, te);
+    TargetSet train = Subset(*all, tr), valid = Subset(*all, va), test = Subset(*all, te);
     AddDescriptors(options.descriptors, train, {&valid, &test});
     for (const auto& model : options.models) {
       auto run = RunSplit(options, model, static_cast<uint64_t>(seed), train, valid, test);

@@ -149,6 +149,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   generate->add_flag("--no-grammar{false}", generator_options.grammar,
                      "smiles_lm: sample every token, not only those the SMILES grammar allows");
+  generate->add_option("--device", generator_options.device,
+                       "smiles_lm: cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   generate->add_option("--steps", generator_options.steps, "smiles_lm: policy-gradient steps");
   generate->add_option("--batch-size", generator_options.batch_size,
                        "smiles_lm: molecules sampled a step");
@@ -244,6 +246,8 @@ int Main(int argc, char** argv) {
   model_train->add_option("--depth", train_options.depth, "dmpnn, gp_dmpnn: message-passing steps");
   model_train->add_option("--early-stopping", train_options.early_stopping,
                           "networks: share of training rows held out to stop early (e.g. 0.1)");
+  model_train->add_option("--device", train_options.device,
+                          "cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   model_train->add_option("-o,--output", train_options.output, "model file to write")->required();
   auto* model_evaluate =
       model->add_subcommand("evaluate", "accuracy and calibration of a model on labelled data");

@@ -15,8 +15,10 @@ void AddLmTrainOptions(CLI::App& command, generators::LmTrainOptions& options) {
                      "train this model further (keeps its sizes and vocabulary)");
   command.add_option("--batch-size", options.batch_size, "SMILES a batch");
   command.add_option("--learning-rate", options.learning_rate, "Adam's, for the first epoch");
-  command.add_option("--lr-decay", options.lr_decay,
-                     "the learning rate is multiplied by this after each epoch (default 0.5)");
+  command
+      .add_option("--lr-decay", options.lr_decay,
+                  "the learning rate is multiplied by this after each epoch")
+      ->capture_default_str();
   command.add_option("--embedding", options.embedding, "token embedding width");
   command.add_option("--hidden", options.hidden, "LSTM width");
   command.add_option("--layers", options.layers, "LSTM layers");

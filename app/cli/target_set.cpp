@@ -12,12 +12,12 @@
 namespace labloop::cli {
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too.
-Result<Set> ReadSet(const std::string& path, const std::string& target) {
+Result<TargetSet> ReadSet(const std::string& path, const std::string& target) {
   chem::ReadOptions read;
   read.fingerprint = chem::MorganOptions{2, 2048, true, false};
   auto report = chem::ReadMoleculeFile(path, read);
   if (!report) return tl::unexpected(report.error());
-  Set s;
+  TargetSet s;
   for (const auto& r : report->records) {
     auto field = std::find_if(r.properties.begin(), r.properties.end(),
                               [&](const auto& p) { return p.first == target; });
@@ -41,15 +41,14 @@ Result<Set> ReadSet(const std::string& path, const std::string& target) {
                        r.location + ": no molecular graph: " + graph.error().message);
     }
     s.graphs.push_back(std::move(*graph));
-    s.descriptors.push_back(molecule ? chem::ComputeDescriptors(*molecule)
-                                     : std::vector<double>(chem::DescriptorNames().size(), 0.0));
+    s.descriptors.push_back(chem::ComputeDescriptors(*molecule));  // a graph means a molecule
   }
   return s;
 }
 
 namespace {
 // The fingerprint rows with the descriptors appended as columns 2048.., scaled by `scaling`.
-learners::SparseMatrix WithDescriptors(const Set& s, const chem::DescriptorScaling& scaling) {
+learners::SparseMatrix WithDescriptors(const TargetSet& s, const chem::DescriptorScaling& scaling) {
   std::vector<std::vector<float>> scaled;
   for (const auto& d : s.descriptors) scaled.push_back(scaling.Apply(d));
   return s.x.AppendColumns(scaled);
@@ -57,8 +56,8 @@ learners::SparseMatrix WithDescriptors(const Set& s, const chem::DescriptorScali
 
 }  // namespace
 
-Set Subset(const Set& all, const std::vector<int64_t>& rows) {
-  Set s;
+TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows) {
+  TargetSet s;
   s.x = all.x.Select(rows);
   for (int64_t r : rows) s.y.push_back(all.y[r]), s.descriptors.push_back(all.descriptors[r]);
   s.graphs = learners::SelectGraphs(all.graphs, rows);
@@ -66,11 +65,11 @@ Set Subset(const Set& all, const std::vector<int64_t>& rows) {
 }
 
 // With descriptors asked for: every set's rows get them, scaled by the training set's range.
-void AddDescriptors(double weight, Set& train, std::vector<Set*> others) {
+void AddDescriptors(double weight, TargetSet& train, std::vector<TargetSet*> others) {
   if (!(weight > 0)) return;
   auto scaling = chem::DescriptorScaling::Fit(train.descriptors, weight);
   others.push_back(&train);
-  for (Set* s : others) {
+  for (TargetSet* s : others) {
     s->x = WithDescriptors(*s, scaling);
     for (size_t i = 0; i < s->graphs.size(); ++i) {
       s->graphs[i].features = scaling.Apply(s->descriptors[i]);  // the D-MPNN's readout reads them

@@ -13,7 +13,7 @@
 
 namespace labloop::cli {
 
-struct Set {
+struct TargetSet {
   learners::SparseMatrix x{2048};
   std::vector<double> y;
   std::vector<std::vector<double>> descriptors;  // per row
@@ -22,13 +22,13 @@ struct Set {
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too. Rows
 // whose target is not a number are skipped.
-Result<Set> ReadSet(const std::string& path, const std::string& target);
+Result<TargetSet> ReadSet(const std::string& path, const std::string& target);
 
 // These rows of `all`, in this order.
-Set Subset(const Set& all, const std::vector<int64_t>& rows);
+TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows);
 
 // With weight > 0: every set's fingerprint rows get the descriptors as more columns, scaled by the
 // training set's range times `weight`, and every graph gets them as molecule features.
-void AddDescriptors(double weight, Set& train, std::vector<Set*> others);
+void AddDescriptors(double weight, TargetSet& train, std::vector<TargetSet*> others);
 
 }  // namespace labloop::cli

@@ -237,6 +237,7 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   if (options.hidden > 0) model_options.hidden = options.hidden;
   if (options.members > 0) model_options.members = options.members;
   if (options.depth > 0) model_options.depth = options.depth;
+  model_options.device = options.device;
   model_options.validation_fraction = options.early_stopping;
   auto model = models.Create(options.kind, model_options);
   if (!model) return tl::unexpected(model.error());

@@ -33,6 +33,7 @@ struct ModelTrainOptions {
   double descriptors = 0;
   // Network models (0: the model's default): epochs, width, ensemble members, dmpnn depth.
   int epochs = 0, hidden = 0, members = 0, depth = 0;
+  std::string device = "cpu";  // training device: cpu, cuda, cuda:N (the file loads anywhere)
   // > 0: this share of the training rows is held out for early stopping.
   double early_stopping = 0;
   std::string output;  // the model file to write

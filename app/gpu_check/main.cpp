@@ -3,7 +3,7 @@
 //
 //   labloop-gpu-check predictors --data esol.csv --target logp --devices cpu,cuda
 //       fits every LibTorch model on each device: fit time, prediction rate, test RMSE, and how far
-//       each device's test means lie from the first device's.
+//       each device's test means lie from the first device's (the reference).
 //   labloop-gpu-check lm-train --data zinc250k.smi.gz -o model.pt --device cuda ...
 //       `labloop lm train`, with the same flags.
 //   labloop-gpu-check lm-sample --model model.pt -n 10000 --device cuda
@@ -53,16 +53,20 @@ struct PredictorsCheck {
 int RunPredictors(const PredictorsCheck& check) {
   auto all = cli::ReadSet(check.data, check.target);
   if (!all) return Fail(all.error());
+  if (all->y.size() < 10) {
+    return Fail(Error{ErrorCode::kInvalidArgument,
+                      check.data + ": fewer than 10 rows with a numeric '" + check.target + "'"});
+  }
   std::vector<int64_t> order(all->y.size());
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 rng(check.seed);
   std::shuffle(order.begin(), order.end(), rng);
   const auto cut = static_cast<std::ptrdiff_t>(order.size() * 4 / 5);
-  const cli::Set train = cli::Subset(*all, {order.begin(), order.begin() + cut});
-  const cli::Set test = cli::Subset(*all, {order.begin() + cut, order.end()});
+  const cli::TargetSet train = cli::Subset(*all, {order.begin(), order.begin() + cut});
+  const cli::TargetSet test = cli::Subset(*all, {order.begin() + cut, order.end()});
   std::vector<int64_t> many(static_cast<size_t>(check.throughput_rows));
   for (size_t i = 0; i < many.size(); ++i) many[i] = static_cast<int64_t>(i % all->y.size());
-  const cli::Set big = cli::Subset(*all, many);
+  const cli::TargetSet big = cli::Subset(*all, many);
   std::printf("%zu training rows, %zu test rows, throughput over %d rows\n", train.y.size(),
               test.y.size(), check.throughput_rows);
   std::printf("%-14s %-7s %9s %14s %9s %12s\n", "model", "device", "fit s", "predict/s", "RMSE",
@@ -71,8 +75,10 @@ int RunPredictors(const PredictorsCheck& check) {
   learners::RegisterBuiltinModels(registry);
   int failures = 0;
   for (const auto& kind : check.models) {
+    // The first device's test means; empty when it failed, and then no gap is shown.
     std::vector<double> reference;
-    for (const auto& device : check.devices) {
+    for (size_t d = 0; d < check.devices.size(); ++d) {
+      const std::string& device = check.devices[d];
       learners::ModelOptions options;
       options.kind = kind;
       options.seed = check.seed;
@@ -82,29 +88,37 @@ int RunPredictors(const PredictorsCheck& check) {
       auto model = registry.Create(kind, options);
       Status fitted = model ? learners::FitOn(**model, train.x, train.graphs, train.y)
                             : Status(tl::unexpected(model.error()));
-      if (!fitted) {
+      const double fit_seconds = Since(start);
+      Result<learners::Predictions> p = tl::unexpected(Error{});
+      Result<learners::Predictions> throughput = tl::unexpected(Error{});
+      double rate = 0;
+      if (fitted) {
+        p = learners::PredictOn(**model, test.x, test.graphs);
+        start = std::chrono::steady_clock::now();
+        if (p) throughput = learners::PredictOn(**model, big.x, big.graphs);
+        rate = static_cast<double>(many.size()) / Since(start);
+      }
+      const Error* error = !fitted       ? &fitted.error()
+                           : !p          ? &p.error()
+                           : !throughput ? &throughput.error()
+                                         : nullptr;
+      if (error) {
         std::printf("%-14s %-7s FAILED: %s\n", kind.c_str(), device.c_str(),
-                    fitted.error().message.c_str());
+                    error->message.c_str());
         ++failures;
         continue;
       }
-      const double fit_seconds = Since(start);
-      auto p = learners::PredictOn(**model, test.x, test.graphs);
-      if (!p) return Fail(p.error());
-      start = std::chrono::steady_clock::now();
-      auto throughput = learners::PredictOn(**model, big.x, big.graphs);
-      if (!throughput) return Fail(throughput.error());
-      const double rate = static_cast<double>(many.size()) / Since(start);
-      double largest = 0;
-      if (reference.empty()) {
-        reference = p->mean;
-      } else {
+      if (d == 0) reference = p->mean;
+      std::string gap = d == 0 ? "reference" : "n/a";
+      if (d > 0 && !reference.empty()) {
+        double largest = 0;
         for (size_t i = 0; i < reference.size(); ++i) {
           largest = std::max(largest, std::abs(reference[i] - p->mean[i]));
         }
+        gap = std::to_string(largest).substr(0, 6);
       }
-      std::printf("%-14s %-7s %9.2f %14.0f %9.3f %12.4f\n", kind.c_str(), device.c_str(),
-                  fit_seconds, rate, learners::Rmse(p->mean, test.y), largest);
+      std::printf("%-14s %-7s %9.2f %14.0f %9.3f %12s\n", kind.c_str(), device.c_str(), fit_seconds,
+                  rate, learners::Rmse(p->mean, test.y), gap.c_str());
       std::fflush(stdout);
     }
   }
@@ -162,7 +176,7 @@ int main(int argc, char** argv) {
   int64_t count = 10000;
   auto* lm_sample = app.add_subcommand("lm-sample", "validity and speed of a SMILES model");
   lm_sample->add_option("--model", sample_options.model, "model file (default: the shipped one)");
-  lm_sample->add_option("-n", count, "samples");
+  lm_sample->add_option("-n", count, "samples")->check(CLI::PositiveNumber);
   lm_sample->add_option("--temperature", sample_options.temperature, "sampling temperature");
   lm_sample->add_option("--device", sample_options.device, "cpu, cuda or cuda:N");
   lm_sample->add_option("--seed", sample_options.seed, "random seed");

@@ -436,25 +436,33 @@ TEST_CASE("labloop-gpu-check fits the models and trains and samples the SMILES L
     auto at = fitted.output.find("\n" + kind);
     REQUIRE(at != std::string::npos);
     std::istringstream row(fitted.output.substr(at + 1));
-    std::string name, device;
-    double fit_seconds = 0, rate = 0, rmse = 0, gap = -1;
+    std::string name, device, gap;
+    double fit_seconds = 0, rate = 0, rmse = 0;
     row >> name >> device >> fit_seconds >> rate >> rmse >> gap;
     CHECK(device == "cpu");
     CHECK(fit_seconds > 0);
     CHECK(rate > 0);
     CHECK(rmse > 0);
-    CHECK(rmse < 2.5);  // the targets' s.d. is about 2
-    CHECK(gap == 0);    // the first device is the reference
+    CHECK(rmse < 2.5);          // the targets' s.d. is about 2
+    CHECK(gap == "reference");  // the first device is the reference
   }
-  // CUDA asked of Debian's CPU-only LibTorch: each such fit fails by name, and so does the run.
+  // CUDA asked of Debian's CPU-only LibTorch (what CI builds against): each such fit fails by
+  // name, and so does the run; so do the other commands that take a device.
   auto no_gpu = RunProgram(LABLOOP_GPU_CHECK, {"predictors", "--data", data, "--target", "logS",
                                                "--devices", "cpu,cuda", "--models", "deep_ensemble",
                                                "--hidden", "16", "--throughput-rows", "100"});
-  if (no_gpu.output.find("no usable CUDA") != std::string::npos) {
-    CHECK(no_gpu.exit_code == 1);
-    CHECK(no_gpu.output.find("deep_ensemble  cuda    FAILED: device 'cuda' requested") !=
-          std::string::npos);
-  }
+  INFO(no_gpu.output);
+  CHECK(no_gpu.exit_code == 1);
+  CHECK(no_gpu.output.find("deep_ensemble  cuda    FAILED: device 'cuda' requested but this "
+                           "LibTorch has no usable CUDA") != std::string::npos);
+  auto no_gpu_train = RunLabloop({"model", "train", "--data", data, "--target", "logS", "--model",
+                                  "deep_ensemble", "--device", "cuda", "-o", dir.File("m.model")});
+  CHECK(no_gpu_train.exit_code == 1);
+  CHECK(no_gpu_train.output.find("no usable CUDA") != std::string::npos);
+  auto no_gpu_generate = RunLabloop({"generate", "--generator", "smiles_lm", "-n", "5", "-o",
+                                     dir.File("g.smi"), "--device", "cuda"});
+  CHECK(no_gpu_generate.exit_code == 1);
+  CHECK(no_gpu_generate.output.find("no usable CUDA") != std::string::npos);
 
   const std::string model = dir.File("tiny.pt");
   auto trained = RunProgram(
