@@ -32,7 +32,7 @@ struct LmTrainOptions {
   int epochs = 3;
   int batch_size = 128;
   double learning_rate = 1e-3;  // Adam's, for the first epoch
-  double lr_decay = 0.5;         // the learning rate is multiplied by this after each epoch
+  double lr_decay = 0.5;        // the learning rate is multiplied by this after each epoch
   int embedding = 64, hidden = 256, layers = 2;
   double dropout = 0.0;
   uint64_t seed = 1;

@@ -30,17 +30,6 @@ using detail::Since;
 using detail::WriteJson;
 using json = nlohmann::json;
 
-// RDKit-canonical SMILES of each input ("" when it does not parse), on every core.
-std::vector<std::string> Canonical(const std::vector<std::string>& smiles) {
-  std::vector<std::string> out(smiles.size());
-  ParallelFor(static_cast<int64_t>(smiles.size()), 0, [&](int64_t i) {
-    if (smiles[i].empty()) return;
-    auto molecule = chem::Molecule::FromSmiles(smiles[i]);
-    if (molecule) out[i] = molecule->CanonicalSmiles();
-  });
-  return out;
-}
-
 // 1 - the mean Tanimoto similarity over distinct pairs (Morgan radius 2, 1024 bits, as MOSES).
 double InternalDiversity(const std::vector<std::string>& smiles) {
   chem::MorganOptions morgan;
@@ -96,7 +85,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   auto t0 = Clock::now();
   auto samples = generators::SampleSmilesLm(options, o.samples);
   if (!samples) return tl::unexpected(samples.error());
-  auto canonical = Canonical(samples->smiles);
+  auto canonical = chem::CanonicalSmilesOf(samples->smiles);
   Distribution d;
   d.seconds = Since(t0);
   if (!o.raw_path.empty()) {
@@ -173,7 +162,7 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
     std::vector<std::string> raw;
     LABLOOP_TRY(chem::ForEachSmiles(o.training, chem::ReadOptions{},
                                     [&](int64_t, const std::string& s) { raw.push_back(s); }));
-    auto canonical = Canonical(raw);
+    auto canonical = chem::CanonicalSmilesOf(raw);
     std::unordered_set<std::string> training(canonical.begin(), canonical.end());
     training.erase("");
     std::printf("training set: %zu canonical SMILES (%.1f s)\n", training.size(), Since(t0));

@@ -115,7 +115,9 @@ int RunPredictors(const PredictorsCheck& check) {
         for (size_t i = 0; i < reference.size(); ++i) {
           largest = std::max(largest, std::abs(reference[i] - p->mean[i]));
         }
-        gap = std::to_string(largest).substr(0, 6);
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4f", largest);
+        gap = text;
       }
       std::printf("%-14s %-7s %9.2f %14.0f %9.3f %12s\n", kind.c_str(), device.c_str(), fit_seconds,
                   rate, learners::Rmse(p->mean, test.y), gap.c_str());
@@ -125,7 +127,8 @@ int RunPredictors(const PredictorsCheck& check) {
   return failures == 0 ? 0 : 1;
 }
 
-// Validity (RDKit parses it), uniqueness among the valid, and samples a second.
+// Validity (RDKit parses it), uniqueness among the valid, and samples a second (sampling alone;
+// `labloop bench generators` times sampling and the check together).
 int RunLmSample(const generators::GeneratorOptions& options, int64_t count) {
   const auto start = std::chrono::steady_clock::now();
   auto samples = generators::SampleSmilesLm(options, count);
@@ -133,12 +136,10 @@ int RunLmSample(const generators::GeneratorOptions& options, int64_t count) {
   const double seconds = Since(start);
   std::set<std::string> unique;
   int64_t valid = 0;
-  for (const auto& smiles : samples->smiles) {
-    if (smiles.empty()) continue;
-    auto molecule = chem::Molecule::FromSmiles(smiles);
-    if (!molecule) continue;
+  for (const auto& canonical : chem::CanonicalSmilesOf(samples->smiles)) {
+    if (canonical.empty()) continue;
     ++valid;
-    unique.insert(molecule->CanonicalSmiles());
+    unique.insert(canonical);
   }
   std::printf(
       "%s on %s at T = %.2f: %lld samples in %.2f s (%.0f/s), validity %.4f, "
@@ -165,7 +166,8 @@ int main(int argc, char** argv) {
   predictors->add_option("--models", check.models, "model kinds")->delimiter(',');
   predictors->add_option("--seed", check.seed, "split and model seed");
   predictors->add_option("--hidden", check.hidden, "hidden width");
-  predictors->add_option("--throughput-rows", check.throughput_rows, "rows predicted for the rate");
+  predictors->add_option("--throughput-rows", check.throughput_rows, "rows predicted for the rate")
+      ->check(CLI::PositiveNumber);
 
   generators::LmTrainOptions lm_options;
   auto* lm_train = app.add_subcommand("lm-train", "`labloop lm train`, with the same flags");

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "core/chem/internal.h"
+#include "core/parallel.h"
 
 namespace labloop::chem {
 
@@ -191,6 +192,16 @@ Result<Molecule> Molecule::Standardized() const {
     if (!parent) return MakeError(ErrorCode::kInvalidArgument, "standardization failed");
     return Molecule(std::make_unique<Impl>(Impl{std::move(parent)}));
   });
+}
+
+std::vector<std::string> CanonicalSmilesOf(const std::vector<std::string>& smiles) {
+  std::vector<std::string> out(smiles.size());
+  ParallelFor(static_cast<int64_t>(smiles.size()), 0, [&](int64_t i) {
+    if (smiles[i].empty()) return;
+    auto molecule = Molecule::FromSmiles(smiles[i]);
+    if (molecule) out[i] = molecule->CanonicalSmiles();
+  });
+  return out;
 }
 
 }  // namespace labloop::chem

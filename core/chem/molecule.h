@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 
@@ -52,5 +53,8 @@ class Molecule {
   explicit Molecule(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// RDKit's canonical SMILES of each input, "" where it does not parse; on every core.
+std::vector<std::string> CanonicalSmilesOf(const std::vector<std::string>& smiles);
 
 }  // namespace labloop::chem

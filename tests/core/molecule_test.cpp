@@ -116,3 +116,15 @@ TEST_CASE("The standardizer's fast path agrees with the full standardizer on QM9
   }
   CHECK(checked == 2000);
 }
+
+TEST_CASE("CanonicalSmilesOf: RDKit's canonical SMILES in input order - empty where unparsable") {
+  std::vector<std::string> in{"OCC", "", "C1CC", "c1ccccc1O"};
+  for (int i = 0; i < 200; ++i) in.push_back(i % 2 ? "C(C)O" : "not a smiles");
+  auto out = chem::CanonicalSmilesOf(in);
+  REQUIRE(out.size() == in.size());
+  CHECK(out[0] == "CCO");
+  CHECK(out[1].empty());
+  CHECK(out[2].empty());
+  CHECK(out[3] == "Oc1ccccc1");
+  for (size_t i = 4; i < in.size(); ++i) CHECK(out[i] == ((i - 4) % 2 ? "CCO" : ""));
+}
