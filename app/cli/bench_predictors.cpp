@@ -166,16 +166,22 @@ json Report(const std::string& title,
 }  // namespace
 
 Status RunPredictorsBench(const PredictorsBench& options) {
-  auto all = ReadSet(options.data, options.target);
+  auto set = chem::ParseDescriptorSet(options.descriptor_set);
+  if (!set) return tl::unexpected(set.error());
+  auto all = ReadSet(options.data, options.target, *set);
   if (!all) return tl::unexpected(all.error());
   const int64_t n = all->x.Rows();
+  const std::string features =
+      options.descriptors > 0 ? ", fingerprints + RDKit descriptors (" + options.descriptor_set +
+                                    ", " + std::to_string(chem::DescriptorNames(*set).size()) + ")"
+                              : "";
   std::printf("\nbench predictors: %s (%lld molecules, target '%s')%s\n", options.data.c_str(),
-              static_cast<long long>(n), options.target.c_str(),
-              options.descriptors > 0 ? ", fingerprints + RDKit descriptors" : "");
+              static_cast<long long>(n), options.target.c_str(), features.c_str());
   json result = {{"benchmark", "predictors"},
                  {"data", options.data},
                  {"molecules", n},
                  {"descriptor_weight", options.descriptors}};
+  if (options.descriptors > 0) result["descriptor_set"] = options.descriptor_set;
 
   std::ofstream predictions;
   if (!options.predictions_path.empty()) {
@@ -211,9 +217,9 @@ Status RunPredictorsBench(const PredictorsBench& options) {
       "random 80/10/10 split, " + std::to_string(options.seeds) + " seeds (test set)", random_runs);
 
   if (!options.scaffold_dir.empty()) {
-    auto train = ReadSet(options.scaffold_dir + "/train.csv", "labels");
-    auto valid = ReadSet(options.scaffold_dir + "/valid.csv", "labels");
-    auto test = ReadSet(options.scaffold_dir + "/test.csv", "labels");
+    auto train = ReadSet(options.scaffold_dir + "/train.csv", "labels", *set);
+    auto valid = ReadSet(options.scaffold_dir + "/valid.csv", "labels", *set);
+    auto test = ReadSet(options.scaffold_dir + "/test.csv", "labels", *set);
     if (!train || !valid || !test) {
       return MakeError(ErrorCode::kNotFound,
                        "cannot read the scaffold split in " + options.scaffold_dir);

@@ -17,6 +17,7 @@
 #include "app/engine/filter_file.h"
 #include "app/engine/model_file.h"
 #include "app/server/server.h"
+#include "core/chem/descriptors.h"
 #include "core/chem/reader.h"
 #include "core/log.h"
 #include "generators/generator.h"
@@ -238,7 +239,11 @@ int Main(int argc, char** argv) {
   model_train->add_option("--seed", train_options.seed, "split and training seed");
   model_train->add_option("--descriptors", train_options.descriptors,
                           "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint "
-                          "(12 is a good start)");
+                          "(20 is a good start)");
+  model_train
+      ->add_option("--descriptor-set", train_options.descriptor_set,
+                   "which descriptors: rdkit2d (206, the default) or basic (16)")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
   model_train->add_option("--smiles-column", train_options.smiles_column, "CSV: SMILES column");
   model_train->add_option("--epochs", train_options.epochs, "networks: training epochs");
   model_train->add_option("--hidden", train_options.hidden, "networks: hidden width");
@@ -263,6 +268,17 @@ int Main(int argc, char** argv) {
   model_predict->add_option("--data", data_path, "SMILES, CSV or SDF file")->required();
   model_predict->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
   model_predict->add_option("-o,--output", output, "CSV to write")->required();
+
+  std::string descriptor_set = "rdkit2d";
+  auto* descriptors = app.add_subcommand(
+      "descriptors", "write RDKit 2D descriptors of each molecule as CSV columns");
+  descriptors->add_option("--data", data_path, "SMILES, CSV or SDF file")->required();
+  descriptors->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
+  descriptors
+      ->add_option("--descriptor-set", descriptor_set,
+                   "rdkit2d (206, the default) or basic (16, the campaigns' default)")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
+  descriptors->add_option("-o,--output", output, "CSV to write")->required();
 
   auto* bench = app.add_subcommand("bench", "benchmarks: print a table and write JSON");
   bench->require_subcommand(1);
@@ -300,6 +316,10 @@ int Main(int argc, char** argv) {
                          "molecules to time prediction on (0: skip)");
   predictors->add_option("--descriptors", predictors_options.descriptors,
                          "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint");
+  predictors
+      ->add_option("--descriptor-set", predictors_options.descriptor_set,
+                   "which descriptors: rdkit2d (206, the default) or basic (16)")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
   predictors->add_option("--predictions", predictors_options.predictions_path,
                          "write every raw test prediction as CSV (split, seed, model, y, mean, σ)");
@@ -460,6 +480,16 @@ int Main(int argc, char** argv) {
       auto s = engine::WriteModelEvaluationJson(*e, model_json);
       if (!s) return Fail(s.error());
     }
+    return 0;
+  }
+  if (*descriptors) {
+    auto set = chem::ParseDescriptorSet(descriptor_set);
+    if (!set) return Fail(set.error());
+    auto p = engine::WriteDescriptorFile(data_path, *set, output, smiles_column);
+    if (!p) return Fail(p.error());
+    for (const auto& skipped : p->skipped) std::cerr << "skipped " << skipped << "\n";
+    std::cout << "wrote " << chem::DescriptorNames(*set).size() << " descriptors of " << p->written
+              << " molecules to " << output << " (" << p->skipped.size() << " rows skipped)\n";
     return 0;
   }
   if (*model_predict) {

@@ -12,7 +12,8 @@
 namespace labloop::cli {
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too.
-Result<TargetSet> ReadSet(const std::string& path, const std::string& target) {
+Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
+                          chem::DescriptorSet descriptors) {
   chem::ReadOptions read;
   read.fingerprint = chem::MorganOptions{2, 2048, true, false};
   auto report = chem::ReadMoleculeFile(path, read);
@@ -41,7 +42,8 @@ Result<TargetSet> ReadSet(const std::string& path, const std::string& target) {
                        r.location + ": no molecular graph: " + graph.error().message);
     }
     s.graphs.push_back(std::move(*graph));
-    s.descriptors.push_back(chem::ComputeDescriptors(*molecule));  // a graph means a molecule
+    s.descriptors.push_back(
+        chem::ComputeDescriptors(*molecule, descriptors));  // a graph means a molecule
   }
   return s;
 }

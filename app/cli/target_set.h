@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chem/descriptors.h"
 #include "core/chem/graph.h"
 #include "core/result.h"
 #include "learners/sparse_matrix.h"
@@ -16,13 +17,14 @@ namespace labloop::cli {
 struct TargetSet {
   learners::SparseMatrix x{2048};
   std::vector<double> y;
-  std::vector<std::vector<double>> descriptors;  // per row
+  std::vector<std::vector<double>> descriptors;  // per row, of the set ReadSet was asked for
   std::vector<chem::MolGraph> graphs;            // per row, for graph models
 };
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too. Rows
-// whose target is not a number are skipped.
-Result<TargetSet> ReadSet(const std::string& path, const std::string& target);
+// whose target is not a number are skipped. Every row gets the descriptors of `descriptors`.
+Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
+                          chem::DescriptorSet descriptors = chem::DescriptorSet::kBasic);
 
 // These rows of `all`, in this order.
 TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chem/descriptors.h"
 #include "core/chem/filters.h"
 #include "core/chem/fingerprint.h"
 #include "core/chem/reader.h"
@@ -83,6 +84,10 @@ struct CampaignConfig {
   // > 0: RDKit 2D descriptors beside the fingerprint, each scaled to [0, descriptor_weight] over
   // the pool ([features] descriptors = W).
   double descriptor_weight = 0;
+  // Which ones ([features] descriptor_set): "basic" (16, cheap; the default, which campaigns made
+  // before the choice existed keep) or "rdkit2d" (about 200; more accurate, see
+  // core/chem/descriptors.h).
+  chem::DescriptorSet descriptor_set = chem::DescriptorSet::kBasic;
   learners::ModelOptions model;
   // σ calibration of each round's model: none, sigma_scaling, isotonic or empirical, fitted on
   // a held-out share of the measurements and stored with the model version.

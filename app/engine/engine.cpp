@@ -164,7 +164,7 @@ class CampaignRun {
       for (size_t i = 0; i < smiles_.size(); ++i) {
         auto molecule = chem::Molecule::FromSmiles(smiles_[i]);
         if (!molecule) return tl::unexpected(molecule.error());
-        descriptors[i] = chem::ComputeDescriptors(*molecule);
+        descriptors[i] = chem::ComputeDescriptors(*molecule, config_.descriptor_set);
       }
       // Scaled over the library alone: generated candidates join later, and a restart must not
       // change what every row looks like.
@@ -180,8 +180,9 @@ class CampaignRun {
       for (size_t i = 0; i < graphs_.size(); ++i) graphs_[i].features = scaled[i];
       fingerprints_ = features_;  // similarity (diverse batches) stays on fingerprints
       features_ = features_.AppendColumns(scaled);
-      LogInfo("{} RDKit descriptors of {} candidates added to the features in {:.1f} s",
-              chem::DescriptorNames().size(), smiles_.size(), Seconds(t0));
+      LogInfo("{} RDKit descriptors ({}) of {} candidates added to the features in {:.1f} s",
+              chem::DescriptorNames(config_.descriptor_set).size(),
+              chem::DescriptorSetName(config_.descriptor_set), smiles_.size(), Seconds(t0));
     }
     return {};
   }
@@ -953,7 +954,8 @@ class CampaignRun {
       f.fingerprints.AddRow(fp.indices, fp.values);
       std::vector<float> scaled;
       if (descriptor_scaling_) {
-        scaled = descriptor_scaling_->Apply(chem::ComputeDescriptors(*molecule));
+        scaled =
+            descriptor_scaling_->Apply(chem::ComputeDescriptors(*molecule, config_.descriptor_set));
         descriptors.push_back(scaled);
       }
       if (graphs) {

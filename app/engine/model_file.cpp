@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <numeric>
 #include <optional>
 #include <random>
@@ -45,7 +46,7 @@ void AppendDescriptors(Table& t, const chem::DescriptorScaling& scaling) {
 
 Result<Table> ReadTable(const std::string& path, const std::string& target,
                         const std::string& smiles_column, const chem::MorganOptions& fingerprint,
-                        bool graphs) {
+                        bool graphs, std::optional<chem::DescriptorSet> descriptors) {
   chem::ReadOptions read;
   read.fingerprint = fingerprint;
   read.smiles_column = smiles_column;
@@ -85,8 +86,11 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
       t.graphs.push_back(std::move(*graph));
     }
     t.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
-    t.descriptors.push_back(molecule ? chem::ComputeDescriptors(*molecule)
-                                     : std::vector<double>(chem::DescriptorNames().size(), 0.0));
+    if (descriptors) {
+      t.descriptors.push_back(
+          molecule ? chem::ComputeDescriptors(*molecule, *descriptors)
+                   : std::vector<double>(chem::DescriptorNames(*descriptors).size(), 0.0));
+    }
     t.records.push_back(std::move(r));
   }
   if (!target.empty() && !target_seen && !report->records.empty()) {
@@ -101,6 +105,7 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
 
 struct LoadedModel {
   json header;
+  std::optional<chem::DescriptorSet> descriptor_set;  // with `descriptors`
   std::optional<chem::DescriptorScaling> descriptors;
   std::unique_ptr<learners::PropertyModel> model;
   std::unique_ptr<learners::Calibrator> calibrator;  // null: none
@@ -144,17 +149,22 @@ Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
                                       f["counts"].get<bool>(), f["chirality"].get<bool>()};
   if (m.header.contains("descriptors")) {
     const auto& d = m.header["descriptors"];
+    // Files from before the rdkit2d set have no "set": theirs was the basic one.
+    auto set = chem::ParseDescriptorSet(d.value("set", std::string("basic")));
+    if (!set) return tl::unexpected(set.error());
     chem::DescriptorScaling scaling;
     scaling.min = d["min"].get<std::vector<double>>();
     scaling.max = d["max"].get<std::vector<double>>();
     scaling.weight = d["weight"].get<double>();
-    if (scaling.min.size() != chem::DescriptorNames().size() ||
+    if (d["names"].get<std::vector<std::string>>() != chem::DescriptorNames(*set) ||
+        scaling.min.size() != chem::DescriptorNames(*set).size() ||
         scaling.max.size() != scaling.min.size()) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "model file '" + path +
                            "' was made with other descriptors than this "
                            "labloop computes");
     }
+    m.descriptor_set = *set;
     m.descriptors = scaling;
   }
   learners::ModelRegistry models("model");
@@ -197,8 +207,14 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   if (!(options.validation > 0 && options.validation < 0.5)) {
     return MakeError(ErrorCode::kInvalidArgument, "--validation must be in (0, 0.5)");
   }
+  std::optional<chem::DescriptorSet> descriptor_set;
+  if (options.descriptors > 0) {
+    auto set = chem::ParseDescriptorSet(options.descriptor_set);
+    if (!set) return tl::unexpected(set.error());
+    descriptor_set = *set;
+  }
   auto table = ReadTable(options.data, options.target, options.smiles_column, options.fingerprint,
-                         learners::KindReadsGraphs(options.kind));
+                         learners::KindReadsGraphs(options.kind), descriptor_set);
   if (!table) return tl::unexpected(table.error());
   const int64_t n = table->x.Rows();
   std::vector<int64_t> order(n);
@@ -293,7 +309,8 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
                  {"validation_raw", MetricsJson(report.validation_raw)},
                  {"validation_calibrated", MetricsJson(report.validation_calibrated)}};
   if (scaling) {
-    header["descriptors"] = {{"names", chem::DescriptorNames()},
+    header["descriptors"] = {{"set", options.descriptor_set},
+                             {"names", chem::DescriptorNames(*descriptor_set)},
                              {"min", scaling->min},
                              {"max", scaling->max},
                              {"weight", scaling->weight}};
@@ -314,7 +331,8 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   auto m = LoadModelFile(model_path);
   if (!m) return tl::unexpected(m.error());
   const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
-  auto table = ReadTable(data_path, column, smiles_column, m->fingerprint, m->model->ReadsGraphs());
+  auto table = ReadTable(data_path, column, smiles_column, m->fingerprint, m->model->ReadsGraphs(),
+                         m->descriptor_set);
   if (!table) return tl::unexpected(table.error());
   if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
   auto p = learners::PredictOn(*m->model, table->x, table->graphs);
@@ -339,31 +357,28 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   return e;
 }
 
-Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
-                                             const std::string& data_path,
-                                             const std::string& output,
-                                             const std::string& smiles_column) {
-  auto m = LoadModelFile(model_path);
-  if (!m) return tl::unexpected(m.error());
-  auto table = ReadTable(data_path, "", smiles_column, m->fingerprint, m->model->ReadsGraphs());
-  if (!table) return tl::unexpected(table.error());
-  if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
-  auto p = learners::PredictOn(*m->model, table->x, table->graphs);
-  if (!p) return tl::unexpected(p.error());
+namespace {
+
+// Writes `output` (CSV): the input's columns (SMILES as written, the id when the file has one,
+// the other columns), then `names`, whose values `row(i, values)` fills in for record i.
+Status WriteTableCsv(const Table& table, const std::string& smiles_column,
+                     const std::vector<std::string>& names,
+                     const std::function<void(size_t, std::vector<double>&)>& row,
+                     const std::string& output) {
   std::ofstream out(output);
   if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + output + "'");
-  // The input's columns: SMILES as written, the id when the file has one, the other columns.
-  const auto& first = table->records.front();
-  const bool with_id = std::any_of(table->records.begin(), table->records.end(),
+  const auto& first = table.records.front();
+  const bool with_id = std::any_of(table.records.begin(), table.records.end(),
                                    [](const auto& r) { return !r.id.empty(); });
   out << (smiles_column.empty() ? "smiles" : chem::CsvField(smiles_column));
   if (with_id) out << ",id";
   for (const auto& [name, value] : first.properties) out << "," << chem::CsvField(name);
-  out << ",mean,sigma,sigma_epistemic,sigma_aleatoric\n";
+  for (const auto& name : names) out << "," << chem::CsvField(name);
+  out << "\n";
   out.precision(10);
-  const auto sigmas = p->Sigmas();
-  for (size_t i = 0; i < table->records.size(); ++i) {
-    const auto& r = table->records[i];
+  std::vector<double> values(names.size());
+  for (size_t i = 0; i < table.records.size(); ++i) {
+    const auto& r = table.records[i];
     out << chem::CsvField(r.input.empty() ? r.smiles : r.input);
     if (with_id) out << "," << chem::CsvField(r.id);
     for (const auto& [name, unused] : first.properties) {
@@ -371,14 +386,53 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
                                 [&](const auto& f) { return f.first == name; });
       out << "," << (field == r.properties.end() ? "" : chem::CsvField(field->second));
     }
-    const double sigma = sigmas[i];
-    const double calibrated = m->calibrator ? m->calibrator->Apply(sigma) : sigma;
-    const double scale = calibrated / sigma;
-    out << "," << p->mean[i] << "," << calibrated << "," << p->sigma_epistemic[i] * scale << ","
-        << p->sigma_aleatoric[i] * scale << "\n";
+    row(i, values);
+    for (double v : values) out << "," << v;
+    out << "\n";
   }
   out.close();
   if (!out) return MakeError(ErrorCode::kFailedPrecondition, "writing '" + output + "' failed");
+  return {};
+}
+
+}  // namespace
+
+Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
+                                             const std::string& data_path,
+                                             const std::string& output,
+                                             const std::string& smiles_column) {
+  auto m = LoadModelFile(model_path);
+  if (!m) return tl::unexpected(m.error());
+  auto table = ReadTable(data_path, "", smiles_column, m->fingerprint, m->model->ReadsGraphs(),
+                         m->descriptor_set);
+  if (!table) return tl::unexpected(table.error());
+  if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
+  auto p = learners::PredictOn(*m->model, table->x, table->graphs);
+  if (!p) return tl::unexpected(p.error());
+  const auto sigmas = p->Sigmas();
+  auto written = WriteTableCsv(
+      *table, smiles_column, {"mean", "sigma", "sigma_epistemic", "sigma_aleatoric"},
+      [&](size_t i, std::vector<double>& values) {
+        const double calibrated = m->calibrator ? m->calibrator->Apply(sigmas[i]) : sigmas[i];
+        const double scale = calibrated / sigmas[i];
+        values = {p->mean[i], calibrated, p->sigma_epistemic[i] * scale,
+                  p->sigma_aleatoric[i] * scale};
+      },
+      output);
+  if (!written) return tl::unexpected(written.error());
+  return ModelPrediction{static_cast<int64_t>(table->records.size()), table->skipped};
+}
+
+Result<ModelPrediction> WriteDescriptorFile(const std::string& data_path, chem::DescriptorSet set,
+                                            const std::string& output,
+                                            const std::string& smiles_column) {
+  auto table =
+      ReadTable(data_path, "", smiles_column, chem::MorganOptions{}, /*graphs=*/false, set);
+  if (!table) return tl::unexpected(table.error());
+  auto written = WriteTableCsv(
+      *table, smiles_column, chem::DescriptorNames(set),
+      [&](size_t i, std::vector<double>& values) { values = table->descriptors[i]; }, output);
+  if (!written) return tl::unexpected(written.error());
   return ModelPrediction{static_cast<int64_t>(table->records.size()), table->skipped};
 }
 

@@ -1,17 +1,137 @@
 #include "core/chem/descriptors.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
 
 #include <GraphMol/Descriptors/Crippen.h>
 #include <GraphMol/Descriptors/Lipinski.h>
+#include <GraphMol/Descriptors/MQN.h>
 #include <GraphMol/Descriptors/MolDescriptors.h>
 #include <GraphMol/Descriptors/MolSurf.h>
+#include <GraphMol/Descriptors/Property.h>
+#include <GraphMol/SmilesParse/SmilesParse.h>
+#include <GraphMol/Substruct/SubstructMatch.h>
 
 #include "core/chem/internal.h"
+#include "core/chem/reader.h"
 
 namespace labloop::chem {
 
-const std::vector<std::string>& DescriptorNames() {
+namespace {
+
+constexpr const char* kDebianFragments = "/usr/share/RDKit/Data/FragmentDescriptors.csv";
+
+// The kRdkit2d set: its names, RDKit's property calculators and the fragment patterns, built once.
+struct Rdkit2d {
+  RDKit::Descriptors::Properties properties;
+  std::vector<std::unique_ptr<RDKit::ROMol>> fragments;
+  std::vector<std::string> names;
+  size_t slogp = 0, smr = 0, peoe = 0, mqn = 0;  // lengths of the binned descriptors
+
+  std::vector<double> Compute(const RDKit::ROMol& mol) const {
+    std::vector<double> out = properties.computeProperties(mol);
+    for (double v : RDKit::Descriptors::calcSlogP_VSA(mol)) out.push_back(v);
+    for (double v : RDKit::Descriptors::calcSMR_VSA(mol)) out.push_back(v);
+    for (double v : RDKit::Descriptors::calcPEOE_VSA(mol)) out.push_back(v);
+    for (unsigned v : RDKit::Descriptors::calcMQNs(mol)) out.push_back(v);
+    RDKit::SubstructMatchParameters params;  // as RDKit's fr_*: unique matches, at most 1,000
+    for (const auto& pattern : fragments) {
+      out.push_back(static_cast<double>(RDKit::SubstructMatch(mol, *pattern, params).size()));
+    }
+    return out;
+  }
+};
+
+// Reads "name<TAB>"description"<TAB>SMARTS<TAB>..." lines; '#' starts a comment line.
+Result<std::unique_ptr<Rdkit2d>> LoadRdkit2d() {
+  const char* env = std::getenv("LABLOOP_FRAGMENT_DESCRIPTORS");
+  const std::string file = env != nullptr && *env ? env : kDebianFragments;
+  auto text = ReadWholeFile(file);
+  if (!text) {
+    return MakeError(ErrorCode::kNotFound,
+                     "the rdkit2d descriptors' fragment table: " + text.error().message +
+                         " (Debian package rdkit-data, or set LABLOOP_FRAGMENT_DESCRIPTORS)");
+  }
+  auto set = std::make_unique<Rdkit2d>();
+  for (const auto& name : set->properties.getPropertyNames()) set->names.push_back(name);
+  // The bin counts, from a molecule: they are fixed by RDKit's bin edges.
+  std::unique_ptr<RDKit::ROMol> methane(RDKit::SmilesToMol("C"));
+  set->slogp = RDKit::Descriptors::calcSlogP_VSA(*methane).size();
+  set->smr = RDKit::Descriptors::calcSMR_VSA(*methane).size();
+  set->peoe = RDKit::Descriptors::calcPEOE_VSA(*methane).size();
+  set->mqn = RDKit::Descriptors::calcMQNs(*methane).size();
+  for (size_t i = 1; i <= set->slogp; ++i) set->names.push_back("SlogP_VSA" + std::to_string(i));
+  for (size_t i = 1; i <= set->smr; ++i) set->names.push_back("SMR_VSA" + std::to_string(i));
+  for (size_t i = 1; i <= set->peoe; ++i) set->names.push_back("PEOE_VSA" + std::to_string(i));
+  for (size_t i = 1; i <= set->mqn; ++i) set->names.push_back("MQN" + std::to_string(i));
+  std::istringstream lines(*text);
+  std::string line;
+  int number = 0;
+  while (std::getline(lines, line)) {
+    ++number;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, '\t');) fields.push_back(cell);
+    if (fields.size() < 3) continue;
+    // rdkit-data lists fr_sulfone twice; RDKit's Python keeps one, and so does labloop.
+    if (std::find(set->names.begin(), set->names.end(), fields[0]) != set->names.end()) continue;
+    std::unique_ptr<RDKit::ROMol> pattern;
+    try {
+      pattern.reset(RDKit::SmartsToMol(fields[2]));
+    } catch (const std::exception&) {
+    }
+    if (!pattern || pattern->getNumAtoms() == 0) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          file + ":" + std::to_string(number) + ": SMARTS '" + fields[2] + "' does not parse");
+    }
+    set->names.push_back(fields[0]);
+    set->fragments.push_back(std::move(pattern));
+  }
+  if (set->fragments.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, file + " holds no fragment patterns");
+  }
+  return set;
+}
+
+// The process-wide set, loaded on first use.
+const Result<std::unique_ptr<Rdkit2d>>& SharedRdkit2d() {
+  static const Result<std::unique_ptr<Rdkit2d>> set = [] {
+    detail::SilenceRdkitLogs();
+    return LoadRdkit2d();
+  }();
+  return set;
+}
+
+const Rdkit2d& RequireRdkit2d() {
+  const auto& set = SharedRdkit2d();
+  if (!set) throw std::runtime_error(set.error().message);
+  return **set;
+}
+
+}  // namespace
+
+Result<DescriptorSet> ParseDescriptorSet(const std::string& name) {
+  if (name == "basic") return DescriptorSet::kBasic;
+  if (name == "rdkit2d") {
+    const auto& set = SharedRdkit2d();
+    if (!set) return tl::unexpected(set.error());
+    return DescriptorSet::kRdkit2d;
+  }
+  return MakeError(ErrorCode::kInvalidArgument,
+                   "unknown descriptor set '" + name + "' (known: basic, rdkit2d)");
+}
+
+std::string DescriptorSetName(DescriptorSet set) {
+  return set == DescriptorSet::kBasic ? "basic" : "rdkit2d";
+}
+
+const std::vector<std::string>& DescriptorNames(DescriptorSet set) {
+  if (set == DescriptorSet::kRdkit2d) return RequireRdkit2d().names;
   static const std::vector<std::string> names = {"mol_wt",
                                                  "exact_mol_wt",
                                                  "clogp",
@@ -31,8 +151,9 @@ const std::vector<std::string>& DescriptorNames() {
   return names;
 }
 
-std::vector<double> ComputeDescriptors(const Molecule& molecule) {
+std::vector<double> ComputeDescriptors(const Molecule& molecule, DescriptorSet set) {
   const RDKit::ROMol& mol = *molecule.impl().mol;
+  if (set == DescriptorSet::kRdkit2d) return RequireRdkit2d().Compute(mol);
   double logp = 0.0, mr = 0.0;
   RDKit::Descriptors::calcCrippenDescriptors(mol, logp, mr);
   return {
@@ -59,7 +180,7 @@ DescriptorScaling DescriptorScaling::Fit(const std::vector<std::vector<double>>&
                                          double weight) {
   DescriptorScaling s;
   s.weight = weight;
-  const size_t k = DescriptorNames().size();
+  const size_t k = rows.empty() ? 0 : rows.front().size();
   s.min.assign(k, 0.0);
   s.max.assign(k, 0.0);
   for (size_t j = 0; j < k; ++j) {

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "tests/app/fixtures.h"
 #include "tests/support/temp_dir.h"
@@ -21,7 +24,7 @@ bool Contains(const std::string& text, const std::string& part) {
 TEST_CASE("Every command has --help", "[integration]") {
   for (const char* command :
        {"init", "run", "status", "approve", "reject", "export", "demo", "bench", "model",
-        "generate", "filter", "lm", "cancel", "estop", "resume", "serve", "token"}) {
+        "generate", "filter", "lm", "cancel", "estop", "resume", "serve", "token", "descriptors"}) {
     INFO(command);
     auto r = RunLabloop({command, "--help"});
     CHECK(r.exit_code == 0);
@@ -37,6 +40,50 @@ TEST_CASE("Every command has --help", "[integration]") {
   CHECK(Contains(top.output, "init"));
   auto none = RunLabloop({});
   CHECK(none.exit_code != 0);
+}
+
+TEST_CASE("descriptors writes RDKit 2D descriptors beside the input's columns", "[integration]") {
+  TempDir dir;
+  const std::string input = dir.Write(
+      "in.csv", "smiles,name\nCCO,ethanol\nc1ccccc1O,phenol\nC1CC,broken ring\nCC(=O)O,acetic\n");
+  auto r = RunLabloop({"descriptors", "--data", input, "-o", dir.File("out.csv")});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(Contains(r.output, "in.csv:4"));  // the bad row, named by its line
+  CHECK(Contains(r.output, "wrote 206 descriptors of 3 molecules"));
+
+  std::ifstream in(dir.File("out.csv"));
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> fields;
+    std::stringstream ss(line);
+    for (std::string f; std::getline(ss, f, ',');) fields.push_back(f);
+    rows.push_back(fields);
+  }
+  REQUIRE(rows.size() == 4);
+  REQUIRE(rows[0].size() == 2 + 206);
+  CHECK(rows[0][0] == "smiles");
+  CHECK(rows[0][1] == "id");  // the id column, as `model predict` writes it
+  auto column = [&](const std::string& name) {
+    auto at = std::find(rows[0].begin(), rows[0].end(), name);
+    REQUIRE(at != rows[0].end());
+    return static_cast<size_t>(at - rows[0].begin());
+  };
+  CHECK(rows[1][1] == "ethanol");
+  CHECK(std::stod(rows[1][column("amw")]) == Approx(46.069).margin(0.01));
+  CHECK(std::stod(rows[2][column("NumAromaticRings")]) == 1);
+  CHECK(std::stod(rows[2][column("fr_phenol")]) == 1);
+  CHECK(std::stod(rows[3][column("fr_COO")]) == 1);
+  CHECK(std::stod(rows[1][column("fr_phenol")]) == 0);
+
+  auto basic = RunLabloop(
+      {"descriptors", "--data", input, "--descriptor-set", "basic", "-o", dir.File("basic.csv")});
+  CHECK(basic.exit_code == 0);
+  CHECK(Contains(basic.output, "wrote 16 descriptors of 3 molecules"));
+  auto unknown = RunLabloop(
+      {"descriptors", "--data", input, "--descriptor-set", "rdkit3d", "-o", dir.File("x.csv")});
+  CHECK(unknown.exit_code != 0);
+  CHECK(Contains(unknown.output, "rdkit3d"));
 }
 
 TEST_CASE("init - run - status --json and export through the real CLI", "[integration]") {
@@ -269,6 +316,43 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
   CHECK(evaluated_d.exit_code == 0);
   auto jd = nlohmann::json::parse(std::ifstream(dir.File("eval_d.json")));
   CHECK(jd["raw"]["rmse"].get<double>() < j["raw"]["rmse"].get<double>() - 0.1);
+
+  // The 16 basic descriptors instead of RDKit's 2D set (the default). Files written before the
+  // set was stored (no "set" in the header) held basic descriptors and still load as such.
+  auto with_basic = RunLabloop({"model", "train", "--data", dir.File("train.csv"), "--target",
+                                "logp", "--descriptors", "12", "--descriptor-set", "basic", "-o",
+                                dir.File("esol_b.model")});
+  CHECK(with_basic.exit_code == 0);
+  auto header_of = [&](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t first = bytes.find('\n'), second = bytes.find('\n', first + 1);
+    const size_t length = std::stoul(bytes.substr(first + 1, second - first - 1));
+    return std::make_pair(nlohmann::json::parse(bytes.substr(second + 1, length)),
+                          bytes.substr(second + 1 + length));
+  };
+  CHECK(header_of(dir.File("esol_d.model")).first["descriptors"]["set"] == "rdkit2d");
+  auto [basic_header, basic_weights] = header_of(dir.File("esol_b.model"));
+  CHECK(basic_header["descriptors"]["set"] == "basic");
+  CHECK(basic_header["descriptors"]["names"].size() == 16);
+  basic_header["descriptors"].erase("set");
+  {
+    const std::string text = basic_header.dump();
+    std::ofstream old(dir.File("esol_old.model"), std::ios::binary);
+    old << "LABLOOP-MODEL 1\n" << text.size() << "\n" << text << basic_weights;
+  }
+  auto evaluated_b = RunLabloop({"model", "evaluate", "--model", dir.File("esol_b.model"), "--data",
+                                 dir.File("test.csv"), "--json", dir.File("eval_b.json")});
+  auto evaluated_old =
+      RunLabloop({"model", "evaluate", "--model", dir.File("esol_old.model"), "--data",
+                  dir.File("test.csv"), "--json", dir.File("eval_old.json")});
+  INFO(evaluated_old.output);
+  REQUIRE(evaluated_b.exit_code == 0);
+  REQUIRE(evaluated_old.exit_code == 0);
+  auto jb = nlohmann::json::parse(std::ifstream(dir.File("eval_b.json")));
+  auto jold = nlohmann::json::parse(std::ifstream(dir.File("eval_old.json")));
+  CHECK(jb["raw"]["rmse"].get<double>() < j["raw"]["rmse"].get<double>() - 0.1);
+  CHECK(jold["raw"]["rmse"].get<double>() == jb["raw"]["rmse"].get<double>());
 
   // The GP and the D-MPNN as one model, with descriptors: the GP reads them beside the
   // fingerprint, the D-MPNN beside its graph readout; both are stored in the model file.

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "core/chem/descriptors.h"
 #include "core/chem/molecule.h"
 #include "core/chem/reader.h"
@@ -84,6 +86,39 @@ TEST_CASE("Descriptors are computed in the order of their names") {
   CHECK(value("aromatic_rings") == 1);
   CHECK(value("heavy_atoms") == 13);
   CHECK(value("tpsa") == Approx(63.6).epsilon(1e-2));
+}
+
+TEST_CASE("The rdkit2d descriptor set agrees with RDKit's Python descriptors") {
+  auto set = chem::ParseDescriptorSet("rdkit2d");
+  REQUIRE(set);
+  auto m = Molecule::FromSmiles("CC(=O)Oc1ccccc1C(=O)O");  // aspirin
+  REQUIRE(m);
+  auto values = chem::ComputeDescriptors(*m, *set);
+  const auto& names = chem::DescriptorNames(*set);
+  REQUIRE(values.size() == names.size());
+  CHECK(names.size() == 43 + 12 + 10 + 14 + 42 + 85);
+  CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+  auto value = [&](const std::string& name) {
+    auto at = std::find(names.begin(), names.end(), name);
+    REQUIRE(at != names.end());
+    return values[at - names.begin()];
+  };
+  // Reference values from RDKit's Python (rdkit.Chem.Descriptors, rdMolDescriptors).
+  CHECK(value("CrippenClogP") == Approx(1.3101));
+  CHECK(value("chi1v") == Approx(3.6174536));
+  CHECK(value("PEOE_VSA1") == Approx(9.8433903));
+  CHECK(value("SlogP_VSA2") == Approx(17.0451380));
+  CHECK(value("SMR_VSA7") == Approx(29.8289195));
+  CHECK(value("MQN1") == 9);    // carbons
+  CHECK(value("MQN12") == 13);  // heavy atoms
+  CHECK(value("fr_ester") == 1);
+  CHECK(value("fr_COO") == 1);
+  CHECK(value("fr_benzene") == 1);
+  CHECK(value("fr_C=O") == 2);
+
+  auto unknown = chem::ParseDescriptorSet("rdkit3d");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error().message == "unknown descriptor set 'rdkit3d' (known: basic, rdkit2d)");
 }
 
 TEST_CASE("Mol blocks round-trip") {
