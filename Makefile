@@ -34,11 +34,12 @@ bench: build
 	$(BUILD)/bin/labloop bench al --json $(BUILD)/bench/al.json
 	$(BUILD)/bin/labloop bench simulators --json $(BUILD)/bench/simulators.json
 	$(BUILD)/bin/labloop bench predictors --json $(BUILD)/bench/predictors.json
-	$(BUILD)/bin/labloop bench predictors --descriptors 12 --json $(BUILD)/bench/predictors_desc.json
+	$(BUILD)/bin/labloop bench predictors --descriptors 12 --descriptor-set basic \
+	  --json $(BUILD)/bench/predictors_desc.json
 	$(BUILD)/bin/labloop bench predictors --model dmpnn --hidden 256 --descriptors 1 \
 	  --throughput-rows 20000 --json $(BUILD)/bench/predictors_dmpnn.json
-	$(BUILD)/bin/labloop bench predictors --model gp_dmpnn --hidden 256 --descriptors 12 \
-	  --throughput-rows 20000 --json $(BUILD)/bench/predictors_gp_dmpnn.json
+	$(BUILD)/bin/labloop bench predictors --model gp_dmpnn --hidden 256 --descriptors 20 \
+	  --throughput-rows 20000 --json $(BUILD)/bench/predictors_gp_dmpnn_rd2d.json
 	$(BUILD)/bin/labloop bench generators --samples 10000 --target "" --json $(BUILD)/bench/generators.json
 
 format:

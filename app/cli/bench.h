@@ -78,8 +78,9 @@ struct PredictorsBench {
   // The fingerprint models; the graph models (dmpnn, gp_dmpnn, minutes a split) when named.
   std::vector<std::string> models{"tanimoto_gp", "deep_ensemble", "mc_dropout"};
   int seeds = 5;
-  int64_t throughput_rows = 200000;        // 0 skips
-  std::string descriptor_set = "rdkit2d";  // basic or rdkit2d (core/chem/descriptors.h)
+  int64_t throughput_rows = 200000;            // 0 skips
+  std::string descriptor_set = "rdkit2d";      // beside fingerprints: basic or rdkit2d
+  std::string graph_descriptor_set = "basic";  // beside the D-MPNN's graph readout
   double descriptors = 0;  // > 0: RDKit 2D descriptors beside the fingerprint, scaled to [0, this]
   // Network overrides (0: the model's default) and early stopping's hold-out share.
   int epochs = 0, hidden = 0, members = 0;

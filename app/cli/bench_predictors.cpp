@@ -168,20 +168,30 @@ json Report(const std::string& title,
 Status RunPredictorsBench(const PredictorsBench& options) {
   auto set = chem::ParseDescriptorSet(options.descriptor_set);
   if (!set) return tl::unexpected(set.error());
-  auto all = ReadSet(options.data, options.target, *set);
+  auto graph_set = chem::ParseDescriptorSet(options.graph_descriptor_set);
+  if (!graph_set) return tl::unexpected(graph_set.error());
+  const chem::DescriptorSets sets{*set, *graph_set};
+  auto all = ReadSet(options.data, options.target, sets);
   if (!all) return tl::unexpected(all.error());
   const int64_t n = all->x.Rows();
-  const std::string features =
-      options.descriptors > 0 ? ", fingerprints + RDKit descriptors (" + options.descriptor_set +
-                                    ", " + std::to_string(chem::DescriptorNames(*set).size()) + ")"
-                              : "";
+  auto named = [](const std::string& name, chem::DescriptorSet s) {
+    return name + ", " + std::to_string(chem::DescriptorNames(s).size());
+  };
+  const std::string features = options.descriptors > 0
+                                   ? ", RDKit descriptors beside fingerprints (" +
+                                         named(options.descriptor_set, *set) + ") and graphs (" +
+                                         named(options.graph_descriptor_set, *graph_set) + ")"
+                                   : "";
   std::printf("\nbench predictors: %s (%lld molecules, target '%s')%s\n", options.data.c_str(),
               static_cast<long long>(n), options.target.c_str(), features.c_str());
   json result = {{"benchmark", "predictors"},
                  {"data", options.data},
                  {"molecules", n},
                  {"descriptor_weight", options.descriptors}};
-  if (options.descriptors > 0) result["descriptor_set"] = options.descriptor_set;
+  if (options.descriptors > 0) {
+    result["descriptor_set"] = options.descriptor_set;
+    result["graph_descriptor_set"] = options.graph_descriptor_set;
+  }
 
   std::ofstream predictions;
   if (!options.predictions_path.empty()) {
@@ -217,9 +227,9 @@ Status RunPredictorsBench(const PredictorsBench& options) {
       "random 80/10/10 split, " + std::to_string(options.seeds) + " seeds (test set)", random_runs);
 
   if (!options.scaffold_dir.empty()) {
-    auto train = ReadSet(options.scaffold_dir + "/train.csv", "labels", *set);
-    auto valid = ReadSet(options.scaffold_dir + "/valid.csv", "labels", *set);
-    auto test = ReadSet(options.scaffold_dir + "/test.csv", "labels", *set);
+    auto train = ReadSet(options.scaffold_dir + "/train.csv", "labels", sets);
+    auto valid = ReadSet(options.scaffold_dir + "/valid.csv", "labels", sets);
+    auto test = ReadSet(options.scaffold_dir + "/test.csv", "labels", sets);
     if (!train || !valid || !test) {
       return MakeError(ErrorCode::kNotFound,
                        "cannot read the scaffold split in " + options.scaffold_dir);

@@ -244,6 +244,11 @@ int Main(int argc, char** argv) {
       ->add_option("--descriptor-set", train_options.descriptor_set,
                    "which descriptors: rdkit2d (206, the default) or basic (16)")
       ->check(CLI::IsMember({"basic", "rdkit2d"}));
+  model_train
+      ->add_option("--graph-descriptor-set", train_options.graph_descriptor_set,
+                   "dmpnn, gp_dmpnn: which descriptors the D-MPNN reads beside its graph "
+                   "readout: basic (the default) or rdkit2d")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
   model_train->add_option("--smiles-column", train_options.smiles_column, "CSV: SMILES column");
   model_train->add_option("--epochs", train_options.epochs, "networks: training epochs");
   model_train->add_option("--hidden", train_options.hidden, "networks: hidden width");
@@ -319,6 +324,11 @@ int Main(int argc, char** argv) {
   predictors
       ->add_option("--descriptor-set", predictors_options.descriptor_set,
                    "which descriptors: rdkit2d (206, the default) or basic (16)")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
+  predictors
+      ->add_option("--graph-descriptor-set", predictors_options.graph_descriptor_set,
+                   "which descriptors the D-MPNN reads beside its graph readout: basic (the "
+                   "default) or rdkit2d")
       ->check(CLI::IsMember({"basic", "rdkit2d"}));
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
   predictors->add_option("--predictions", predictors_options.predictions_path,

@@ -13,7 +13,7 @@ namespace labloop::cli {
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too.
 Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
-                          chem::DescriptorSet descriptors) {
+                          chem::DescriptorSets sets) {
   chem::ReadOptions read;
   read.fingerprint = chem::MorganOptions{2, 2048, true, false};
   auto report = chem::ReadMoleculeFile(path, read);
@@ -42,8 +42,10 @@ Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
                        r.location + ": no molecular graph: " + graph.error().message);
     }
     s.graphs.push_back(std::move(*graph));
-    s.descriptors.push_back(
-        chem::ComputeDescriptors(*molecule, descriptors));  // a graph means a molecule
+    s.descriptors.push_back(chem::ComputeDescriptors(*molecule, sets.fingerprint));
+    s.graph_descriptors.push_back(sets.graph == sets.fingerprint
+                                      ? s.descriptors.back()
+                                      : chem::ComputeDescriptors(*molecule, sets.graph));
   }
   return s;
 }
@@ -61,7 +63,11 @@ learners::SparseMatrix WithDescriptors(const TargetSet& s, const chem::Descripto
 TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows) {
   TargetSet s;
   s.x = all.x.Select(rows);
-  for (int64_t r : rows) s.y.push_back(all.y[r]), s.descriptors.push_back(all.descriptors[r]);
+  for (int64_t r : rows) {
+    s.y.push_back(all.y[r]);
+    s.descriptors.push_back(all.descriptors[r]);
+    s.graph_descriptors.push_back(all.graph_descriptors[r]);
+  }
   s.graphs = learners::SelectGraphs(all.graphs, rows);
   return s;
 }
@@ -70,11 +76,12 @@ TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows) {
 void AddDescriptors(double weight, TargetSet& train, std::vector<TargetSet*> others) {
   if (!(weight > 0)) return;
   auto scaling = chem::DescriptorScaling::Fit(train.descriptors, weight);
+  auto graph_scaling = chem::DescriptorScaling::Fit(train.graph_descriptors, weight);
   others.push_back(&train);
   for (TargetSet* s : others) {
     s->x = WithDescriptors(*s, scaling);
-    for (size_t i = 0; i < s->graphs.size(); ++i) {
-      s->graphs[i].features = scaling.Apply(s->descriptors[i]);  // the D-MPNN's readout reads them
+    for (size_t i = 0; i < s->graphs.size(); ++i) {  // the D-MPNN's readout reads them
+      s->graphs[i].features = graph_scaling.Apply(s->graph_descriptors[i]);
     }
   }
 }

@@ -17,20 +17,21 @@ namespace labloop::cli {
 struct TargetSet {
   learners::SparseMatrix x{2048};
   std::vector<double> y;
-  std::vector<std::vector<double>> descriptors;  // per row, of the set ReadSet was asked for
-  std::vector<chem::MolGraph> graphs;            // per row, for graph models
+  std::vector<std::vector<double>> descriptors;        // per row: the fingerprint side's set
+  std::vector<std::vector<double>> graph_descriptors;  // per row: the graph side's set
+  std::vector<chem::MolGraph> graphs;                  // per row, for graph models
 };
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too. Rows
-// whose target is not a number are skipped. Every row gets the descriptors of `descriptors`.
+// whose target is not a number are skipped. Every row gets the descriptors of both `sets`.
 Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
-                          chem::DescriptorSet descriptors = chem::DescriptorSet::kBasic);
+                          chem::DescriptorSets sets = {});
 
 // These rows of `all`, in this order.
 TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows);
 
-// With weight > 0: every set's fingerprint rows get the descriptors as more columns, scaled by the
-// training set's range times `weight`, and every graph gets them as molecule features.
+// With weight > 0: every set's fingerprint rows get their descriptors as more columns, scaled by
+// the training set's range times `weight`, and every graph gets its own as molecule features.
 void AddDescriptors(double weight, TargetSet& train, std::vector<TargetSet*> others);
 
 }  // namespace labloop::cli

@@ -358,17 +358,17 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   c.fingerprint.size = static_cast<uint32_t>(v);
   LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
   LABLOOP_ASSIGN(c.descriptor_weight, config.GetDouble("features.descriptors", 0.0, 0.0, 1000.0));
-  {
-    std::string set;
-    LABLOOP_ASSIGN(set, config.GetEnum("features.descriptor_set", {"basic", "rdkit2d"},
-                                       chem::DescriptorSetName(c.descriptor_set)));
-    auto parsed = chem::ParseDescriptorSet(set);
+  for (auto [key, set] :
+       {std::make_pair("features.descriptor_set", &c.descriptor_set),
+        std::make_pair("features.graph_descriptor_set", &c.graph_descriptor_set)}) {
+    std::string name;
+    LABLOOP_ASSIGN(name, config.GetEnum(key, {"basic", "rdkit2d"}, chem::DescriptorSetName(*set)));
+    auto parsed = chem::ParseDescriptorSet(name);
     if (!parsed) {
-      return MakeError(
-          ErrorCode::kInvalidArgument,
-          config.Source() + ": key 'features.descriptor_set': " + parsed.error().message);
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key '" + key + "': " + parsed.error().message);
     }
-    c.descriptor_set = *parsed;
+    *set = *parsed;
   }
 
   LABLOOP_ASSIGN(c.model.kind,
@@ -627,7 +627,9 @@ std::string CampaignConfig::ToToml() const {
   out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
       << "\ncounts = " << (fingerprint.counts ? "true" : "false")
       << "\ndescriptors = " << TomlFloat(descriptor_weight)
-      << "\ndescriptor_set = " << TomlString(chem::DescriptorSetName(descriptor_set)) << "\n\n";
+      << "\ndescriptor_set = " << TomlString(chem::DescriptorSetName(descriptor_set))
+      << "\ngraph_descriptor_set = " << TomlString(chem::DescriptorSetName(graph_descriptor_set))
+      << "\n\n";
   out << "[model]\nkind = " << TomlString(model.kind) << "\nmembers = " << model.members
       << "\nhidden = " << model.hidden << "\nepochs = " << model.epochs
       << "\nmin_steps = " << model.min_steps << "\nbatch_size = " << model.batch_size

@@ -160,29 +160,51 @@ class CampaignRun {
     // RDKit 2D descriptors beside the fingerprint, each scaled to [0, weight] over the pool.
     if (config_.descriptor_weight > 0) {
       auto t0 = std::chrono::steady_clock::now();
-      std::vector<std::vector<double>> descriptors(smiles_.size());
+      const bool graph_side = !graphs_.empty();
+      const bool same_sets = config_.graph_descriptor_set == config_.descriptor_set;
+      std::vector<std::vector<double>> descriptors(smiles_.size()), graph_descriptors;
+      if (graph_side) graph_descriptors.resize(smiles_.size());
       for (size_t i = 0; i < smiles_.size(); ++i) {
         auto molecule = chem::Molecule::FromSmiles(smiles_[i]);
         if (!molecule) return tl::unexpected(molecule.error());
         descriptors[i] = chem::ComputeDescriptors(*molecule, config_.descriptor_set);
+        if (graph_side) {
+          graph_descriptors[i] =
+              same_sets ? descriptors[i]
+                        : chem::ComputeDescriptors(*molecule, config_.graph_descriptor_set);
+        }
       }
       // Scaled over the library alone: generated candidates join later, and a restart must not
       // change what every row looks like.
-      std::vector<std::vector<double>> library;
-      for (size_t i = 0; i < descriptors.size(); ++i) {
-        if (generated_in_[i] < 0) library.push_back(descriptors[i]);
-      }
-      descriptor_scaling_ = chem::DescriptorScaling::Fit(library.empty() ? descriptors : library,
-                                                         config_.descriptor_weight);
-      const auto& scaling = *descriptor_scaling_;
+      auto fit = [&](const std::vector<std::vector<double>>& rows) {
+        std::vector<std::vector<double>> library;
+        for (size_t i = 0; i < rows.size(); ++i) {
+          if (generated_in_[i] < 0) library.push_back(rows[i]);
+        }
+        return chem::DescriptorScaling::Fit(library.empty() ? rows : library,
+                                            config_.descriptor_weight);
+      };
+      descriptor_scaling_ = fit(descriptors);
       std::vector<std::vector<float>> scaled(descriptors.size());
-      for (size_t i = 0; i < descriptors.size(); ++i) scaled[i] = scaling.Apply(descriptors[i]);
-      for (size_t i = 0; i < graphs_.size(); ++i) graphs_[i].features = scaled[i];
+      for (size_t i = 0; i < descriptors.size(); ++i) {
+        scaled[i] = descriptor_scaling_->Apply(descriptors[i]);
+      }
+      if (graph_side) {
+        graph_descriptor_scaling_ = fit(graph_descriptors);
+        for (size_t i = 0; i < graphs_.size(); ++i) {
+          graphs_[i].features = graph_descriptor_scaling_->Apply(graph_descriptors[i]);
+        }
+      }
       fingerprints_ = features_;  // similarity (diverse batches) stays on fingerprints
       features_ = features_.AppendColumns(scaled);
       LogInfo("{} RDKit descriptors ({}) of {} candidates added to the features in {:.1f} s",
               chem::DescriptorNames(config_.descriptor_set).size(),
               chem::DescriptorSetName(config_.descriptor_set), smiles_.size(), Seconds(t0));
+      if (graph_side) {
+        LogInfo("the graphs read {} descriptors ({})",
+                chem::DescriptorNames(config_.graph_descriptor_set).size(),
+                chem::DescriptorSetName(config_.graph_descriptor_set));
+      }
     }
     return {};
   }
@@ -935,31 +957,33 @@ class CampaignRun {
       if (molecule && graphs) graph = chem::BuildMolGraph(*molecule);
       const bool ok = molecule && (!graphs || graph);
       f.ok.push_back(ok);
+      auto zeros = [](const chem::DescriptorScaling& scaling) {
+        return scaling.Apply(std::vector<double>(scaling.min.size(), 0.0));
+      };
       if (!ok) {  // a placeholder row, never used, shaped like the others
         f.fingerprints.AddRow(std::vector<uint32_t>{}, {});
-        std::vector<float> scaled;
-        if (descriptor_scaling_) {
-          scaled =
-              descriptor_scaling_->Apply(std::vector<double>(descriptor_scaling_->min.size(), 0.0));
-          descriptors.push_back(scaled);
-        }
+        if (descriptor_scaling_) descriptors.push_back(zeros(*descriptor_scaling_));
         if (graphs) {
           chem::MolGraph placeholder;
-          placeholder.features = scaled;
+          if (graph_descriptor_scaling_) placeholder.features = zeros(*graph_descriptor_scaling_);
           f.graphs.push_back(std::move(placeholder));
         }
         continue;
       }
       auto fp = chem::MorganFingerprint(*molecule, config_.fingerprint);
       f.fingerprints.AddRow(fp.indices, fp.values);
-      std::vector<float> scaled;
+      std::vector<double> values;
       if (descriptor_scaling_) {
-        scaled =
-            descriptor_scaling_->Apply(chem::ComputeDescriptors(*molecule, config_.descriptor_set));
-        descriptors.push_back(scaled);
+        values = chem::ComputeDescriptors(*molecule, config_.descriptor_set);
+        descriptors.push_back(descriptor_scaling_->Apply(values));
       }
       if (graphs) {
-        graph->features = scaled;
+        if (graph_descriptor_scaling_) {
+          graph->features = graph_descriptor_scaling_->Apply(
+              config_.graph_descriptor_set == config_.descriptor_set
+                  ? values
+                  : chem::ComputeDescriptors(*molecule, config_.graph_descriptor_set));
+        }
         f.graphs.push_back(std::move(*graph));
       }
     }
@@ -1360,7 +1384,8 @@ class CampaignRun {
   std::unique_ptr<simulators::Simulator> simulator_;
   learners::SparseMatrix features_;      // what models read: fingerprints (+ descriptors)
   learners::SparseMatrix fingerprints_;  // the fingerprints alone, when descriptors are added
-  std::optional<chem::DescriptorScaling> descriptor_scaling_;  // when descriptors are added
+  std::optional<chem::DescriptorScaling> descriptor_scaling_;        // when descriptors are added
+  std::optional<chem::DescriptorScaling> graph_descriptor_scaling_;  // ... and graphs are read
   std::vector<chem::MolGraph> graphs_;           // per candidate row, for graph models only
   std::vector<int64_t> ids_;                     // row -> candidate id
   std::vector<int> generated_in_;                // row -> round a generator added it, or -1

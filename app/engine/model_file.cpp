@@ -32,21 +32,26 @@ struct Table {
   learners::SparseMatrix x;
   std::vector<double> y;  // when a target is asked for: one per record
   std::vector<std::string> skipped;
-  std::vector<std::vector<double>> descriptors;  // per record
-  std::vector<chem::MolGraph> graphs;            // per record, for graph models only
+  std::vector<std::vector<double>> descriptors;        // per record: the fingerprint side's
+  std::vector<std::vector<double>> graph_descriptors;  // per record, for graph models only
+  std::vector<chem::MolGraph> graphs;                  // per record, for graph models only
 };
 
-// The table's fingerprint rows with the scaled descriptors appended as columns after them.
-void AppendDescriptors(Table& t, const chem::DescriptorScaling& scaling) {
+// The table's fingerprint rows with their scaled descriptors appended as columns after them, and
+// the graphs' own as their molecule features.
+void AppendDescriptors(Table& t, const chem::DescriptorScaling& scaling,
+                       const chem::DescriptorScaling& graph_scaling) {
   std::vector<std::vector<float>> scaled;
   for (const auto& d : t.descriptors) scaled.push_back(scaling.Apply(d));
-  for (size_t i = 0; i < t.graphs.size(); ++i) t.graphs[i].features = scaled[i];
+  for (size_t i = 0; i < t.graphs.size(); ++i) {
+    t.graphs[i].features = graph_scaling.Apply(t.graph_descriptors[i]);
+  }
   t.x = t.x.AppendColumns(scaled);
 }
 
 Result<Table> ReadTable(const std::string& path, const std::string& target,
                         const std::string& smiles_column, const chem::MorganOptions& fingerprint,
-                        bool graphs, std::optional<chem::DescriptorSet> descriptors) {
+                        bool graphs, std::optional<chem::DescriptorSets> descriptors) {
   chem::ReadOptions read;
   read.fingerprint = fingerprint;
   read.smiles_column = smiles_column;
@@ -87,9 +92,16 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
     }
     t.x.AddRow(r.fingerprint.indices, r.fingerprint.values);
     if (descriptors) {
-      t.descriptors.push_back(
-          molecule ? chem::ComputeDescriptors(*molecule, *descriptors)
-                   : std::vector<double>(chem::DescriptorNames(*descriptors).size(), 0.0));
+      auto compute = [&](chem::DescriptorSet set) {
+        return molecule ? chem::ComputeDescriptors(*molecule, set)
+                        : std::vector<double>(chem::DescriptorNames(set).size(), 0.0);
+      };
+      t.descriptors.push_back(compute(descriptors->fingerprint));
+      if (graphs) {
+        t.graph_descriptors.push_back(descriptors->graph == descriptors->fingerprint
+                                          ? t.descriptors.back()
+                                          : compute(descriptors->graph));
+      }
     }
     t.records.push_back(std::move(r));
   }
@@ -105,14 +117,42 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
 
 struct LoadedModel {
   json header;
-  std::optional<chem::DescriptorSet> descriptor_set;  // with `descriptors`
-  std::optional<chem::DescriptorScaling> descriptors;
+  std::optional<chem::DescriptorSets> descriptor_sets;  // with `descriptors`
+  std::optional<chem::DescriptorScaling> descriptors, graph_descriptors;
   std::unique_ptr<learners::PropertyModel> model;
   std::unique_ptr<learners::Calibrator> calibrator;  // null: none
   chem::MorganOptions fingerprint;
 };
 
 Result<LoadedModel> LoadModelFileUnguarded(const std::string& path);
+
+// A model file's record of one side's descriptors: which set, and how they were scaled.
+json DescriptorsJson(chem::DescriptorSet set, const chem::DescriptorScaling& scaling) {
+  return {{"set", chem::DescriptorSetName(set)},
+          {"names", chem::DescriptorNames(set)},
+          {"min", scaling.min},
+          {"max", scaling.max},
+          {"weight", scaling.weight}};
+}
+
+Result<std::pair<chem::DescriptorSet, chem::DescriptorScaling>> DescriptorsFromJson(
+    const json& d, const std::string& path) {
+  // Files from before the rdkit2d set have no "set": theirs was the basic one.
+  auto set = chem::ParseDescriptorSet(d.value("set", std::string("basic")));
+  if (!set) return tl::unexpected(set.error());
+  chem::DescriptorScaling scaling;
+  scaling.min = d["min"].get<std::vector<double>>();
+  scaling.max = d["max"].get<std::vector<double>>();
+  scaling.weight = d["weight"].get<double>();
+  if (d["names"].get<std::vector<std::string>>() != chem::DescriptorNames(*set) ||
+      scaling.min.size() != chem::DescriptorNames(*set).size() ||
+      scaling.max.size() != scaling.min.size()) {
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "model file '" + path + "' was made with other descriptors than this labloop computes");
+  }
+  return std::make_pair(*set, scaling);
+}
 
 // A damaged or foreign header is an error, not an exception.
 Result<LoadedModel> LoadModelFile(const std::string& path) {
@@ -148,24 +188,16 @@ Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
   m.fingerprint = chem::MorganOptions{f["radius"].get<int>(), f["bits"].get<uint32_t>(),
                                       f["counts"].get<bool>(), f["chirality"].get<bool>()};
   if (m.header.contains("descriptors")) {
-    const auto& d = m.header["descriptors"];
-    // Files from before the rdkit2d set have no "set": theirs was the basic one.
-    auto set = chem::ParseDescriptorSet(d.value("set", std::string("basic")));
-    if (!set) return tl::unexpected(set.error());
-    chem::DescriptorScaling scaling;
-    scaling.min = d["min"].get<std::vector<double>>();
-    scaling.max = d["max"].get<std::vector<double>>();
-    scaling.weight = d["weight"].get<double>();
-    if (d["names"].get<std::vector<std::string>>() != chem::DescriptorNames(*set) ||
-        scaling.min.size() != chem::DescriptorNames(*set).size() ||
-        scaling.max.size() != scaling.min.size()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "model file '" + path +
-                           "' was made with other descriptors than this "
-                           "labloop computes");
-    }
-    m.descriptor_set = *set;
-    m.descriptors = scaling;
+    auto fingerprint_side = DescriptorsFromJson(m.header["descriptors"], path);
+    if (!fingerprint_side) return tl::unexpected(fingerprint_side.error());
+    // Files from before graph models had their own descriptors gave them the same ones.
+    auto graph_side = m.header.contains("graph_descriptors")
+                          ? DescriptorsFromJson(m.header["graph_descriptors"], path)
+                          : fingerprint_side;
+    if (!graph_side) return tl::unexpected(graph_side.error());
+    m.descriptor_sets = chem::DescriptorSets{fingerprint_side->first, graph_side->first};
+    m.descriptors = fingerprint_side->second;
+    m.graph_descriptors = graph_side->second;
   }
   learners::ModelRegistry models("model");
   learners::RegisterBuiltinModels(models);
@@ -207,14 +239,17 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   if (!(options.validation > 0 && options.validation < 0.5)) {
     return MakeError(ErrorCode::kInvalidArgument, "--validation must be in (0, 0.5)");
   }
-  std::optional<chem::DescriptorSet> descriptor_set;
+  std::optional<chem::DescriptorSets> descriptor_sets;
   if (options.descriptors > 0) {
     auto set = chem::ParseDescriptorSet(options.descriptor_set);
     if (!set) return tl::unexpected(set.error());
-    descriptor_set = *set;
+    auto graph_set = chem::ParseDescriptorSet(options.graph_descriptor_set);
+    if (!graph_set) return tl::unexpected(graph_set.error());
+    descriptor_sets = chem::DescriptorSets{*set, *graph_set};
   }
+  const bool graphs = learners::KindReadsGraphs(options.kind);
   auto table = ReadTable(options.data, options.target, options.smiles_column, options.fingerprint,
-                         learners::KindReadsGraphs(options.kind), descriptor_set);
+                         graphs, descriptor_sets);
   if (!table) return tl::unexpected(table.error());
   const int64_t n = table->x.Rows();
   std::vector<int64_t> order(n);
@@ -231,12 +266,16 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
       train(order.begin() + held, order.end());
   std::sort(valid.begin(), valid.end());
   std::sort(train.begin(), train.end());
-  std::optional<chem::DescriptorScaling> scaling;
+  std::optional<chem::DescriptorScaling> scaling, graph_scaling;
   if (options.descriptors > 0) {
-    std::vector<std::vector<double>> train_descriptors;
-    for (int64_t r : train) train_descriptors.push_back(table->descriptors[r]);
-    scaling = chem::DescriptorScaling::Fit(train_descriptors, options.descriptors);
-    AppendDescriptors(*table, *scaling);
+    auto fit = [&](const std::vector<std::vector<double>>& rows) {
+      std::vector<std::vector<double>> train_rows;
+      for (int64_t r : train) train_rows.push_back(rows[r]);
+      return chem::DescriptorScaling::Fit(train_rows, options.descriptors);
+    };
+    scaling = fit(table->descriptors);
+    graph_scaling = graphs ? fit(table->graph_descriptors) : *scaling;
+    AppendDescriptors(*table, *scaling, *graph_scaling);
   }
   auto pick = [&](const std::vector<int64_t>& rows) {
     std::vector<double> y;
@@ -309,11 +348,10 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
                  {"validation_raw", MetricsJson(report.validation_raw)},
                  {"validation_calibrated", MetricsJson(report.validation_calibrated)}};
   if (scaling) {
-    header["descriptors"] = {{"set", options.descriptor_set},
-                             {"names", chem::DescriptorNames(*descriptor_set)},
-                             {"min", scaling->min},
-                             {"max", scaling->max},
-                             {"weight", scaling->weight}};
+    header["descriptors"] = DescriptorsJson(descriptor_sets->fingerprint, *scaling);
+    if (graphs) {
+      header["graph_descriptors"] = DescriptorsJson(descriptor_sets->graph, *graph_scaling);
+    }
   }
   std::string text = header.dump();
   std::ofstream out(options.output, std::ios::binary);
@@ -332,9 +370,9 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   if (!m) return tl::unexpected(m.error());
   const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
   auto table = ReadTable(data_path, column, smiles_column, m->fingerprint, m->model->ReadsGraphs(),
-                         m->descriptor_set);
+                         m->descriptor_sets);
   if (!table) return tl::unexpected(table.error());
-  if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
+  if (m->descriptors) AppendDescriptors(*table, *m->descriptors, *m->graph_descriptors);
   auto p = learners::PredictOn(*m->model, table->x, table->graphs);
   if (!p) return tl::unexpected(p.error());
   ModelEvaluation e;
@@ -404,9 +442,9 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   auto m = LoadModelFile(model_path);
   if (!m) return tl::unexpected(m.error());
   auto table = ReadTable(data_path, "", smiles_column, m->fingerprint, m->model->ReadsGraphs(),
-                         m->descriptor_set);
+                         m->descriptor_sets);
   if (!table) return tl::unexpected(table.error());
-  if (m->descriptors) AppendDescriptors(*table, *m->descriptors);
+  if (m->descriptors) AppendDescriptors(*table, *m->descriptors, *m->graph_descriptors);
   auto p = learners::PredictOn(*m->model, table->x, table->graphs);
   if (!p) return tl::unexpected(p.error());
   const auto sigmas = p->Sigmas();
@@ -426,8 +464,8 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
 Result<ModelPrediction> WriteDescriptorFile(const std::string& data_path, chem::DescriptorSet set,
                                             const std::string& output,
                                             const std::string& smiles_column) {
-  auto table =
-      ReadTable(data_path, "", smiles_column, chem::MorganOptions{}, /*graphs=*/false, set);
+  auto table = ReadTable(data_path, "", smiles_column, chem::MorganOptions{}, /*graphs=*/false,
+                         chem::DescriptorSets{set, set});
   if (!table) return tl::unexpected(table.error());
   auto written = WriteTableCsv(
       *table, smiles_column, chem::DescriptorNames(set),

@@ -32,7 +32,9 @@ struct ModelTrainOptions {
   // > 0: RDKit 2D descriptors beside the fingerprint, scaled into [0, descriptors] by the
   // training rows' range (measured on ESOL: GP test RMSE 0.74 -> 0.52 at 20 with rdkit2d).
   double descriptors = 0;
-  std::string descriptor_set = "rdkit2d";  // which ones: rdkit2d (about 200) or basic (16)
+  std::string descriptor_set = "rdkit2d";  // which ones: rdkit2d (206) or basic (16)
+  // Graph models (dmpnn, gp_dmpnn's D-MPNN): the descriptors beside the graph readout.
+  std::string graph_descriptor_set = "basic";
   // Network models (0: the model's default): epochs, width, ensemble members, dmpnn depth.
   int epochs = 0, hidden = 0, members = 0, depth = 0;
   std::string device = "cpu";  // training device: cpu, cuda, cuda:N (the file loads anywhere)

@@ -17,8 +17,8 @@ enum class DescriptorSet {
   // RDKit's 2D descriptors for models (about 200, as Chemprop's "rdkit_2d" features): RDKit's 43
   // registered properties (RDKit::Descriptors::Properties), the SlogP, SMR and PEOE VSA bins, the
   // 42 MQNs, and the 85 functional-group counts of rdkit-data's FragmentDescriptors.csv (RDKit's
-  // fr_* descriptors; set LABLOOP_FRAGMENT_DESCRIPTORS to read another copy). Measured on ESOL:
-  // the GP's test RMSE 0.548 -> see docs/benchmarks.md.
+  // fr_* descriptors; set LABLOOP_FRAGMENT_DESCRIPTORS to read another copy), 206 in all. On
+  // ESOL they lower the GP's test RMSE from 0.548 to 0.522 (docs/benchmarks.md).
   kRdkit2d,
 };
 
@@ -33,6 +33,15 @@ const std::vector<std::string>& DescriptorNames(DescriptorSet set = DescriptorSe
 // have succeeded once (it throws std::runtime_error otherwise).
 std::vector<double> ComputeDescriptors(const Molecule& molecule,
                                        DescriptorSet set = DescriptorSet::kBasic);
+
+// Which descriptors sit beside each kind of model input: the fingerprint rows (the GP, the
+// networks on fingerprints) and the graph readout (the D-MPNN). They may differ: on ESOL the GP
+// gains from RDKit's 206 while the D-MPNN, which learns its own features from the graph, overfits
+// them and does best with the basic 16 (docs/benchmarks.md).
+struct DescriptorSets {
+  DescriptorSet fingerprint = DescriptorSet::kBasic;
+  DescriptorSet graph = DescriptorSet::kBasic;
+};
 
 // Descriptor values (of any set) mapped into [0, weight] by the range seen on a reference set
 // (clamped beyond it), so that they can sit beside fingerprint counts in one non-negative sparse

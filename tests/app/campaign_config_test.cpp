@@ -34,17 +34,21 @@ TEST_CASE("A minimal config gets defaults and absolute paths") {
   CHECK(c->batch_size == 32);
   CHECK(c->max_evaluations == 256);
   CHECK(c->descriptor_set == chem::DescriptorSet::kBasic);  // what older campaigns had
+  CHECK(c->graph_descriptor_set == chem::DescriptorSet::kBasic);
 }
 
 TEST_CASE("The descriptor set is read and stored with the campaign") {
   auto c = Parse(std::string(kMinimal) +
-                 "[features]\ndescriptors = 20.0\ndescriptor_set = \"rdkit2d\"\n");
+                 "[features]\ndescriptors = 20.0\ndescriptor_set = \"rdkit2d\"\n"
+                 "graph_descriptor_set = \"rdkit2d\"\n");
   REQUIRE(c);
   CHECK(c->descriptor_set == chem::DescriptorSet::kRdkit2d);
+  CHECK(c->graph_descriptor_set == chem::DescriptorSet::kRdkit2d);
   CHECK(c->descriptor_weight == 20.0);
   auto again = Parse(c->ToToml());
   REQUIRE(again);
   CHECK(again->descriptor_set == chem::DescriptorSet::kRdkit2d);
+  CHECK(again->graph_descriptor_set == chem::DescriptorSet::kRdkit2d);
 }
 
 TEST_CASE("The resolved TOML parses back to the same campaign") {
@@ -109,6 +113,9 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
          "the probability of beating this value");
   expect(base + "[features]\ndescriptor_set = \"rdkit3d\"\n",
          "campaign.toml: key 'features.descriptor_set' has value 'rdkit3d', allowed: basic, "
+         "rdkit2d");
+  expect(base + "[features]\ngraph_descriptor_set = \"rdkit3d\"\n",
+         "campaign.toml: key 'features.graph_descriptor_set' has value 'rdkit3d', allowed: basic, "
          "rdkit2d");
   expect(base + "[acquisition]\nbatch = \"clusters\"\n",
          "campaign.toml: key 'acquisition.batch' has value 'clusters', allowed: top_k, diverse, "

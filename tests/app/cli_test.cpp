@@ -362,6 +362,13 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
   INFO(mixed.output);
   CHECK(mixed.exit_code == 0);
   CHECK(Contains(mixed.output, "trained gp_dmpnn on 810 rows"));
+  // Its GP reads RDKit's 2D set beside the fingerprint, its D-MPNN the basic 16 beside the graph.
+  const auto mixed_header = header_of(dir.File("esol_m.model")).first;
+  CHECK(mixed_header["descriptors"]["set"] == "rdkit2d");
+  CHECK(mixed_header["descriptors"]["names"].size() == 206);
+  CHECK(mixed_header["graph_descriptors"]["set"] == "basic");
+  CHECK(mixed_header["graph_descriptors"]["names"].size() == 16);
+  CHECK(mixed_header["graph_descriptors"]["min"].size() == 16);
   auto predicted_m = RunLabloop({"model", "predict", "--model", dir.File("esol_m.model"), "--data",
                                  dir.File("test.csv"), "-o", dir.File("pred_m.csv")});
   CHECK(predicted_m.exit_code == 0);

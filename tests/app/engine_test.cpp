@@ -409,8 +409,10 @@ TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integr
                              "\"\nmembers = 2\nhidden = 32\n"
                              "epochs = 30\ndepth = 3\nearly_stopping = 0.2\n"
                              "patience = 5\nthreads = 1\n[features]\ndescriptors = 1.0\n" +
-                             // The mixture reads RDKit's 2D set, the D-MPNN the basic one.
-                             (kind == "gp_dmpnn" ? "descriptor_set = \"rdkit2d\"\n" : ""));
+                             // The mixture's GP reads RDKit's 2D set and its D-MPNN the basic
+                             // one; the D-MPNN alone reads RDKit's 2D set beside its graphs.
+                             (kind == "gp_dmpnn" ? "descriptor_set = \"rdkit2d\"\n"
+                                                 : "graph_descriptor_set = \"rdkit2d\"\n"));
       std::string campaign = dir.File(kind + ".labloop");
       REQUIRE(InitCampaignFromText(campaign, config, kind + ".toml", dir.path()));
       auto summary = RunCampaign(campaign);
