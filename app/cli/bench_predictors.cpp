@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -170,7 +171,9 @@ Status RunPredictorsBench(const PredictorsBench& options) {
   if (!set) return tl::unexpected(set.error());
   auto graph_set = chem::ParseDescriptorSet(options.graph_descriptor_set);
   if (!graph_set) return tl::unexpected(graph_set.error());
-  const chem::DescriptorSets sets{*set, *graph_set};
+  // Descriptors only where they are used: RDKit's 206 take 1.7 ms a molecule.
+  std::optional<chem::DescriptorSets> sets;
+  if (options.descriptors > 0) sets = chem::DescriptorSets{*set, *graph_set};
   auto all = ReadSet(options.data, options.target, sets);
   if (!all) return tl::unexpected(all.error());
   const int64_t n = all->x.Rows();

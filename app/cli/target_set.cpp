@@ -13,12 +13,13 @@ namespace labloop::cli {
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too.
 Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
-                          chem::DescriptorSets sets) {
+                          std::optional<chem::DescriptorSets> sets) {
   chem::ReadOptions read;
   read.fingerprint = chem::MorganOptions{2, 2048, true, false};
   auto report = chem::ReadMoleculeFile(path, read);
   if (!report) return tl::unexpected(report.error());
   TargetSet s;
+  std::vector<std::string> smiles, locations;  // of the rows kept, for their descriptors
   for (const auto& r : report->records) {
     auto field = std::find_if(r.properties.begin(), r.properties.end(),
                               [&](const auto& p) { return p.first == target; });
@@ -42,10 +43,19 @@ Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
                        r.location + ": no molecular graph: " + graph.error().message);
     }
     s.graphs.push_back(std::move(*graph));
-    s.descriptors.push_back(chem::ComputeDescriptors(*molecule, sets.fingerprint));
-    s.graph_descriptors.push_back(sets.graph == sets.fingerprint
-                                      ? s.descriptors.back()
-                                      : chem::ComputeDescriptors(*molecule, sets.graph));
+    smiles.push_back(r.smiles);
+    locations.push_back(r.location);
+  }
+  if (!sets) return s;
+  auto rows = chem::ComputeDescriptorRows(smiles, sets->fingerprint, 0, "descriptors", locations);
+  if (!rows) return tl::unexpected(rows.error());
+  s.descriptors = std::move(*rows);
+  if (sets->graph == sets->fingerprint) {
+    s.graph_descriptors = s.descriptors;
+  } else {
+    rows = chem::ComputeDescriptorRows(smiles, sets->graph, 0, "descriptors", locations);
+    if (!rows) return tl::unexpected(rows.error());
+    s.graph_descriptors = std::move(*rows);
   }
   return s;
 }
@@ -65,8 +75,8 @@ TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows) {
   s.x = all.x.Select(rows);
   for (int64_t r : rows) {
     s.y.push_back(all.y[r]);
-    s.descriptors.push_back(all.descriptors[r]);
-    s.graph_descriptors.push_back(all.graph_descriptors[r]);
+    if (!all.descriptors.empty()) s.descriptors.push_back(all.descriptors[r]);
+    if (!all.graph_descriptors.empty()) s.graph_descriptors.push_back(all.graph_descriptors[r]);
   }
   s.graphs = learners::SelectGraphs(all.graphs, rows);
   return s;

@@ -4,6 +4,7 @@
 // by `labloop bench predictors` and `labloop-gpu-check`.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +24,16 @@ struct TargetSet {
 };
 
 // A CSV of molecules with a numeric target column; MUBen's "[-2.06]" labels are read too. Rows
-// whose target is not a number are skipped. Every row gets the descriptors of both `sets`.
+// whose target is not a number are skipped. With `sets`, every row gets the descriptors of both.
 Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
-                          chem::DescriptorSets sets = {});
+                          std::optional<chem::DescriptorSets> sets = std::nullopt);
 
 // These rows of `all`, in this order.
 TargetSet Subset(const TargetSet& all, const std::vector<int64_t>& rows);
 
-// With weight > 0: every set's fingerprint rows get their descriptors as more columns, scaled by
-// the training set's range times `weight`, and every graph gets its own as molecule features.
+// With weight > 0 (and descriptors read): every set's fingerprint rows get their descriptors as
+// more columns, scaled by the training set's range times `weight`, and every graph gets its own as
+// molecule features.
 void AddDescriptors(double weight, TargetSet& train, std::vector<TargetSet*> others);
 
 }  // namespace labloop::cli

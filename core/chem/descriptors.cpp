@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -17,6 +18,8 @@
 
 #include "core/chem/internal.h"
 #include "core/chem/reader.h"
+#include "core/parallel.h"
+#include "core/progress.h"
 
 namespace labloop::chem {
 
@@ -77,8 +80,12 @@ Result<std::unique_ptr<Rdkit2d>> LoadRdkit2d() {
     std::istringstream cells(line);
     for (std::string cell; std::getline(cells, cell, '\t');) fields.push_back(cell);
     if (fields.size() < 3) continue;
+    // Named as RDKit's Python names them ("fr_C=O" is fr_C_O), so that columns join with its.
+    std::string name = fields[0];
+    std::replace(name.begin(), name.end(), '=', '_');
+    std::replace(name.begin(), name.end(), '-', '_');
     // rdkit-data lists fr_sulfone twice; RDKit's Python keeps one, and so does labloop.
-    if (std::find(set->names.begin(), set->names.end(), fields[0]) != set->names.end()) continue;
+    if (std::find(set->names.begin(), set->names.end(), name) != set->names.end()) continue;
     std::unique_ptr<RDKit::ROMol> pattern;
     try {
       pattern.reset(RDKit::SmartsToMol(fields[2]));
@@ -89,7 +96,7 @@ Result<std::unique_ptr<Rdkit2d>> LoadRdkit2d() {
           ErrorCode::kInvalidArgument,
           file + ":" + std::to_string(number) + ": SMARTS '" + fields[2] + "' does not parse");
     }
-    set->names.push_back(fields[0]);
+    set->names.push_back(name);
     set->fragments.push_back(std::move(pattern));
   }
   if (set->fragments.empty()) {
@@ -176,6 +183,37 @@ std::vector<double> ComputeDescriptors(const Molecule& molecule, DescriptorSet s
   };
 }
 
+Result<std::vector<std::vector<double>>> ComputeDescriptorRows(
+    const std::vector<std::string>& smiles, DescriptorSet set, int threads,
+    const std::string& label, const std::vector<std::string>& names) {
+  const int64_t n = static_cast<int64_t>(smiles.size());
+  std::vector<std::vector<double>> rows(smiles.size());
+  std::vector<std::string> errors(smiles.size());
+  std::optional<Progress> progress;
+  if (n >= 5000) progress.emplace(label, n);
+  ParallelFor(n, threads, [&](int64_t i) {
+    if (progress) progress->Advance();
+    auto molecule = Molecule::FromSmiles(smiles[i]);
+    if (!molecule) {
+      errors[i] = molecule.error().message;
+      return;
+    }
+    try {
+      rows[i] = ComputeDescriptors(*molecule, set);
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+  });
+  for (int64_t i = 0; i < n; ++i) {
+    if (errors[i].empty()) continue;
+    const std::string who =
+        i < static_cast<int64_t>(names.size()) ? names[i] : "molecule " + std::to_string(i + 1);
+    return MakeError(ErrorCode::kInvalidArgument,
+                     who + ": no descriptors for '" + smiles[i] + "': " + errors[i]);
+  }
+  return rows;
+}
+
 DescriptorScaling DescriptorScaling::Fit(const std::vector<std::vector<double>>& rows,
                                          double weight) {
   DescriptorScaling s;
@@ -193,6 +231,10 @@ DescriptorScaling DescriptorScaling::Fit(const std::vector<std::vector<double>>&
 }
 
 std::vector<float> DescriptorScaling::Apply(const std::vector<double>& values) const {
+  if (values.size() != min.size()) {
+    throw std::invalid_argument("DescriptorScaling::Apply: " + std::to_string(values.size()) +
+                                " values for a scaling of " + std::to_string(min.size()));
+  }
   std::vector<float> out(values.size());
   for (size_t j = 0; j < values.size(); ++j) {
     double range = max[j] - min[j];

@@ -408,7 +408,11 @@ TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integr
                          "[model]\nkind = \"" + kind +
                              "\"\nmembers = 2\nhidden = 32\n"
                              "epochs = 30\ndepth = 3\nearly_stopping = 0.2\n"
-                             "patience = 5\nthreads = 1\n[features]\ndescriptors = 1.0\n" +
+                             "patience = 5\nthreads = 1\n"
+                             // Generated molecules get the same features as the pool's.
+                             "[generators.ga]\nkind = \"graph_ga\"\nper_round = 5\n"
+                             "population = 20\ngenerations = 2\n"
+                             "[features]\ndescriptors = 1.0\n" +
                              // The mixture's GP reads RDKit's 2D set and its D-MPNN the basic
                              // one; the D-MPNN alone reads RDKit's 2D set beside its graphs.
                              (kind == "gp_dmpnn" ? "descriptor_set = \"rdkit2d\"\n"
@@ -428,8 +432,26 @@ TEST_CASE("A campaign with a D-MPNN on graphs and descriptor features", "[integr
       }
       // Every pool molecule got a prediction from each model.
       auto predicted = testing::QueryCampaign(
-          campaign, "SELECT count(*) FROM prediction WHERE model_id = (SELECT max(id) FROM model)");
-      CHECK(std::stoi(predicted[0][0]) == 150 - 20);
+          campaign,
+          "SELECT count(*) FROM prediction p JOIN candidate c ON c.id = p.candidate_id WHERE "
+          "p.model_id = (SELECT max(id) FROM model) AND c.source NOT LIKE 'generator:%'");
+      // (the library candidates not picked before the last model's round)
+      auto unmeasured = testing::QueryCampaign(
+          campaign,
+          "SELECT count(*) FROM candidate c WHERE c.source NOT LIKE 'generator:%' AND c.id NOT "
+          "IN (SELECT candidate_id FROM decision WHERE round < (SELECT max(round) FROM model))");
+      CHECK(std::stoi(unmeasured[0][0]) >= 150 - 20);
+      CHECK(predicted[0][0] == unmeasured[0][0]);
+      // And every generated one by the model of the round that made it.
+      auto generated = testing::QueryCampaign(
+          campaign, "SELECT count(*) FROM candidate WHERE source LIKE 'generator:%'");
+      CHECK(std::stoi(generated[0][0]) > 0);
+      auto unpredicted = testing::QueryCampaign(
+          campaign,
+          "SELECT c.id FROM candidate c WHERE c.source LIKE 'generator:%' AND NOT EXISTS "
+          "(SELECT 1 FROM prediction p JOIN model m ON m.id = p.model_id WHERE p.candidate_id = "
+          "c.id AND m.round = c.round_added)");
+      CHECK(unpredicted.empty());
     }
   }
 }
