@@ -36,7 +36,7 @@ bench: build
 	$(BUILD)/bin/labloop bench predictors --json $(BUILD)/bench/predictors.json
 	$(BUILD)/bin/labloop bench predictors --descriptors 12 --descriptor-set basic \
 	  --json $(BUILD)/bench/predictors_desc.json
-	$(BUILD)/bin/labloop bench predictors --model dmpnn --hidden 256 --descriptors 1 \
+	$(BUILD)/bin/labloop bench predictors --model dmpnn --hidden 256 --descriptors 1 --descriptor-set basic \
 	  --throughput-rows 20000 --json $(BUILD)/bench/predictors_dmpnn.json
 	$(BUILD)/bin/labloop bench predictors --model gp_dmpnn --hidden 256 --descriptors 20 \
 	  --throughput-rows 20000 --json $(BUILD)/bench/predictors_gp_dmpnn_rd2d.json

@@ -80,7 +80,7 @@ Result<std::unique_ptr<Rdkit2d>> LoadRdkit2d() {
     std::istringstream cells(line);
     for (std::string cell; std::getline(cells, cell, '\t');) fields.push_back(cell);
     if (fields.size() < 3) continue;
-    // Named as RDKit's Python names them ("fr_C=O" is fr_C_O), so that columns join with its.
+    // Named as RDKit's Python names them ("fr_C=O" is fr_C_O), so that columns join with theirs.
     std::string name = fields[0];
     std::replace(name.begin(), name.end(), '=', '_');
     std::replace(name.begin(), name.end(), '-', '_');

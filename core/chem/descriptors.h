@@ -14,7 +14,7 @@ enum class DescriptorSet {
   // 16 physico-chemical properties a chemist names ("mol_wt", "clogp", "tpsa", ...): what
   // campaign constraints and the instruments' ground truth refer to.
   kBasic,
-  // RDKit's 2D descriptors for models (about 200, as Chemprop's "rdkit_2d" features): RDKit's 43
+  // RDKit's 2D descriptors for models (as Chemprop's "rdkit_2d" features): RDKit's 43
   // registered properties (RDKit::Descriptors::Properties), the SlogP, SMR and PEOE VSA bins, the
   // 42 MQNs, and the 85 functional-group counts of rdkit-data's FragmentDescriptors.csv (RDKit's
   // fr_* descriptors; set LABLOOP_FRAGMENT_DESCRIPTORS to read another copy), 206 in all. On
