@@ -13,6 +13,7 @@
 #include "app/cli/lm_train_options.h"
 #include "app/engine/demo.h"
 #include "app/engine/engine.h"
+#include "app/engine/evaluation_plot.h"
 #include "app/engine/experiments.h"
 #include "app/engine/filter_file.h"
 #include "app/engine/model_file.h"
@@ -267,6 +268,9 @@ int Main(int argc, char** argv) {
   model_evaluate->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
   model_evaluate->add_option("--json", model_json,
                              "also write metrics, calibration curve and parity data as JSON");
+  std::string model_plot;
+  model_evaluate->add_option("--plot", model_plot,
+                             "also draw the parity plot and the calibration curve (SVG)");
   auto* model_predict = model->add_subcommand(
       "predict", "write mean, sigma, sigma_epistemic and sigma_aleatoric for each molecule");
   model_predict->add_option("--model", model_path, "model file")->required();
@@ -489,6 +493,11 @@ int Main(int argc, char** argv) {
     if (!model_json.empty()) {
       auto s = engine::WriteModelEvaluationJson(*e, model_json);
       if (!s) return Fail(s.error());
+    }
+    if (!model_plot.empty()) {
+      auto s = engine::WriteEvaluationSvg(*e, model_path + " on " + data_path, model_plot);
+      if (!s) return Fail(s.error());
+      std::printf("drew %s\n", model_plot.c_str());
     }
     return 0;
   }

@@ -114,7 +114,12 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
                      path + " has no column or data field '" + target + "'");
   }
   if (t.records.empty()) {
-    return MakeError(ErrorCode::kInvalidArgument, path + " has no usable rows");
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        path + " has no usable rows" +
+            (t.skipped.empty() ? std::string()
+                               : " (" + std::to_string(t.skipped.size()) +
+                                     " skipped; the first: " + t.skipped.front() + ")"));
   }
   return t;
 }

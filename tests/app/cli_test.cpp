@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -312,10 +313,30 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
                   "--descriptors", "12", "-o", dir.File("esol_d.model")});
   CHECK(with_descriptors.exit_code == 0);
   auto evaluated_d = RunLabloop({"model", "evaluate", "--model", dir.File("esol_d.model"), "--data",
-                                 dir.File("test.csv"), "--json", dir.File("eval_d.json")});
+                                 dir.File("test.csv"), "--json", dir.File("eval_d.json"), "--plot",
+                                 dir.File("eval_d.svg")});
   CHECK(evaluated_d.exit_code == 0);
   auto jd = nlohmann::json::parse(std::ifstream(dir.File("eval_d.json")));
   CHECK(jd["raw"]["rmse"].get<double>() < j["raw"]["rmse"].get<double>() - 0.1);
+  // The picture: a dot per molecule, the calibration curve, and the figures it shows.
+  std::ifstream svg_file(dir.File("eval_d.svg"));
+  const std::string svg((std::istreambuf_iterator<char>(svg_file)),
+                        std::istreambuf_iterator<char>());
+  CHECK(svg.rfind("<svg", 0) == 0);
+  CHECK(svg.find("</svg>") != std::string::npos);
+  size_t dots = 0;
+  for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) {
+    ++dots;
+  }
+  CHECK(dots == 228);
+  CHECK(svg.find("<polyline") != std::string::npos);
+  char rmse[32];
+  std::snprintf(rmse, sizeof rmse, "RMSE %.3f", jd["raw"]["rmse"].get<double>());
+  CHECK(Contains(svg, rmse));
+  char area[48];
+  std::snprintf(area, sizeof area, "miscalibration area %.3f",
+                jd["calibrated"]["miscalibration_area"].get<double>());
+  CHECK(Contains(svg, area));
 
   // The 16 basic descriptors instead of RDKit's 2D set (the default). Files written before the
   // set was stored (no "set" in the header) held basic descriptors and still load as such.
@@ -387,6 +408,13 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
                                "solubility", "-o", dir.File("x.model")});
   CHECK(no_column.exit_code != 0);
   CHECK(Contains(no_column.output, "has no column or data field 'solubility'"));
+  auto no_numbers = RunLabloop({"model", "train", "--data",
+                                dir.Write("words.csv", "smiles,logp\nCCO,high\nCCC,low\n"),
+                                "--target", "logp", "-o", dir.File("x.model")});
+  CHECK(no_numbers.exit_code != 0);
+  CHECK(Contains(no_numbers.output,
+                 "has no usable rows (2 skipped; the first: words.csv:2: logp 'high' is not a "
+                 "number)"));
 }
 
 TEST_CASE("bench predictors writes every raw test prediction with --predictions", "[integration]") {
