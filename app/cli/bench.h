@@ -86,7 +86,7 @@ struct PredictorsBench {
   int epochs = 0, hidden = 0, members = 0;
   double early_stopping = 0;
   std::string json_path;
-  std::string predictions_path;  // CSV of every test prediction; "" skips
+  std::string predictions_path;  // CSV of every test (and validation) prediction; "" skips
 };
 Status RunPredictorsBench(const PredictorsBench& options);
 

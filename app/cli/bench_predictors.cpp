@@ -38,19 +38,26 @@ using Results = std::map<std::string, learners::RegressionMetrics>;  // calibrat
 struct SplitResult {
   Results test;
   double fit_seconds = 0;
-  learners::Predictions predictions;  // raw, on the test part
-  std::vector<double> y;              // the test part's targets
+  learners::Predictions predictions;        // raw, on the test part
+  std::vector<double> y;                    // the test part's targets
+  learners::Predictions valid_predictions;  // raw, on the validation part (calibrators fit these)
+  std::vector<double> valid_y;
 };
 
 // One CSV row per test molecule, split and model: the raw predictions, for parity plots and for
-// combining models outside the bench.
+// combining models outside the bench. Then the validation molecules', under "SPLIT-validation",
+// for trying calibrators outside the bench.
 void WritePredictions(std::ofstream& out, const std::string& split, int seed,
                       const std::string& model, const SplitResult& r) {
-  for (size_t i = 0; i < r.y.size(); ++i) {
-    out << split << ',' << seed << ',' << model << ',' << i << ',' << r.y[i] << ','
-        << r.predictions.mean[i] << ',' << r.predictions.sigma_epistemic[i] << ','
-        << r.predictions.sigma_aleatoric[i] << '\n';
-  }
+  auto rows = [&](const std::string& name, const std::vector<double>& y,
+                  const learners::Predictions& p) {
+    for (size_t i = 0; i < y.size(); ++i) {
+      out << name << ',' << seed << ',' << model << ',' << i << ',' << y[i] << ',' << p.mean[i]
+          << ',' << p.sigma_epistemic[i] << ',' << p.sigma_aleatoric[i] << '\n';
+    }
+  };
+  rows(split, r.y, r.predictions);
+  rows(split + "-validation", r.valid_y, r.valid_predictions);
 }
 
 // The model options of a run: defaults, with the bench's overrides.
@@ -88,6 +95,8 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
   out.test["none"] = *raw;
   out.predictions = *pt;
   out.y = test.y;
+  out.valid_predictions = *pv;
+  out.valid_y = valid.y;
   auto sigma_valid = pv->Sigmas();
   std::vector<double> residual(valid.y.size());
   for (size_t i = 0; i < residual.size(); ++i) residual[i] = valid.y[i] - pv->mean[i];

@@ -335,8 +335,9 @@ int Main(int argc, char** argv) {
                    "default) or rdkit2d")
       ->check(CLI::IsMember({"basic", "rdkit2d"}));
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
-  predictors->add_option("--predictions", predictors_options.predictions_path,
-                         "write every raw test prediction as CSV (split, seed, model, y, mean, σ)");
+  predictors->add_option(
+      "--predictions", predictors_options.predictions_path,
+      "write every raw test and validation prediction as CSV (split, seed, model, y, mean, σ)");
   predictors->add_option("--epochs", predictors_options.epochs, "networks: training epochs");
   predictors->add_option("--hidden", predictors_options.hidden, "networks: hidden width");
   predictors->add_option("--members", predictors_options.members, "ensembles: members");
