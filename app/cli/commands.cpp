@@ -34,6 +34,20 @@ int Fail(const Error& error) {
   return 1;
 }
 
+// --descriptor-set and --graph-descriptor-set, as `model train` and `bench predictors` take them.
+void AddDescriptorSetOptions(CLI::App* command, std::string& set, std::string& graph_set) {
+  command
+      ->add_option("--descriptor-set", set,
+                   "which descriptors beside the fingerprint: rdkit2d (206, the default) or "
+                   "basic (16)")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
+  command
+      ->add_option("--graph-descriptor-set", graph_set,
+                   "dmpnn, gp_dmpnn: which descriptors the D-MPNN reads beside its graph "
+                   "readout: basic (the default) or rdkit2d")
+      ->check(CLI::IsMember({"basic", "rdkit2d"}));
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -241,15 +255,8 @@ int Main(int argc, char** argv) {
   model_train->add_option("--descriptors", train_options.descriptors,
                           "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint "
                           "(20 is a good start)");
-  model_train
-      ->add_option("--descriptor-set", train_options.descriptor_set,
-                   "which descriptors: rdkit2d (206, the default) or basic (16)")
-      ->check(CLI::IsMember({"basic", "rdkit2d"}));
-  model_train
-      ->add_option("--graph-descriptor-set", train_options.graph_descriptor_set,
-                   "dmpnn, gp_dmpnn: which descriptors the D-MPNN reads beside its graph "
-                   "readout: basic (the default) or rdkit2d")
-      ->check(CLI::IsMember({"basic", "rdkit2d"}));
+  AddDescriptorSetOptions(model_train, train_options.descriptor_set,
+                          train_options.graph_descriptor_set);
   model_train->add_option("--smiles-column", train_options.smiles_column, "CSV: SMILES column");
   model_train->add_option("--epochs", train_options.epochs, "networks: training epochs");
   model_train->add_option("--hidden", train_options.hidden, "networks: hidden width");
@@ -325,15 +332,8 @@ int Main(int argc, char** argv) {
                          "molecules to time prediction on (0: skip)");
   predictors->add_option("--descriptors", predictors_options.descriptors,
                          "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint");
-  predictors
-      ->add_option("--descriptor-set", predictors_options.descriptor_set,
-                   "which descriptors: rdkit2d (206, the default) or basic (16)")
-      ->check(CLI::IsMember({"basic", "rdkit2d"}));
-  predictors
-      ->add_option("--graph-descriptor-set", predictors_options.graph_descriptor_set,
-                   "which descriptors the D-MPNN reads beside its graph readout: basic (the "
-                   "default) or rdkit2d")
-      ->check(CLI::IsMember({"basic", "rdkit2d"}));
+  AddDescriptorSetOptions(predictors, predictors_options.descriptor_set,
+                          predictors_options.graph_descriptor_set);
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
   predictors->add_option(
       "--predictions", predictors_options.predictions_path,

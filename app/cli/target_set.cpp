@@ -47,16 +47,11 @@ Result<TargetSet> ReadSet(const std::string& path, const std::string& target,
     locations.push_back(r.location);
   }
   if (!sets) return s;
-  auto rows = chem::ComputeDescriptorRows(smiles, sets->fingerprint, 0, "descriptors", locations);
-  if (!rows) return tl::unexpected(rows.error());
-  s.descriptors = std::move(*rows);
-  if (sets->graph == sets->fingerprint) {
-    s.graph_descriptors = s.descriptors;
-  } else {
-    rows = chem::ComputeDescriptorRows(smiles, sets->graph, 0, "descriptors", locations);
-    if (!rows) return tl::unexpected(rows.error());
-    s.graph_descriptors = std::move(*rows);
-  }
+  auto descriptors =
+      chem::ComputeDescriptorsBySide(smiles, *sets, /*graphs=*/true, "descriptors", locations);
+  if (!descriptors) return tl::unexpected(descriptors.error());
+  s.descriptors = std::move(descriptors->fingerprint);
+  s.graph_descriptors = std::move(descriptors->graph);
   return s;
 }
 

@@ -359,8 +359,8 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
   LABLOOP_ASSIGN(c.fingerprint.counts, config.GetBool("features.counts", true));
   LABLOOP_ASSIGN(c.descriptor_weight, config.GetDouble("features.descriptors", 0.0, 0.0, 1000.0));
   for (auto [key, set] :
-       {std::make_pair("features.descriptor_set", &c.descriptor_set),
-        std::make_pair("features.graph_descriptor_set", &c.graph_descriptor_set)}) {
+       {std::make_pair("features.descriptor_set", &c.descriptor_sets.fingerprint),
+        std::make_pair("features.graph_descriptor_set", &c.descriptor_sets.graph)}) {
     std::string name;
     LABLOOP_ASSIGN(name, config.GetEnum(key, {"basic", "rdkit2d"}, chem::DescriptorSetName(*set)));
     auto parsed = chem::ParseDescriptorSet(name);
@@ -627,8 +627,8 @@ std::string CampaignConfig::ToToml() const {
   out << "[features]\nradius = " << fingerprint.radius << "\nbits = " << fingerprint.size
       << "\ncounts = " << (fingerprint.counts ? "true" : "false")
       << "\ndescriptors = " << TomlFloat(descriptor_weight)
-      << "\ndescriptor_set = " << TomlString(chem::DescriptorSetName(descriptor_set))
-      << "\ngraph_descriptor_set = " << TomlString(chem::DescriptorSetName(graph_descriptor_set))
+      << "\ndescriptor_set = " << TomlString(chem::DescriptorSetName(descriptor_sets.fingerprint))
+      << "\ngraph_descriptor_set = " << TomlString(chem::DescriptorSetName(descriptor_sets.graph))
       << "\n\n";
   out << "[model]\nkind = " << TomlString(model.kind) << "\nmembers = " << model.members
       << "\nhidden = " << model.hidden << "\nepochs = " << model.epochs

@@ -84,13 +84,11 @@ struct CampaignConfig {
   // > 0: RDKit 2D descriptors beside the fingerprint, each scaled to [0, descriptor_weight] over
   // the pool ([features] descriptors = W).
   double descriptor_weight = 0;
-  // Which ones ([features] descriptor_set): "basic" (16, cheap; the default, which campaigns made
-  // before the choice existed keep) or "rdkit2d" (206; more accurate, see
-  // core/chem/descriptors.h).
-  chem::DescriptorSet descriptor_set = chem::DescriptorSet::kBasic;
-  // Graph models: which ones beside the graph readout ([features] graph_descriptor_set; basic by
-  // default: the D-MPNN overfits the 206 of rdkit2d on ESOL, where the GP gains from them).
-  chem::DescriptorSet graph_descriptor_set = chem::DescriptorSet::kBasic;
+  // Which ones: beside the fingerprint ([features] descriptor_set) and, for graph models, beside
+  // the graph readout ([features] graph_descriptor_set). "basic" (16, cheap) for both by default,
+  // which campaigns made before the choice existed keep; "rdkit2d" (206) makes the GP more
+  // accurate, the D-MPNN less (core/chem/descriptors.h).
+  chem::DescriptorSets descriptor_sets;
   learners::ModelOptions model;
   // σ calibration of each round's model: none, sigma_scaling, isotonic or empirical, fitted on
   // a held-out share of the measurements and stored with the model version.

@@ -161,20 +161,13 @@ class CampaignRun {
     if (config_.descriptor_weight > 0) {
       auto t0 = std::chrono::steady_clock::now();
       const bool graph_side = learners::KindReadsGraphs(config_.model.kind);
-      const bool same_sets = config_.graph_descriptor_set == config_.descriptor_set;
       std::vector<std::string> names;  // for errors: "candidate 7"
       for (int64_t id : ids_) names.push_back("candidate " + std::to_string(id));
-      auto rows =
-          chem::ComputeDescriptorRows(smiles_, config_.descriptor_set, 0, "descriptors", names);
+      auto rows = chem::ComputeDescriptorsBySide(smiles_, config_.descriptor_sets, graph_side,
+                                                 "descriptors", names);
       if (!rows) return tl::unexpected(rows.error());
-      std::vector<std::vector<double>> descriptors = std::move(*rows), graph_descriptors;
-      if (graph_side && same_sets) graph_descriptors = descriptors;
-      if (graph_side && !same_sets) {
-        rows = chem::ComputeDescriptorRows(smiles_, config_.graph_descriptor_set, 0,
-                                           "graph descriptors", names);
-        if (!rows) return tl::unexpected(rows.error());
-        graph_descriptors = std::move(*rows);
-      }
+      const auto& descriptors = rows->fingerprint;
+      const auto& graph_descriptors = rows->graph;
       // Scaled over the library alone: generated candidates join later, and a restart must not
       // change what every row looks like.
       auto fit = [&](const std::vector<std::vector<double>>& values) {
@@ -199,12 +192,13 @@ class CampaignRun {
       fingerprints_ = features_;  // similarity (diverse batches) stays on fingerprints
       features_ = features_.AppendColumns(scaled);
       LogInfo("{} RDKit descriptors ({}) of {} candidates added to the features in {:.1f} s",
-              chem::DescriptorNames(config_.descriptor_set).size(),
-              chem::DescriptorSetName(config_.descriptor_set), smiles_.size(), Seconds(t0));
+              chem::DescriptorNames(config_.descriptor_sets.fingerprint).size(),
+              chem::DescriptorSetName(config_.descriptor_sets.fingerprint), smiles_.size(),
+              Seconds(t0));
       if (graph_side) {
         LogInfo("the graphs read {} descriptors ({})",
-                chem::DescriptorNames(config_.graph_descriptor_set).size(),
-                chem::DescriptorSetName(config_.graph_descriptor_set));
+                chem::DescriptorNames(config_.descriptor_sets.graph).size(),
+                chem::DescriptorSetName(config_.descriptor_sets.graph));
       }
     }
     return {};
@@ -973,15 +967,11 @@ class CampaignRun {
       return f;
     }
     // On every core, as LoadPool: RDKit's 206 take 1.7 ms a molecule.
-    auto values = chem::ComputeDescriptorRows(usable, config_.descriptor_set);
-    auto graph_values = values;
     const bool graph_side = graphs && graph_descriptor_scaling_;
-    if (values && graph_side && config_.graph_descriptor_set != config_.descriptor_set) {
-      graph_values = chem::ComputeDescriptorRows(usable, config_.graph_descriptor_set);
-    }
-    if (!values || !graph_values) {
+    auto values = chem::ComputeDescriptorsBySide(usable, config_.descriptor_sets, graph_side);
+    if (!values) {
       LogWarn("no descriptors for {} new molecules, left out: {}", usable.size(),
-              (values ? graph_values : values).error().message);
+              values.error().message);
       std::fill(f.ok.begin(), f.ok.end(), false);
     }
     auto zeros = [](const chem::DescriptorScaling& scaling) {
@@ -990,11 +980,11 @@ class CampaignRun {
     std::vector<std::vector<float>> descriptors;
     size_t k = 0;  // the row's place in `usable`
     for (size_t i = 0; i < smiles.size(); ++i) {
-      const bool ok = f.ok[i] && values && graph_values;
-      descriptors.push_back(ok ? descriptor_scaling_->Apply((*values)[k])
+      const bool ok = f.ok[i] && values;
+      descriptors.push_back(ok ? descriptor_scaling_->Apply(values->fingerprint[k])
                                : zeros(*descriptor_scaling_));
       if (graph_side) {
-        f.graphs[i].features = ok ? graph_descriptor_scaling_->Apply((*graph_values)[k])
+        f.graphs[i].features = ok ? graph_descriptor_scaling_->Apply(values->graph[k])
                                   : zeros(*graph_descriptor_scaling_);
       }
       if (ok) ++k;

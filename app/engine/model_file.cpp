@@ -96,18 +96,11 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
   if (descriptors) {  // on every core: RDKit's 206 take 1.7 ms a molecule
     std::vector<std::string> smiles, locations;
     for (const auto& r : t.records) smiles.push_back(r.smiles), locations.push_back(r.location);
-    auto rows = chem::ComputeDescriptorRows(smiles, descriptors->fingerprint, 0,
-                                            "descriptors of " + path, locations);
+    auto rows = chem::ComputeDescriptorsBySide(smiles, *descriptors, graphs,
+                                               "descriptors of " + path, locations);
     if (!rows) return tl::unexpected(rows.error());
-    t.descriptors = std::move(*rows);
-    if (graphs && descriptors->graph != descriptors->fingerprint) {
-      rows = chem::ComputeDescriptorRows(smiles, descriptors->graph, 0,
-                                         "graph descriptors of " + path, locations);
-      if (!rows) return tl::unexpected(rows.error());
-      t.graph_descriptors = std::move(*rows);
-    } else if (graphs) {
-      t.graph_descriptors = t.descriptors;
-    }
+    t.descriptors = std::move(rows->fingerprint);
+    t.graph_descriptors = std::move(rows->graph);
   }
   if (!target.empty() && !target_seen && !report->records.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -126,8 +119,12 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
 
 struct LoadedModel {
   json header;
-  std::optional<chem::DescriptorSets> descriptor_sets;  // with `descriptors`
-  std::optional<chem::DescriptorScaling> descriptors, graph_descriptors;
+  // The descriptors it was trained with: which sets, and each side's scaling.
+  struct Descriptors {
+    chem::DescriptorSets sets;
+    chem::DescriptorScaling fingerprint, graph;
+  };
+  std::optional<Descriptors> descriptors;
   std::unique_ptr<learners::PropertyModel> model;
   std::unique_ptr<learners::Calibrator> calibrator;  // null: none
   chem::MorganOptions fingerprint;
@@ -204,9 +201,8 @@ Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
                           ? DescriptorsFromJson(m.header["graph_descriptors"], path)
                           : fingerprint_side;
     if (!graph_side) return tl::unexpected(graph_side.error());
-    m.descriptor_sets = chem::DescriptorSets{fingerprint_side->first, graph_side->first};
-    m.descriptors = fingerprint_side->second;
-    m.graph_descriptors = graph_side->second;
+    m.descriptors = LoadedModel::Descriptors{
+        {fingerprint_side->first, graph_side->first}, fingerprint_side->second, graph_side->second};
   }
   learners::ModelRegistry models("model");
   learners::RegisterBuiltinModels(models);
@@ -379,9 +375,11 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
   if (!m) return tl::unexpected(m.error());
   const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
   auto table = ReadTable(data_path, column, smiles_column, m->fingerprint, m->model->ReadsGraphs(),
-                         m->descriptor_sets);
+                         m->descriptors ? std::optional(m->descriptors->sets) : std::nullopt);
   if (!table) return tl::unexpected(table.error());
-  if (m->descriptors) AppendDescriptors(*table, *m->descriptors, *m->graph_descriptors);
+  if (m->descriptors) {
+    AppendDescriptors(*table, m->descriptors->fingerprint, m->descriptors->graph);
+  }
   auto p = learners::PredictOn(*m->model, table->x, table->graphs);
   if (!p) return tl::unexpected(p.error());
   ModelEvaluation e;
@@ -451,9 +449,11 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   auto m = LoadModelFile(model_path);
   if (!m) return tl::unexpected(m.error());
   auto table = ReadTable(data_path, "", smiles_column, m->fingerprint, m->model->ReadsGraphs(),
-                         m->descriptor_sets);
+                         m->descriptors ? std::optional(m->descriptors->sets) : std::nullopt);
   if (!table) return tl::unexpected(table.error());
-  if (m->descriptors) AppendDescriptors(*table, *m->descriptors, *m->graph_descriptors);
+  if (m->descriptors) {
+    AppendDescriptors(*table, m->descriptors->fingerprint, m->descriptors->graph);
+  }
   auto p = learners::PredictOn(*m->model, table->x, table->graphs);
   if (!p) return tl::unexpected(p.error());
   const auto sigmas = p->Sigmas();

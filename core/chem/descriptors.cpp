@@ -32,7 +32,6 @@ struct Rdkit2d {
   RDKit::Descriptors::Properties properties;
   std::vector<std::unique_ptr<RDKit::ROMol>> fragments;
   std::vector<std::string> names;
-  size_t slogp = 0, smr = 0, peoe = 0, mqn = 0;  // lengths of the binned descriptors
 
   std::vector<double> Compute(const RDKit::ROMol& mol) const {
     std::vector<double> out = properties.computeProperties(mol);
@@ -60,25 +59,22 @@ Result<std::unique_ptr<Rdkit2d>> LoadRdkit2d() {
   }
   auto set = std::make_unique<Rdkit2d>();
   for (const auto& name : set->properties.getPropertyNames()) set->names.push_back(name);
-  // The bin counts, from a molecule: they are fixed by RDKit's bin edges.
+  // The binned descriptors' names, counted on a molecule: RDKit's bin edges fix how many.
   std::unique_ptr<RDKit::ROMol> methane(RDKit::SmilesToMol("C"));
-  set->slogp = RDKit::Descriptors::calcSlogP_VSA(*methane).size();
-  set->smr = RDKit::Descriptors::calcSMR_VSA(*methane).size();
-  set->peoe = RDKit::Descriptors::calcPEOE_VSA(*methane).size();
-  set->mqn = RDKit::Descriptors::calcMQNs(*methane).size();
-  for (size_t i = 1; i <= set->slogp; ++i) set->names.push_back("SlogP_VSA" + std::to_string(i));
-  for (size_t i = 1; i <= set->smr; ++i) set->names.push_back("SMR_VSA" + std::to_string(i));
-  for (size_t i = 1; i <= set->peoe; ++i) set->names.push_back("PEOE_VSA" + std::to_string(i));
-  for (size_t i = 1; i <= set->mqn; ++i) set->names.push_back("MQN" + std::to_string(i));
+  auto binned = [&](const std::string& prefix, size_t count) {
+    for (size_t i = 1; i <= count; ++i) set->names.push_back(prefix + std::to_string(i));
+  };
+  binned("SlogP_VSA", RDKit::Descriptors::calcSlogP_VSA(*methane).size());
+  binned("SMR_VSA", RDKit::Descriptors::calcSMR_VSA(*methane).size());
+  binned("PEOE_VSA", RDKit::Descriptors::calcPEOE_VSA(*methane).size());
+  binned("MQN", RDKit::Descriptors::calcMQNs(*methane).size());
   std::istringstream lines(*text);
   std::string line;
   int number = 0;
   while (std::getline(lines, line)) {
     ++number;
     if (line.empty() || line[0] == '#') continue;
-    std::vector<std::string> fields;
-    std::istringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, '\t');) fields.push_back(cell);
+    const std::vector<std::string> fields = SplitDelimited(line, '\t');
     if (fields.size() < 3) continue;
     // Named as RDKit's Python names them ("fr_C=O" is fr_C_O), so that columns join with theirs.
     std::string name = fields[0];
@@ -212,6 +208,25 @@ Result<std::vector<std::vector<double>>> ComputeDescriptorRows(
                      who + ": no descriptors for '" + smiles[i] + "': " + errors[i]);
   }
   return rows;
+}
+
+Result<DescriptorsBySide> ComputeDescriptorsBySide(const std::vector<std::string>& smiles,
+                                                   DescriptorSets sets, bool graphs,
+                                                   const std::string& label,
+                                                   const std::vector<std::string>& names) {
+  DescriptorsBySide out;
+  auto rows = ComputeDescriptorRows(smiles, sets.fingerprint, 0, label, names);
+  if (!rows) return tl::unexpected(rows.error());
+  out.fingerprint = std::move(*rows);
+  if (!graphs) return out;
+  if (sets.graph == sets.fingerprint) {
+    out.graph = out.fingerprint;
+    return out;
+  }
+  rows = ComputeDescriptorRows(smiles, sets.graph, 0, label + " (graphs)", names);
+  if (!rows) return tl::unexpected(rows.error());
+  out.graph = std::move(*rows);
+  return out;
 }
 
 DescriptorScaling DescriptorScaling::Fit(const std::vector<std::vector<double>>& rows,

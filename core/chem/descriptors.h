@@ -29,8 +29,8 @@ std::string DescriptorSetName(DescriptorSet set);
 // Stable names, used as CSV column names and stored with models.
 const std::vector<std::string>& DescriptorNames(DescriptorSet set = DescriptorSet::kBasic);
 
-// One value per name of DescriptorNames(set). kRdkit2d needs ParseDescriptorSet("rdkit2d") to
-// have succeeded once (it throws std::runtime_error otherwise).
+// One value per name of DescriptorNames(set). kRdkit2d throws std::runtime_error when its
+// fragment table does not load (ParseDescriptorSet("rdkit2d") reports that as an error first).
 std::vector<double> ComputeDescriptors(const Molecule& molecule,
                                        DescriptorSet set = DescriptorSet::kBasic);
 
@@ -50,6 +50,16 @@ struct DescriptorSets {
   DescriptorSet fingerprint = DescriptorSet::kBasic;
   DescriptorSet graph = DescriptorSet::kBasic;
 };
+
+// Both sides' descriptors of each SMILES (ComputeDescriptorRows): the fingerprint side's always,
+// the graph side's when `graphs`, computed once when both sides name the same set.
+struct DescriptorsBySide {
+  std::vector<std::vector<double>> fingerprint, graph;
+};
+Result<DescriptorsBySide> ComputeDescriptorsBySide(const std::vector<std::string>& smiles,
+                                                   DescriptorSets sets, bool graphs,
+                                                   const std::string& label = "descriptors",
+                                                   const std::vector<std::string>& names = {});
 
 // Descriptor values (of any set) mapped into [0, weight] by the range seen on a reference set
 // (clamped beyond it), so that they can sit beside fingerprint counts in one non-negative sparse

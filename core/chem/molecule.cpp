@@ -1,5 +1,6 @@
 #include "core/chem/molecule.h"
 
+#include <GraphMol/Chirality.h>
 #include <GraphMol/Depictor/RDDepictor.h>
 #include <GraphMol/FileParsers/FileParsers.h>
 #include <GraphMol/MolOps.h>
@@ -13,12 +14,28 @@
 #include <GraphMol/SmilesParse/SmilesWrite.h>
 #include <RDGeneral/RDLog.h>
 
+#include <cstdlib>
 #include <mutex>
 
 #include "core/chem/internal.h"
 #include "core/parallel.h"
 
 namespace labloop::chem {
+
+namespace {
+
+// RDKit 2022.09's SmilesToMol sets RDK_USE_LEGACY_STEREO_PERCEPTION with setenv on every call and
+// restores it after. The first call adds the variable, and glibc then reallocates the environment
+// array while parses on other threads read it through getenv: a rare segfault in any parallel
+// import. With the variable set (to RDKit's default) before main starts any thread, later setenv
+// calls only swap one entry in place, which concurrent getenv calls may read safely.
+const bool kLegacyStereoVariableSet = [] {
+  setenv(RDKit::Chirality::useLegacyStereoEnvVar,
+         RDKit::Chirality::useLegacyStereoDefaultVal ? "1" : "0", /*overwrite=*/0);
+  return true;
+}();
+
+}  // namespace
 
 namespace detail {
 void SilenceRdkitLogs() {

@@ -33,8 +33,8 @@ TEST_CASE("A minimal config gets defaults and absolute paths") {
   CHECK(c->acquisition.kind == "ucb");
   CHECK(c->batch_size == 32);
   CHECK(c->max_evaluations == 256);
-  CHECK(c->descriptor_set == chem::DescriptorSet::kBasic);  // what older campaigns had
-  CHECK(c->graph_descriptor_set == chem::DescriptorSet::kBasic);
+  CHECK(c->descriptor_sets.fingerprint == chem::DescriptorSet::kBasic);  // what older campaigns had
+  CHECK(c->descriptor_sets.graph == chem::DescriptorSet::kBasic);
 }
 
 TEST_CASE("The descriptor set is read and stored with the campaign") {
@@ -42,13 +42,13 @@ TEST_CASE("The descriptor set is read and stored with the campaign") {
                  "[features]\ndescriptors = 20.0\ndescriptor_set = \"rdkit2d\"\n"
                  "graph_descriptor_set = \"rdkit2d\"\n");
   REQUIRE(c);
-  CHECK(c->descriptor_set == chem::DescriptorSet::kRdkit2d);
-  CHECK(c->graph_descriptor_set == chem::DescriptorSet::kRdkit2d);
+  CHECK(c->descriptor_sets.fingerprint == chem::DescriptorSet::kRdkit2d);
+  CHECK(c->descriptor_sets.graph == chem::DescriptorSet::kRdkit2d);
   CHECK(c->descriptor_weight == 20.0);
   auto again = Parse(c->ToToml());
   REQUIRE(again);
-  CHECK(again->descriptor_set == chem::DescriptorSet::kRdkit2d);
-  CHECK(again->graph_descriptor_set == chem::DescriptorSet::kRdkit2d);
+  CHECK(again->descriptor_sets.fingerprint == chem::DescriptorSet::kRdkit2d);
+  CHECK(again->descriptor_sets.graph == chem::DescriptorSet::kRdkit2d);
 }
 
 TEST_CASE("The resolved TOML parses back to the same campaign") {

@@ -1,10 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <set>
 
 #include "core/chem/descriptors.h"
 #include "core/chem/molecule.h"
 #include "core/chem/reader.h"
+#include "core/parallel.h"
 
 using namespace labloop;
 using labloop::chem::Molecule;
@@ -44,6 +49,20 @@ TEST_CASE("InChIKeys match the IUPAC reference values - stereo included") {
     REQUIRE(key);
     CHECK(*key == c.key);
   }
+}
+
+// RDKit 2022.09's SmilesToMol calls setenv on every parse. Had it to add a new variable, glibc
+// would reallocate the environment array under the getenv calls of parses on other threads (a
+// rare segfault); the variable is set before main, so parsing never moves the array.
+TEST_CASE("Parallel SMILES parsing never reallocates the environment array") {
+  REQUIRE(std::getenv("RDK_USE_LEGACY_STEREO_PERCEPTION") != nullptr);
+  char** before = environ;
+  std::atomic<int> parsed{0};
+  ParallelFor(64, 2, [&](int64_t i) {
+    if (Molecule::FromSmiles(i % 2 ? "c1ccccc1O" : "C[C@H](N)C(=O)O")) ++parsed;
+  });
+  CHECK(parsed == 64);
+  CHECK(environ == before);
 }
 
 TEST_CASE("Invalid - empty and oversized molecules are rejected with a reason") {
