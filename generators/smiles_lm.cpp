@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/parallel.h"
 #include "core/torch/torch_util.h"
+#include "generators/lstm_sampler.h"
 #include "generators/smiles_grammar.h"
 
 namespace labloop::generators {
@@ -192,13 +193,41 @@ torch::Tensor LogLikelihood(LmNet& net, const torch::Tensor& sequences) {
   return (logp * target.ne(kPad).to(logp.dtype())).sum(1);
 }
 
-// Samples `count` sequences: [count, steps + 1] token ids starting with ^, kPad after $.
-// `generator` is the sampler's own random stream: other LibTorch users (an MC-dropout fitness
-// reseeds the global one) do not change what a seed samples. With a grammar, each step samples
-// only among the tokens it allows (the model's probabilities renormalized over them).
-torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
-                     torch::Device device, at::Generator& generator,
-                     const SmilesGrammar* grammar = nullptr) {
+// The CPU sampler over `net`'s current weights.
+LstmSampler CpuSampler(LmNet& net) {
+  std::vector<LstmSampler::Layer> layers;
+  auto p = net->lstm->named_parameters();
+  for (int64_t l = 0; l < net->lstm->options.num_layers(); ++l) {
+    const std::string k = std::to_string(l);
+    layers.push_back(
+        {p["weight_ih_l" + k], p["weight_hh_l" + k], p["bias_ih_l" + k], p["bias_hh_l" + k]});
+  }
+  return LstmSampler(net->embed->weight, layers, net->out->weight, net->out->bias);
+}
+
+// What the sampler's products compute in on `device`: proposals name it, since it changes what
+// a seed samples.
+std::string SamplingPrecision(torch::Device device) {
+  return device.is_cpu() && LstmSampler::Bfloat16Available() ? "bfloat16" : "float32";
+}
+
+LstmSampler::Options SamplerOptions(double temperature, int max_tokens,
+                                    const SmilesGrammar* grammar) {
+  LstmSampler::Options o;
+  o.begin = kBegin;
+  o.end = kEnd;
+  o.pad = kPad;
+  o.never = {kPad, kBegin};
+  o.temperature = temperature;
+  o.max_tokens = max_tokens;
+  o.grammar = grammar;
+  return o;
+}
+
+// Samples on a GPU (or any device): the batch as tensors, rows that ended leaving it.
+torch::Tensor SampleOnDevice(LmNet& net, int64_t count, double temperature, int max_tokens,
+                             torch::Device device, at::Generator& generator,
+                             const SmilesGrammar* grammar) {
   torch::NoGradGuard no_grad;
   const auto ints = torch::TensorOptions(torch::kInt64).device(device);
   auto out = torch::full({count, max_tokens + 2}, kPad, ints);
@@ -255,6 +284,22 @@ torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_toke
     }
   }
   return out.slice(1, 0, columns).to(torch::kCPU);
+}
+
+// Samples `count` sequences: [count, steps + 1] token ids starting with ^, kPad after $.
+// `generator` is the sampler's own random stream: other LibTorch users (an MC-dropout fitness
+// reseeds the global one) do not change what a seed samples. With a grammar, each step samples
+// only among the tokens it allows (the model's probabilities renormalized over them). On the CPU
+// the LstmSampler does the work (lstm_sampler.h).
+torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
+                     torch::Device device, at::Generator& generator,
+                     const SmilesGrammar* grammar = nullptr) {
+  if (device.is_cpu()) {
+    return CpuSampler(net)
+        .Sample(count, SamplerOptions(temperature, max_tokens, grammar), generator)
+        .tokens;
+  }
+  return SampleOnDevice(net, count, temperature, max_tokens, device, generator, grammar);
 }
 
 // The SMILES of a sampled row, or "" when it never ended.
@@ -314,7 +359,8 @@ class SmilesLm final : public Generator {
         if (!keys.insert(record->inchikey).second) continue;
         nlohmann::json provenance = {{"model", prior_.version},
                                      {"temperature", options_.temperature},
-                                     {"grammar", options_.grammar}};
+                                     {"grammar", options_.grammar},
+                                     {"precision", SamplingPrecision(device_)}};
         if (steered_steps_ > 0) provenance["steered_steps"] = steered_steps_;
         out.push_back({record->smiles, record->inchikey, "smiles_lm", provenance.dump()});
       }
@@ -494,22 +540,65 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
     constexpr int64_t kChunk = 1024;
     ScopedTorchThreads single(1);
     const int64_t chunks = (count + kChunk - 1) / kChunk;
-    std::vector<std::vector<std::string>> parts(chunks);
+    std::optional<LstmSampler> cpu;
+    if (device->is_cpu()) cpu.emplace(CpuSampler(model->net));
+    const auto sampler_options =
+        SamplerOptions(options.temperature, kMaxSampledTokens, GrammarFor(options, *model));
+    RawSamples out;
+    out.model = model->version;
+    out.precision = SamplingPrecision(*device);
+    out.smiles.resize(count);
+    out.log_likelihood.resize(count);
     ParallelFor(chunks, 0, [&](int64_t k) {
       at::Generator generator =
           at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
-      const int64_t rows_wanted = std::min(kChunk, count - k * kChunk);
-      auto rows = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens, *device,
-                         generator, GrammarFor(options, *model));
+      const int64_t first = k * kChunk, rows_wanted = std::min(kChunk, count - first);
+      torch::Tensor rows;
+      std::vector<double> likelihood;
+      if (cpu) {
+        auto samples = cpu->Sample(rows_wanted, sampler_options, generator);
+        rows = samples.tokens;
+        likelihood = std::move(samples.log_likelihood);
+      } else {
+        rows = SampleOnDevice(model->net, rows_wanted, options.temperature, kMaxSampledTokens,
+                              *device, generator, GrammarFor(options, *model));
+        torch::NoGradGuard no_grad;
+        auto ll = LogLikelihood(model->net, rows.to(*device)).to(torch::kCPU, torch::kFloat64);
+        likelihood.assign(ll.data_ptr<double>(), ll.data_ptr<double>() + rows_wanted);
+      }
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < rows_wanted; ++i) {
-        parts[k].push_back(Decode(a[i], model->vocabulary));
+        out.smiles[first + i] = Decode(a[i], model->vocabulary);
+        out.log_likelihood[first + i] = likelihood[i];
       }
     });
-    RawSamples out;
-    out.model = model->version;
-    for (auto& part : parts) {
-      for (auto& smiles : part) out.smiles.push_back(std::move(smiles));
+    return out;
+  });
+}
+
+Result<std::vector<double>> SmilesLogLikelihood(const GeneratorOptions& options,
+                                                const std::vector<std::string>& smiles) {
+  auto device = ParseDevice(options.device);
+  if (!device) return tl::unexpected(device.error());
+  auto model = Load(options.model.empty() ? DefaultLmModel() : options.model, *device);
+  if (!model) return tl::unexpected(model.error());
+  return GuardTorch("smiles_lm likelihood", [&]() -> Result<std::vector<double>> {
+    torch::NoGradGuard no_grad;
+    std::vector<double> out(smiles.size(), std::numeric_limits<double>::quiet_NaN());
+    std::vector<std::vector<int64_t>> encoded;
+    std::vector<size_t> where;
+    for (size_t i = 0; i < smiles.size(); ++i) {
+      auto ids = model->vocabulary.Encode(smiles[i]);
+      if (ids.empty()) continue;
+      encoded.push_back(std::move(ids));
+      where.push_back(i);
+    }
+    constexpr size_t kBatch = 256;
+    for (size_t b = 0; b < encoded.size(); b += kBatch) {
+      std::vector<const std::vector<int64_t>*> rows;
+      for (size_t i = b; i < std::min(encoded.size(), b + kBatch); ++i) rows.push_back(&encoded[i]);
+      auto ll = LogLikelihood(model->net, Padded(rows, *device)).to(torch::kCPU, torch::kFloat64);
+      for (size_t i = 0; i < rows.size(); ++i) out[where[b + i]] = ll[i].item<double>();
     }
     return out;
   });

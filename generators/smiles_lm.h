@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "generators/generator.h"
 
@@ -58,11 +59,21 @@ Result<std::unique_ptr<Generator>> CreateSmilesLm(const GeneratorOptions& option
 // `count` raw samples of the model at options.temperature (grammar-constrained when
 // options.grammar), valid or not (unfinished ones empty):
 // what distribution benchmarks (validity, uniqueness, novelty) measure. Also returns the model
-// version.
+// version and each sample's log-likelihood under the model itself.
 struct RawSamples {
   std::vector<std::string> smiles;
+  // ln P(the sampled tokens, then the end) at temperature 1 without the grammar: what
+  // SmilesLogLikelihood gives for the same string (a sample that never ended: its tokens only).
+  std::vector<double> log_likelihood;
   std::string model;
+  std::string
+      precision;  // of the sampler's products: "bfloat16" (CPUs with AVX-512 BF16), "float32"
 };
 Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count);
+
+// The model's log-likelihood of each SMILES (its tokens and the end), NaN for a SMILES with a
+// token the model does not know. Lower means the model finds it less like its training set.
+Result<std::vector<double>> SmilesLogLikelihood(const GeneratorOptions& options,
+                                                const std::vector<std::string>& smiles);
 
 }  // namespace labloop::generators

@@ -56,7 +56,7 @@ struct Distribution {
   int64_t sampled = 0, valid = 0, unique = 0, novel = 0;
   double seconds = 0, diversity = 0, temperature = 1;
   bool grammar = true;
-  std::string model;
+  std::string model, precision;
   json ToJson() const {
     return {{"sampled", sampled},
             {"valid", valid},
@@ -70,7 +70,8 @@ struct Distribution {
             {"valid_per_second", valid / std::max(1e-9, seconds)},
             {"model", model},
             {"temperature", temperature},
-            {"grammar", grammar}};
+            {"grammar", grammar},
+            {"precision", precision}};
   }
 };
 
@@ -94,6 +95,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
     if (!raw) return MakeError(ErrorCode::kUnavailable, "cannot write " + o.raw_path);
   }
   d.model = samples->model;
+  d.precision = samples->precision;
   d.temperature = o.temperature;
   d.grammar = o.grammar;
   d.sampled = static_cast<int64_t>(canonical.size());
@@ -169,9 +171,9 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
     auto d = MeasureLm(o, training);
     if (!d) return tl::unexpected(d.error());
     auto j = d->ToJson();
-    std::printf("\nSMILES LSTM (%s), %lld samples at temperature %.2f, grammar %s\n",
+    std::printf("\nSMILES LSTM (%s), %lld samples at temperature %.2f, grammar %s, %s products\n",
                 d->model.c_str(), static_cast<long long>(d->sampled), o.temperature,
-                o.grammar ? "on" : "off");
+                o.grammar ? "on" : "off", d->precision.c_str());
     std::printf("  %-22s %10s %12s\n", "metric", "labloop", "SMILES-RNN");
     std::printf("  %-22s %10.4f %12.3f\n", "validity", j["validity"].get<double>(), 0.975);
     std::printf("  %-22s %10.4f %12.3f\n", "uniqueness", j["uniqueness"].get<double>(), 0.999);

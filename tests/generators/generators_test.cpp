@@ -1,6 +1,8 @@
 // Generators yield valid, distinct molecules with provenance, reproducibly.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <algorithm>
 #include <fstream>
 #include <map>
@@ -283,6 +285,33 @@ TEST_CASE("The shipped SMILES LSTM samples valid distinct molecules with its ver
   options.model = "/nonexistent/model.pt";
   CHECK(registry.Create("smiles_lm", options).error().message.find("/nonexistent/model.pt") !=
         std::string::npos);
+}
+
+TEST_CASE("The shipped SMILES LSTM's samples come with the likelihood the model gives them",
+          "[integration]") {
+  GeneratorOptions options;
+  options.seed = 4;
+  auto samples = SampleSmilesLm(options, 300);
+  REQUIRE(samples);
+  REQUIRE(samples->log_likelihood.size() == 300);
+  auto scored = SmilesLogLikelihood(options, samples->smiles);
+  REQUIRE(scored);
+  int compared = 0;
+  for (size_t i = 0; i < samples->smiles.size(); ++i) {
+    if (samples->smiles[i].empty()) continue;  // never ended
+    ++compared;
+    INFO(samples->smiles[i] << ": sampled " << samples->log_likelihood[i] << ", scored "
+                            << (*scored)[i]);
+    CHECK(samples->log_likelihood[i] < 0);
+    // The sampler's bfloat16 products (on CPUs with AVX-512 BF16) keep 3 significant digits.
+    CHECK(std::abs(samples->log_likelihood[i] - (*scored)[i]) <
+          0.02 * std::max(1.0, std::abs((*scored)[i])));
+  }
+  CHECK(compared > 250);
+  auto unknown = SmilesLogLikelihood(options, {"CCO", "[U]"});
+  REQUIRE(unknown);
+  CHECK(std::isfinite((*unknown)[0]));
+  CHECK(std::isnan((*unknown)[1]));  // a token the model does not know
 }
 
 namespace {
