@@ -92,14 +92,16 @@ CELL_CLONES void Cell(const uint16_t* g, const float* add, float* c, float* hidd
 
 // One layer's step for `rows` rows: the gates of the product plus a bias (one row for all) or
 // a table row a token, the cell states in place, the new hidden state where this layer's next
-// product reads it (`own`) and where the next layer's reads it (`next`, or null).
+// product reads it (`own`), where the next layer's reads it (`next`, or null) and in float32
+// (`hidden`, [rows, h] for the output layer; other layers pass one scratch row, stride 0).
 template <typename T>
 void CellRows(const T* gates, const float* add, const int64_t* add_row, float* cells, float* hidden,
-              T* own, int64_t own_stride, T* next, int64_t next_stride, int64_t rows, int64_t h) {
+              int64_t hidden_stride, T* own, int64_t own_stride, T* next, int64_t next_stride,
+              int64_t rows, int64_t h) {
   for (int64_t r = 0; r < rows; ++r) {
     T* own_row = own + r * own_stride;
-    Cell(gates + r * 4 * h, add + (add_row ? add_row[r] * 4 * h : 0), cells + r * h, hidden + r * h,
-         own_row, h);
+    Cell(gates + r * 4 * h, add + (add_row ? add_row[r] * 4 * h : 0), cells + r * h,
+         hidden + r * hidden_stride, own_row, h);
     if (next) std::memcpy(next + r * next_stride, own_row, sizeof(T) * h);
   }
 }
@@ -137,20 +139,23 @@ namespace {
 
 // One step of every layer for the `active` first rows of the batch, gates in T (float or the
 // bits of bfloat16). `inputs[l]` holds [layer l-1's new state, layer l's state] (layer 0: its
-// state only); `tokens` the tokens just sampled.
+// state only); `tokens` the tokens just sampled; `hidden` [rows, h] receives the last layer's
+// new state in float32.
 template <typename T>
 void Step(const std::vector<torch::Tensor>& weights, const std::vector<torch::Tensor>& biases,
           const torch::Tensor& table, const int64_t* tokens, int64_t active, int64_t h,
           std::vector<torch::Tensor>& inputs, std::vector<torch::Tensor>& gates,
-          std::vector<torch::Tensor>& cells, std::vector<torch::Tensor>& hidden) {
+          std::vector<torch::Tensor>& cells, torch::Tensor& hidden) {
   const size_t layers = weights.size();
+  std::vector<float> scratch(h);  // the float32 state of the layers below the last: unused
   for (size_t l = 0; l < layers; ++l) {
     auto g = gates[l].narrow(0, 0, active);
     at::mm_out(g, inputs[l].narrow(0, 0, active), weights[l]);
     const bool last = l + 1 == layers;
     CellRows(static_cast<const T*>(g.data_ptr()),
              l == 0 ? table.data_ptr<float>() : biases[l].data_ptr<float>(),
-             l == 0 ? tokens : nullptr, cells[l].data_ptr<float>(), hidden[l].data_ptr<float>(),
+             l == 0 ? tokens : nullptr, cells[l].data_ptr<float>(),
+             last ? hidden.data_ptr<float>() : scratch.data(), last ? h : 0,
              static_cast<T*>(inputs[l].data_ptr()) + (l == 0 ? 0 : h), inputs[l].size(1),
              last ? nullptr : static_cast<T*>(inputs[l + 1].data_ptr()),
              last ? 0 : inputs[l + 1].size(1), active, h);
@@ -172,13 +177,13 @@ LstmSampler::Samples LstmSampler::Sample(int64_t count, const Options& o,
   int64_t* out = result.tokens.data_ptr<int64_t>();
 
   const auto in_dtype = torch::TensorOptions(dtype_);
-  std::vector<torch::Tensor> inputs, gates, cells, hidden;
+  std::vector<torch::Tensor> inputs, gates, cells;
   for (int64_t l = 0; l < layers; ++l) {
     inputs.push_back(torch::zeros({width, l == 0 ? h : 2 * h}, in_dtype));
     gates.push_back(torch::empty({width, 4 * h}, in_dtype));
     cells.push_back(torch::zeros({width, h}));
-    hidden.push_back(torch::zeros({width, h}));
   }
+  auto hidden = torch::empty({width, h});  // the last layer's state, for the output layer
   const int64_t element = static_cast<int64_t>(inputs[0].element_size());
   auto logits = torch::empty({width, v});
   std::vector<int64_t> tokens(width);
@@ -229,7 +234,7 @@ LstmSampler::Samples LstmSampler::Sample(int64_t count, const Options& o,
                   hidden);
     }
     auto z = logits.narrow(0, 0, active);
-    torch::addmm_out(z, out_bias_, hidden[layers - 1].narrow(0, 0, active), out_t_);
+    torch::addmm_out(z, out_bias_, hidden.narrow(0, 0, active), out_t_);
 
     // One token a row, by inverse transform of one uniform draw.
     const auto uniform = torch::rand({active}, generator, torch::kFloat64);
@@ -237,20 +242,17 @@ LstmSampler::Samples LstmSampler::Sample(int64_t count, const Options& o,
     const float* zs = z.data_ptr<float>();
     for (int64_t s = 0; s < active; ++s) {
       const float* zr = zs + s * v;
-      if (o.grammar) {
-        o.grammar->Allowed(states[s], allowed.data());
-      } else {
-        std::fill(allowed.begin(), allowed.end(), 1);
-      }
+      if (o.grammar) o.grammar->Allowed(states[s], allowed.data());
       float top = -std::numeric_limits<float>::infinity(), top_allowed = top;
       for (int64_t k = 0; k < v; ++k) {
+        allowed[k] = (allowed[k] || !o.grammar) && !never[k];
         top = std::max(top, zr[k]);
-        if (allowed[k] && !never[k]) top_allowed = std::max(top_allowed, zr[k]);
+        if (allowed[k]) top_allowed = std::max(top_allowed, zr[k]);
       }
       double all = 0, sum = 0;
       for (int64_t k = 0; k < v; ++k) {
         all += Exp(zr[k] - top);
-        p[k] = allowed[k] && !never[k] ? Exp((zr[k] - top_allowed) * inverse_temperature) : 0.f;
+        p[k] = allowed[k] ? Exp((zr[k] - top_allowed) * inverse_temperature) : 0.f;
         sum += p[k];
       }
       const double target = u[s] * sum;

@@ -225,12 +225,13 @@ LstmSampler::Options SamplerOptions(double temperature, int max_tokens,
 }
 
 // Samples on a GPU (or any device): the batch as tensors, rows that ended leaving it.
-torch::Tensor SampleOnDevice(LmNet& net, int64_t count, double temperature, int max_tokens,
-                             torch::Device device, at::Generator& generator,
-                             const SmilesGrammar* grammar) {
+LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperature, int max_tokens,
+                                    torch::Device device, at::Generator& generator,
+                                    const SmilesGrammar* grammar) {
   torch::NoGradGuard no_grad;
   const auto ints = torch::TensorOptions(torch::kInt64).device(device);
   auto out = torch::full({count, max_tokens + 2}, kPad, ints);
+  auto likelihood = torch::zeros({count}, torch::TensorOptions(torch::kFloat64).device(device));
   out.select(1, 0).fill_(kBegin);
   // Rows that ended leave the batch: the network only runs on the ones still writing.
   auto rows = torch::arange(count, ints);  // the output row of each row still going
@@ -242,6 +243,7 @@ torch::Tensor SampleOnDevice(LmNet& net, int64_t count, double temperature, int 
   for (int t = 0; t <= max_tokens; ++t) {
     auto [logits, next] = net->forward(token, state);
     state = next;
+    const auto log_p = torch::log_softmax(logits.squeeze(1), 1);  // the model's own, unmasked
     auto scaled = logits.squeeze(1) / temperature;
     // Padding and the start token are never sampled: only SMILES tokens and the end.
     scaled.index_fill_(1, never, -std::numeric_limits<float>::infinity());
@@ -260,6 +262,7 @@ torch::Tensor SampleOnDevice(LmNet& net, int64_t count, double temperature, int 
             .squeeze(1);
     token = sampled.to(device).unsqueeze(1);
     out.index_put_({rows, t + 1}, token.squeeze(1));
+    likelihood.index_add_(0, rows, log_p.gather(1, token).squeeze(1).to(torch::kFloat64));
     columns = t + 2;
     if (grammar) {
       const int64_t* id = sampled.data_ptr<int64_t>();
@@ -283,21 +286,23 @@ torch::Tensor SampleOnDevice(LmNet& net, int64_t count, double temperature, int 
       }
     }
   }
-  return out.slice(1, 0, columns).to(torch::kCPU);
+  auto ll = likelihood.to(torch::kCPU);
+  return {out.slice(1, 0, columns).to(torch::kCPU),
+          std::vector<double>(ll.data_ptr<double>(), ll.data_ptr<double>() + count)};
 }
 
-// Samples `count` sequences: [count, steps + 1] token ids starting with ^, kPad after $.
+// Samples `count` sequences: [count, steps + 1] token ids starting with ^, kPad after $, and
+// the model's log-likelihood of each (temperature 1, no grammar).
 // `generator` is the sampler's own random stream: other LibTorch users (an MC-dropout fitness
 // reseeds the global one) do not change what a seed samples. With a grammar, each step samples
 // only among the tokens it allows (the model's probabilities renormalized over them). On the CPU
 // the LstmSampler does the work (lstm_sampler.h).
-torch::Tensor Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
-                     torch::Device device, at::Generator& generator,
-                     const SmilesGrammar* grammar = nullptr) {
+LstmSampler::Samples Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
+                            torch::Device device, at::Generator& generator,
+                            const SmilesGrammar* grammar = nullptr) {
   if (device.is_cpu()) {
-    return CpuSampler(net)
-        .Sample(count, SamplerOptions(temperature, max_tokens, grammar), generator)
-        .tokens;
+    return CpuSampler(net).Sample(count, SamplerOptions(temperature, max_tokens, grammar),
+                                  generator);
   }
   return SampleOnDevice(net, count, temperature, max_tokens, device, generator, grammar);
 }
@@ -347,7 +352,8 @@ class SmilesLm final : public Generator {
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
       auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_,
-                         GrammarFor(options_, prior_));
+                         GrammarFor(options_, prior_))
+                      .tokens;
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
         ++sampled;  // the rows looked at, for the validity reported
@@ -398,7 +404,8 @@ class SmilesLm final : public Generator {
       // Unconstrained: the policy gradient scores each sequence by the agent's own (unmasked)
       // likelihood, so it must sample from that distribution. (Measured: steering with grammar-
       // constrained samples reached 0.651 on celecoxib where this reaches 0.711.)
-      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_);
+      auto rows =
+          Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_).tokens;
       agent->train();
       auto a = rows.accessor<int64_t, 2>();
       std::vector<std::vector<int64_t>> sequences;
@@ -540,10 +547,6 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
     constexpr int64_t kChunk = 1024;
     ScopedTorchThreads single(1);
     const int64_t chunks = (count + kChunk - 1) / kChunk;
-    std::optional<LstmSampler> cpu;
-    if (device->is_cpu()) cpu.emplace(CpuSampler(model->net));
-    const auto sampler_options =
-        SamplerOptions(options.temperature, kMaxSampledTokens, GrammarFor(options, *model));
     RawSamples out;
     out.model = model->version;
     out.precision = SamplingPrecision(*device);
@@ -553,23 +556,12 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
       at::Generator generator =
           at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
       const int64_t first = k * kChunk, rows_wanted = std::min(kChunk, count - first);
-      torch::Tensor rows;
-      std::vector<double> likelihood;
-      if (cpu) {
-        auto samples = cpu->Sample(rows_wanted, sampler_options, generator);
-        rows = samples.tokens;
-        likelihood = std::move(samples.log_likelihood);
-      } else {
-        rows = SampleOnDevice(model->net, rows_wanted, options.temperature, kMaxSampledTokens,
-                              *device, generator, GrammarFor(options, *model));
-        torch::NoGradGuard no_grad;
-        auto ll = LogLikelihood(model->net, rows.to(*device)).to(torch::kCPU, torch::kFloat64);
-        likelihood.assign(ll.data_ptr<double>(), ll.data_ptr<double>() + rows_wanted);
-      }
-      auto a = rows.accessor<int64_t, 2>();
+      auto samples = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens,
+                            *device, generator, GrammarFor(options, *model));
+      auto a = samples.tokens.accessor<int64_t, 2>();
       for (int64_t i = 0; i < rows_wanted; ++i) {
         out.smiles[first + i] = Decode(a[i], model->vocabulary);
-        out.log_likelihood[first + i] = likelihood[i];
+        out.log_likelihood[first + i] = samples.log_likelihood[i];
       }
     });
     return out;

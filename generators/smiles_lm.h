@@ -66,8 +66,8 @@ struct RawSamples {
   // SmilesLogLikelihood gives for the same string (a sample that never ended: its tokens only).
   std::vector<double> log_likelihood;
   std::string model;
-  std::string
-      precision;  // of the sampler's products: "bfloat16" (CPUs with AVX-512 BF16), "float32"
+  // What the sampler's products compute in: "bfloat16" (CPUs with AVX-512 BF16) or "float32".
+  std::string precision;
 };
 Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count);
 
