@@ -214,15 +214,18 @@ TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integr
     testing::TempDir dir;
     auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
     RunApprovingAll(campaign);
-    auto measured =
-        QueryCampaign(campaign, "SELECT COUNT(*) FROM measurement WHERE fidelity = 'experiment'");
-    CHECK(measured[0][0] == "0");
+    // The noise is drawn afresh each run (request ids are random), so now and then a curve still
+    // fits well enough to pass; what must hold is that no flagged fit becomes a measurement.
     auto flagged = QueryCampaign(campaign, "SELECT COUNT(*) FROM event WHERE kind = 'fit_flagged'");
     CHECK(std::stoi(flagged[0][0]) >= 1);
-    auto failed = QueryCampaign(
-        campaign, "SELECT error FROM job WHERE kind = 'experiment' AND state = 'failed'");
-    REQUIRE(!failed.empty());
-    CHECK(failed[0][0].find("flagged for review") != std::string::npos);
+    auto failed = QueryCampaign(campaign,
+                                "SELECT COUNT(*) FROM job WHERE kind = 'experiment' AND "
+                                "state = 'failed' AND error LIKE '%flagged for review%'");
+    CHECK(failed[0][0] == flagged[0][0]);  // one failed job a flagged fit
+    auto leaked = QueryCampaign(campaign,
+                                "SELECT COUNT(*) FROM measurement m JOIN job j ON j.id = m.job_id "
+                                "WHERE m.fidelity = 'experiment' AND j.state <> 'done'");
+    CHECK(leaked[0][0] == "0");
   }
   SECTION("a dilution series beyond the reader's limits: refused before sending") {
     Emulator synth({"--kind", "synthesizer", "--duration", "0.1"});
