@@ -46,10 +46,11 @@ struct GeneratorOptions {
   // the policy-gradient steering used when a fitness is given.
   std::string model;
   double temperature = 1.0;
-  bool grammar = true;  // sample only tokens the SMILES grammar allows next (smiles_grammar.h)
-  int steps = 100;      // policy-gradient steps
-  int batch_size = 64;  // molecules sampled a step
-  double sigma = 60;    // weight of the fitness against the prior's log-likelihood
+  bool grammar = true;   // sample only tokens the SMILES grammar allows next (smiles_grammar.h)
+  bool valences = true;  // with the grammar: also keep every atom within its valence
+  int steps = 100;       // policy-gradient steps
+  int batch_size = 64;   // molecules sampled a step
+  double sigma = 60;     // weight of the fitness against the prior's log-likelihood
   double learning_rate = 5e-4;
   std::string device = "cpu";
   // reactions: building blocks (empty: the shipped set), a template file (empty: the built-in

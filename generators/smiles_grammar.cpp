@@ -1,6 +1,8 @@
 #include "generators/smiles_grammar.h"
 
 #include <cctype>
+#include <cstdlib>
+#include <utility>
 
 namespace labloop::generators {
 
@@ -17,7 +19,123 @@ bool IsOrganicAtom(const std::string& t) {
   return false;
 }
 
+// The largest valence RDKit allows an element of atomic number z (0: none in the table).
+int MaxValence(int z) {
+  switch (z) {
+    case 1:
+      return 1;  // H
+    case 2:
+    case 10:
+    case 18:
+    case 36:
+    case 54:
+      return 0;  // what F-, Cl-, Br-, I- look like
+    case 5:
+      return 3;  // B
+    case 6:
+      return 4;  // C
+    case 7:
+      return 3;  // N
+    case 8:
+      return 2;  // O
+    case 9:
+      return 1;  // F
+    case 13:
+      return 3;  // Al
+    case 14:
+      return 4;  // Si
+    case 15:
+      return 7;  // P
+    case 16:
+      return 6;  // S
+    case 17:
+      return 1;  // Cl
+    case 32:
+      return 4;  // Ge
+    case 33:
+      return 7;  // As
+    case 34:
+      return 6;  // Se
+    case 35:
+      return 1;  // Br
+    case 52:
+      return 6;  // Te
+    case 53:
+      return 5;  // I
+    default:
+      return -1;
+  }
+}
+
+int AtomicNumber(const std::string& symbol) {
+  static const std::pair<const char*, int> kElements[] = {
+      {"H", 1},   {"B", 5},   {"C", 6},   {"N", 7},   {"O", 8},   {"F", 9},
+      {"Al", 13}, {"Si", 14}, {"P", 15},  {"S", 16},  {"Cl", 17}, {"Ge", 32},
+      {"As", 33}, {"Se", 34}, {"Br", 35}, {"Te", 52}, {"I", 53}};
+  for (const auto& [s, z] : kElements) {
+    if (symbol == s) return z;
+  }
+  return 0;
+}
+
+// Unlimited: '*' and elements outside the table.
+constexpr int8_t kAnyRoom = 8;
+
 }  // namespace
+
+SmilesGrammar::Valence SmilesGrammar::AtomValence(const std::string& token) {
+  std::string symbol;
+  int hydrogens = 0, charge = 0;
+  bool aromatic = false;
+  if (token.size() > 2 && token.front() == '[' && token.back() == ']') {
+    // [isotope? symbol chirality? H count? charge? class?]
+    size_t i = 1;
+    while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i;
+    if (i < token.size() && std::islower(static_cast<unsigned char>(token[i]))) {
+      aromatic = true;  // c, n, o, s, p, b, se, as
+      const bool two = token.compare(i, 2, "se") == 0 || token.compare(i, 2, "as") == 0;
+      symbol = token.substr(i, two ? 2 : 1);
+      symbol[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[0])));
+      i += symbol.size();
+    } else if (i < token.size() && std::isupper(static_cast<unsigned char>(token[i]))) {
+      symbol = token.substr(i, 1);
+      ++i;
+      // A second lowercase letter belongs to the symbol when it makes an element ("Cl", "Br").
+      if (i < token.size() && std::islower(static_cast<unsigned char>(token[i])) &&
+          AtomicNumber(symbol + token[i]) > 0) {
+        symbol += token[i++];
+      }
+    }
+    while (i < token.size() && token[i] == '@') ++i;
+    if (i < token.size() && token[i] == 'H' && symbol != "H") {
+      ++i;
+      hydrogens = 1;
+      if (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) {
+        hydrogens = token[i++] - '0';
+      }
+    }
+    while (i < token.size() && (token[i] == '+' || token[i] == '-')) {
+      const int sign = token[i++] == '+' ? 1 : -1;
+      if (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) {
+        charge += sign * (token[i++] - '0');
+      } else {
+        charge += sign;
+      }
+    }
+  } else if (token == "*") {
+    return {kAnyRoom, false};
+  } else {
+    symbol = token;
+    aromatic = std::islower(static_cast<unsigned char>(token[0]));
+    symbol[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[0])));
+  }
+  const int z = AtomicNumber(symbol);
+  const int valence = z > 0 ? MaxValence(z - charge) : -1;
+  if (valence < 0) return {kAnyRoom, false};
+  // An aromatic carbon is written without its double bond; its Kekulé form needs one (a charged
+  // one, C- or C+, does not).
+  return {static_cast<int8_t>(valence - hydrogens), aromatic && z == 6 && charge == 0};
+}
 
 std::vector<std::string> TokenizeSmiles(const std::string& smiles) {
   std::vector<std::string> tokens;
@@ -38,8 +156,12 @@ std::vector<std::string> TokenizeSmiles(const std::string& smiles) {
 }
 
 SmilesGrammar::SmilesGrammar(const std::vector<std::string>& tokens, int64_t end,
-                             const std::vector<int64_t>& never)
-    : kinds_(tokens.size(), Kind::kNever), labels_(tokens.size(), -1) {
+                             const std::vector<int64_t>& never, bool valences)
+    : kinds_(tokens.size(), Kind::kNever),
+      labels_(tokens.size(), -1),
+      orders_(tokens.size(), 0),
+      atoms_(tokens.size()),
+      valences_(valences) {
   for (size_t i = 0; i < tokens.size(); ++i) {
     const std::string& t = tokens[i];
     if (t.size() > 2 && t.front() == '[' && t.back() == ']') {
@@ -48,6 +170,7 @@ SmilesGrammar::SmilesGrammar(const std::vector<std::string>& tokens, int64_t end
       kinds_[i] = Kind::kAtom;
     } else if (t == "-" || t == "=" || t == "#" || t == ":" || t == "/" || t == "\\") {
       kinds_[i] = Kind::kBond;
+      orders_[i] = t == "=" ? 2 : t == "#" ? 3 : 1;  // an aromatic ':' counts as one
     } else if (t == "(") {
       kinds_[i] = Kind::kOpen;
     } else if (t == ")") {
@@ -66,9 +189,73 @@ SmilesGrammar::SmilesGrammar(const std::vector<std::string>& tokens, int64_t end
   }
   kinds_.at(end) = Kind::kEnd;
   for (int64_t t : never) kinds_.at(t) = Kind::kNever;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (kinds_[i] == Kind::kAtom) atoms_[i] = AtomValence(tokens[i]);
+  }
 }
 
+namespace {
+
+using Valence = SmilesGrammar::Valence;
+
+// What an atom has left once its Kekulé double bond is set aside.
+int Left(const Valence& v) { return v.room - (v.needs_double ? 1 : 0); }
+
+// `v` once a bond of `order` is added to it; `counted` of that order counts against its room (all
+// of it, or what a ring closure adds to what its opening reserved).
+Valence Add(Valence v, int order, int counted) {
+  v.room = static_cast<int8_t>(v.room - counted);
+  if (order >= 2) v.needs_double = false;
+  return v;
+}
+Valence Add(Valence v, int order) { return Add(v, order, order); }
+
+}  // namespace
+
 bool SmilesGrammar::IsAllowed(const State& s, int64_t token) const {
+  return SyntaxAllows(s, token) && (!valences_ || ValenceAllows(s, token));
+}
+
+bool SmilesGrammar::ValenceAllows(const State& s, int64_t token) const {
+  if (s.atom < 0) return true;  // the start: any atom
+  // A move is refused when it overfills an atom, or when it leaves outside any branch, with a
+  // ring still open, a current atom that can take no bond: nothing could then follow.
+  auto dead_end = [&](const Valence& v, int depth, int open_rings) {
+    return Left(v) < 0 || (depth == 0 && open_rings > 0 && Left(v) == 0);
+  };
+  const Valence& here = s.valence[s.atom];
+  const int order = s.last == Kind::kBond ? s.bond : 1;
+  switch (kinds_[token]) {
+    case Kind::kAtom:
+      if (s.last == Kind::kDot) return Left(atoms_[token]) >= 0;
+      // After a bond token, the current atom took that bond when the bond was read.
+      if (s.last != Kind::kBond && Left(Add(here, 1)) < 0) return false;
+      return !dead_end(Add(atoms_[token], order), s.depth, s.open_rings);
+    case Kind::kBond:
+      return Left(Add(here, orders_[token])) >= 0;
+    case Kind::kOpen:
+      return Left(Add(here, 1)) >= 0;
+    case Kind::kClose:
+      return s.branch_from.empty() ||
+             !dead_end(s.valence[s.branch_from.back()], s.depth - 1, s.open_rings);
+    case Kind::kRing: {
+      const int label = labels_[token];
+      const int32_t opener = s.ring[label] - 1;
+      if (opener < 0) return !dead_end(Add(here, order), s.depth, s.open_rings + 1);
+      // Closing: the order written here, else the one written at the opening, else single.
+      const int reserved = std::abs(s.ring_bond[label]);
+      const bool written_there = s.ring_bond[label] < 0;
+      if (s.last == Kind::kBond && written_there && s.bond != reserved) return false;
+      const int bond = s.last == Kind::kBond ? s.bond : reserved;
+      if (Left(Add(s.valence[opener], bond, bond - reserved)) < 0) return false;
+      return !dead_end(Add(here, bond), s.depth, s.open_rings - 1);
+    }
+    default:
+      return true;
+  }
+}
+
+bool SmilesGrammar::SyntaxAllows(const State& s, int64_t token) const {
   // After an atom, a ring label or ')' the chain may go on in every way; after a bond only an
   // atom or a ring label; after '(' an atom or a bond; at the start (or after '.') an atom.
   const bool after_atom = s.last == Kind::kAtom || s.last == Kind::kRing;
@@ -106,7 +293,15 @@ bool SmilesGrammar::IsAllowed(const State& s, int64_t token) const {
 }
 
 void SmilesGrammar::Allowed(const State& state, uint8_t* allowed) const {
-  for (size_t t = 0; t < kinds_.size(); ++t) allowed[t] = IsAllowed(state, static_cast<int64_t>(t));
+  bool any = false;
+  for (size_t t = 0; t < kinds_.size(); ++t) {
+    allowed[t] = IsAllowed(state, static_cast<int64_t>(t));
+    any = any || allowed[t];
+  }
+  if (any || !valences_) return;
+  for (size_t t = 0; t < kinds_.size(); ++t) {
+    allowed[t] = SyntaxAllows(state, static_cast<int64_t>(t));
+  }
 }
 
 void SmilesGrammar::Advance(State& s, int64_t token) const {
@@ -114,7 +309,13 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
   switch (kind) {
     case Kind::kAtom: {
       const int32_t atom = static_cast<int32_t>(s.parent.size());
-      s.parent.push_back(s.last == Kind::kDot ? -1 : s.atom);
+      const bool bonded = s.last != Kind::kDot;
+      s.parent.push_back(bonded ? s.atom : -1);
+      if (valences_) {
+        const int order = s.last == Kind::kBond ? s.bond : bonded ? 1 : 0;
+        if (bonded) s.valence[s.atom] = Add(s.valence[s.atom], order);
+        s.valence.push_back(Add(atoms_[token], order));
+      }
       s.atom = atom;
       s.closed_here.clear();
       break;
@@ -131,11 +332,26 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
       --s.depth;
       break;
     case Kind::kRing: {
-      int32_t& opener = s.ring[labels_[token]];
+      const int label = labels_[token];
+      int32_t& opener = s.ring[label];
+      const bool written = s.last == Kind::kBond;
       if (opener == 0) {
         opener = s.atom + 1;
         ++s.open_rings;
+        if (valences_) {
+          const int order = written ? s.bond : 1;
+          s.valence[s.atom] = Add(s.valence[s.atom], order);
+          s.ring_bond[label] = static_cast<int8_t>(written ? -order : order);
+        }
       } else {
+        if (valences_) {
+          const int reserved = std::abs(s.ring_bond[label]);
+          const int order = written ? s.bond : reserved;
+          s.valence[s.atom] = Add(s.valence[s.atom], order);
+          Valence& there = s.valence[opener - 1];
+          there = Add(there, order, order - reserved);
+          s.ring_bond[label] = 0;
+        }
         s.closed_here.push_back(opener - 1);
         opener = 0;
         --s.open_rings;
@@ -146,6 +362,7 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
       break;
   }
   s.bond_after_branch = kind == Kind::kBond && (s.last == Kind::kOpen || s.last == Kind::kClose);
+  s.bond = kind == Kind::kBond ? orders_[token] : 0;
   s.last = kind;
 }
 

@@ -11,7 +11,16 @@
 // It is a little stricter than SMILES, as RDKit's canonical output is: a ring label right after
 // ')' (with or without a bond between), a ring bond across '.', and '.' inside a branch are
 // refused (none occurs in ZINC 250k).
-// Chemistry (valences, aromatic rings that cannot be kekulized) is left to RDKit's check.
+// With `valences` on it also keeps every atom within its valence, counting each bond's order, a
+// bracket atom's hydrogens and charge, and the double bond an aromatic carbon needs in a Kekulé
+// form (RDKit's valence tables; charged atoms take those of the isoelectronic element):
+//   - a bond, branch, ring label or next atom that would overfill the current atom (a fifth bond
+//     on C, a third on O, a second on Cl, a fourth connection on an aromatic carbon);
+//   - an atom that cannot take the bond before it ("C=F"), a ring closure either end of which
+//     cannot take the bond.
+// When that leaves nothing to sample (a full atom with a ring still open, outside any branch),
+// Allowed falls back to the syntax rules alone, so the masked distribution is never empty.
+// Aromatic rings that cannot be kekulized and aromatic atoms outside rings are left to RDKit.
 //
 // Tokens are the SMILES tokens of the model's vocabulary (a bracket atom, Cl, a ring label, one
 // character); the special ones (padding, begin) are never allowed, and `end` is the end token.
@@ -32,6 +41,13 @@ class SmilesGrammar {
   // close, a ring label (1-9, %NN), the '.' between fragments, the end, or never allowed.
   enum class Kind : uint8_t { kAtom, kBond, kOpen, kClose, kRing, kDot, kEnd, kNever };
 
+  // An atom's valence left: what bonds may still add, and whether it is an aromatic carbon that
+  // still needs the double bond of its Kekulé form (a bond of order 2 or more gives it one).
+  struct Valence {
+    int8_t room = 0;
+    bool needs_double = false;
+  };
+
   // One sample's position in the grammar.
   struct State {
     Kind last = Kind::kDot;          // the last token; a new fragment starts as after '.'
@@ -43,23 +59,43 @@ class SmilesGrammar {
     std::vector<int32_t> parent;       // atom → the atom it is bonded to in the chain (-1: none)
     std::vector<int32_t> branch_from;  // stack of branch points
     std::vector<int32_t> closed_here;  // atoms the current atom has closed a ring onto
+    // With valences: the order of the bond token just read (0: none), the order each open ring
+    // label reserved on its opening atom (negative: written there, so it binds the closure), and
+    // each atom's valence left.
+    int8_t bond = 0;
+    std::array<int8_t, 100> ring_bond{};
+    std::vector<Valence> valence;
   };
 
-  // `tokens[i]` is token i's text; `end` the end token's id; ids in `never` are never allowed.
+  // `tokens[i]` is token i's text; `end` the end token's id; ids in `never` are never allowed;
+  // `valences`: also keep atoms within their valences (above).
   SmilesGrammar(const std::vector<std::string>& tokens, int64_t end,
-                const std::vector<int64_t>& never);
+                const std::vector<int64_t>& never, bool valences = false);
+  bool valences() const { return valences_; }
 
   size_t size() const { return kinds_.size(); }
   Kind KindOf(int64_t token) const { return kinds_[token]; }
 
-  // allowed[t] = whether token t may follow; at least one atom always may.
+  // allowed[t] = whether token t may follow; at least one token always may (an atom, unless the
+  // valence rules left nothing and the syntax rules alone allow a ')').
   void Allowed(const State& state, uint8_t* allowed) const;
+  // Whether the syntax rules, and the valence rules when on, allow `token` next.
   bool IsAllowed(const State& state, int64_t token) const;
   void Advance(State& state, int64_t token) const;
 
+  // A bracket or organic-subset atom's valence when it starts: its largest allowed valence less
+  // its hydrogens; room 8 (no limit) for '*' and elements outside the table.
+  static Valence AtomValence(const std::string& token);
+
  private:
+  bool SyntaxAllows(const State& state, int64_t token) const;
+  bool ValenceAllows(const State& state, int64_t token) const;
+
   std::vector<Kind> kinds_;
-  std::vector<int> labels_;  // ring label of each ring token, else -1
+  std::vector<int> labels_;     // ring label of each ring token, else -1
+  std::vector<int8_t> orders_;  // bond order of each bond token, else 0
+  std::vector<Valence> atoms_;  // valence of each atom token when it starts
+  bool valences_;
 };
 
 }  // namespace labloop::generators

@@ -95,12 +95,14 @@ struct LoadedModel {
   Vocabulary vocabulary;
   std::string version;  // "zinc250k_lstm@<hash of the weights>"
   int64_t embedding = 0, hidden = 0, layers = 0;
-  std::shared_ptr<const SmilesGrammar> grammar;  // over the vocabulary's tokens
+  // Over the vocabulary's tokens: the syntax rules, and the syntax and valence rules.
+  std::shared_ptr<const SmilesGrammar> grammar, valence_grammar;
 };
 
 // The grammar that constrains sampling, or none when the options turn it off.
 const SmilesGrammar* GrammarFor(const GeneratorOptions& options, const LoadedModel& model) {
-  return options.grammar ? model.grammar.get() : nullptr;
+  if (!options.grammar) return nullptr;
+  return options.valences ? model.valence_grammar.get() : model.grammar.get();
 }
 
 // FNV-1a over the parameters' bytes: the model version names the weights themselves.
@@ -167,6 +169,8 @@ Result<LoadedModel> Load(const std::string& path, torch::Device device) {
     m.version = Stem(path) + "@" + WeightsHash(m.net);
     m.grammar = std::make_shared<SmilesGrammar>(m.vocabulary.tokens, kEnd,
                                                 std::vector<int64_t>{kPad, kBegin});
+    m.valence_grammar = std::make_shared<SmilesGrammar>(
+        m.vocabulary.tokens, kEnd, std::vector<int64_t>{kPad, kBegin}, /*valences=*/true);
     return m;
   });
 }
@@ -366,6 +370,7 @@ class SmilesLm final : public Generator {
         nlohmann::json provenance = {{"model", prior_.version},
                                      {"temperature", options_.temperature},
                                      {"grammar", options_.grammar},
+                                     {"valences", options_.grammar && options_.valences},
                                      {"precision", SamplingPrecision(device_)}};
         if (steered_steps_ > 0) provenance["steered_steps"] = steered_steps_;
         out.push_back({record->smiles, record->inchikey, "smiles_lm", provenance.dump()});

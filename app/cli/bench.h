@@ -115,7 +115,8 @@ struct GeneratorsBench {
   std::string model;        // empty: the shipped model
   int64_t samples = 10000;  // 0 skips the distribution part
   double temperature = 1.0;
-  bool grammar = true;  // grammar-constrained sampling (generators/smiles_grammar.h)
+  bool grammar = true;   // grammar-constrained sampling (generators/smiles_grammar.h)
+  bool valences = true;  // the grammar's valence rules too
   std::string target = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";  // celecoxib; "" skips
   std::vector<std::string> goal_generators{"graph_ga", "smiles_lm"};
   int seeds = 1, first_seed = 1;  // seeds first_seed .. first_seed + seeds - 1

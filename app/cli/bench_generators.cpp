@@ -55,7 +55,7 @@ double InternalDiversity(const std::vector<std::string>& smiles) {
 struct Distribution {
   int64_t sampled = 0, valid = 0, unique = 0, novel = 0;
   double seconds = 0, diversity = 0, temperature = 1;
-  bool grammar = true;
+  bool grammar = true, valences = true;
   std::string model, precision;
   json ToJson() const {
     return {{"sampled", sampled},
@@ -71,6 +71,7 @@ struct Distribution {
             {"model", model},
             {"temperature", temperature},
             {"grammar", grammar},
+            {"valences", valences},
             {"precision", precision}};
   }
 };
@@ -81,6 +82,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   options.model = o.model;
   options.temperature = o.temperature;
   options.grammar = o.grammar;
+  options.valences = o.valences;
   options.seed = 1;
   // Valid molecules per second: sampling and RDKit's check, timed together.
   auto t0 = Clock::now();
@@ -98,6 +100,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   d.precision = samples->precision;
   d.temperature = o.temperature;
   d.grammar = o.grammar;
+  d.valences = o.grammar && o.valences;
   d.sampled = static_cast<int64_t>(canonical.size());
   std::set<std::string> unique;
   for (const auto& c : canonical) {
@@ -129,6 +132,7 @@ Result<Rediscovery> Rediscover(const GeneratorsBench& o, const std::string& kind
   options.generations = o.ga_generations;
   options.model = o.model;
   options.grammar = o.grammar;
+  options.valences = o.valences;
   options.steps = o.lm_steps;
   options.batch_size = o.lm_batch;
   options.sigma = o.lm_sigma;
@@ -173,7 +177,10 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
     auto j = d->ToJson();
     std::printf("\nSMILES LSTM (%s), %lld samples at temperature %.2f, grammar %s, %s products\n",
                 d->model.c_str(), static_cast<long long>(d->sampled), o.temperature,
-                o.grammar ? "on" : "off", d->precision.c_str());
+                !o.grammar   ? "off"
+                : o.valences ? "on (syntax and valences)"
+                             : "on (syntax only)",
+                d->precision.c_str());
     std::printf("  %-22s %10s %12s\n", "metric", "labloop", "SMILES-RNN");
     std::printf("  %-22s %10.4f %12.3f\n", "validity", j["validity"].get<double>(), 0.975);
     std::printf("  %-22s %10.4f %12.3f\n", "uniqueness", j["uniqueness"].get<double>(), 0.999);

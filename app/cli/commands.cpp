@@ -165,6 +165,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   generate->add_flag("--no-grammar{false}", generator_options.grammar,
                      "smiles_lm: sample every token, not only those the SMILES grammar allows");
+  generate->add_flag(
+      "--no-valences{false}", generator_options.valences,
+      "smiles_lm: let the grammar overfill an atom's valence (RDKit then refuses it)");
   generate->add_option("--device", generator_options.device,
                        "smiles_lm: cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   generate->add_option("--steps", generator_options.steps, "smiles_lm: policy-gradient steps");
@@ -368,6 +371,8 @@ int Main(int argc, char** argv) {
   gens->add_option("--temperature", generators_bench.temperature, "sampling temperature");
   gens->add_flag("--no-grammar{false}", generators_bench.grammar,
                  "sample every token, not only those the SMILES grammar allows");
+  gens->add_flag("--no-valences{false}", generators_bench.valences,
+                 "let the grammar overfill an atom's valence (RDKit then refuses it)");
   gens->add_option("--target", generators_bench.target, "molecule to rediscover ('' skips)");
   gens->add_option("--goal-generators", generators_bench.goal_generators,
                    "generators for rediscovery (default graph_ga smiles_lm)");

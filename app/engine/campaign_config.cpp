@@ -152,6 +152,7 @@ Status ParseGenerators(const Config& config, const std::string& base_dir, Campai
     if (!o.model.empty()) o.model = ResolvePath(o.model, base_dir);
     LABLOOP_ASSIGN(o.temperature, config.GetDouble(key + "temperature", o.temperature, 0.01, 10));
     LABLOOP_ASSIGN(o.grammar, config.GetBool(key + "grammar", o.grammar));
+    LABLOOP_ASSIGN(o.valences, config.GetBool(key + "valences", o.valences));
     LABLOOP_ASSIGN(v, config.GetInt(key + "steps", o.steps, 0, 100000));
     o.steps = static_cast<int>(v);
     LABLOOP_ASSIGN(v, config.GetInt(key + "batch_size", o.batch_size, 1, 100000));
@@ -207,7 +208,8 @@ std::string GeneratorsToToml(const CampaignConfig& c) {
         << "\nmax_heavy_atoms = " << o.max_heavy_atoms;
     if (!o.model.empty()) out << "\nmodel = " << TomlString(o.model);
     out << "\ntemperature = " << TomlFloat(o.temperature)
-        << "\ngrammar = " << (o.grammar ? "true" : "false") << "\nsteps = " << o.steps
+        << "\ngrammar = " << (o.grammar ? "true" : "false")
+        << "\nvalences = " << (o.valences ? "true" : "false") << "\nsteps = " << o.steps
         << "\nbatch_size = " << o.batch_size << "\nsigma = " << TomlFloat(o.sigma)
         << "\nlearning_rate = " << TomlFloat(o.learning_rate)
         << "\ndevice = " << TomlString(o.device);
