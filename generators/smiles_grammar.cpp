@@ -1,5 +1,6 @@
 #include "generators/smiles_grammar.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <utility>
@@ -189,8 +190,20 @@ SmilesGrammar::SmilesGrammar(const std::vector<std::string>& tokens, int64_t end
   }
   kinds_.at(end) = Kind::kEnd;
   for (int64_t t : never) kinds_.at(t) = Kind::kNever;
+  aromatic_.assign(tokens.size(), 0);
+  takes_double_.assign(tokens.size(), 0);
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (kinds_[i] == Kind::kAtom) atoms_[i] = AtomValence(tokens[i]);
+    if (kinds_[i] != Kind::kAtom) continue;
+    atoms_[i] = AtomValence(tokens[i]);
+    // Aromatic: a lowercase symbol, alone or first in brackets after an isotope.
+    const std::string& t = tokens[i];
+    size_t at = t.front() == '[' ? 1 : 0;
+    while (at < t.size() && std::isdigit(static_cast<unsigned char>(t[at]))) ++at;
+    aromatic_[i] = at < t.size() && std::islower(static_cast<unsigned char>(t[at]));
+    // Neutral aromatic O, S, Se, Te give the ring a lone pair and take no double bond.
+    const bool donor =
+        t == "o" || t == "s" || t == "[o]" || t == "[s]" || t == "[se]" || t == "[te]";
+    takes_double_[i] = aromatic_[i] && !donor;
   }
 }
 
@@ -210,10 +223,22 @@ Valence Add(Valence v, int order, int counted) {
 }
 Valence Add(Valence v, int order) { return Add(v, order, order); }
 
+// Two aromatic atoms with no bond written between them share an aromatic bond.
+void AromaticBond(SmilesGrammar::State& s, int32_t a, int32_t b) {
+  auto& x = s.bonds[a];
+  auto& y = s.bonds[b];
+  if (!x.aromatic_atom || !y.aromatic_atom) return;
+  if (x.aromatic < 4) x.next[x.aromatic] = static_cast<int16_t>(b);
+  if (y.aromatic < 4) y.next[y.aromatic] = static_cast<int16_t>(a);
+  ++x.aromatic;
+  ++y.aromatic;
+}
+
 }  // namespace
 
 bool SmilesGrammar::IsAllowed(const State& s, int64_t token) const {
-  return SyntaxAllows(s, token) && (!valences_ || ValenceAllows(s, token));
+  return SyntaxAllows(s, token) &&
+         (!valences_ || (ValenceAllows(s, token) && KekuleAllows(s, token)));
 }
 
 bool SmilesGrammar::ValenceAllows(const State& s, int64_t token) const {
@@ -255,6 +280,94 @@ bool SmilesGrammar::ValenceAllows(const State& s, int64_t token) const {
   }
 }
 
+namespace {
+
+// Whether the aromatic bonds of `s` have a Kekulé structure: a set of them made double, one at
+// each atom that needs one and none at an atom that cannot take one. An atom is finished when no
+// later token can bond to it: once `ended`, and when it has no ring or branch open on it and is
+// not the current atom or is full. A finished atom needs a double bond when it takes them, has
+// none yet and has room for one. An unfinished one may take one or not, if it will have room
+// after the two ring bonds every aromatic atom ends up with. Backtracking, most constrained atom
+// first; past `kBudget` steps (never seen in drug-like molecules) it gives up and allows.
+bool HasKekuleStructure(const SmilesGrammar::State& s, bool ended) {
+  constexpr int kBudget = 20000;
+  const int n = static_cast<int>(s.bonds.size());
+  if (n > 255) return true;
+  std::array<uint8_t, 256> can{}, need{}, used{};
+  for (int a = 0; a < n; ++a) {
+    const auto& b = s.bonds[a];
+    const bool finished = ended || (b.open == 0 && (a != s.atom || Left(s.valence[a]) <= 0));
+    const int to_come = finished ? 0 : std::max(0, 2 - b.aromatic - b.rings);
+    can[a] = b.takes_double && !b.doubled && s.valence[a].room - to_come >= 1;
+    need[a] = can[a] && finished;
+  }
+  int budget = kBudget;
+  auto search = [&](auto&& self) -> bool {
+    if (--budget < 0) return true;
+    // The unmatched atom that needs a double bond with the fewest free partners.
+    int best = -1, best_free = 5;
+    for (int a = 0; a < n; ++a) {
+      if (!need[a] || used[a]) continue;
+      int free = 0;
+      const auto& b = s.bonds[a];
+      for (int k = 0; k < std::min<int>(b.aromatic, 4); ++k) {
+        free += can[b.next[k]] && !used[b.next[k]];
+      }
+      if (free < best_free) {
+        best = a;
+        best_free = free;
+        if (free == 0) return false;
+      }
+    }
+    if (best < 0) return true;
+    const auto& b = s.bonds[best];
+    used[best] = 1;
+    for (int k = 0; k < std::min<int>(b.aromatic, 4); ++k) {
+      const int other = b.next[k];
+      if (!can[other] || used[other]) continue;
+      used[other] = 1;
+      if (self(self)) return true;
+      used[other] = 0;
+    }
+    used[best] = 0;
+    return false;
+  };
+  return search(search);
+}
+
+}  // namespace
+
+bool SmilesGrammar::KekuleAllows(const State& s, int64_t token) const {
+  if (s.atom < 0) return true;
+  // Only a token that finishes, bonds or fills an aromatic atom that takes double bonds (the
+  // current one, or the one a ring closure goes back to) can take a Kekulé structure away.
+  const Kind kind = kinds_[token];
+  const int32_t opener = kind == Kind::kRing ? s.ring[labels_[token]] - 1 : -1;
+  if (!s.bonds[s.atom].takes_double && (opener < 0 || !s.bonds[opener].takes_double)) {
+    return true;
+  }
+  State after = s;
+  if (kind == Kind::kBond || kind == Kind::kOpen) {
+    // The bond (or the branch's first bond, at least single) counts from now on.
+    const int order = kind == Kind::kBond ? orders_[token] : 1;
+    after.valence[s.atom] = Add(after.valence[s.atom], order);
+    after.bonds[s.atom].doubled = after.bonds[s.atom].doubled || order >= 2;
+  } else {
+    Advance(after, token);
+  }
+  return HasKekuleStructure(after, kind == Kind::kEnd || kind == Kind::kDot);
+}
+
+int SmilesGrammar::KekuleClass(const State& s, int64_t token) const {
+  // A new atom that can still take a double bond may be the partner the current atom needs
+  // (HasKekuleStructure's test, for the atom as it joins).
+  if (s.atom < 0) return 0;
+  const int order = s.last == Kind::kBond ? s.bond : 1;
+  const bool aromatic_bond = s.last != Kind::kBond && s.bonds[s.atom].aromatic_atom;
+  const int to_come = aromatic_bond ? 1 : 2;
+  return takes_double_[token] && order < 2 && Add(atoms_[token], order).room - to_come >= 1 ? 1 : 0;
+}
+
 bool SmilesGrammar::SyntaxAllows(const State& s, int64_t token) const {
   // After an atom, a ring label or ')' the chain may go on in every way; after a bond only an
   // atom or a ring label; after '(' an atom or a bond; at the start (or after '.') an atom.
@@ -293,15 +406,35 @@ bool SmilesGrammar::SyntaxAllows(const State& s, int64_t token) const {
 }
 
 void SmilesGrammar::Allowed(const State& state, uint8_t* allowed) const {
+  const size_t v = kinds_.size();
   bool any = false;
-  for (size_t t = 0; t < kinds_.size(); ++t) {
-    allowed[t] = IsAllowed(state, static_cast<int64_t>(t));
+  for (size_t t = 0; t < v; ++t) {
+    allowed[t] = SyntaxAllows(state, static_cast<int64_t>(t)) &&
+                 (!valences_ || ValenceAllows(state, static_cast<int64_t>(t)));
     any = any || allowed[t];
   }
-  if (any || !valences_) return;
-  for (size_t t = 0; t < kinds_.size(); ++t) {
-    allowed[t] = SyntaxAllows(state, static_cast<int64_t>(t));
+  if (!valences_) return;
+  if (!any) {  // the valence rules left nothing: the syntax rules alone
+    for (size_t t = 0; t < v; ++t) allowed[t] = SyntaxAllows(state, static_cast<int64_t>(t));
+    return;
   }
+  // The Kekulé rule, on what the other rules allow; atom tokens of one class share a verdict.
+  std::vector<uint8_t> kept(allowed, allowed + v);
+  int8_t verdict[2] = {-1, -1};
+  bool left = false;
+  for (size_t t = 0; t < v; ++t) {
+    if (!allowed[t]) continue;
+    const auto token = static_cast<int64_t>(t);
+    if (kinds_[t] == Kind::kAtom) {
+      int8_t& known = verdict[KekuleClass(state, token)];
+      if (known < 0) known = KekuleAllows(state, token) ? 1 : 0;
+      allowed[t] = static_cast<uint8_t>(known);
+    } else {
+      allowed[t] = KekuleAllows(state, token);
+    }
+    left = left || allowed[t];
+  }
+  if (!left) std::copy(kept.begin(), kept.end(), allowed);
 }
 
 void SmilesGrammar::Advance(State& s, int64_t token) const {
@@ -313,8 +446,17 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
       s.parent.push_back(bonded ? s.atom : -1);
       if (valences_) {
         const int order = s.last == Kind::kBond ? s.bond : bonded ? 1 : 0;
-        if (bonded) s.valence[s.atom] = Add(s.valence[s.atom], order);
+        Bonds fresh;
+        fresh.aromatic_atom = aromatic_[token];
+        fresh.takes_double = takes_double_[token];
+        fresh.doubled = order >= 2;
         s.valence.push_back(Add(atoms_[token], order));
+        s.bonds.push_back(fresh);
+        if (bonded) {
+          s.valence[s.atom] = Add(s.valence[s.atom], order);
+          s.bonds[s.atom].doubled = s.bonds[s.atom].doubled || order >= 2;
+          if (s.last != Kind::kBond) AromaticBond(s, s.atom, atom);
+        }
       }
       s.atom = atom;
       s.closed_here.clear();
@@ -322,12 +464,14 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
     }
     case Kind::kOpen:
       s.branch_from.push_back(s.atom);
+      if (valences_) ++s.bonds[s.atom].open;
       ++s.depth;
       break;
     case Kind::kClose:
       if (!s.branch_from.empty()) {
         s.atom = s.branch_from.back();
         s.branch_from.pop_back();
+        if (valences_) --s.bonds[s.atom].open;
       }
       --s.depth;
       break;
@@ -342,6 +486,9 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
           const int order = written ? s.bond : 1;
           s.valence[s.atom] = Add(s.valence[s.atom], order);
           s.ring_bond[label] = static_cast<int8_t>(written ? -order : order);
+          ++s.bonds[s.atom].open;
+          ++s.bonds[s.atom].rings;
+          s.bonds[s.atom].doubled = s.bonds[s.atom].doubled || order >= 2;
         }
       } else {
         if (valences_) {
@@ -350,6 +497,13 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
           s.valence[s.atom] = Add(s.valence[s.atom], order);
           Valence& there = s.valence[opener - 1];
           there = Add(there, order, order - reserved);
+          Bonds& here = s.bonds[s.atom];
+          Bonds& other = s.bonds[opener - 1];
+          --other.open;
+          --other.rings;
+          here.doubled = here.doubled || order >= 2;
+          other.doubled = other.doubled || order >= 2;
+          if (!written && s.ring_bond[label] > 0) AromaticBond(s, s.atom, opener - 1);
           s.ring_bond[label] = 0;
         }
         s.closed_here.push_back(opener - 1);

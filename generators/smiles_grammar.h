@@ -17,10 +17,15 @@
 //   - a bond, branch, ring label or next atom that would overfill the current atom (a fifth bond
 //     on C, a third on O, a second on Cl, a fourth connection on an aromatic carbon);
 //   - an atom that cannot take the bond before it ("C=F"), a ring closure either end of which
-//     cannot take the bond.
-// When that leaves nothing to sample (a full atom with a ring still open, outside any branch),
-// Allowed falls back to the syntax rules alone, so the masked distribution is never empty.
-// Aromatic rings that cannot be kekulized and aromatic atoms outside rings are left to RDKit.
+//     cannot take the bond;
+//   - a move after which the aromatic bonds written so far have no Kekulé structure: no set of
+//     double bonds, one on each finished aromatic c, n, [nH+], [n+], [o+] (no later token can
+//     bond to it) that has room for one (o, s and [nH] give lone pairs instead), and none on
+//     the others ("c1cccc1", "c1ccnc1", "c1ccccc1=C" with the ring's last atom). Atoms that are
+//     not finished yet may take a double bond or not.
+// When the rules leave nothing to sample (a full atom with a ring still open, outside any branch),
+// Allowed drops the Kekulé rule, then the valence rules, so the masked distribution is never
+// empty. Aromatic atoms outside rings are left to RDKit.
 //
 // Tokens are the SMILES tokens of the model's vocabulary (a bracket atom, Cl, a ring label, one
 // character); the special ones (padding, begin) are never allowed, and `end` is the end token.
@@ -48,6 +53,17 @@ class SmilesGrammar {
     bool needs_double = false;
   };
 
+  // An atom as the Kekulé rule sees it (valences on).
+  struct Bonds {
+    bool aromatic_atom = false;
+    bool takes_double = false;  // aromatic, and not a lone-pair donor (o, s)
+    bool doubled = false;       // has a bond of order 2 or more
+    uint8_t open = 0;           // ring labels open on it and branches open from it
+    uint8_t rings = 0;          // ring labels open on it
+    uint8_t aromatic = 0;       // aromatic bonds, the first four listed in `next`
+    std::array<int16_t, 4> next{};
+  };
+
   // One sample's position in the grammar.
   struct State {
     Kind last = Kind::kDot;          // the last token; a new fragment starts as after '.'
@@ -65,6 +81,7 @@ class SmilesGrammar {
     int8_t bond = 0;
     std::array<int8_t, 100> ring_bond{};
     std::vector<Valence> valence;
+    std::vector<Bonds> bonds;
   };
 
   // `tokens[i]` is token i's text; `end` the end token's id; ids in `never` are never allowed;
@@ -90,11 +107,17 @@ class SmilesGrammar {
  private:
   bool SyntaxAllows(const State& state, int64_t token) const;
   bool ValenceAllows(const State& state, int64_t token) const;
+  // Whether the aromatic bonds still have a Kekulé structure after `token`.
+  bool KekuleAllows(const State& state, int64_t token) const;
+  // Which atom tokens the Kekulé rule treats alike after `state`: 0 aliphatic or a lone-pair
+  // donor, 1 an aromatic atom that can take a double bond.
+  int KekuleClass(const State& state, int64_t token) const;
 
   std::vector<Kind> kinds_;
-  std::vector<int> labels_;     // ring label of each ring token, else -1
-  std::vector<int8_t> orders_;  // bond order of each bond token, else 0
-  std::vector<Valence> atoms_;  // valence of each atom token when it starts
+  std::vector<int> labels_;                       // ring label of each ring token, else -1
+  std::vector<int8_t> orders_;                    // bond order of each bond token, else 0
+  std::vector<Valence> atoms_;                    // valence of each atom token when it starts
+  std::vector<uint8_t> aromatic_, takes_double_;  // of each atom token
   bool valences_;
 };
 

@@ -166,6 +166,25 @@ TEST_CASE("With valences the grammar keeps every atom within its valence") {
   CHECK_FALSE(f.grammar.IsAllowed(state, f.id["C"]));
 }
 
+TEST_CASE("With valences the grammar keeps aromatic rings kekulizable") {
+  Fixture f(/*valences=*/true);
+  CHECK(f.Accepts("c1ccccc1"));
+  CHECK(f.Accepts("c1ccncc1"));
+  CHECK(f.Accepts("c1cc[nH]c1"));
+  CHECK(f.Accepts("c1ccoc1"));
+  CHECK(f.Accepts("Cn1cccc1"));        // a substituted pyrrole nitrogen gives a lone pair
+  CHECK(f.Accepts("c1ccc2ccccc2c1"));  // naphthalene, closed across the fusion
+  CHECK(f.Accepts("O=c1cc[nH]cc1"));   // a pyridone: the exocyclic double bond
+  CHECK(f.Accepts("Cc1ccc(N)cc1"));
+  CHECK_FALSE(f.Accepts("c1cccc1"));             // five carbons: one is left without a double bond
+  CHECK_FALSE(f.Accepts("c1ccnc1"));             // a pyrrole nitrogen written without its H
+  CHECK_FALSE(f.Accepts("c1ccccc1=C", false));   // the ring's last carbon then has two
+  CHECK_FALSE(f.Accepts("c1cc[nH]cc1", false));  // a six-ring with an [nH]: odd, refused at the
+                                                 // atom that finishes it
+  Fixture syntax;
+  CHECK(syntax.Accepts("c1cccc1"));
+}
+
 TEST_CASE("The SMILES grammar accepts every molecule of a ZINC sample") {
   // The model's own vocabulary would hold these tokens; here they are collected from the file.
   std::ifstream in(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
