@@ -47,7 +47,7 @@ struct GeneratorOptions {
   std::string model;
   double temperature = 1.0;
   bool grammar = true;   // sample only tokens the SMILES grammar allows next (smiles_grammar.h)
-  bool valences = true;  // with the grammar: also keep every atom within its valence
+  bool valences = true;  // with the grammar: also keep valences and aromatic rings right
   int steps = 100;       // policy-gradient steps
   int batch_size = 64;   // molecules sampled a step
   double sigma = 60;     // weight of the fitness against the prior's log-likelihood

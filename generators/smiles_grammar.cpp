@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
-#include <utility>
+#include <memory>
+
+#include <GraphMol/PeriodicTable.h>
+#include <GraphMol/RWMol.h>
+#include <GraphMol/SmilesParse/SmilesParse.h>
 
 namespace labloop::generators {
 
@@ -20,122 +24,32 @@ bool IsOrganicAtom(const std::string& t) {
   return false;
 }
 
-// The largest valence RDKit allows an element of atomic number z (0: none in the table).
-int MaxValence(int z) {
-  switch (z) {
-    case 1:
-      return 1;  // H
-    case 2:
-    case 10:
-    case 18:
-    case 36:
-    case 54:
-      return 0;  // what F-, Cl-, Br-, I- look like
-    case 5:
-      return 3;  // B
-    case 6:
-      return 4;  // C
-    case 7:
-      return 3;  // N
-    case 8:
-      return 2;  // O
-    case 9:
-      return 1;  // F
-    case 13:
-      return 3;  // Al
-    case 14:
-      return 4;  // Si
-    case 15:
-      return 7;  // P
-    case 16:
-      return 6;  // S
-    case 17:
-      return 1;  // Cl
-    case 32:
-      return 4;  // Ge
-    case 33:
-      return 7;  // As
-    case 34:
-      return 6;  // Se
-    case 35:
-      return 1;  // Br
-    case 52:
-      return 6;  // Te
-    case 53:
-      return 5;  // I
-    default:
-      return -1;
-  }
-}
-
-int AtomicNumber(const std::string& symbol) {
-  static const std::pair<const char*, int> kElements[] = {
-      {"H", 1},   {"B", 5},   {"C", 6},   {"N", 7},   {"O", 8},   {"F", 9},
-      {"Al", 13}, {"Si", 14}, {"P", 15},  {"S", 16},  {"Cl", 17}, {"Ge", 32},
-      {"As", 33}, {"Se", 34}, {"Br", 35}, {"Te", 52}, {"I", 53}};
-  for (const auto& [s, z] : kElements) {
-    if (symbol == s) return z;
-  }
-  return 0;
-}
-
 // Unlimited: '*' and elements outside the table.
 constexpr int8_t kAnyRoom = 8;
 
 }  // namespace
 
 SmilesGrammar::Valence SmilesGrammar::AtomValence(const std::string& token) {
-  std::string symbol;
-  int hydrogens = 0, charge = 0;
-  bool aromatic = false;
-  if (token.size() > 2 && token.front() == '[' && token.back() == ']') {
-    // [isotope? symbol chirality? H count? charge? class?]
-    size_t i = 1;
-    while (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) ++i;
-    if (i < token.size() && std::islower(static_cast<unsigned char>(token[i]))) {
-      aromatic = true;  // c, n, o, s, p, b, se, as
-      const bool two = token.compare(i, 2, "se") == 0 || token.compare(i, 2, "as") == 0;
-      symbol = token.substr(i, two ? 2 : 1);
-      symbol[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[0])));
-      i += symbol.size();
-    } else if (i < token.size() && std::isupper(static_cast<unsigned char>(token[i]))) {
-      symbol = token.substr(i, 1);
-      ++i;
-      // A second lowercase letter belongs to the symbol when it makes an element ("Cl", "Br").
-      if (i < token.size() && std::islower(static_cast<unsigned char>(token[i])) &&
-          AtomicNumber(symbol + token[i]) > 0) {
-        symbol += token[i++];
-      }
-    }
-    while (i < token.size() && token[i] == '@') ++i;
-    if (i < token.size() && token[i] == 'H' && symbol != "H") {
-      ++i;
-      hydrogens = 1;
-      if (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) {
-        hydrogens = token[i++] - '0';
-      }
-    }
-    while (i < token.size() && (token[i] == '+' || token[i] == '-')) {
-      const int sign = token[i++] == '+' ? 1 : -1;
-      if (i < token.size() && std::isdigit(static_cast<unsigned char>(token[i]))) {
-        charge += sign * (token[i++] - '0');
-      } else {
-        charge += sign;
-      }
-    }
-  } else if (token == "*") {
-    return {kAnyRoom, false};
-  } else {
-    symbol = token;
-    aromatic = std::islower(static_cast<unsigned char>(token[0]));
-    symbol[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(symbol[0])));
+  // RDKit parses the atom (element, charge, bracket hydrogens, aromaticity) and its periodic
+  // table gives the valences; a charged atom takes those of the isoelectronic element, as RDKit's
+  // valence check does.
+  std::unique_ptr<RDKit::RWMol> mol;
+  try {
+    mol.reset(RDKit::SmilesToMol(token, 0, /*sanitize=*/false));
+  } catch (const std::exception&) {
   }
-  const int z = AtomicNumber(symbol);
-  const int valence = z > 0 ? MaxValence(z - charge) : -1;
-  if (valence < 0) return {kAnyRoom, false};
+  if (!mol || mol->getNumAtoms() != 1) return {kAnyRoom, false};
+  const RDKit::Atom* atom = mol->getAtomWithIdx(0);
+  const int z = atom->getAtomicNum(), charge = atom->getFormalCharge();
+  const int like = z - charge;
+  if (z == 0 || like < 1 || like > 118) return {kAnyRoom, false};
+  const auto& valences = RDKit::PeriodicTable::getTable()->getValenceList(like);
+  const int largest = valences.empty() ? -1 : *std::max_element(valences.begin(), valences.end());
+  if (largest < 0) return {kAnyRoom, false};  // -1: any valence
   // An aromatic carbon is written without its double bond; its Kekulé form needs one (a charged
   // one, C- or C+, does not).
-  return {static_cast<int8_t>(valence - hydrogens), aromatic && z == 6 && charge == 0};
+  return {static_cast<int8_t>(largest - static_cast<int>(atom->getNumExplicitHs())),
+          atom->getIsAromatic() && z == 6 && charge == 0};
 }
 
 std::vector<std::string> TokenizeSmiles(const std::string& smiles) {
@@ -419,7 +333,6 @@ void SmilesGrammar::Allowed(const State& state, uint8_t* allowed) const {
     return;
   }
   // The Kekulé rule, on what the other rules allow; atom tokens of one class share a verdict.
-  std::vector<uint8_t> kept(allowed, allowed + v);
   int8_t verdict[2] = {-1, -1};
   bool left = false;
   for (size_t t = 0; t < v; ++t) {
@@ -434,7 +347,11 @@ void SmilesGrammar::Allowed(const State& state, uint8_t* allowed) const {
     }
     left = left || allowed[t];
   }
-  if (!left) std::copy(kept.begin(), kept.end(), allowed);
+  if (left) return;
+  for (size_t t = 0; t < v; ++t) {  // it left nothing: the syntax and valence rules
+    allowed[t] = SyntaxAllows(state, static_cast<int64_t>(t)) &&
+                 ValenceAllows(state, static_cast<int64_t>(t));
+  }
 }
 
 void SmilesGrammar::Advance(State& s, int64_t token) const {

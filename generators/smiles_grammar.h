@@ -85,10 +85,9 @@ class SmilesGrammar {
   };
 
   // `tokens[i]` is token i's text; `end` the end token's id; ids in `never` are never allowed;
-  // `valences`: also keep atoms within their valences (above).
+  // `valences`: also the valence and Kekulé rules (above).
   SmilesGrammar(const std::vector<std::string>& tokens, int64_t end,
                 const std::vector<int64_t>& never, bool valences = false);
-  bool valences() const { return valences_; }
 
   size_t size() const { return kinds_.size(); }
   Kind KindOf(int64_t token) const { return kinds_[token]; }
@@ -96,12 +95,12 @@ class SmilesGrammar {
   // allowed[t] = whether token t may follow; at least one token always may (an atom, unless the
   // valence rules left nothing and the syntax rules alone allow a ')').
   void Allowed(const State& state, uint8_t* allowed) const;
-  // Whether the syntax rules, and the valence rules when on, allow `token` next.
+  // Whether the syntax rules, and the valence and Kekulé rules when on, allow `token` next.
   bool IsAllowed(const State& state, int64_t token) const;
   void Advance(State& state, int64_t token) const;
 
   // A bracket or organic-subset atom's valence when it starts: its largest allowed valence less
-  // its hydrogens; room 8 (no limit) for '*' and elements outside the table.
+  // its hydrogens; room 8 (no limit) for '*' and elements with any valence.
   static Valence AtomValence(const std::string& token);
 
  private:

@@ -167,7 +167,7 @@ int Main(int argc, char** argv) {
                      "smiles_lm: sample every token, not only those the SMILES grammar allows");
   generate->add_flag(
       "--no-valences{false}", generator_options.valences,
-      "smiles_lm: let the grammar overfill an atom's valence (RDKit then refuses it)");
+      "smiles_lm: let the grammar overfill valences and leave aromatic rings unkekulizable");
   generate->add_option("--device", generator_options.device,
                        "smiles_lm: cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   generate->add_option("--steps", generator_options.steps, "smiles_lm: policy-gradient steps");
@@ -372,7 +372,7 @@ int Main(int argc, char** argv) {
   gens->add_flag("--no-grammar{false}", generators_bench.grammar,
                  "sample every token, not only those the SMILES grammar allows");
   gens->add_flag("--no-valences{false}", generators_bench.valences,
-                 "let the grammar overfill an atom's valence (RDKit then refuses it)");
+                 "let the grammar overfill valences and leave aromatic rings unkekulizable");
   gens->add_option("--target", generators_bench.target, "molecule to rediscover ('' skips)");
   gens->add_option("--goal-generators", generators_bench.goal_generators,
                    "generators for rediscovery (default graph_ga smiles_lm)");
