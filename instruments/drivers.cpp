@@ -1,7 +1,9 @@
 // The scpi and http instrument drivers (instrument.h).
 #include <boost/asio.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -95,6 +97,37 @@ std::string Fill(std::string text, const RunRequest& r) {
   return text;
 }
 
+// What can answer each scpi operation: its reply shape, or an error line. On a serial line a reply
+// that cannot answer the command sent is a late reply to an earlier one (see ReplyCheck).
+bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+
+ReplyCheck ScpiReplyCheck(const std::string& op, const std::string& command,
+                          const std::string& request_id) {
+  auto or_error = [](std::function<bool(const std::string&)> shape) -> ReplyCheck {
+    return [shape](const std::string& r) { return StartsWith(r, "ERR") || shape(r); };
+  };
+  if (op == "identify") {
+    if (command != "*IDN?") return {};  // a custom identity query: any text answers it
+    // IEEE 488.2: manufacturer,model,serial,firmware
+    return or_error([](const std::string& r) { return std::count(r.begin(), r.end(), ',') >= 3; });
+  }
+  if (op == "capabilities")
+    return or_error([](const std::string& r) { return StartsWith(r, "{"); });
+  if (op == "submit") {  // "OK <id>" or "OK <id> KNOWN": an acceptance names its run
+    return or_error([request_id](const std::string& r) {
+      return r == "OK" || r == "OK " + request_id || StartsWith(r, "OK " + request_id + " ");
+    });
+  }
+  if (op == "status") {
+    return or_error([](const std::string& r) {
+      const std::string word = r.substr(0, r.find(' '));
+      return ParseState(word) != RunState::kUnknown || word == "UNKNOWN";
+    });
+  }
+  if (op == "fetch") return or_error([](const std::string& r) { return StartsWith(r, "DATA "); });
+  return or_error([](const std::string& r) { return StartsWith(r, "OK"); });  // abort, stop, reset
+}
+
 class ScpiInstrument final : public Instrument {
  public:
   ScpiInstrument(InstrumentOptions options, std::unique_ptr<LineTransport> transport)
@@ -154,10 +187,11 @@ class ScpiInstrument final : public Instrument {
 
  private:
   Result<std::string> Ask(const std::string& op, const RunRequest& r) {
-    const std::string line = Fill(options_.commands.at(op), r);
-    return ExchangeWithRetry(*transport_, line, options_.transport, [&](const Error& e) {
-      LogWarn("{}: {} ({}); retrying", options_.name, e.message, op);
-    });
+    const std::string& command = options_.commands.at(op);
+    const std::string line = Fill(command, r);
+    return ExchangeWithRetry(
+        *transport_, line, options_.transport, ScpiReplyCheck(op, command, r.request_id),
+        [&](const Error& e) { LogWarn("{}: {} ({}); retrying", options_.name, e.message, op); });
   }
   Status Accepted(const std::string& reply, const std::string& what) const {
     if (reply.rfind("OK", 0) == 0) return {};

@@ -1,6 +1,7 @@
 #include "instruments/emulator_process.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,11 +19,16 @@ EmulatorProcess::EmulatorProcess(const std::string& program, std::vector<std::st
   const std::string port_file =
       folder + "/emulator-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".port";
   flags.insert(flags.begin(), {program, "--port-file", port_file});
+  std::vector<char*> argv;  // built before fork: the child may only make async-signal-safe calls
+  for (auto& f : flags) argv.push_back(f.data());
+  argv.push_back(nullptr);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ == 0) {
-    std::vector<char*> argv;
-    for (auto& f : flags) argv.push_back(f.data());
-    argv.push_back(nullptr);
+    // The emulator dies with whoever started it, even when that one crashes: an orphan would keep
+    // the test's output pipe open, and ctest would wait for it until its timeout.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);  // the parent died before prctl
     execv(argv[0], argv.data());
     _exit(127);
   }

@@ -192,12 +192,17 @@ Result<std::unique_ptr<LineTransport>> OpenTransport(const TransportOptions& opt
 }
 
 Result<std::string> ExchangeWithRetry(LineTransport& transport, const std::string& line,
-                                      const TransportOptions& options,
+                                      const TransportOptions& options, const ReplyCheck& answers,
                                       const std::function<void(const Error&)>& on_retry) {
   double wait = options.backoff;
   for (int attempt = 0;; ++attempt) {
     auto reply = transport.Exchange(line);
-    if (reply) return reply;
+    if (reply && (!answers || answers(*reply))) return reply;
+    if (reply) {
+      transport.Close();
+      reply = MakeError(ErrorCode::kUnavailable,
+                        "out of step: '" + *reply + "' cannot answer '" + line + "'");
+    }
     const auto code = reply.error().code;
     const bool transient = code == ErrorCode::kUnavailable || code == ErrorCode::kDeadlineExceeded;
     if (!transient || attempt >= options.retries) {

@@ -37,11 +37,17 @@ class LineTransport {
 
 Result<std::unique_ptr<LineTransport>> OpenTransport(const TransportOptions& options);
 
+// Says whether `reply` can be the answer to the command just sent. A reply that cannot is a late
+// answer to an earlier command that timed out (on a serial line nothing else discards it).
+using ReplyCheck = std::function<bool(const std::string& reply)>;
+
 // Exchange with up to options.retries further tries on kUnavailable and kDeadlineExceeded, waiting
 // backoff, 2 backoff, 4 backoff, ... between them; `on_retry` hears of each failure. Other errors
-// return at once.
+// return at once. A reply that fails `answers` puts the line out of step: the transport is closed
+// (the next exchange opens it afresh and discards what is waiting) and the command is retried, as
+// kUnavailable "out of step".
 Result<std::string> ExchangeWithRetry(LineTransport& transport, const std::string& line,
-                                      const TransportOptions& options,
+                                      const TransportOptions& options, const ReplyCheck& answers,
                                       const std::function<void(const Error&)>& on_retry = {});
 
 }  // namespace labloop::instruments

@@ -235,7 +235,11 @@ int ServeSerial(EmulatedLab& lab, Faults& faults, const std::string& port_file) 
     return 1;
   }
   std::string slave = ptsname(master);
-  std::ofstream(port_file) << slave << "\n";
+  {
+    const std::string temporary = port_file + ".tmp";
+    std::ofstream(temporary) << slave << "\n";
+    std::rename(temporary.c_str(), port_file.c_str());  // readers never see half a path
+  }
   std::string pending;
   char chunk[512];
   for (;;) {

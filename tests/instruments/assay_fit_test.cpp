@@ -83,7 +83,9 @@ TEST_CASE("Poor fits are flagged for review, never measurements") {
   CHECK(garbage->Summary().rfind("flagged for review: ", 0) == 0);
   // Too few wells, and malformed input.
   DoseResponse few{{1e-6, 1e-7, 1e-8}, {10, 50, 90}};
-  CHECK(FitDoseResponse(few)->flags == std::vector<std::string>{"too_few_points"});
+  auto too_few = FitDoseResponse(few);
+  REQUIRE(too_few);
+  CHECK(too_few->flags == std::vector<std::string>{"too_few_points"});
   DoseResponse bad{{1e-6, 0.0, 1e-8, 1e-9, 1e-10}, {10, 50, 90, 95, 99}};
   auto error = FitDoseResponse(bad);
   REQUIRE(!error);
