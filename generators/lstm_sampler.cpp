@@ -242,7 +242,7 @@ LstmSampler::Samples LstmSampler::Sample(int64_t count, const Options& o,
     const float* zs = z.data_ptr<float>();
     for (int64_t s = 0; s < active; ++s) {
       const float* zr = zs + s * v;
-      if (o.grammar) o.grammar->Allowed(states[s], allowed.data());
+      if (o.grammar) o.grammar->Allowed(states[s], allowed.data(), o.wind_up_after);
       float top = -std::numeric_limits<float>::infinity(), top_allowed = top;
       for (int64_t k = 0; k < v; ++k) {
         allowed[k] = (allowed[k] || !o.grammar) && !never[k];

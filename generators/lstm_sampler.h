@@ -49,6 +49,7 @@ class LstmSampler {
     int max_tokens = 120;  // a sequence not ended after max_tokens + 1 tokens is cut there
     int64_t width = 512;   // sequences written side by side
     const SmilesGrammar* grammar = nullptr;  // when set, only the tokens it allows are sampled
+    int wind_up_after = 0;  // with a grammar: from this many tokens on, only moves to the end
   };
   struct Samples {
     torch::Tensor tokens;  // [count, longest] int64: begin, the tokens, then pad after the end

@@ -319,7 +319,35 @@ bool SmilesGrammar::SyntaxAllows(const State& s, int64_t token) const {
   return false;
 }
 
-void SmilesGrammar::Allowed(const State& state, uint8_t* allowed) const {
+void SmilesGrammar::Allowed(const State& state, uint8_t* allowed, int wind_up_after) const {
+  AllowedByRules(state, allowed);
+  if (wind_up_after > 0 && state.tokens >= wind_up_after) WindUp(state, allowed);
+}
+
+void SmilesGrammar::WindUp(const State& state, uint8_t* allowed) const {
+  const size_t v = kinds_.size();
+  // Keeps what `keep` says yes to, when that is something.
+  std::vector<uint8_t> kept(v);
+  const auto narrow = [&](auto keep) {
+    bool any = false;
+    for (size_t t = 0; t < v; ++t) {
+      kept[t] = allowed[t] && keep(kinds_[t], t);
+      any = any || kept[t];
+    }
+    if (any) std::copy(kept.begin(), kept.end(), allowed);
+    return any;
+  };
+  const auto closes_ring = [&](Kind k, size_t t) {
+    return k == Kind::kRing && state.ring[labels_[t]] != 0;
+  };
+  if (narrow([](Kind k, size_t) { return k == Kind::kEnd; })) return;
+  if (narrow([&](Kind k, size_t t) { return k == Kind::kClose || closes_ring(k, t); })) return;
+  narrow([&](Kind k, size_t t) {
+    return k != Kind::kOpen && k != Kind::kDot && (k != Kind::kRing || closes_ring(k, t));
+  });
+}
+
+void SmilesGrammar::AllowedByRules(const State& state, uint8_t* allowed) const {
   const size_t v = kinds_.size();
   bool any = false;
   for (size_t t = 0; t < v; ++t) {
@@ -435,6 +463,7 @@ void SmilesGrammar::Advance(State& s, int64_t token) const {
   s.bond_after_branch = kind == Kind::kBond && (s.last == Kind::kOpen || s.last == Kind::kClose);
   s.bond = kind == Kind::kBond ? orders_[token] : 0;
   s.last = kind;
+  ++s.tokens;
 }
 
 }  // namespace labloop::generators

@@ -26,6 +26,11 @@
 // When the rules leave nothing to sample (a full atom with a ring still open, outside any branch),
 // Allowed drops the Kekulé rule, then the valence rules, so the masked distribution is never
 // empty. Aromatic atoms outside rings are left to RDKit.
+// Allowed can also wind up a sample that runs long, before the sampler's token limit cuts it: from
+// `wind_up_after` tokens on, only a move towards the end is allowed: the end when it may come, else
+// a ')' or a ring closure when one may come, else what the other rules allow less any new ring,
+// branch or fragment. A model that has lost track of its ring labels otherwise writes on until the
+// limit; the generator winds up after the longest SMILES of ZINC 250k (72 tokens).
 //
 // Tokens are the SMILES tokens of the model's vocabulary (a bracket atom, Cl, a ring label, one
 // character); the special ones (padding, begin) are never allowed, and `end` is the end token.
@@ -66,6 +71,7 @@ class SmilesGrammar {
 
   // One sample's position in the grammar.
   struct State {
+    int tokens = 0;                  // tokens read
     Kind last = Kind::kDot;          // the last token; a new fragment starts as after '.'
     bool bond_after_branch = false;  // the last token is a bond right after '(' or ')'
     int depth = 0;                   // branches open
@@ -93,8 +99,9 @@ class SmilesGrammar {
   Kind KindOf(int64_t token) const { return kinds_[token]; }
 
   // allowed[t] = whether token t may follow; at least one token always may (an atom, unless the
-  // valence rules left nothing and the syntax rules alone allow a ')').
-  void Allowed(const State& state, uint8_t* allowed) const;
+  // valence rules left nothing and the syntax rules alone allow a ')'). From `wind_up_after`
+  // tokens on (0: never), only moves towards the end (above).
+  void Allowed(const State& state, uint8_t* allowed, int wind_up_after = 0) const;
   // Whether the syntax rules, and the valence and Kekulé rules when on, allow `token` next.
   bool IsAllowed(const State& state, int64_t token) const;
   void Advance(State& state, int64_t token) const;
@@ -111,6 +118,10 @@ class SmilesGrammar {
   // Which atom tokens the Kekulé rule treats alike after `state`: 0 aliphatic or a lone-pair
   // donor, 1 an aromatic atom that can take a double bond.
   int KekuleClass(const State& state, int64_t token) const;
+  // Allowed without winding up.
+  void AllowedByRules(const State& state, uint8_t* allowed) const;
+  // Narrows `allowed` to the moves towards the end, never to nothing.
+  void WindUp(const State& state, uint8_t* allowed) const;
 
   std::vector<Kind> kinds_;
   std::vector<int> labels_;                       // ring label of each ring token, else -1

@@ -216,7 +216,7 @@ std::string SamplingPrecision(torch::Device device) {
 }
 
 LstmSampler::Options SamplerOptions(double temperature, int max_tokens,
-                                    const SmilesGrammar* grammar) {
+                                    const SmilesGrammar* grammar, int wind_up_after) {
   LstmSampler::Options o;
   o.begin = kBegin;
   o.end = kEnd;
@@ -225,13 +225,14 @@ LstmSampler::Options SamplerOptions(double temperature, int max_tokens,
   o.temperature = temperature;
   o.max_tokens = max_tokens;
   o.grammar = grammar;
+  o.wind_up_after = wind_up_after;
   return o;
 }
 
 // Samples on a GPU (or any device): the batch as tensors, rows that ended leaving it.
 LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperature, int max_tokens,
                                     torch::Device device, at::Generator& generator,
-                                    const SmilesGrammar* grammar) {
+                                    const SmilesGrammar* grammar, int wind_up_after) {
   torch::NoGradGuard no_grad;
   const auto ints = torch::TensorOptions(torch::kInt64).device(device);
   auto out = torch::full({count, max_tokens + 2}, kPad, ints);
@@ -256,7 +257,7 @@ LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperatur
       const int64_t v = scaled.size(1);
       auto allowed = torch::empty({going, v}, torch::kUInt8);
       uint8_t* a = allowed.data_ptr<uint8_t>();
-      for (int64_t i = 0; i < going; ++i) grammar->Allowed(states[i], a + i * v);
+      for (int64_t i = 0; i < going; ++i) grammar->Allowed(states[i], a + i * v, wind_up_after);
       scaled.masked_fill_(allowed.to(device).logical_not(),
                           -std::numeric_limits<float>::infinity());
     }
@@ -299,16 +300,18 @@ LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperatur
 // the model's log-likelihood of each (temperature 1, no grammar).
 // `generator` is the sampler's own random stream: other LibTorch users (an MC-dropout fitness
 // reseeds the global one) do not change what a seed samples. With a grammar, each step samples
-// only among the tokens it allows (the model's probabilities renormalized over them). On the CPU
-// the LstmSampler does the work (lstm_sampler.h).
+// only among the tokens it allows (the model's probabilities renormalized over them), winding up
+// from `wind_up_after` tokens on (SmilesGrammar::Allowed). On the CPU the LstmSampler does the
+// work (lstm_sampler.h).
 LstmSampler::Samples Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
                             torch::Device device, at::Generator& generator,
-                            const SmilesGrammar* grammar = nullptr) {
+                            const SmilesGrammar* grammar = nullptr, int wind_up_after = 0) {
   if (device.is_cpu()) {
-    return CpuSampler(net).Sample(count, SamplerOptions(temperature, max_tokens, grammar),
-                                  generator);
+    return CpuSampler(net).Sample(
+        count, SamplerOptions(temperature, max_tokens, grammar, wind_up_after), generator);
   }
-  return SampleOnDevice(net, count, temperature, max_tokens, device, generator, grammar);
+  return SampleOnDevice(net, count, temperature, max_tokens, device, generator, grammar,
+                        wind_up_after);
 }
 
 // The SMILES of a sampled row, or "" when it never ended.
@@ -356,7 +359,7 @@ class SmilesLm final : public Generator {
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
       auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_,
-                         GrammarFor(options_, prior_))
+                         GrammarFor(options_, prior_), options_.wind_up_after)
                       .tokens;
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
@@ -367,11 +370,13 @@ class SmilesLm final : public Generator {
         if (!record) continue;
         ++valid;
         if (!keys.insert(record->inchikey).second) continue;
-        nlohmann::json provenance = {{"model", prior_.version},
-                                     {"temperature", options_.temperature},
-                                     {"grammar", options_.grammar},
-                                     {"valences", options_.grammar && options_.valences},
-                                     {"precision", SamplingPrecision(device_)}};
+        nlohmann::json provenance = {
+            {"model", prior_.version},
+            {"temperature", options_.temperature},
+            {"grammar", options_.grammar},
+            {"valences", options_.grammar && options_.valences},
+            {"wind_up_after", options_.grammar ? options_.wind_up_after : 0},
+            {"precision", SamplingPrecision(device_)}};
         if (steered_steps_ > 0) provenance["steered_steps"] = steered_steps_;
         out.push_back({record->smiles, record->inchikey, "smiles_lm", provenance.dump()});
       }
@@ -562,7 +567,7 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
           at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
       const int64_t first = k * kChunk, rows_wanted = std::min(kChunk, count - first);
       auto samples = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens,
-                            *device, generator, GrammarFor(options, *model));
+                            *device, generator, GrammarFor(options, *model), options.wind_up_after);
       auto a = samples.tokens.accessor<int64_t, 2>();
       for (int64_t i = 0; i < rows_wanted; ++i) {
         out.smiles[first + i] = Decode(a[i], model->vocabulary);

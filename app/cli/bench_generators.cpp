@@ -56,6 +56,7 @@ struct Distribution {
   int64_t sampled = 0, valid = 0, unique = 0, novel = 0;
   double seconds = 0, diversity = 0, temperature = 1;
   bool grammar = true, valences = true;
+  int wind_up_after = 0;
   std::string model, precision;
   json ToJson() const {
     return {{"sampled", sampled},
@@ -72,6 +73,7 @@ struct Distribution {
             {"temperature", temperature},
             {"grammar", grammar},
             {"valences", valences},
+            {"wind_up_after", wind_up_after},
             {"precision", precision}};
   }
 };
@@ -83,6 +85,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   options.temperature = o.temperature;
   options.grammar = o.grammar;
   options.valences = o.valences;
+  options.wind_up_after = o.wind_up_after;
   options.seed = 1;
   // Valid molecules per second: sampling and RDKit's check, timed together.
   auto t0 = Clock::now();
@@ -101,6 +104,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   d.temperature = o.temperature;
   d.grammar = o.grammar;
   d.valences = o.grammar && o.valences;
+  d.wind_up_after = o.grammar ? o.wind_up_after : 0;
   d.sampled = static_cast<int64_t>(canonical.size());
   std::set<std::string> unique;
   for (const auto& c : canonical) {
@@ -133,6 +137,7 @@ Result<Rediscovery> Rediscover(const GeneratorsBench& o, const std::string& kind
   options.model = o.model;
   options.grammar = o.grammar;
   options.valences = o.valences;
+  options.wind_up_after = o.wind_up_after;
   options.steps = o.lm_steps;
   options.batch_size = o.lm_batch;
   options.sigma = o.lm_sigma;
@@ -181,6 +186,7 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
                 : o.valences ? "on (syntax and valences)"
                              : "on (syntax only)",
                 d->precision.c_str());
+    if (d->wind_up_after > 0) std::printf("  winding up from %d tokens on\n", d->wind_up_after);
     std::printf("  %-22s %10s %12s\n", "metric", "labloop", "SMILES-RNN");
     std::printf("  %-22s %10.4f %12.3f\n", "validity", j["validity"].get<double>(), 0.975);
     std::printf("  %-22s %10.4f %12.3f\n", "uniqueness", j["uniqueness"].get<double>(), 0.999);

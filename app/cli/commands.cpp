@@ -168,6 +168,11 @@ int Main(int argc, char** argv) {
   generate->add_flag(
       "--no-valences{false}", generator_options.valences,
       "smiles_lm: let the grammar overfill valences and leave aromatic rings unkekulizable");
+  generate
+      ->add_option("--wind-up-after", generator_options.wind_up_after,
+                   "smiles_lm: from this many tokens on, the grammar allows only moves towards the "
+                   "end (0: never)")
+      ->check(CLI::NonNegativeNumber);
   generate->add_option("--device", generator_options.device,
                        "smiles_lm: cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   generate->add_option("--steps", generator_options.steps, "smiles_lm: policy-gradient steps");
@@ -373,6 +378,10 @@ int Main(int argc, char** argv) {
                  "sample every token, not only those the SMILES grammar allows");
   gens->add_flag("--no-valences{false}", generators_bench.valences,
                  "let the grammar overfill valences and leave aromatic rings unkekulizable");
+  gens->add_option("--wind-up-after", generators_bench.wind_up_after,
+                   "from this many tokens on, the grammar allows only moves towards the end "
+                   "(0: never)")
+      ->check(CLI::NonNegativeNumber);
   gens->add_option("--target", generators_bench.target, "molecule to rediscover ('' skips)");
   gens->add_option("--goal-generators", generators_bench.goal_generators,
                    "generators for rediscovery (default graph_ga smiles_lm)");

@@ -153,6 +153,8 @@ Status ParseGenerators(const Config& config, const std::string& base_dir, Campai
     LABLOOP_ASSIGN(o.temperature, config.GetDouble(key + "temperature", o.temperature, 0.01, 10));
     LABLOOP_ASSIGN(o.grammar, config.GetBool(key + "grammar", o.grammar));
     LABLOOP_ASSIGN(o.valences, config.GetBool(key + "valences", o.valences));
+    LABLOOP_ASSIGN(v, config.GetInt(key + "wind_up_after", o.wind_up_after, 0, 1000));
+    o.wind_up_after = static_cast<int>(v);
     LABLOOP_ASSIGN(v, config.GetInt(key + "steps", o.steps, 0, 100000));
     o.steps = static_cast<int>(v);
     LABLOOP_ASSIGN(v, config.GetInt(key + "batch_size", o.batch_size, 1, 100000));
@@ -209,7 +211,8 @@ std::string GeneratorsToToml(const CampaignConfig& c) {
     if (!o.model.empty()) out << "\nmodel = " << TomlString(o.model);
     out << "\ntemperature = " << TomlFloat(o.temperature)
         << "\ngrammar = " << (o.grammar ? "true" : "false")
-        << "\nvalences = " << (o.valences ? "true" : "false") << "\nsteps = " << o.steps
+        << "\nvalences = " << (o.valences ? "true" : "false")
+        << "\nwind_up_after = " << o.wind_up_after << "\nsteps = " << o.steps
         << "\nbatch_size = " << o.batch_size << "\nsigma = " << TomlFloat(o.sigma)
         << "\nlearning_rate = " << TomlFloat(o.learning_rate)
         << "\ndevice = " << TomlString(o.device);

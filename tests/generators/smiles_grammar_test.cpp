@@ -5,6 +5,7 @@
 #include <cctype>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 #include "generators/smiles_grammar.h"
@@ -265,4 +266,68 @@ TEST_CASE("Grammar-constrained samples of the shipped LSTM close every branch an
     CHECK(grammar.IsAllowed(state, 2));
   }
   CHECK(ended > 360);
+}
+
+TEST_CASE("Past its wind-up length the grammar allows only moves towards the end") {
+  Fixture f(/*valences=*/true);
+  const auto allowed_after = [&](const std::string& smiles, int wind_up_after) {
+    SmilesGrammar::State state;
+    for (const auto& t : TokenizeSmiles(smiles)) {
+      REQUIRE(f.grammar.IsAllowed(state, f.id.at(t)));
+      f.grammar.Advance(state, f.id.at(t));
+    }
+    std::vector<uint8_t> allowed(f.tokens.size());
+    f.grammar.Allowed(state, allowed.data(), wind_up_after);
+    std::set<std::string> out;
+    for (size_t t = 0; t < allowed.size(); ++t) {
+      if (allowed[t]) out.insert(f.tokens[t]);
+    }
+    return out;
+  };
+  const std::string chain = "CCCCCCCC";  // 8 tokens
+  SECTION("before the wind-up the rules alone decide") {
+    const auto open = allowed_after(chain, 9);
+    CHECK(open.count("$"));
+    CHECK(open.count("("));
+    CHECK(open.count("1"));
+    CHECK(open.count("C"));
+    CHECK(open == allowed_after(chain, 0));
+  }
+  SECTION("the end, where it may come, is all that is left") {
+    CHECK(allowed_after(chain, 8) == std::set<std::string>{"$"});
+  }
+  SECTION("a branch or ring left open: only what closes it") {
+    CHECK(allowed_after("CC(CCCC", 7) == std::set<std::string>{")"});
+    // Ring 2 may not close onto the atom that opened it, its neighbour; ring 1 may.
+    CHECK(allowed_after("CC1CC2C", 7) == std::set<std::string>{"1"});
+    CHECK(allowed_after("CC1CC2CC", 8) == std::set<std::string>{"1", "2"});
+  }
+  SECTION("nothing can close yet: the chain goes on, opening nothing new") {
+    const auto on = allowed_after("CC1C", 4);
+    CHECK_FALSE(on.empty());
+    CHECK_FALSE(on.count("("));
+    CHECK_FALSE(on.count("2"));
+    CHECK_FALSE(on.count("%10"));
+    CHECK_FALSE(on.count("."));
+    CHECK(on.count("C"));
+  }
+}
+
+TEST_CASE("Winding up turns samples that would run past the token limit into molecules",
+          "[integration]") {
+  GeneratorOptions options;
+  options.seed = 3;
+  auto ended = [&](int wind_up_after) {
+    options.wind_up_after = wind_up_after;
+    auto samples = SampleSmilesLm(options, 1500);
+    REQUIRE(samples);
+    int n = 0;
+    for (const auto& smiles : samples->smiles) n += !smiles.empty();
+    return n;
+  };
+  const int without = ended(0);
+  const int with = ended(72);
+  CAPTURE(without, with);
+  CHECK(without < 1500 - 40);  // about 6% run past 120 tokens without it
+  CHECK(with > without + 30);
 }
