@@ -255,14 +255,29 @@ LstmSampler::Samples LstmSampler::Sample(int64_t count, const Options& o,
         p[k] = allowed[k] ? Exp((zr[k] - top_allowed) * inverse_temperature) : 0.f;
         sum += p[k];
       }
-      const double target = u[s] * sum;
-      int64_t token = -1;
-      double running = 0;
-      for (int64_t k = 0; k < v; ++k) {
-        if (p[k] <= 0) continue;
-        token = k;  // the last allowed token catches rounding at the top end
-        running += p[k];
-        if (running > target) break;
+      const auto draw = [&] {
+        const double target = u[s] * sum;
+        int64_t token = -1;
+        double running = 0;
+        for (int64_t k = 0; k < v; ++k) {
+          if (p[k] <= 0) continue;
+          token = k;  // the last allowed token catches rounding at the top end
+          running += p[k];
+          if (running > target) break;
+        }
+        return token;
+      };
+      int64_t token = draw();
+      // A token after which the grammar allows nothing is drawn again without it (the same
+      // uniform over what is left); when nothing is left, the first draw stands.
+      if (o.grammar && !o.grammar->LeadsOn(states[s], token)) {
+        const int64_t first = token;
+        while (token >= 0 && !o.grammar->LeadsOn(states[s], token)) {
+          sum -= p[token];
+          p[token] = 0;
+          token = sum > 0 ? draw() : -1;
+        }
+        if (token < 0) token = first;
       }
       result.log_likelihood[row[s]] += zr[token] - top - std::log(all);
       tokens[s] = token;

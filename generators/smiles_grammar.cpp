@@ -157,37 +157,52 @@ bool SmilesGrammar::IsAllowed(const State& s, int64_t token) const {
 
 bool SmilesGrammar::ValenceAllows(const State& s, int64_t token) const {
   if (s.atom < 0) return true;  // the start: any atom
-  // A move is refused when it overfills an atom, or when it leaves outside any branch, with a
-  // ring still open, a current atom that can take no bond: nothing could then follow.
-  auto dead_end = [&](const Valence& v, int depth, int open_rings) {
-    return Left(v) < 0 || (depth == 0 && open_rings > 0 && Left(v) == 0);
+  // A move is refused when it overfills an atom, or when, with a ring still open, it leaves no
+  // atom the chain can go on from: the current atom and the branch points it can return to
+  // (the first `levels` of the stack, `atom` among them taking `adding` more) all full.
+  auto stack_has_room = [&](size_t levels, int32_t atom, int adding) {
+    for (size_t i = 0; i < levels; ++i) {
+      const int32_t b = s.branch_from[i];
+      if (Left(b == atom ? Add(s.valence[b], adding) : s.valence[b]) > 0) return true;
+    }
+    return false;
+  };
+  auto dead_end = [&](const Valence& v, int open_rings, bool stack_room) {
+    return Left(v) < 0 || (open_rings > 0 && Left(v) == 0 && !stack_room);
   };
   const Valence& here = s.valence[s.atom];
   const int order = s.last == Kind::kBond ? s.bond : 1;
+  const size_t levels = s.branch_from.size();
   switch (kinds_[token]) {
-    case Kind::kAtom:
+    case Kind::kAtom: {
       if (s.last == Kind::kDot) return Left(atoms_[token]) >= 0;
-      // After a bond token, the current atom took that bond when the bond was read.
+      // After a bond token, the bond was checked against the current atom when it was read (it
+      // is added when this atom comes).
       if (s.last != Kind::kBond && Left(Add(here, 1)) < 0) return false;
-      return !dead_end(Add(atoms_[token], order), s.depth, s.open_rings);
+      return !dead_end(Add(atoms_[token], order), s.open_rings,
+                       stack_has_room(levels, s.atom, order));
+    }
     case Kind::kBond:
       return Left(Add(here, orders_[token])) >= 0;
     case Kind::kOpen:
       return Left(Add(here, 1)) >= 0;
     case Kind::kClose:
-      return s.branch_from.empty() ||
-             !dead_end(s.valence[s.branch_from.back()], s.depth - 1, s.open_rings);
+      return levels == 0 || !dead_end(s.valence[s.branch_from.back()], s.open_rings,
+                                      stack_has_room(levels - 1, -1, 0));
     case Kind::kRing: {
       const int label = labels_[token];
       const int32_t opener = s.ring[label] - 1;
-      if (opener < 0) return !dead_end(Add(here, order), s.depth, s.open_rings + 1);
+      if (opener < 0) {
+        return !dead_end(Add(here, order), s.open_rings + 1, stack_has_room(levels, -1, 0));
+      }
       // Closing: the order written here, else the one written at the opening, else single.
       const int reserved = std::abs(s.ring_bond[label]);
       const bool written_there = s.ring_bond[label] < 0;
       if (s.last == Kind::kBond && written_there && s.bond != reserved) return false;
       const int bond = s.last == Kind::kBond ? s.bond : reserved;
       if (Left(Add(s.valence[opener], bond, bond - reserved)) < 0) return false;
-      return !dead_end(Add(here, bond), s.depth, s.open_rings - 1);
+      return !dead_end(Add(here, bond), s.open_rings - 1,
+                       stack_has_room(levels, opener, bond - reserved));
     }
     default:
       return true;
@@ -380,6 +395,17 @@ void SmilesGrammar::AllowedByRules(const State& state, uint8_t* allowed) const {
     allowed[t] = SyntaxAllows(state, static_cast<int64_t>(t)) &&
                  ValenceAllows(state, static_cast<int64_t>(t));
   }
+}
+
+bool SmilesGrammar::LeadsOn(const State& state, int64_t token) const {
+  if (!valences_ || kinds_[token] == Kind::kEnd) return true;  // the syntax rules never dead-end
+  thread_local State after;  // assigned, not built: its vectors keep their capacity
+  after = state;
+  Advance(after, token);
+  for (size_t t = 0; t < kinds_.size(); ++t) {
+    if (IsAllowed(after, static_cast<int64_t>(t))) return true;
+  }
+  return false;
 }
 
 void SmilesGrammar::Advance(State& s, int64_t token) const {

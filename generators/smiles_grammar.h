@@ -18,12 +18,14 @@
 //     on C, a third on O, a second on Cl, a fourth connection on an aromatic carbon);
 //   - an atom that cannot take the bond before it ("C=F"), a ring closure either end of which
 //     cannot take the bond;
+//   - a move that leaves, with a ring still open, no atom to go on from: the current atom and
+//     every branch point the chain can return to full ("C1CCF", "C1C[C@@H](=O");
 //   - a move after which the aromatic bonds written so far have no Kekulé structure: no set of
 //     double bonds, one on each finished aromatic c, n, [nH+], [n+], [o+] (no later token can
 //     bond to it) that has room for one (o, s and [nH] give lone pairs instead), and none on
 //     the others ("c1cccc1", "c1ccnc1", "c1ccccc1=C" with the ring's last atom). Atoms that are
 //     not finished yet may take a double bond or not.
-// When the rules leave nothing to sample (a full atom with a ring still open, outside any branch),
+// When the rules leave nothing to sample (reached only past a draw that did not lead on, below),
 // Allowed drops the Kekulé rule, then the valence rules, so the masked distribution is never
 // empty. Aromatic atoms outside rings are left to RDKit.
 // Allowed can also wind up a sample that runs long, before the sampler's token limit cuts it: from
@@ -105,6 +107,11 @@ class SmilesGrammar {
   // Whether the syntax rules, and the valence and Kekulé rules when on, allow `token` next.
   bool IsAllowed(const State& state, int64_t token) const;
   void Advance(State& state, int64_t token) const;
+  // Whether, after `token`, the rules still allow some token (the end always leads on). The rules
+  // look one token ahead only through the dead-end rule, so a move they allow can still leave
+  // nothing to follow (an aromatic ring whose every continuation breaks its Kekulé structure); the
+  // samplers draw again, without that token, when a draw does not lead on.
+  bool LeadsOn(const State& state, int64_t token) const;
 
   // A bracket or organic-subset atom's valence when it starts: its largest allowed valence less
   // its hydrogens; room 8 (no limit) for '*' and elements with any valence.

@@ -261,10 +261,23 @@ LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperatur
       scaled.masked_fill_(allowed.to(device).logical_not(),
                           -std::numeric_limits<float>::infinity());
     }
-    // Drawn on the CPU, from the caller's seeded CPU stream, on any device.
-    const auto sampled =
-        torch::multinomial(torch::softmax(scaled, 1).to(torch::kCPU), 1, false, generator)
-            .squeeze(1);
+    // Drawn on the CPU, from the caller's seeded CPU stream, on any device; a token after which
+    // the grammar allows nothing is drawn again without it, as on the CPU sampler.
+    auto probs = torch::softmax(scaled, 1).to(torch::kCPU);
+    const auto sampled = torch::multinomial(probs, 1, false, generator).squeeze(1);
+    if (grammar) {
+      int64_t* id = sampled.data_ptr<int64_t>();
+      for (size_t i = 0; i < states.size(); ++i) {
+        auto row = probs[static_cast<int64_t>(i)];
+        int64_t token = id[i];
+        while (!grammar->LeadsOn(states[i], token)) {
+          row[token] = 0;
+          if (row.sum().item<float>() <= 0) break;  // nothing leads on: the first draw stands
+          token = torch::multinomial(row, 1, false, generator).item<int64_t>();
+        }
+        if (grammar->LeadsOn(states[i], token)) id[i] = token;
+      }
+    }
     token = sampled.to(device).unsqueeze(1);
     out.index_put_({rows, t + 1}, token.squeeze(1));
     likelihood.index_add_(0, rows, log_p.gather(1, token).squeeze(1).to(torch::kFloat64));

@@ -153,6 +153,12 @@ TEST_CASE("With valences the grammar keeps every atom within its valence") {
   // could follow it.
   CHECK_FALSE(f.Accepts("C1CCF", false));
   CHECK(f.Accepts("C1CC(F)C1"));
+  // ... nor one that leaves, with a ring open, the current atom and every branch point the
+  // chain can return to full.
+  CHECK_FALSE(f.Accepts("C1C[C@@H](=O", false));    // after ')' the full [C@@H]
+  CHECK_FALSE(f.Accepts("C1CO(CC(F)(F)F", false));  // after ')' the full C, then the full O
+  CHECK(f.Accepts("C1C[C@@H](O)C1"));
+  CHECK(f.Accepts("C1CO(CC(F)(F)C", false));
   // Without valences the grammar lets all of these through to RDKit.
   Fixture syntax;
   CHECK(syntax.Accepts("CC(C)(C)(C)C"));
@@ -330,4 +336,24 @@ TEST_CASE("Winding up turns samples that would run past the token limit into mol
   CAPTURE(without, with);
   CHECK(without < 1500 - 40);  // about 6% run past 120 tokens without it
   CHECK(with > without + 30);
+}
+
+TEST_CASE("A move the rules allow but after which nothing may follow does not lead on") {
+  Fixture f(/*valences=*/true);
+  SmilesGrammar::State state;
+  for (const auto& t : TokenizeSmiles("Cc1cc(=O)n2n(n1")) {
+    REQUIRE(f.grammar.IsAllowed(state, f.id.at(t)));
+    f.grammar.Advance(state, f.id.at(t));
+  }
+  // ')' is allowed, but then the aromatic ring has no Kekulé structure whatever comes next.
+  CHECK(f.grammar.IsAllowed(state, f.id[")"]));
+  CHECK_FALSE(f.grammar.LeadsOn(state, f.id[")"]));
+  CHECK(f.grammar.LeadsOn(state, f.id["C"]));
+  CHECK(f.grammar.LeadsOn(state, 2));  // the end always leads on
+  // Without valences nothing dead-ends.
+  Fixture syntax;
+  SmilesGrammar::State plain;
+  for (const auto& t : TokenizeSmiles("Cc1cc(=O)n2n(n1"))
+    syntax.grammar.Advance(plain, syntax.id.at(t));
+  CHECK(syntax.grammar.LeadsOn(plain, syntax.id[")"]));
 }
