@@ -270,15 +270,13 @@ LstmSampler::Samples LstmSampler::Sample(int64_t count, const Options& o,
       int64_t token = draw();
       // A token after which the grammar allows nothing is drawn again without it (the same
       // uniform over what is left); when nothing is left, the first draw stands.
-      if (o.grammar && !o.grammar->LeadsOn(states[s], token)) {
-        const int64_t first = token;
-        while (token >= 0 && !o.grammar->LeadsOn(states[s], token)) {
-          sum -= p[token];
-          p[token] = 0;
-          token = sum > 0 ? draw() : -1;
-        }
-        if (token < 0) token = first;
+      const int64_t first = token;
+      while (o.grammar && token >= 0 && !o.grammar->LeadsOn(states[s], token)) {
+        sum -= p[token];
+        p[token] = 0;
+        token = sum > 0 ? draw() : -1;
       }
+      if (token < 0) token = first;
       result.log_likelihood[row[s]] += zr[token] - top - std::log(all);
       tokens[s] = token;
       ++length[s];

@@ -25,7 +25,7 @@
 //     bond to it) that has room for one (o, s and [nH] give lone pairs instead), and none on
 //     the others ("c1cccc1", "c1ccnc1", "c1ccccc1=C" with the ring's last atom). Atoms that are
 //     not finished yet may take a double bond or not.
-// When the rules leave nothing to sample (reached only past a draw that did not lead on, below),
+// When the rules leave nothing to sample (reached only when no token could lead on, below),
 // Allowed drops the Kekulé rule, then the valence rules, so the masked distribution is never
 // empty. Aromatic atoms outside rings are left to RDKit.
 // Allowed can also wind up a sample that runs long, before the sampler's token limit cuts it: from

@@ -269,13 +269,12 @@ LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperatur
       int64_t* id = sampled.data_ptr<int64_t>();
       for (size_t i = 0; i < states.size(); ++i) {
         auto row = probs[static_cast<int64_t>(i)];
-        int64_t token = id[i];
-        while (!grammar->LeadsOn(states[i], token)) {
+        for (int64_t token = id[i]; !grammar->LeadsOn(states[i], token);) {
           row[token] = 0;
           if (row.sum().item<float>() <= 0) break;  // nothing leads on: the first draw stands
           token = torch::multinomial(row, 1, false, generator).item<int64_t>();
+          if (grammar->LeadsOn(states[i], token)) id[i] = token;
         }
-        if (grammar->LeadsOn(states[i], token)) id[i] = token;
       }
     }
     token = sampled.to(device).unsqueeze(1);

@@ -194,7 +194,7 @@ class ScpiInstrument final : public Instrument {
         [&](const Error& e) { LogWarn("{}: {} ({}); retrying", options_.name, e.message, op); });
   }
   Status Accepted(const std::string& reply, const std::string& what) const {
-    if (reply.rfind("OK", 0) == 0) return {};
+    if (StartsWith(reply, "OK")) return {};
     return MakeError(ErrorCode::kFailedPrecondition,
                      options_.name + " refused " + what + ": " +
                          (reply.rfind("ERR ", 0) == 0 ? reply.substr(4) : reply));
