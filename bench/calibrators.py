@@ -2,10 +2,11 @@
 """Calibrators tried outside the bench, seed by seed, on the predictions that
 `labloop bench predictors --predictions FILE.csv` writes (test rows under "random" and
 "scaffold", the validation rows the calibrators are fitted on under "random-validation" and
-"scaffold-validation").
+"scaffold-validation", and with --calibration-folds the training rows' cross-fitted or
+leave-one-out predictions under "random-train-heldout" and "scaffold-train-heldout").
 
-Each calibrator maps the raw σ to a calibrated one, fitted on a split's validation rows and
-scored on its test rows with labloop's own miscalibration area (learners/metrics.cpp: central
+Each calibrator maps the raw σ to a calibrated one, fitted on a split's validation rows (and,
+where the file has them, again on those beside the held-out training rows) and scored on its test rows with labloop's own miscalibration area (learners/metrics.cpp: central
 intervals, 1,001-point trapezoid) and Gaussian NLL.
 
     /usr/bin/python3 bench/calibrators.py predictions.csv
@@ -69,7 +70,8 @@ CALIBRATORS = [none, scale_by_likelihood, scale_by_area, power_by_likelihood, po
 
 
 def main(path):
-    rows = list(csv.DictReader(open(path)))
+    # A file still being written may end in a partial row.
+    rows = [x for x in csv.DictReader(open(path)) if x["sigma_aleatoric"]]
 
     def part(split, seed):
         r = [x for x in rows if x["split"] == split and x["seed"] == seed]
@@ -83,18 +85,24 @@ def main(path):
         seeds = sorted({x["seed"] for x in rows if x["split"] == split})
         if not seeds:
             continue
-        print(f"{split} split, {len(seeds)} seed(s): test miscalibration area (per seed), NLL")
-        for calibrator in CALIBRATORS:
-            scores = []
-            for seed in seeds:
-                yv, mv, sv = part(split + "-validation", seed)
-                yt, mt, st = part(split, seed)
-                calibrated = calibrator(sv, yv - mv)(st)
-                scores.append((area(yt, mt, calibrated), nll(yt, mt, calibrated)))
-            a = np.array(scores)
-            spread = a[:, 0].std(ddof=1) if len(a) > 1 else 0.0
-            print(f"  {calibrator.__name__:20s} {a[:, 0].mean():.3f} ± {spread:.3f} "
-                  f"({' '.join(f'{v:.3f}' for v in a[:, 0])})  NLL {a[:, 1].mean():.2f}")
+        sources = [[split + "-validation"]]
+        if any(x["split"] == split + "-train-heldout" for x in rows):
+            sources.append([split + "-validation", split + "-train-heldout"])
+        for source in sources:
+            print(f"{split} split, {len(seeds)} seed(s), fitted on {' + '.join(source)}: "
+                  "test miscalibration area (per seed), NLL")
+            for calibrator in CALIBRATORS:
+                scores = []
+                for seed in seeds:
+                    fit = [part(name, seed) for name in source]
+                    yv, mv, sv = (np.concatenate([f[k] for f in fit]) for k in range(3))
+                    yt, mt, st = part(split, seed)
+                    calibrated = calibrator(sv, yv - mv)(st)
+                    scores.append((area(yt, mt, calibrated), nll(yt, mt, calibrated)))
+                a = np.array(scores)
+                spread = a[:, 0].std(ddof=1) if len(a) > 1 else 0.0
+                print(f"  {calibrator.__name__:20s} {a[:, 0].mean():.3f} ± {spread:.3f} "
+                      f"({' '.join(f'{v:.3f}' for v in a[:, 0])})  NLL {a[:, 1].mean():.2f}")
 
 
 if __name__ == "__main__":

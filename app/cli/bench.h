@@ -86,6 +86,10 @@ struct PredictorsBench {
   // Network overrides (0: the model's default) and early stopping's hold-out share.
   int epochs = 0, hidden = 0, members = 0;
   double early_stopping = 0;
+  // > 0: calibrators are also fitted on the training rows' cross-fitted predictions (this many
+  // folds, as many extra fits), alone ("+cv-only") and beside the validation rows ("+cv"). Models
+  // with exact leave-one-out predictions (the GP) use those instead ("+loo-only", "+loo").
+  int calibration_folds = 0;
   std::string json_path;
   std::string predictions_path;  // CSV of every test (and validation) prediction; "" skips
 };

@@ -16,6 +16,7 @@
 #include "app/cli/bench_util.h"
 #include "app/cli/target_set.h"
 #include "learners/calibration.h"
+#include "learners/cross_fit.h"
 #include "learners/metrics.h"
 #include "learners/property_model.h"
 
@@ -37,15 +38,21 @@ using Results = std::map<std::string, learners::RegressionMetrics>;  // calibrat
 
 struct SplitResult {
   Results test;
+  std::map<std::string, std::vector<double>> test_sigma;  // calibration -> σ of each test row
   double fit_seconds = 0;
   learners::Predictions predictions;        // raw, on the test part
   std::vector<double> y;                    // the test part's targets
   learners::Predictions valid_predictions;  // raw, on the validation part (calibrators fit these)
   std::vector<double> valid_y;
+  // The training rows' leave-one-out or cross-fitted predictions, when made.
+  std::optional<learners::Predictions> train_predictions;
+  std::vector<double> train_y;
+  double cross_fit_seconds = 0;
 };
 
 // One CSV row per test molecule, split and model: the raw predictions, for parity plots and for
 // combining models outside the bench. Then the validation molecules', under "SPLIT-validation",
+// and the training molecules' leave-one-out or cross-fitted ones, under "SPLIT-train-heldout",
 // for trying calibrators outside the bench.
 void WritePredictions(std::ofstream& out, const std::string& split, int seed,
                       const std::string& model, const SplitResult& r) {
@@ -58,6 +65,7 @@ void WritePredictions(std::ofstream& out, const std::string& split, int seed,
   };
   rows(split, r.y, r.predictions);
   rows(split + "-validation", r.valid_y, r.valid_predictions);
+  if (r.train_predictions) rows(split + "-train-heldout", r.train_y, *r.train_predictions);
 }
 
 // The model options of a run: defaults, with the bench's overrides.
@@ -93,6 +101,7 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
   auto raw = learners::EvaluatePredictions(test.y, pt->mean, sigma_test);
   if (!raw) return tl::unexpected(raw.error());
   out.test["none"] = *raw;
+  out.test_sigma["none"] = sigma_test;
   out.predictions = *pt;
   out.y = test.y;
   out.valid_predictions = *pv;
@@ -113,20 +122,42 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
       auto after = learners::EvaluatePredictions(test.y, pt->mean, calibrated);
       if (!after) return tl::unexpected(after.error());
       out.test[name + suffix] = *after;
+      out.test_sigma[name + suffix] = std::move(calibrated);
     }
     return {};
   };
   LABLOOP_TRY(calibrate(sigma_valid, residual, ""));
-  // Models with exact leave-one-out predictions (the GP) are also calibrated on those of the
-  // training rows, alone and beside the validation rows.
+  // Calibrators fitted on the training rows' out-of-sample predictions too, alone and beside the
+  // validation rows: the exact leave-one-out ones where the model has them (the GP), else
+  // cross-fitted ones when asked for.
+  std::optional<learners::Predictions> held_out;
+  std::string suffix;
   if (auto loo = (*model)->LeaveOneOut()) {
-    auto sigma_loo = loo->Sigmas();
-    std::vector<double> residual_loo(train.y.size());
-    for (size_t i = 0; i < residual_loo.size(); ++i) residual_loo[i] = train.y[i] - loo->mean[i];
-    LABLOOP_TRY(calibrate(sigma_loo, residual_loo, "+loo-only"));
-    sigma_loo.insert(sigma_loo.end(), sigma_valid.begin(), sigma_valid.end());
-    residual_loo.insert(residual_loo.end(), residual.begin(), residual.end());
-    LABLOOP_TRY(calibrate(sigma_loo, residual_loo, "+loo"));
+    held_out = std::move(*loo);
+    suffix = "+loo";
+  } else if (bench.calibration_folds > 0) {
+    learners::CrossFitOptions cross;
+    cross.folds = bench.calibration_folds;
+    cross.seed = seed;
+    auto t1 = Clock::now();
+    auto cv = learners::CrossFitPredictions(models, options, train.x, train.graphs, train.y, cross);
+    if (!cv) return tl::unexpected(cv.error());
+    out.cross_fit_seconds = Since(t1);
+    held_out = std::move(*cv);
+    suffix = "+cv";
+  }
+  if (held_out) {
+    auto sigma_held = held_out->Sigmas();
+    std::vector<double> residual_held(train.y.size());
+    for (size_t i = 0; i < residual_held.size(); ++i) {
+      residual_held[i] = train.y[i] - held_out->mean[i];
+    }
+    LABLOOP_TRY(calibrate(sigma_held, residual_held, suffix + "-only"));
+    sigma_held.insert(sigma_held.end(), sigma_valid.begin(), sigma_valid.end());
+    residual_held.insert(residual_held.end(), residual.begin(), residual.end());
+    LABLOOP_TRY(calibrate(sigma_held, residual_held, suffix));
+    out.train_predictions = std::move(*held_out);
+    out.train_y = train.y;
   }
   return out;
 }
@@ -134,12 +165,12 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
 // Prints and returns the table of one split kind: per model and calibration, mean ± s.d.
 json Report(const std::string& title,
             const std::map<std::string, std::vector<SplitResult>>& by_model) {
-  std::printf("\n%s\n  %-14s %-14s %13s %13s %13s %13s %13s %8s\n", title.c_str(), "model",
-              "calibration", "rmse", "spearman", "miscal. area", "nll", "ence", "fit s");
+  std::printf("\n%s\n  %-14s %-14s %13s %13s %13s %13s %13s %8s %8s\n", title.c_str(), "model",
+              "calibration", "rmse", "spearman", "miscal. area", "nll", "ence", "fit s", "pooled");
   json out = json::array();
   for (const auto& [model, runs] : by_model) {
     for (const auto& [calibration, unused] : runs.front().test) {
-      std::vector<double> rmse, spearman, area, nll, ence, fit;
+      std::vector<double> rmse, spearman, area, nll, ence, fit, cross_fit;
       for (const auto& r : runs) {
         const auto& m = r.test.at(calibration);
         rmse.push_back(m.rmse);
@@ -148,6 +179,7 @@ json Report(const std::string& title,
         nll.push_back(m.nll);
         ence.push_back(m.ence);
         fit.push_back(r.fit_seconds);
+        cross_fit.push_back(r.cross_fit_seconds);
       }
       auto cell = [](const Stat& s) {
         char buffer[32];
@@ -156,9 +188,21 @@ json Report(const std::string& title,
       };
       Stat s_rmse = Summarize(rmse), s_sp = Summarize(spearman), s_area = Summarize(area),
            s_nll = Summarize(nll), s_ence = Summarize(ence), s_fit = Summarize(fit);
-      std::printf("  %-14s %-14s %15s %15s %15s %15s %15s %8.2f\n", model.c_str(),
+      // Every seed's test rows together, each with its own seed's calibration: a steadier
+      // figure than the mean over seeds, whose floor is the area of a single test set.
+      std::vector<double> pooled_y, pooled_mean, pooled_sigma;
+      for (const auto& r : runs) {
+        const auto& sigma = r.test_sigma.at(calibration);
+        pooled_y.insert(pooled_y.end(), r.y.begin(), r.y.end());
+        pooled_mean.insert(pooled_mean.end(), r.predictions.mean.begin(), r.predictions.mean.end());
+        pooled_sigma.insert(pooled_sigma.end(), sigma.begin(), sigma.end());
+      }
+      auto pooled = learners::EvaluatePredictions(pooled_y, pooled_mean, pooled_sigma);
+      const double pooled_area = pooled ? pooled->miscalibration_area : std::nan("");
+      std::printf("  %-14s %-14s %15s %15s %15s %15s %15s %8.2f %8.3f\n", model.c_str(),
                   calibration.c_str(), cell(s_rmse).c_str(), cell(s_sp).c_str(),
-                  cell(s_area).c_str(), cell(s_nll).c_str(), cell(s_ence).c_str(), s_fit.mean);
+                  cell(s_area).c_str(), cell(s_nll).c_str(), cell(s_ence).c_str(), s_fit.mean,
+                  pooled_area);
       out.push_back({{"model", model},
                      {"calibration", calibration},
                      {"runs", runs.size()},
@@ -167,7 +211,10 @@ json Report(const std::string& title,
                      {"miscalibration_area", detail::StatJson(s_area)},
                      {"nll", detail::StatJson(s_nll)},
                      {"ence", detail::StatJson(s_ence)},
-                     {"fit_seconds", detail::StatJson(s_fit)}});
+                     {"fit_seconds", detail::StatJson(s_fit)},
+                     {"cross_fit_seconds", detail::StatJson(Summarize(cross_fit))},
+                     {"pooled_miscalibration_area", pooled_area},
+                     {"pooled_test_points", pooled_y.size()}});
     }
   }
   return out;
@@ -273,6 +320,13 @@ Status RunPredictorsBench(const PredictorsBench& options) {
       "average (Monte Carlo, 2,000 draws)\n",
       static_cast<long long>(n_test), floor_random);
   result["miscalibration_floor"] = {{"test_points", n_test}, {"area", floor_random}};
+  if (options.seeds > 1) {
+    const int64_t n_pooled = n_test * options.seeds;
+    const double floor_pooled = learners::ExpectedMiscalibrationArea(n_pooled);
+    std::printf("  and on the %lld test points of all %d seeds pooled: %.3f\n",
+                static_cast<long long>(n_pooled), options.seeds, floor_pooled);
+    result["pooled_miscalibration_floor"] = {{"test_points", n_pooled}, {"area", floor_pooled}};
+  }
 
   std::printf(
       "\n  published (random split, test RMSE): Chemprop D-MPNN 0.555 ± 0.047; best "

@@ -259,6 +259,11 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"sigma_scaling", "isotonic", "empirical", "none"}));
   model_train->add_option("--validation", train_options.validation,
                           "share held out to calibrate (default 0.1)");
+  model_train
+      ->add_option("--calibration-folds", train_options.calibration_folds,
+                   "also calibrate on the training rows' K-fold cross-fitted predictions (K more "
+                   "fits; the GP uses its exact leave-one-out ones); 0: the validation rows only")
+      ->check(CLI::Range(0, 20));
   model_train->add_option("--seed", train_options.seed, "split and training seed");
   model_train->add_option("--descriptors", train_options.descriptors,
                           "add RDKit 2D descriptors scaled to [0, W] beside the fingerprint "
@@ -345,12 +350,18 @@ int Main(int argc, char** argv) {
   predictors->add_option("--json", predictors_options.json_path, "write results as JSON");
   predictors->add_option(
       "--predictions", predictors_options.predictions_path,
-      "write every raw test and validation prediction as CSV (split, seed, model, y, mean, σ)");
+      "write every raw test, validation and held-out training prediction as CSV (split, seed, "
+      "model, y, mean, σ)");
   predictors->add_option("--epochs", predictors_options.epochs, "networks: training epochs");
   predictors->add_option("--hidden", predictors_options.hidden, "networks: hidden width");
   predictors->add_option("--members", predictors_options.members, "ensembles: members");
   predictors->add_option("--early-stopping", predictors_options.early_stopping,
                          "networks: share of training rows held out to stop early");
+  predictors
+      ->add_option("--calibration-folds", predictors_options.calibration_folds,
+                   "also calibrate on the training rows' K-fold cross-fitted predictions (K "
+                   "extra fits; 0: no)")
+      ->check(CLI::Range(0, 20));
   SimulatorsBench simulators_options;
   auto* sims = bench->add_subcommand(
       "simulators",
@@ -485,8 +496,8 @@ int Main(int argc, char** argv) {
               << report->validation_raw.rmse << ", miscalibration area "
               << report->validation_raw.miscalibration_area << " -> "
               << report->validation_calibrated.miscalibration_area << " after "
-              << train_options.calibration << " (fitted on these rows)\nwrote "
-              << train_options.output << "\n";
+              << train_options.calibration << " (fitted on " << report->calibration_rows
+              << " rows: " << report->calibrated_on << ")\nwrote " << train_options.output << "\n";
     return 0;
   }
   if (*model_evaluate) {

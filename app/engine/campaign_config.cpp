@@ -411,6 +411,12 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
                                 {"none", "sigma_scaling", "isotonic", "empirical"}, c.calibration));
   LABLOOP_ASSIGN(c.calibration_fraction,
                  config.GetDouble("model.calibration_fraction", c.calibration_fraction, 0.05, 0.5));
+  LABLOOP_ASSIGN(v, config.GetInt("model.calibration_folds", c.calibration_folds, 0, 20));
+  if (v == 1) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "model.calibration_folds must be 0 (a held-out share) or 2 to 20");
+  }
+  c.calibration_folds = static_cast<int>(v);
 
   {
     auto kinds = learners::BuiltinAcquisitionNames();
@@ -645,7 +651,8 @@ std::string CampaignConfig::ToToml() const {
       << "\ndepth = " << model.depth
       << "\nearly_stopping = " << TomlFloat(model.validation_fraction)
       << "\npatience = " << model.patience << "\ncalibration = " << TomlString(calibration)
-      << "\ncalibration_fraction = " << TomlFloat(calibration_fraction) << "\n\n";
+      << "\ncalibration_fraction = " << TomlFloat(calibration_fraction)
+      << "\ncalibration_folds = " << calibration_folds << "\n\n";
   out << "[acquisition]\nsamples = " << acquisition_samples
       << "\nkind = " << TomlString(acquisition.kind) << "\nbeta = " << TomlFloat(acquisition.beta)
       << "\nxi = " << TomlFloat(acquisition.xi) << "\n";

@@ -94,6 +94,10 @@ struct CampaignConfig {
   // a held-out share of the measurements and stored with the model version.
   std::string calibration = "none";
   double calibration_fraction = 0.2;
+  // > 0: instead of one held-out share, every measurement calibrates: K models, each fitted
+  // without a K-th of them, predict that K-th ([model] calibration_folds; K − 1 more fits a
+  // round than the held-out share).
+  int calibration_folds = 0;
   learners::AcquisitionOptions acquisition;
   learners::BatchOptions batch_selection;
   // trust_sigma > 0 lets the router trust confident predictions instead of simulating them.

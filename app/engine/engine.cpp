@@ -32,6 +32,7 @@
 #include "learners/acquisition.h"
 #include "learners/batch.h"
 #include "learners/calibration.h"
+#include "learners/cross_fit.h"
 #include "learners/metrics.h"
 #include "learners/objectives.h"
 #include "learners/property_model.h"
@@ -490,54 +491,78 @@ class CampaignRun {
     json record = {{"kind", "none"}};                  // stored with the model version
   };
 
-  // The round's σ calibration ([model] calibration): a model of the same kind is fitted on all
-  // but a seeded held-out share of the training rows, its σ on the held-out rows against their
-  // errors fits the calibrator, whose state is stored with the model version; the round's model
-  // is then fitted on every row, and its predicted σ pass through the calibrator.
+  // The round's σ calibration ([model] calibration), fitted on predictions of measurements that
+  // the predicting model did not train on: by default a model of the same kind fitted on all but
+  // a seeded held-out share; with [model] calibration_folds = K, K such models, so that every
+  // measurement is predicted once. The calibrator's state is stored with the model version; the
+  // round's model is then fitted on every row, and its predicted σ pass through the calibrator.
   Result<RoundCalibration> Calibrate(const std::vector<int64_t>& train_rows,
                                      const std::vector<double>& y, uint64_t seed) {
     RoundCalibration out;
     if (config_.calibration == "none") return out;
     const size_t n = y.size();
-    const size_t held = static_cast<size_t>(std::llround(config_.calibration_fraction * n));
-    if (held < 5 || n - held < 2) {
+    const int folds = config_.calibration_folds;
+    const size_t held =
+        folds > 0 ? n : static_cast<size_t>(std::llround(config_.calibration_fraction * n));
+    const size_t kept = folds > 0 ? n - (n + folds - 1) / folds : n - held;
+    if (held < 5 || kept < 2 || (folds > 0 && n < static_cast<size_t>(folds))) {
       out.record = {{"kind", "none"},
                     {"reason", "too few measurements to hold out (" + std::to_string(n) + ")"}};
       return out;
     }
-    std::vector<size_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::mt19937_64 rng(seed ^ 0xca11b4a7eULL);
-    std::shuffle(order.begin(), order.end(), rng);
-    std::vector<int64_t> fit_rows, check_rows;
-    std::vector<double> fit_y, check_y;
-    for (size_t k = 0; k < n; ++k) {
-      const size_t i = order[k];
-      (k < held ? check_rows : fit_rows).push_back(train_rows[i]);
-      (k < held ? check_y : fit_y).push_back(y[i]);
+    std::vector<double> check_y;
+    learners::Predictions p;
+    if (folds > 0) {
+      learners::ModelRegistry models("model");
+      learners::RegisterBuiltinModels(models);
+      learners::ModelOptions options = config_.model;
+      options.seed = seed + 17;
+      learners::CrossFitOptions cross;
+      cross.folds = folds;
+      cross.seed = seed ^ 0xca11b4a7eULL;
+      auto cv =
+          learners::CrossFitPredictions(models, options, features_.Select(train_rows),
+                                        learners::SelectGraphs(graphs_, train_rows), y, cross);
+      if (!cv) return tl::unexpected(cv.error());
+      p = std::move(*cv);
+      check_y = y;
+    } else {
+      std::vector<size_t> order(n);
+      std::iota(order.begin(), order.end(), 0);
+      std::mt19937_64 rng(seed ^ 0xca11b4a7eULL);
+      std::shuffle(order.begin(), order.end(), rng);
+      std::vector<int64_t> fit_rows, check_rows;
+      std::vector<double> fit_y;
+      for (size_t k = 0; k < n; ++k) {
+        const size_t i = order[k];
+        (k < held ? check_rows : fit_rows).push_back(train_rows[i]);
+        (k < held ? check_y : fit_y).push_back(y[i]);
+      }
+      auto model = MakeModel(config_, seed + 17);
+      if (!model) return tl::unexpected(model.error());
+      LABLOOP_TRY(learners::FitOn(**model, features_.Select(fit_rows),
+                                  learners::SelectGraphs(graphs_, fit_rows), fit_y));
+      auto predicted = learners::PredictOn(**model, features_.Select(check_rows),
+                                           learners::SelectGraphs(graphs_, check_rows));
+      if (!predicted) return tl::unexpected(predicted.error());
+      p = std::move(*predicted);
     }
-    auto model = MakeModel(config_, seed + 17);
-    if (!model) return tl::unexpected(model.error());
-    LABLOOP_TRY(learners::FitOn(**model, features_.Select(fit_rows),
-                                learners::SelectGraphs(graphs_, fit_rows), fit_y));
-    auto p = learners::PredictOn(**model, features_.Select(check_rows),
-                                 learners::SelectGraphs(graphs_, check_rows));
-    if (!p) return tl::unexpected(p.error());
     std::vector<double> residual(held);
-    for (size_t i = 0; i < held; ++i) residual[i] = check_y[i] - p->mean[i];
+    for (size_t i = 0; i < held; ++i) residual[i] = check_y[i] - p.mean[i];
     learners::CalibratorRegistry calibrators("calibration");
     learners::RegisterBuiltinCalibrators(calibrators);
     auto calibrator = calibrators.Create(config_.calibration);
     if (!calibrator) return tl::unexpected(calibrator.error());
-    auto sigma = p->Sigmas();
+    auto sigma = p.Sigmas();
     LABLOOP_TRY((*calibrator)->Fit(sigma, residual));
-    auto before = learners::EvaluatePredictions(check_y, p->mean, sigma);
+    auto before = learners::EvaluatePredictions(check_y, p.mean, sigma);
     std::vector<double> after_sigma;
     for (double s : sigma) after_sigma.push_back((*calibrator)->Apply(s));
-    auto after = learners::EvaluatePredictions(check_y, p->mean, after_sigma);
+    auto after = learners::EvaluatePredictions(check_y, p.mean, after_sigma);
     out.record = {{"kind", config_.calibration},
                   {"held_out", held},
                   {"state", json::parse((*calibrator)->Save(), nullptr, false)}};
+    if (folds > 0) out.record["cross_fit_folds"] = folds;
     if (before && after) {
       out.record["held_out_miscalibration_area"] = {
           {"before", before->miscalibration_area}, {"after_in_sample", after->miscalibration_area}};

@@ -16,7 +16,9 @@
 
 #include "core/chem/descriptors.h"
 #include "core/chem/reader.h"
+#include "core/progress.h"
 #include "learners/calibration.h"
+#include "learners/cross_fit.h"
 #include "learners/property_model.h"
 
 namespace labloop::engine {
@@ -235,6 +237,33 @@ json MetricsJson(const learners::RegressionMetrics& m) {
           {"ence", m.ence}};
 }
 
+// The training rows predicted out of sample, for calibration: the model's exact leave-one-out
+// predictions where it has them, else `folds`-fold cross-fitted ones (a progress bar, since that
+// is `folds` more fits). `what` names which it was.
+Result<learners::Predictions> TrainingRowsHeldOut(const learners::PropertyModel& model,
+                                                  const learners::ModelRegistry& models,
+                                                  const learners::ModelOptions& model_options,
+                                                  const Table& table,
+                                                  const std::vector<int64_t>& train,
+                                                  const std::vector<double>& y_train, int folds,
+                                                  uint64_t seed, std::string& what) {
+  if (auto loo = model.LeaveOneOut()) {
+    what = "validation+leave-one-out";
+    return loo;
+  }
+  Progress progress("cross-fit " + std::to_string(folds) + " folds to calibrate", folds);
+  learners::CrossFitOptions cross;
+  cross.folds = folds;
+  cross.seed = seed;
+  cross.progress = [&](int, int) { progress.Advance(); };
+  auto cv =
+      learners::CrossFitPredictions(models, model_options, table.x.Select(train),
+                                    learners::SelectGraphs(table.graphs, train), y_train, cross);
+  if (!cv) return tl::unexpected(cv.error());
+  what = "validation+" + std::to_string(folds) + "-fold cross-fit";
+  return cv;
+}
+
 }  // namespace
 
 Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
@@ -327,13 +356,30 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
     if (!calibrator) return tl::unexpected(calibrator.error());
     std::vector<double> residual(y_valid.size());
     for (size_t i = 0; i < residual.size(); ++i) residual[i] = y_valid[i] - p->mean[i];
-    LABLOOP_TRY((*calibrator)->Fit(sigma, residual));
+    std::vector<double> fit_sigma = sigma, fit_residual = residual;
+    if (options.calibration_folds > 0) {
+      auto held_out =
+          TrainingRowsHeldOut(**model, models, model_options, *table, train, pick(train),
+                              options.calibration_folds, options.seed, report.calibrated_on);
+      if (!held_out) return tl::unexpected(held_out.error());
+      const auto y_train = pick(train);
+      auto held_sigma = held_out->Sigmas();
+      fit_sigma.insert(fit_sigma.end(), held_sigma.begin(), held_sigma.end());
+      for (size_t i = 0; i < y_train.size(); ++i) {
+        fit_residual.push_back(y_train[i] - held_out->mean[i]);
+      }
+    }
+    report.calibration_rows = static_cast<int64_t>(fit_sigma.size());
+    LABLOOP_TRY((*calibrator)->Fit(fit_sigma, fit_residual));
     std::vector<double> calibrated;
     for (double s : sigma) calibrated.push_back((*calibrator)->Apply(s));
     auto after = learners::EvaluatePredictions(y_valid, p->mean, calibrated);
     if (!after) return tl::unexpected(after.error());
     report.validation_calibrated = *after;
-    calibration = {{"kind", options.calibration}, {"state", (*calibrator)->Save()}};
+    calibration = {{"kind", options.calibration},
+                   {"state", (*calibrator)->Save()},
+                   {"fitted_on", report.calibrated_on},
+                   {"rows", report.calibration_rows}};
   }
 
   auto bytes = (*model)->Save();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "learners/metrics.h"
 #include "tests/app/fixtures.h"
 #include "tests/support/temp_dir.h"
 
@@ -463,6 +464,57 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
                  "number)"));
 }
 
+TEST_CASE("model train --calibration-folds also calibrates on the training rows held out",
+          "[integration]") {
+  TempDir dir;
+  const std::string data = std::string(LABLOOP_TEST_DATA) + "/esol150.csv";
+  auto header_of = [&](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t first = bytes.find('\n'), second = bytes.find('\n', first + 1);
+    const size_t length = std::stoul(bytes.substr(first + 1, second - first - 1));
+    return nlohmann::json::parse(bytes.substr(second + 1, length));
+  };
+  // 150 molecules: 135 to train, 15 to validate.
+  auto plain = RunLabloop(
+      {"model", "train", "--data", data, "--target", "logS", "-o", dir.File("plain.model")});
+  INFO(plain.output);
+  REQUIRE(plain.exit_code == 0);
+  CHECK(Contains(plain.output, "after isotonic (fitted on 15 rows: validation)"));
+  CHECK(header_of(dir.File("plain.model"))["calibration"]["rows"] == 15);
+
+  // The GP has exact leave-one-out predictions: no extra fit.
+  auto gp = RunLabloop({"model", "train", "--data", data, "--target", "logS", "--calibration-folds",
+                        "5", "-o", dir.File("gp.model")});
+  INFO(gp.output);
+  REQUIRE(gp.exit_code == 0);
+  CHECK(Contains(gp.output, "(fitted on 150 rows: validation+leave-one-out)"));
+  const auto gp_header = header_of(dir.File("gp.model"));
+  CHECK(gp_header["calibration"]["fitted_on"] == "validation+leave-one-out");
+  CHECK(gp_header["calibration"]["rows"] == 150);
+  // The calibrations differ, and the model file with the wider one predicts with it.
+  CHECK(gp_header["calibration"]["state"] !=
+        header_of(dir.File("plain.model"))["calibration"]["state"]);
+
+  // Others are refitted on 3 folds of the training rows.
+  auto ensemble = RunLabloop({"model", "train", "--data", data, "--target", "logS", "--model",
+                              "deep_ensemble", "--epochs", "5", "--hidden", "32", "--members", "2",
+                              "--calibration-folds", "3", "-o", dir.File("ens.model")});
+  INFO(ensemble.output);
+  REQUIRE(ensemble.exit_code == 0);
+  CHECK(Contains(ensemble.output, "(fitted on 150 rows: validation+3-fold cross-fit)"));
+  CHECK(header_of(dir.File("ens.model"))["calibration"]["fitted_on"] ==
+        "validation+3-fold cross-fit");
+  auto predicted = RunLabloop({"model", "predict", "--model", dir.File("ens.model"), "--data", data,
+                               "-o", dir.File("pred.csv")});
+  CHECK(predicted.exit_code == 0);
+
+  auto too_many = RunLabloop({"model", "train", "--data", data, "--target", "logS",
+                              "--calibration-folds", "21", "-o", dir.File("x.model")});
+  CHECK(too_many.exit_code != 0);
+  CHECK(Contains(too_many.output, "--calibration-folds"));
+}
+
 TEST_CASE("bench predictors writes every raw test prediction with --predictions", "[integration]") {
   TempDir dir;
   auto run =
@@ -478,7 +530,8 @@ TEST_CASE("bench predictors writes every raw test prediction with --predictions"
   CHECK(line == "split,seed,model,row,y,mean,sigma_epistemic,sigma_aleatoric");
   // 150 molecules: 120 train, 15 validation, 15 test, for each of 2 seeds.
   std::vector<double> squared(2, 0.0);
-  int rows = 0, validation_rows = 0;
+  int rows = 0, validation_rows = 0, train_rows = 0;
+  std::vector<double> pooled_y, pooled_mean, pooled_sigma;
   while (std::getline(in, line)) {
     std::vector<std::string> f;
     std::stringstream fields(line);
@@ -491,18 +544,33 @@ TEST_CASE("bench predictors writes every raw test prediction with --predictions"
       ++validation_rows;
       continue;
     }
+    if (f[0] == "random-train-heldout") {  // the GP's leave-one-out predictions, fitted on too
+      ++train_rows;
+      continue;
+    }
     CHECK(f[0] == "random");
     squared.at(std::stoi(f[1])) += std::pow(std::stod(f[4]) - std::stod(f[5]), 2);
+    pooled_y.push_back(std::stod(f[4]));
+    pooled_mean.push_back(std::stod(f[5]));
+    pooled_sigma.push_back(std::hypot(std::stod(f[6]), std::stod(f[7])));
     ++rows;
   }
   CHECK(rows == 30);
   CHECK(validation_rows == 30);
+  CHECK(train_rows == 240);
   // The file's errors are the ones the bench scored: the same RMSE as in its JSON.
   auto j = nlohmann::json::parse(std::ifstream(dir.File("bench.json")));
   double rmse = 0;
   for (double s : squared) rmse += std::sqrt(s / 15) / 2;
+  // And its pooled area is that of both seeds' test rows together.
+  auto pooled = labloop::learners::EvaluatePredictions(pooled_y, pooled_mean, pooled_sigma);
+  REQUIRE(pooled);
   for (const auto& r : j["random_split"]) {
-    if (r["calibration"] == "none") CHECK(r["rmse"]["mean"].get<double>() == Approx(rmse));
+    CHECK(r["pooled_test_points"] == 30);
+    if (r["calibration"] != "none") continue;
+    CHECK(r["rmse"]["mean"].get<double>() == Approx(rmse));
+    CHECK(r["pooled_miscalibration_area"].get<double>() ==
+          Approx(pooled->miscalibration_area).epsilon(1e-6));
   }
 }
 

@@ -482,6 +482,39 @@ TEST_CASE("Each round's model is calibrated on held-out measurements, stored wit
   CHECK(state[0][0] == "object");
 }
 
+TEST_CASE("calibration_folds: every measurement calibrates, each predicted by a model without it",
+          "[integration]") {
+  testing::TempDir dir;
+  std::string config = WithModelTable(testing::EsolConfig(40),
+                                      "[model]\nkind = \"tanimoto_gp\"\ncalibration = "
+                                      "\"isotonic\"\ncalibration_folds = 5\n");
+  std::string campaign = dir.File("folds.labloop");
+  REQUIRE(InitCampaignFromText(campaign, config, "folds.toml", dir.path()));
+  REQUIRE(RunCampaign(campaign));
+  auto models = testing::QueryCampaign(
+      campaign,
+      "SELECT training_size, json_extract(metrics, '$.calibration.kind'), "
+      "json_extract(metrics, '$.calibration.held_out'), "
+      "json_extract(metrics, '$.calibration.cross_fit_folds') FROM model ORDER BY id");
+  REQUIRE(models.size() == 3);
+  // Ten measurements are enough now (a held-out fifth of them, 2, was not).
+  for (const auto& m : models) {
+    CHECK(m[1] == "isotonic");
+    CHECK(m[2] == m[0]);
+    CHECK(m[3] == "5");
+  }
+  CHECK(models[2][0] == "30");
+
+  auto bad = InitCampaignFromText(
+      dir.File("bad.labloop"),
+      WithModelTable(testing::EsolConfig(40), "[model]\ncalibration_folds = 1\n"), "bad.toml",
+      dir.path());
+  REQUIRE_FALSE(bad);
+  CHECK(
+      bad.error().message.find("model.calibration_folds must be 0 (a held-out share) or 2 to 20") !=
+      std::string::npos);
+}
+
 TEST_CASE(
     "Generators in the loop: filtered, predicted, acquired - a crash after generating resumes",
     "[integration]") {
