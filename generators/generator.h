@@ -51,6 +51,9 @@ struct GeneratorOptions {
   // With the grammar: from this many tokens on, only moves towards the end (0: never); 72 is the
   // longest SMILES of ZINC 250k, which the shipped model learned from.
   int wind_up_after = 72;
+  // Sample with the batched tensor sampler that GPUs run, on the CPU too (slower there than the
+  // CPU sampler; for checking the device path where no GPU is).
+  bool tensor_sampler = false;
   int steps = 100;      // policy-gradient steps
   int batch_size = 64;  // molecules sampled a step
   double sigma = 60;    // weight of the fitness against the prior's log-likelihood

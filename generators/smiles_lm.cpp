@@ -211,8 +211,9 @@ LstmSampler CpuSampler(LmNet& net) {
 
 // What the sampler's products compute in on `device`: proposals name it, since it changes what
 // a seed samples.
-std::string SamplingPrecision(torch::Device device) {
-  return device.is_cpu() && LstmSampler::Bfloat16Available() ? "bfloat16" : "float32";
+std::string SamplingPrecision(torch::Device device, bool tensor_sampler) {
+  return device.is_cpu() && !tensor_sampler && LstmSampler::Bfloat16Available() ? "bfloat16"
+                                                                                : "float32";
 }
 
 LstmSampler::Options SamplerOptions(double temperature, int max_tokens,
@@ -314,11 +315,12 @@ LstmSampler::Samples SampleOnDevice(LmNet& net, int64_t count, double temperatur
 // reseeds the global one) do not change what a seed samples. With a grammar, each step samples
 // only among the tokens it allows (the model's probabilities renormalized over them), winding up
 // from `wind_up_after` tokens on (SmilesGrammar::Allowed). On the CPU the LstmSampler does the
-// work (lstm_sampler.h).
+// work (lstm_sampler.h), unless `tensor_sampler` asks for the device path there too.
 LstmSampler::Samples Sample(LmNet& net, int64_t count, double temperature, int max_tokens,
                             torch::Device device, at::Generator& generator,
-                            const SmilesGrammar* grammar = nullptr, int wind_up_after = 0) {
-  if (device.is_cpu()) {
+                            const SmilesGrammar* grammar = nullptr, int wind_up_after = 0,
+                            bool tensor_sampler = false) {
+  if (device.is_cpu() && !tensor_sampler) {
     return CpuSampler(net).Sample(
         count, SamplerOptions(temperature, max_tokens, grammar, wind_up_after), generator);
   }
@@ -370,9 +372,10 @@ class SmilesLm final : public Generator {
     chem::ReadOptions read;
     while (static_cast<int64_t>(out.size()) < n && sampled < 20 * n + 1000) {
       const int64_t batch = std::clamp<int64_t>(n - static_cast<int64_t>(out.size()), 64, 1024);
-      auto rows = Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_,
-                         GrammarFor(options_, prior_), options_.wind_up_after)
-                      .tokens;
+      auto rows =
+          Sample(net, batch, options_.temperature, kMaxSampledTokens, device_, generator_,
+                 GrammarFor(options_, prior_), options_.wind_up_after, options_.tensor_sampler)
+              .tokens;
       auto a = rows.accessor<int64_t, 2>();
       for (int64_t i = 0; i < batch && static_cast<int64_t>(out.size()) < n; ++i) {
         ++sampled;  // the rows looked at, for the validity reported
@@ -388,7 +391,7 @@ class SmilesLm final : public Generator {
             {"grammar", options_.grammar},
             {"valences", options_.grammar && options_.valences},
             {"wind_up_after", options_.grammar ? options_.wind_up_after : 0},
-            {"precision", SamplingPrecision(device_)}};
+            {"precision", SamplingPrecision(device_, options_.tensor_sampler)}};
         if (steered_steps_ > 0) provenance["steered_steps"] = steered_steps_;
         out.push_back({record->smiles, record->inchikey, "smiles_lm", provenance.dump()});
       }
@@ -571,7 +574,7 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
     const int64_t chunks = (count + kChunk - 1) / kChunk;
     RawSamples out;
     out.model = model->version;
-    out.precision = SamplingPrecision(*device);
+    out.precision = SamplingPrecision(*device, options.tensor_sampler);
     out.smiles.resize(count);
     out.log_likelihood.resize(count);
     ParallelFor(chunks, 0, [&](int64_t k) {
@@ -579,7 +582,8 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
           at::detail::createCPUGenerator(options.seed * 1000003 + static_cast<uint64_t>(k));
       const int64_t first = k * kChunk, rows_wanted = std::min(kChunk, count - first);
       auto samples = Sample(model->net, rows_wanted, options.temperature, kMaxSampledTokens,
-                            *device, generator, GrammarFor(options, *model), options.wind_up_after);
+                            *device, generator, GrammarFor(options, *model), options.wind_up_after,
+                            options.tensor_sampler);
       auto a = samples.tokens.accessor<int64_t, 2>();
       for (int64_t i = 0; i < rows_wanted; ++i) {
         out.smiles[first + i] = Decode(a[i], model->vocabulary);

@@ -123,6 +123,7 @@ struct GeneratorsBench {
   bool grammar = true;   // grammar-constrained sampling (generators/smiles_grammar.h)
   bool valences = true;  // the grammar's valence rules too
   int wind_up_after = generators::GeneratorOptions{}.wind_up_after;  // the grammar's wind-up
+  bool tensor_sampler = false;  // the device sampler, on the CPU too
   std::string target = "Cc1ccc(-c2cc(C(F)(F)F)nn2-c2ccc(S(N)(=O)=O)cc2)cc1";  // celecoxib; "" skips
   std::vector<std::string> goal_generators{"graph_ga", "smiles_lm"};
   int seeds = 1, first_seed = 1;  // seeds first_seed .. first_seed + seeds - 1

@@ -55,7 +55,7 @@ double InternalDiversity(const std::vector<std::string>& smiles) {
 struct Distribution {
   int64_t sampled = 0, valid = 0, unique = 0, novel = 0;
   double seconds = 0, diversity = 0, temperature = 1;
-  bool grammar = true, valences = true;
+  bool grammar = true, valences = true, tensor_sampler = false;
   int wind_up_after = 0;
   std::string model, precision;
   json ToJson() const {
@@ -74,6 +74,7 @@ struct Distribution {
             {"grammar", grammar},
             {"valences", valences},
             {"wind_up_after", wind_up_after},
+            {"sampler", tensor_sampler ? "tensor" : "default"},
             {"precision", precision}};
   }
 };
@@ -86,6 +87,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   options.grammar = o.grammar;
   options.valences = o.valences;
   options.wind_up_after = o.wind_up_after;
+  options.tensor_sampler = o.tensor_sampler;
   options.seed = 1;
   // Valid molecules per second: sampling and RDKit's check, timed together.
   auto t0 = Clock::now();
@@ -105,6 +107,7 @@ Result<Distribution> MeasureLm(const GeneratorsBench& o,
   d.grammar = o.grammar;
   d.valences = o.grammar && o.valences;
   d.wind_up_after = o.grammar ? o.wind_up_after : 0;
+  d.tensor_sampler = o.tensor_sampler;
   d.sampled = static_cast<int64_t>(canonical.size());
   std::set<std::string> unique;
   for (const auto& c : canonical) {
@@ -187,6 +190,7 @@ Status RunGeneratorsBench(const GeneratorsBench& o) {
                              : "on (syntax only)",
                 d->precision.c_str());
     if (d->wind_up_after > 0) std::printf("  winding up from %d tokens on\n", d->wind_up_after);
+    if (d->tensor_sampler) std::printf("  sampled with the tensor sampler (the GPU path)\n");
     std::printf("  %-22s %10s %12s\n", "metric", "labloop", "SMILES-RNN");
     std::printf("  %-22s %10.4f %12.3f\n", "validity", j["validity"].get<double>(), 0.975);
     std::printf("  %-22s %10.4f %12.3f\n", "uniqueness", j["uniqueness"].get<double>(), 0.999);

@@ -393,6 +393,8 @@ int Main(int argc, char** argv) {
                    "from this many tokens on, the grammar allows only moves towards the end "
                    "(0: never)")
       ->check(CLI::NonNegativeNumber);
+  gens->add_flag("--tensor-sampler", generators_bench.tensor_sampler,
+                 "sample with the batched tensor sampler GPUs run, on the CPU too");
   gens->add_option("--target", generators_bench.target, "molecule to rediscover ('' skips)");
   gens->add_option("--goal-generators", generators_bench.goal_generators,
                    "generators for rediscovery (default graph_ga smiles_lm)");
