@@ -2,8 +2,9 @@
 """Calibrators tried outside the bench, seed by seed, on the predictions that
 `labloop bench predictors --predictions FILE.csv` writes (test rows under "random" and
 "scaffold", the validation rows the calibrators are fitted on under "random-validation" and
-"scaffold-validation", and with --calibration-folds the training rows' cross-fitted or
-leave-one-out predictions under "random-train-heldout" and "scaffold-train-heldout").
+"scaffold-validation", and the training rows' leave-one-out predictions (the GP, always) or
+cross-fitted ones (other models, with --calibration-folds) under "random-train-heldout" and
+"scaffold-train-heldout").
 
 Each calibrator maps the raw σ to a calibrated one, fitted on a split's validation rows (and,
 where the file has them, again on those beside the held-out training rows) and scored on its test rows with labloop's own miscalibration area (learners/metrics.cpp: central

@@ -429,8 +429,9 @@ class SmilesLm final : public Generator {
       // Unconstrained: the policy gradient scores each sequence by the agent's own (unmasked)
       // likelihood, so it must sample from that distribution. (Measured: steering with grammar-
       // constrained samples reached 0.651 on celecoxib where this reaches 0.711.)
-      auto rows =
-          Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_).tokens;
+      auto rows = Sample(agent, options_.batch_size, 1.0, kMaxSampledTokens, device_, generator_,
+                         nullptr, 0, options_.tensor_sampler)
+                      .tokens;
       agent->train();
       auto a = rows.accessor<int64_t, 2>();
       std::vector<std::vector<int64_t>> sequences;

@@ -5,9 +5,9 @@
 // same kind and options is fitted on the other parts and predicts that part. The result, in
 // training order, is what a calibrator can be fitted on without holding data out of the final
 // model: about as many (σ, residual) pairs as there are training rows, instead of the tenth that a
-// validation split gives. σ of the part models is a little wider than the final model's (they
-// trained on (k − 1)/k of the rows), so the pairs are pooled with the validation split's rather
-// than used alone.
+// validation split gives. The part models trained on (k − 1)/k of the rows, so their errors
+// and σ are a little larger than the final model's; `model train` pools the pairs with its
+// validation split's, a campaign (which holds none out) uses them alone.
 //
 // Cost: `folds` extra fits. Models with exact leave-one-out predictions (the GP) need none:
 // callers try PropertyModel::LeaveOneOut first.

@@ -132,9 +132,12 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
   // cross-fitted ones when asked for.
   std::optional<learners::Predictions> held_out;
   std::string suffix;
-  if (auto loo = (*model)->LeaveOneOut()) {
+  auto loo = (*model)->LeaveOneOut();
+  if (loo) {
     held_out = std::move(*loo);
     suffix = "+loo";
+  } else if (loo.error().code != ErrorCode::kFailedPrecondition) {
+    return tl::unexpected(loo.error());  // the model has them, but they failed
   } else if (bench.calibration_folds > 0) {
     learners::CrossFitOptions cross;
     cross.folds = bench.calibration_folds;
@@ -223,6 +226,10 @@ json Report(const std::string& title,
 }  // namespace
 
 Status RunPredictorsBench(const PredictorsBench& options) {
+  if (options.calibration_folds != 0 &&
+      (options.calibration_folds < 2 || options.calibration_folds > 20)) {
+    return MakeError(ErrorCode::kInvalidArgument, "--calibration-folds must be 0 or 2 to 20");
+  }
   auto set = chem::ParseDescriptorSet(options.descriptor_set);
   if (!set) return tl::unexpected(set.error());
   auto graph_set = chem::ParseDescriptorSet(options.graph_descriptor_set);

@@ -498,8 +498,12 @@ int Main(int argc, char** argv) {
               << report->validation_raw.rmse << ", miscalibration area "
               << report->validation_raw.miscalibration_area << " -> "
               << report->validation_calibrated.miscalibration_area << " after "
-              << train_options.calibration << " (fitted on " << report->calibration_rows
-              << " rows: " << report->calibrated_on << ")\nwrote " << train_options.output << "\n";
+              << train_options.calibration;
+    if (train_options.calibration != "none") {
+      std::cout << " (fitted on " << report->calibration_rows << " rows: " << report->calibrated_on
+                << ")";
+    }
+    std::cout << "\nwrote " << train_options.output << "\n";
     return 0;
   }
   if (*model_evaluate) {

@@ -247,10 +247,12 @@ Result<learners::Predictions> TrainingRowsHeldOut(const learners::PropertyModel&
                                                   const std::vector<int64_t>& train,
                                                   const std::vector<double>& y_train, int folds,
                                                   uint64_t seed, std::string& what) {
-  if (auto loo = model.LeaveOneOut()) {
+  auto loo = model.LeaveOneOut();
+  if (loo) {
     what = "validation+leave-one-out";
     return loo;
   }
+  if (loo.error().code != ErrorCode::kFailedPrecondition) return loo;  // it has them, but failed
   Progress progress("cross-fit " + std::to_string(folds) + " folds to calibrate", folds);
   learners::CrossFitOptions cross;
   cross.folds = folds;
@@ -272,6 +274,10 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   }
   if (!(options.validation > 0 && options.validation < 0.5)) {
     return MakeError(ErrorCode::kInvalidArgument, "--validation must be in (0, 0.5)");
+  }
+  if (options.calibration_folds != 0 &&
+      (options.calibration_folds < 2 || options.calibration_folds > 20)) {
+    return MakeError(ErrorCode::kInvalidArgument, "--calibration-folds must be 0 or 2 to 20");
   }
   std::optional<chem::DescriptorSets> descriptor_sets;
   if (options.descriptors > 0) {

@@ -492,7 +492,7 @@ TEST_CASE("model train --calibration-folds also calibrates on the training rows 
   const auto gp_header = header_of(dir.File("gp.model"));
   CHECK(gp_header["calibration"]["fitted_on"] == "validation+leave-one-out");
   CHECK(gp_header["calibration"]["rows"] == 150);
-  // The calibrations differ, and the model file with the wider one predicts with it.
+  // Fitted on other rows, the calibration differs.
   CHECK(gp_header["calibration"]["state"] !=
         header_of(dir.File("plain.model"))["calibration"]["state"]);
 
@@ -513,6 +513,14 @@ TEST_CASE("model train --calibration-folds also calibrates on the training rows 
                               "--calibration-folds", "21", "-o", dir.File("x.model")});
   CHECK(too_many.exit_code != 0);
   CHECK(Contains(too_many.output, "--calibration-folds"));
+  auto one = RunLabloop({"model", "train", "--data", data, "--target", "logS",
+                         "--calibration-folds", "1", "-o", dir.File("x.model")});
+  CHECK(one.exit_code != 0);
+  CHECK(Contains(one.output, "--calibration-folds must be 0 or 2 to 20"));
+  auto uncalibrated = RunLabloop({"model", "train", "--data", data, "--target", "logS",
+                                  "--calibration", "none", "-o", dir.File("none.model")});
+  CHECK(uncalibrated.exit_code == 0);
+  CHECK(Contains(uncalibrated.output, "after none\nwrote "));
 }
 
 TEST_CASE("bench predictors writes every raw test prediction with --predictions", "[integration]") {

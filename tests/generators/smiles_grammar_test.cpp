@@ -360,7 +360,7 @@ TEST_CASE("A move the rules allow but after which nothing may follow does not le
   CHECK(syntax.grammar.LeadsOn(plain, syntax.id[")"]));
 }
 
-TEST_CASE("The tensor sampler that GPUs run keeps the grammar, winds up and redraws on the CPU",
+TEST_CASE("The tensor sampler that GPUs run samples as validly as the CPU sampler, on the CPU",
           "[integration]") {
   // The device path (SampleOnDevice) otherwise runs only on a GPU: here it runs on the CPU,
   // against the CPU sampler on the same model and settings.
