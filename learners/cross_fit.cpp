@@ -67,4 +67,16 @@ Result<Predictions> CrossFitPredictions(const ModelRegistry& registry, const Mod
   return out;
 }
 
+Result<Predictions> OutOfSamplePredictions(const PropertyModel& fitted,
+                                           const ModelRegistry& registry, const ModelOptions& model,
+                                           const SparseMatrix& x,
+                                           const std::vector<chem::MolGraph>& graphs,
+                                           const std::vector<double>& y,
+                                           const CrossFitOptions& options, bool* leave_one_out) {
+  auto loo = fitted.LeaveOneOut();
+  if (leave_one_out != nullptr) *leave_one_out = static_cast<bool>(loo);
+  if (loo || loo.error().code != ErrorCode::kFailedPrecondition || options.folds == 0) return loo;
+  return CrossFitPredictions(registry, model, x, graphs, y, options);
+}
+
 }  // namespace labloop::learners

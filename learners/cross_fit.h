@@ -38,4 +38,13 @@ Result<Predictions> CrossFitPredictions(const ModelRegistry& registry, const Mod
                                         const std::vector<double>& y,
                                         const CrossFitOptions& options = {});
 
+// The training rows of `fitted` (fitted on exactly `x`, `graphs`, `y`) predicted out of sample:
+// its exact leave-one-out predictions where it has them (no fit), else CrossFitPredictions with
+// `options` (options.folds = 0: none; the answer is then kFailedPrecondition). `leave_one_out`,
+// when given, says which it was. An error of the model's own leave-one-out is returned as is.
+Result<Predictions> OutOfSamplePredictions(
+    const PropertyModel& fitted, const ModelRegistry& registry, const ModelOptions& model,
+    const SparseMatrix& x, const std::vector<chem::MolGraph>& graphs, const std::vector<double>& y,
+    const CrossFitOptions& options, bool* leave_one_out = nullptr);
+
 }  // namespace labloop::learners

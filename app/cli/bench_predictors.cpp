@@ -130,26 +130,20 @@ Result<SplitResult> RunSplit(const PredictorsBench& bench, const std::string& ki
   // Calibrators fitted on the training rows' out-of-sample predictions too, alone and beside the
   // validation rows: the exact leave-one-out ones where the model has them (the GP), else
   // cross-fitted ones when asked for.
-  std::optional<learners::Predictions> held_out;
-  std::string suffix;
-  auto loo = (*model)->LeaveOneOut();
-  if (loo) {
-    held_out = std::move(*loo);
-    suffix = "+loo";
-  } else if (loo.error().code != ErrorCode::kFailedPrecondition) {
-    return tl::unexpected(loo.error());  // the model has them, but they failed
-  } else if (bench.calibration_folds > 0) {
-    learners::CrossFitOptions cross;
-    cross.folds = bench.calibration_folds;
-    cross.seed = seed;
-    auto t1 = Clock::now();
-    auto cv = learners::CrossFitPredictions(models, options, train.x, train.graphs, train.y, cross);
-    if (!cv) return tl::unexpected(cv.error());
-    out.cross_fit_seconds = Since(t1);
-    held_out = std::move(*cv);
-    suffix = "+cv";
+  learners::CrossFitOptions cross;
+  cross.folds = bench.calibration_folds;
+  cross.seed = seed;
+  bool leave_one_out = false;
+  auto t1 = Clock::now();
+  auto held_out = learners::OutOfSamplePredictions(**model, models, options, train.x, train.graphs,
+                                                   train.y, cross, &leave_one_out);
+  // Without folds, models that have no leave-one-out predictions simply have none here.
+  if (!held_out && !(cross.folds == 0 && held_out.error().code == ErrorCode::kFailedPrecondition)) {
+    return tl::unexpected(held_out.error());
   }
   if (held_out) {
+    const std::string suffix = leave_one_out ? "+loo" : "+cv";
+    if (!leave_one_out) out.cross_fit_seconds = Since(t1);
     auto sigma_held = held_out->Sigmas();
     std::vector<double> residual_held(train.y.size());
     for (size_t i = 0; i < residual_held.size(); ++i) {

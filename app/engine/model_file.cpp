@@ -237,35 +237,6 @@ json MetricsJson(const learners::RegressionMetrics& m) {
           {"ence", m.ence}};
 }
 
-// The training rows predicted out of sample, for calibration: the model's exact leave-one-out
-// predictions where it has them, else `folds`-fold cross-fitted ones (a progress bar, since that
-// is `folds` more fits). `what` names which it was.
-Result<learners::Predictions> TrainingRowsHeldOut(const learners::PropertyModel& model,
-                                                  const learners::ModelRegistry& models,
-                                                  const learners::ModelOptions& model_options,
-                                                  const Table& table,
-                                                  const std::vector<int64_t>& train,
-                                                  const std::vector<double>& y_train, int folds,
-                                                  uint64_t seed, std::string& what) {
-  auto loo = model.LeaveOneOut();
-  if (loo) {
-    what = "validation+leave-one-out";
-    return loo;
-  }
-  if (loo.error().code != ErrorCode::kFailedPrecondition) return loo;  // it has them, but failed
-  Progress progress("cross-fit " + std::to_string(folds) + " folds to calibrate", folds);
-  learners::CrossFitOptions cross;
-  cross.folds = folds;
-  cross.seed = seed;
-  cross.progress = [&](int, int) { progress.Advance(); };
-  auto cv =
-      learners::CrossFitPredictions(models, model_options, table.x.Select(train),
-                                    learners::SelectGraphs(table.graphs, train), y_train, cross);
-  if (!cv) return tl::unexpected(cv.error());
-  what = "validation+" + std::to_string(folds) + "-fold cross-fit";
-  return cv;
-}
-
 }  // namespace
 
 Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
@@ -364,11 +335,26 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
     for (size_t i = 0; i < residual.size(); ++i) residual[i] = y_valid[i] - p->mean[i];
     std::vector<double> fit_sigma = sigma, fit_residual = residual;
     if (options.calibration_folds > 0) {
-      auto held_out =
-          TrainingRowsHeldOut(**model, models, model_options, *table, train, pick(train),
-                              options.calibration_folds, options.seed, report.calibrated_on);
-      if (!held_out) return tl::unexpected(held_out.error());
+      // The training rows predicted out of sample too; cross-fitting (K more fits, which the GP's
+      // leave-one-out predictions need not) shows its progress from the first part on.
       const auto y_train = pick(train);
+      std::optional<Progress> progress;
+      learners::CrossFitOptions cross;
+      cross.folds = options.calibration_folds;
+      cross.seed = options.seed;
+      cross.progress = [&](int, int parts) {
+        if (!progress) progress.emplace("cross-fit to calibrate", parts);
+        progress->Advance();
+      };
+      bool leave_one_out = false;
+      auto held_out = learners::OutOfSamplePredictions(
+          **model, models, model_options, table->x.Select(train),
+          learners::SelectGraphs(table->graphs, train), y_train, cross, &leave_one_out);
+      if (!held_out) return tl::unexpected(held_out.error());
+      progress.reset();
+      report.calibrated_on = leave_one_out
+                                 ? "validation+leave-one-out"
+                                 : "validation+" + std::to_string(cross.folds) + "-fold cross-fit";
       auto held_sigma = held_out->Sigmas();
       fit_sigma.insert(fit_sigma.end(), held_sigma.begin(), held_sigma.end());
       for (size_t i = 0; i < y_train.size(); ++i) {

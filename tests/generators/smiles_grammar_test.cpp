@@ -360,32 +360,33 @@ TEST_CASE("A move the rules allow but after which nothing may follow does not le
   CHECK(syntax.grammar.LeadsOn(plain, syntax.id[")"]));
 }
 
-TEST_CASE("The tensor sampler that GPUs run samples as validly as the CPU sampler, on the CPU",
-          "[integration]") {
+TEST_CASE("The tensor sampler that GPUs run keeps the grammar and redraws dead ends, on the CPU",
+          "[integration][slow]") {
   // The device path (SampleOnDevice) otherwise runs only on a GPU: here it runs on the CPU,
-  // against the CPU sampler on the same model and settings.
+  // against the CPU sampler, on the bench's 10,000 samples of seed 1. Without the redraw of dead
+  // ends validity was 0.969 on the CPU sampler (docs/benchmarks.md); with it both are above 0.975.
   GeneratorOptions options;
-  options.seed = 5;
+  options.seed = 1;
   auto share_valid = [&](bool tensor) {
     options.tensor_sampler = tensor;
-    auto samples = SampleSmilesLm(options, 600);
+    auto samples = SampleSmilesLm(options, 10000);
     REQUIRE(samples);
-    REQUIRE(samples->smiles.size() == 600);
+    REQUIRE(samples->smiles.size() == 10000);
     int valid = 0;
     for (const auto& c : chem::CanonicalSmilesOf(samples->smiles)) valid += !c.empty();
-    return valid / 600.0;
+    return valid / 10000.0;
   };
   const double tensor = share_valid(true);
   const double cpu = share_valid(false);
   CAPTURE(tensor, cpu);
-  CHECK(tensor > 0.95);  // 0.977 on the CPU sampler over 30,000 samples
-  CHECK(std::abs(tensor - cpu) < 0.03);
-  // The same seed, the same samples.
+  CHECK(tensor > 0.973);
+  CHECK(std::abs(tensor - cpu) < 0.004);
+  // The same seed, the same samples, in LibTorch's float32.
   options.tensor_sampler = true;
   auto a = SampleSmilesLm(options, 50);
   auto b = SampleSmilesLm(options, 50);
   REQUIRE(a);
   REQUIRE(b);
   CHECK(a->smiles == b->smiles);
-  CHECK(a->precision == "float32");  // LibTorch's own LSTM, not the CPU sampler's products
+  CHECK(a->precision == "float32");
 }

@@ -129,3 +129,39 @@ TEST_CASE("Cross-fitting rejects folds and rows out of range, saying why") {
   REQUIRE_FALSE(short_y);
   CHECK(short_y.error().message == "cross-fitting needs one target per row: 2 targets for 5 rows");
 }
+
+TEST_CASE("Out-of-sample predictions: leave-one-out where the model has it, else cross-fitted") {
+  auto m = Esol(0, 30);
+  auto models = Models();
+  CrossFitOptions cross;
+  cross.folds = 3;
+  auto gp = models.Create("tanimoto_gp", Gp());
+  REQUIRE((*gp)->Fit(m.x, m.y));
+  bool leave_one_out = false;
+  auto p = OutOfSamplePredictions(**gp, models, Gp(), m.x, {}, m.y, cross, &leave_one_out);
+  REQUIRE(p);
+  CHECK(leave_one_out);
+  auto loo = (*gp)->LeaveOneOut();
+  REQUIRE(loo);
+  CHECK(p->mean == loo->mean);
+
+  ModelOptions ensemble;
+  ensemble.kind = "deep_ensemble";
+  ensemble.members = 2;
+  ensemble.hidden = 16;
+  ensemble.epochs = 2;
+  ensemble.min_steps = 10;
+  auto net = models.Create("deep_ensemble", ensemble);
+  REQUIRE((*net)->Fit(m.x, m.y));
+  auto cv = OutOfSamplePredictions(**net, models, ensemble, m.x, {}, m.y, cross, &leave_one_out);
+  REQUIRE(cv);
+  CHECK_FALSE(leave_one_out);
+  auto direct = CrossFitPredictions(models, ensemble, m.x, {}, m.y, cross);
+  REQUIRE(direct);
+  CHECK(cv->mean == direct->mean);
+  // No folds: a model without leave-one-out predictions has none to give.
+  cross.folds = 0;
+  auto none = OutOfSamplePredictions(**net, models, ensemble, m.x, {}, m.y, cross);
+  REQUIRE_FALSE(none);
+  CHECK(none.error().code == ErrorCode::kFailedPrecondition);
+}
