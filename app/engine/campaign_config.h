@@ -96,8 +96,8 @@ struct CampaignConfig {
   double calibration_fraction = 0.2;
   // > 0: instead of one held-out share, every measurement calibrates: K models, each fitted
   // without a K-th of them, predict that K-th ([model] calibration_folds; K − 1 more fits a
-  // round than the held-out share, for the GP too: its leave-one-out predictions would need the
-  // round's model, which is fitted after the calibration).
+  // round than the held-out share). The GP needs none: its round model's exact leave-one-out
+  // predictions are used instead.
   int calibration_folds = 0;
   learners::AcquisitionOptions acquisition;
   learners::BatchOptions batch_selection;

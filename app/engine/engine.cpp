@@ -493,11 +493,14 @@ class CampaignRun {
 
   // The round's σ calibration ([model] calibration), fitted on predictions of measurements that
   // the predicting model did not train on: by default a model of the same kind fitted on all but
-  // a seeded held-out share; with [model] calibration_folds = K, K such models, so that every
-  // measurement is predicted once. The calibrator's state is stored with the model version; the
-  // round's model is then fitted on every row, and its predicted σ pass through the calibrator.
+  // a seeded held-out share; with [model] calibration_folds = K, every measurement predicted
+  // once, by the round's model `fitted` itself where it has exact leave-one-out predictions
+  // (the GP: no more fits), else by K models each fitted without a K-th of the rows. The
+  // calibrator's state is stored with the model version, and the round model's predicted σ
+  // pass through it.
   Result<RoundCalibration> Calibrate(const std::vector<int64_t>& train_rows,
-                                     const std::vector<double>& y, uint64_t seed) {
+                                     const std::vector<double>& y, uint64_t seed,
+                                     const learners::PropertyModel& fitted) {
     RoundCalibration out;
     if (config_.calibration == "none") return out;
     const size_t n = y.size();
@@ -512,6 +515,7 @@ class CampaignRun {
     }
     std::vector<double> check_y;
     learners::Predictions p;
+    bool leave_one_out = false;
     if (folds > 0) {
       learners::ModelRegistry models("model");
       learners::RegisterBuiltinModels(models);
@@ -520,9 +524,9 @@ class CampaignRun {
       learners::CrossFitOptions cross;
       cross.folds = folds;
       cross.seed = seed ^ 0xca11b4a7eULL;
-      auto cv =
-          learners::CrossFitPredictions(models, options, features_.Select(train_rows),
-                                        learners::SelectGraphs(graphs_, train_rows), y, cross);
+      auto cv = learners::OutOfSamplePredictions(
+          fitted, models, options, features_.Select(train_rows),
+          learners::SelectGraphs(graphs_, train_rows), y, cross, &leave_one_out);
       if (!cv) return tl::unexpected(cv.error());
       p = std::move(*cv);
       check_y = y;
@@ -562,7 +566,10 @@ class CampaignRun {
     out.record = {{"kind", config_.calibration},
                   {"held_out", held},
                   {"state", json::parse((*calibrator)->Save(), nullptr, false)}};
-    if (folds > 0) out.record["cross_fit_folds"] = folds;
+    if (folds > 0) {
+      out.record["fitted_on"] = leave_one_out ? "leave_one_out" : "cross_fit";
+      if (!leave_one_out) out.record["cross_fit_folds"] = folds;
+    }
     if (before && after) {
       out.record["held_out_miscalibration_area"] = {
           {"before", before->miscalibration_area}, {"after_in_sample", after->miscalibration_area}};
@@ -665,15 +672,17 @@ class CampaignRun {
     }
     uint64_t seed = config_.seed * 7919ULL + static_cast<uint64_t>(round) + 1000003ULL * objective;
     CrashPoint("training");  // as training starts: nothing of this round's model is stored
-    auto calibration = Calibrate(train_rows, y, seed);
-    if (!calibration) return tl::unexpected(calibration.error());
     auto model = MakeModel(config_, seed);
     if (!model) return tl::unexpected(model.error());
     const auto train_features = features_.Select(train_rows);
     const auto train_graphs = learners::SelectGraphs(graphs_, train_rows);
     LABLOOP_TRY(learners::FitOn(**model, train_features, train_graphs, y));
-    CrashPoint("train");
     auto fit_seconds = Seconds(t0);
+    auto t_calibration = std::chrono::steady_clock::now();
+    auto calibration = Calibrate(train_rows, y, seed, **model);
+    if (!calibration) return tl::unexpected(calibration.error());
+    auto calibration_seconds = Seconds(t_calibration);
+    CrashPoint("train");
     auto train_predictions = (*model)->ReadsGraphs()
                                  ? (*model)->PredictGraphsMean(train_features, train_graphs)
                                  : (*model)->PredictMean(train_features);
@@ -689,6 +698,7 @@ class CampaignRun {
     row.metrics_json = json{
         {"train_rmse", train_rmse},
         {"fit_seconds", fit_seconds},
+        {"calibration_seconds", calibration_seconds},
         {"fit", json::parse((*model)->FitReport(), nullptr, false)},
         {"calibration", calibration->record},
         {"fidelity_map",

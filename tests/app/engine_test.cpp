@@ -495,15 +495,40 @@ TEST_CASE("calibration_folds: every measurement calibrates, each predicted by a 
       campaign,
       "SELECT training_size, json_extract(metrics, '$.calibration.kind'), "
       "json_extract(metrics, '$.calibration.held_out'), "
+      "json_extract(metrics, '$.calibration.fitted_on'), "
       "json_extract(metrics, '$.calibration.cross_fit_folds') FROM model ORDER BY id");
   REQUIRE(models.size() == 3);
-  // Ten measurements are enough now (a held-out fifth of them, 2, was not).
+  // Ten measurements are enough now (a held-out fifth of them, 2, was not). The GP calibrates
+  // on its round model's own leave-one-out predictions: no fold models.
   for (const auto& m : models) {
     CHECK(m[1] == "isotonic");
     CHECK(m[2] == m[0]);
-    CHECK(m[3] == "5");
+    CHECK(m[3] == "leave_one_out");
+    CHECK(m[4] == "");
   }
   CHECK(models[2][0] == "30");
+
+  // A network has no leave-one-out predictions: K fold models predict the rows.
+  std::string ensemble = dir.File("ensemble.labloop");
+  REQUIRE(InitCampaignFromText(
+      ensemble,
+      WithModelTable(testing::EsolConfig(20),
+                     "[model]\nkind = \"deep_ensemble\"\nmembers = 2\nhidden = 16\n"
+                     "epochs = 5\nmin_steps = 20\ncalibration = \"sigma_scaling\"\n"
+                     "calibration_folds = 3\n"),
+      "ensemble.toml", dir.path()));
+  REQUIRE(RunCampaign(ensemble));
+  auto cross = testing::QueryCampaign(
+      ensemble,
+      "SELECT training_size, json_extract(metrics, '$.calibration.held_out'), "
+      "json_extract(metrics, '$.calibration.fitted_on'), "
+      "json_extract(metrics, '$.calibration.cross_fit_folds') FROM model ORDER BY id");
+  REQUIRE_FALSE(cross.empty());
+  for (const auto& m : cross) {
+    CHECK(m[1] == m[0]);
+    CHECK(m[2] == "cross_fit");
+    CHECK(m[3] == "3");
+  }
 
   auto bad = InitCampaignFromText(
       dir.File("bad.labloop"),
