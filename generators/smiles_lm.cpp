@@ -349,7 +349,7 @@ class SmilesLm final : public Generator {
 
   Result<std::vector<Proposal>> Generate(int64_t n) override {
     return GuardTorch("smiles_lm", [&]() -> Result<std::vector<Proposal>> {
-      torch::manual_seed(options_.seed);
+      auto seeded = SeedTorch(options_.seed);
       generator_ = at::detail::createCPUGenerator(options_.seed);
       report_ = {{"model", prior_.version}};
       LmNet net = prior_.net;
@@ -565,7 +565,7 @@ Result<RawSamples> SampleSmilesLm(const GeneratorOptions& options, int64_t count
   auto model = Load(options.model.empty() ? DefaultLmModel() : options.model, *device);
   if (!model) return tl::unexpected(model.error());
   return GuardTorch("smiles_lm sampling", [&]() -> Result<RawSamples> {
-    torch::manual_seed(options.seed);
+    auto seeded = SeedTorch(options.seed);
     // Chunks of rows sampled side by side, one LibTorch thread each: the LSTM's matrices are
     // small, and two threads on one product spent more time waiting for each other than
     // multiplying. Each chunk has its own random stream, so the result does not depend on the
@@ -688,7 +688,7 @@ Status TrainSmilesLm(const LmTrainOptions& o) {
 
   return GuardTorch("lm train", [&]() -> Status {
     ScopedTorchThreads threads(o.threads);
-    torch::manual_seed(o.seed);
+    auto seeded = SeedTorch(o.seed);
     const int64_t vocabulary_size = static_cast<int64_t>(vocabulary.tokens.size());
     LmNet net = start ? start->net : LmNet(vocabulary_size, embedding, hidden, layers, o.dropout);
     net->to(*device);

@@ -132,8 +132,15 @@ class SigmaScaling final : public Calibrator {
         !j["scale"].is_number() || !j["floor"].is_number()) {
       return MakeError(ErrorCode::kInvalidArgument, "not a sigma_scaling calibration: " + text);
     }
-    scale_ = j["scale"].get<double>();
-    floor_ = j["floor"].get<double>();
+    const double scale = j["scale"].get<double>(), floor = j["floor"].get<double>();
+    if (!(scale > 0) || !std::isfinite(scale) || !(floor >= 0) || !std::isfinite(floor)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "damaged sigma_scaling calibration (scale and floor must be finite, "
+                       "scale > 0, floor >= 0): " +
+                           text);
+    }
+    scale_ = scale;
+    floor_ = floor;
     return {};
   }
 
@@ -152,14 +159,27 @@ class KnotCalibrator : public Calibrator {
   }
   Status Load(const std::string& text) override {
     auto j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("sigma") || !j.contains("calibrated")) {
+    if (j.is_discarded() || !j.contains("sigma") || !j.contains("calibrated") ||
+        !j["sigma"].is_array() || !j["calibrated"].is_array()) {
       return MakeError(ErrorCode::kInvalidArgument, "not a " + Kind() + " calibration: " + text);
     }
-    knots_x_ = j["sigma"].get<std::vector<double>>();
-    knots_y_ = j["calibrated"].get<std::vector<double>>();
-    if (knots_x_.empty() || knots_x_.size() != knots_y_.size()) {
-      return MakeError(ErrorCode::kInvalidArgument, "damaged " + Kind() + " calibration");
+    std::vector<double> x, y;
+    for (const auto& v : j["sigma"]) x.push_back(v.is_number() ? v.get<double>() : NAN);
+    for (const auto& v : j["calibrated"]) y.push_back(v.is_number() ? v.get<double>() : NAN);
+    // Interpolate needs ascending knots; a calibrated σ is finite and not negative.
+    bool valid = !x.empty() && x.size() == y.size();
+    for (size_t k = 0; valid && k < x.size(); ++k) {
+      valid =
+          std::isfinite(x[k]) && std::isfinite(y[k]) && y[k] >= 0 && (k == 0 || x[k] >= x[k - 1]);
     }
+    if (!valid) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          "damaged " + Kind() +
+              " calibration (knots must be finite, σ not decreasing, calibrated σ >= 0)");
+    }
+    knots_x_ = std::move(x);
+    knots_y_ = std::move(y);
     return {};
   }
 

@@ -1,5 +1,6 @@
 #include "learners/deep_ensemble.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -50,6 +51,18 @@ struct EnsembleNetImpl : torch::nn::Module {
     return torch::baddbmm(b3, h, w3);
   }
 
+  // One MC dropout pass with given masks ([members, 1, hidden], kept units 1/(1 − p), else 0),
+  // the same for every row: a pass is one sub-network, whatever rows share the batch.
+  torch::Tensor forward_masked(const torch::Tensor& indices, const torch::Tensor& offsets,
+                               const torch::Tensor& weights, const torch::Tensor& mask1,
+                               const torch::Tensor& mask2) {
+    int64_t rows = offsets.size(0);
+    auto h = embed->forward(indices, offsets, weights) + bias1;
+    h = torch::relu(h).view({rows, members, hidden}).transpose(0, 1) * mask1;
+    h = torch::relu(torch::baddbmm(b2, h, w2)) * mask2;
+    return torch::baddbmm(b3, h, w3);
+  }
+
   int64_t members, hidden;
   double dropout;  // 0: none (the deep ensemble)
   torch::nn::EmbeddingBag embed{nullptr};
@@ -75,11 +88,12 @@ class DeepEnsemble final : public PropertyModel {
                        Kind() + " needs at least 2 training rows with one target each (got " +
                            std::to_string(n) + " rows, " + std::to_string(y.size()) + " targets)");
     }
+    fitted_ = false;  // until this fit succeeds: a failed refit leaves no half-trained model
     return GuardTorch("training " + Kind(), [&]() -> Status {
       // One thread unless told otherwise: on minibatches this small, OpenMP synchronization costs
       // more than it saves (measured: 1,000 points train 1.7x faster on 1 thread than on 2).
       ScopedTorchThreads threads(options_.threads > 0 ? options_.threads : 1);
-      torch::manual_seed(options_.seed);
+      auto seeded = SeedTorch(options_.seed);
       double mean = std::accumulate(y.begin(), y.end(), 0.0) / static_cast<double>(n);
       double var = 0;
       for (double v : y) var += (v - mean) * (v - mean);
@@ -219,12 +233,25 @@ class DeepEnsemble final : public PropertyModel {
       p.mean.resize(n);
       p.sigma_epistemic.resize(n);
       p.sigma_aleatoric.resize(n);
-      // The ensemble's members, or MC dropout's passes (dropout on, a fixed seed: same draws).
+      // The ensemble's members, or MC dropout's passes: each pass one dropout mask per layer,
+      // drawn from the model's own seed and shared by every row, so that a molecule's μ and σ
+      // do not depend on the other rows, and each pass's means are one function's (Thompson
+      // sampling, EHVI).
       const int64_t draws = mc_samples_ > 0 ? mc_samples_ : options_.members;
       p.member_means.assign(draws, std::vector<float>(n));
+      std::vector<std::pair<torch::Tensor, torch::Tensor>> masks;
       if (mc_samples_ > 0) {
-        net_->train();
-        torch::manual_seed(options_.seed + 1);
+        auto generator = at::detail::createCPUGenerator(options_.seed + 1);
+        const auto shape = std::vector<int64_t>{options_.members, 1, options_.hidden};
+        const double keep = 1.0 - options_.dropout;
+        auto draw = [&] {
+          return (torch::empty(shape, torch::kFloat32).bernoulli_(keep, generator) / keep)
+              .to(device_);
+        };
+        for (int s = 0; s < mc_samples_; ++s) {
+          auto first = draw();
+          masks.emplace_back(first, draw());
+        }
       }
       constexpr int64_t kChunk = 8192;
       for (int64_t start = 0; start < n; start += kChunk) {
@@ -233,20 +260,15 @@ class DeepEnsemble final : public PropertyModel {
         torch::Tensor out;
         if (mc_samples_ > 0) {
           std::vector<torch::Tensor> passes;
-          for (int s = 0; s < mc_samples_; ++s) {
-            passes.push_back(net_->forward(t.indices, t.offsets, t.weights));
+          for (const auto& [first, second] : masks) {
+            passes.push_back(net_->forward_masked(t.indices, t.offsets, t.weights, first, second));
           }
           out = torch::cat(passes, 0);
         } else {
           out = net_->forward(t.indices, t.offsets, t.weights);
         }
-        if (auto filled = FillEnsemblePredictions(out, y_mean_, y_std_, start, Kind(), p);
-            !filled) {
-          net_->eval();
-          return tl::unexpected(filled.error());
-        }
+        LABLOOP_TRY(FillEnsemblePredictions(out, y_mean_, y_std_, start, Kind(), p));
       }
-      net_->eval();
       return p;
     });
   }
@@ -260,6 +282,7 @@ class DeepEnsemble final : public PropertyModel {
                                  static_cast<double>(options_.hidden), avg_on_bits_, y_mean_,
                                  y_std_, options_.dropout, static_cast<double>(mc_samples_)},
                                 torch::kFloat64));
+      archive.write("seed", torch::tensor({static_cast<int64_t>(options_.seed)}, torch::kInt64));
       torch::serialize::OutputArchive weights;
       net_->save(weights);  // Load maps the tensors to the CPU, whatever device they were on
       archive.write("net", weights);
@@ -276,6 +299,11 @@ class DeepEnsemble final : public PropertyModel {
       archive.load_from(in, torch::kCPU);
       torch::Tensor meta;
       archive.read("meta", meta);
+      if (meta.dim() != 1 || meta.scalar_type() != torch::kFloat64 || meta.numel() < 6) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         Kind() + " weights are damaged (their header has " +
+                             std::to_string(meta.numel()) + " entries, at least 6 expected)");
+      }
       auto m = meta.accessor<double, 1>();
       cols_ = static_cast<int64_t>(m[0]);
       options_.members = static_cast<int>(m[1]);
@@ -287,6 +315,15 @@ class DeepEnsemble final : public PropertyModel {
       if (meta.numel() >= 8) {
         options_.dropout = m[6];
         mc_samples_ = static_cast<int>(m[7]);
+      }
+      // The seed of MC dropout's masks; files from before it was stored: seed 0's.
+      torch::Tensor seed;
+      options_.seed = archive.try_read("seed", seed) && seed.numel() == 1
+                          ? static_cast<uint64_t>(seed.item<int64_t>())
+                          : 0;
+      if (mc_samples_ > 0 && !(options_.dropout > 0 && options_.dropout < 1)) {
+        return MakeError(ErrorCode::kInvalidArgument, Kind() + " weights are damaged (dropout " +
+                                                          std::to_string(options_.dropout) + ")");
       }
       net_ = EnsembleNet(cols_, options_.members, options_.hidden, avg_on_bits_, options_.dropout);
       torch::serialize::InputArchive weights;

@@ -387,7 +387,7 @@ class Dmpnn final : public PropertyModel {
   Result<MpnNet> TrainMember(const std::vector<MolGraph>& graphs, const std::vector<float>& target,
                              std::vector<int64_t> train, const std::vector<int64_t>& valid,
                              uint64_t seed) {
-    torch::manual_seed(seed);
+    auto seeded = SeedTorch(seed);
     MpnNet net(options_.hidden, options_.depth, options_.dropout, features_);
     net->to(device_);
     torch::optim::AdamW optimizer(

@@ -62,6 +62,7 @@ CalibrationCurve CalibrationCurveOf(const std::vector<double>& observed,
                                     const std::vector<double>& sigma, int points) {
   auto q = CentralQuantiles(observed, mean, sigma);
   CalibrationCurve curve;
+  points = std::max(points, 2);  // both ends of the curve, at least
   for (int k = 0; k < points; ++k) {
     double p = static_cast<double>(k) / (points - 1);
     double inside = static_cast<double>(std::upper_bound(q.begin(), q.end(), p) - q.begin());

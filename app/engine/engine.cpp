@@ -1003,11 +1003,13 @@ class CampaignRun {
     }
     // On every core, as LoadPool: RDKit's 206 take 1.7 ms a molecule.
     const bool graph_side = graphs && graph_descriptor_scaling_;
-    auto values = chem::ComputeDescriptorsBySide(usable, config_.descriptor_sets, graph_side);
+    // A molecule without descriptors is left out alone, named in the log; the others go on.
+    std::vector<std::string> failures;
+    auto values = chem::ComputeDescriptorsBySide(usable, config_.descriptor_sets, graph_side,
+                                                 "descriptors", {}, &failures);
     if (!values) {
       LogWarn("no descriptors for {} new molecules, left out: {}", usable.size(),
               values.error().message);
-      std::fill(f.ok.begin(), f.ok.end(), false);
     }
     auto zeros = [](const chem::DescriptorScaling& scaling) {
       return scaling.Apply(std::vector<double>(scaling.min.size(), 0.0));
@@ -1015,14 +1017,19 @@ class CampaignRun {
     std::vector<std::vector<float>> descriptors;
     size_t k = 0;  // the row's place in `usable`
     for (size_t i = 0; i < smiles.size(); ++i) {
-      const bool ok = f.ok[i] && values;
+      const bool had_row = f.ok[i];
+      if (had_row && (!values || !failures[k].empty())) {
+        if (values) LogWarn("left out: {}", failures[k]);
+        f.ok[i] = false;
+      }
+      const bool ok = f.ok[i];
       descriptors.push_back(ok ? descriptor_scaling_->Apply(values->fingerprint[k])
                                : zeros(*descriptor_scaling_));
       if (graph_side) {
         f.graphs[i].features = ok ? graph_descriptor_scaling_->Apply(values->graph[k])
                                   : zeros(*graph_descriptor_scaling_);
       }
-      if (ok) ++k;
+      if (had_row) ++k;
     }
     f.features = f.fingerprints.AppendColumns(descriptors);
     return f;

@@ -30,6 +30,7 @@ constexpr const char* kMagic = "LABLOOP-MODEL 1\n";
 
 // Molecules of a data file with their fingerprints, and the target where asked for.
 struct Table {
+  chem::TableHeader header;  // CSV/TSV input: its columns, to be written back as they were
   std::vector<chem::MoleculeRecord> records;
   learners::SparseMatrix x;
   std::vector<double> y;  // when a target is asked for: one per record
@@ -60,6 +61,7 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
   auto report = chem::ReadMoleculeFile(path, read);
   if (!report) return tl::unexpected(report.error());
   Table t;
+  t.header = report->header;
   t.x = learners::SparseMatrix(fingerprint.size);
   for (const auto& r : report->rejected) t.skipped.push_back(r.ToString());
   bool target_seen = false;
@@ -98,11 +100,33 @@ Result<Table> ReadTable(const std::string& path, const std::string& target,
   if (descriptors) {  // on every core: RDKit's 206 take 1.7 ms a molecule
     std::vector<std::string> smiles, locations;
     for (const auto& r : t.records) smiles.push_back(r.smiles), locations.push_back(r.location);
+    std::vector<std::string> failures;
     auto rows = chem::ComputeDescriptorsBySide(smiles, *descriptors, graphs,
-                                               "descriptors of " + path, locations);
+                                               "descriptors of " + path, locations, &failures);
     if (!rows) return tl::unexpected(rows.error());
-    t.descriptors = std::move(rows->fingerprint);
-    t.graph_descriptors = std::move(rows->graph);
+    // A record without descriptors is skipped, named, like one without a graph.
+    std::vector<int64_t> kept;
+    for (size_t i = 0; i < failures.size(); ++i) {
+      if (failures[i].empty()) {
+        kept.push_back(static_cast<int64_t>(i));
+        t.descriptors.push_back(std::move(rows->fingerprint[i]));
+        if (graphs) t.graph_descriptors.push_back(std::move(rows->graph[i]));
+      } else {
+        t.skipped.push_back(failures[i]);
+      }
+    }
+    if (kept.size() < t.records.size()) {
+      t.x = t.x.Select(kept);
+      std::vector<chem::MoleculeRecord> records;
+      std::vector<double> y;
+      for (int64_t i : kept) {
+        records.push_back(std::move(t.records[i]));
+        if (!t.y.empty()) y.push_back(t.y[i]);
+      }
+      t.records = std::move(records);
+      t.y = std::move(y);
+      if (graphs) t.graphs = learners::SelectGraphs(t.graphs, kept);
+    }
   }
   if (!target.empty() && !target_seen && !report->records.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -184,7 +208,7 @@ Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
         "'" + path + "' is not a labloop model file (labloop model train writes them)");
   }
   size_t length = std::strtoull(bytes.c_str() + magic.size(), nullptr, 10);
-  if (newline + 1 + length > bytes.size()) {
+  if (length > bytes.size() - newline - 1) {  // (newline < size: no wrap-around either way)
     return MakeError(ErrorCode::kInvalidArgument, "model file '" + path + "' is truncated");
   }
   LoadedModel m;
@@ -442,33 +466,63 @@ Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
 
 namespace {
 
-// Writes `output` (CSV): the input's columns (SMILES as written, the id when the file has one,
-// the other columns), then `names`, whose values `row(i, values)` fills in for record i.
-Status WriteTableCsv(const Table& table, const std::string& smiles_column,
-                     const std::vector<std::string>& names,
+// Writes `output` (CSV): the input's columns, then `names`, whose values `row(i, values)` fills in
+// for record i. A CSV/TSV input's columns keep their names and order (the SMILES as written);
+// SMILES and SDF input get "smiles" (as written, else canonical), "id" where a record has a name,
+// and every SDF data field of any record, in the order first seen.
+Status WriteTableCsv(const Table& table, const std::vector<std::string>& names,
                      const std::function<void(size_t, std::vector<double>&)>& row,
                      const std::string& output) {
   std::ofstream out(output);
   if (!out) return MakeError(ErrorCode::kFailedPrecondition, "cannot write '" + output + "'");
-  const auto& first = table.records.front();
-  const bool with_id = std::any_of(table.records.begin(), table.records.end(),
-                                   [](const auto& r) { return !r.id.empty(); });
-  out << (smiles_column.empty() ? "smiles" : chem::CsvField(smiles_column));
-  if (with_id) out << ",id";
-  for (const auto& [name, value] : first.properties) out << "," << chem::CsvField(name);
+  const auto property = [](const chem::MoleculeRecord& r, const std::string& name) {
+    auto field = std::find_if(r.properties.begin(), r.properties.end(),
+                              [&](const auto& f) { return f.first == name; });
+    return field == r.properties.end() ? std::string() : chem::CsvField(field->second);
+  };
+  const auto smiles = [](const chem::MoleculeRecord& r) {
+    return chem::CsvField(r.input.empty() ? r.smiles : r.input);
+  };
+  // The columns before `names`: each a header and how a record fills it.
+  std::vector<std::pair<std::string, std::function<std::string(const chem::MoleculeRecord&)>>>
+      columns;
+  const auto& header = table.header;
+  if (!header.columns.empty()) {
+    for (size_t c = 0; c < header.columns.size(); ++c) {
+      const std::string& name = header.columns[c];
+      if (static_cast<int>(c) == header.smiles) {
+        columns.emplace_back(name, smiles);
+      } else if (static_cast<int>(c) == header.id) {
+        columns.emplace_back(name, [](const auto& r) { return chem::CsvField(r.id); });
+      } else {
+        columns.emplace_back(name, [&, name](const auto& r) { return property(r, name); });
+      }
+    }
+  } else {
+    columns.emplace_back("smiles", smiles);
+    if (std::any_of(table.records.begin(), table.records.end(),
+                    [](const auto& r) { return !r.id.empty(); })) {
+      columns.emplace_back("id", [](const auto& r) { return chem::CsvField(r.id); });
+    }
+    std::vector<std::string> seen;
+    for (const auto& r : table.records) {
+      for (const auto& [name, unused] : r.properties) {
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+        seen.push_back(name);
+        columns.emplace_back(name,
+                             [&, name](const auto& record) { return property(record, name); });
+      }
+    }
+  }
+  for (size_t c = 0; c < columns.size(); ++c)
+    out << (c ? "," : "") << chem::CsvField(columns[c].first);
   for (const auto& name : names) out << "," << chem::CsvField(name);
   out << "\n";
   out.precision(10);
   std::vector<double> values(names.size());
   for (size_t i = 0; i < table.records.size(); ++i) {
     const auto& r = table.records[i];
-    out << chem::CsvField(r.input.empty() ? r.smiles : r.input);
-    if (with_id) out << "," << chem::CsvField(r.id);
-    for (const auto& [name, unused] : first.properties) {
-      auto field = std::find_if(r.properties.begin(), r.properties.end(),
-                                [&](const auto& f) { return f.first == name; });
-      out << "," << (field == r.properties.end() ? "" : chem::CsvField(field->second));
-    }
+    for (size_t c = 0; c < columns.size(); ++c) out << (c ? "," : "") << columns[c].second(r);
     row(i, values);
     for (double v : values) out << "," << v;
     out << "\n";
@@ -496,10 +550,10 @@ Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
   if (!p) return tl::unexpected(p.error());
   const auto sigmas = p->Sigmas();
   auto written = WriteTableCsv(
-      *table, smiles_column, {"mean", "sigma", "sigma_epistemic", "sigma_aleatoric"},
+      *table, {"mean", "sigma", "sigma_epistemic", "sigma_aleatoric"},
       [&](size_t i, std::vector<double>& values) {
         const double calibrated = m->calibrator ? m->calibrator->Apply(sigmas[i]) : sigmas[i];
-        const double scale = calibrated / sigmas[i];
+        const double scale = sigmas[i] > 0 ? calibrated / sigmas[i] : 1.0;
         values = {p->mean[i], calibrated, p->sigma_epistemic[i] * scale,
                   p->sigma_aleatoric[i] * scale};
       },
@@ -515,7 +569,7 @@ Result<ModelPrediction> WriteDescriptorFile(const std::string& data_path, chem::
                          chem::DescriptorSets{set, set});
   if (!table) return tl::unexpected(table.error());
   auto written = WriteTableCsv(
-      *table, smiles_column, chem::DescriptorNames(set),
+      *table, chem::DescriptorNames(set),
       [&](size_t i, std::vector<double>& values) { values = table->descriptors[i]; }, output);
   if (!written) return tl::unexpected(written.error());
   return ModelPrediction{static_cast<int64_t>(table->records.size()), table->skipped};

@@ -1,6 +1,7 @@
 #include "core/chem/descriptors.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -181,7 +182,8 @@ std::vector<double> ComputeDescriptors(const Molecule& molecule, DescriptorSet s
 
 Result<std::vector<std::vector<double>>> ComputeDescriptorRows(
     const std::vector<std::string>& smiles, DescriptorSet set, int threads,
-    const std::string& label, const std::vector<std::string>& names) {
+    const std::string& label, const std::vector<std::string>& names,
+    std::vector<std::string>* failures) {
   const int64_t n = static_cast<int64_t>(smiles.size());
   std::vector<std::vector<double>> rows(smiles.size());
   std::vector<std::string> errors(smiles.size());
@@ -198,14 +200,27 @@ Result<std::vector<std::vector<double>>> ComputeDescriptorRows(
       rows[i] = ComputeDescriptors(*molecule, set);
     } catch (const std::exception& e) {
       errors[i] = e.what();
+      return;
+    }
+    // A NaN or infinity would poison the scaling of every row (and the GP's kernel).
+    const auto& names_of_set = DescriptorNames(set);
+    for (size_t j = 0; j < rows[i].size(); ++j) {
+      if (!std::isfinite(rows[i][j])) {
+        errors[i] = names_of_set[j] + " is " + std::to_string(rows[i][j]);
+        rows[i].clear();
+        return;
+      }
     }
   });
+  if (failures != nullptr) failures->assign(smiles.size(), "");
   for (int64_t i = 0; i < n; ++i) {
     if (errors[i].empty()) continue;
     const std::string who =
         i < static_cast<int64_t>(names.size()) ? names[i] : "molecule " + std::to_string(i + 1);
-    return MakeError(ErrorCode::kInvalidArgument,
-                     who + ": no descriptors for '" + smiles[i] + "': " + errors[i]);
+    std::string message = who + ": no descriptors for '" + smiles[i] + "': " + errors[i];
+    if (failures == nullptr) return MakeError(ErrorCode::kInvalidArgument, message);
+    rows[i].clear();
+    (*failures)[i] = std::move(message);
   }
   return rows;
 }
@@ -213,9 +228,10 @@ Result<std::vector<std::vector<double>>> ComputeDescriptorRows(
 Result<DescriptorsBySide> ComputeDescriptorsBySide(const std::vector<std::string>& smiles,
                                                    DescriptorSets sets, bool graphs,
                                                    const std::string& label,
-                                                   const std::vector<std::string>& names) {
+                                                   const std::vector<std::string>& names,
+                                                   std::vector<std::string>* failures) {
   DescriptorsBySide out;
-  auto rows = ComputeDescriptorRows(smiles, sets.fingerprint, 0, label, names);
+  auto rows = ComputeDescriptorRows(smiles, sets.fingerprint, 0, label, names, failures);
   if (!rows) return tl::unexpected(rows.error());
   out.fingerprint = std::move(*rows);
   if (!graphs) return out;
@@ -223,9 +239,19 @@ Result<DescriptorsBySide> ComputeDescriptorsBySide(const std::vector<std::string
     out.graph = out.fingerprint;
     return out;
   }
-  rows = ComputeDescriptorRows(smiles, sets.graph, 0, label + " (graphs)", names);
+  std::vector<std::string> graph_failures;
+  rows = ComputeDescriptorRows(smiles, sets.graph, 0, label + " (graphs)", names,
+                               failures != nullptr ? &graph_failures : nullptr);
   if (!rows) return tl::unexpected(rows.error());
   out.graph = std::move(*rows);
+  if (failures != nullptr) {
+    for (size_t i = 0; i < smiles.size(); ++i) {
+      if ((*failures)[i].empty() && !graph_failures[i].empty()) {
+        (*failures)[i] = std::move(graph_failures[i]);
+      }
+      if (!(*failures)[i].empty()) out.fingerprint[i].clear(), out.graph[i].clear();
+    }
+  }
   return out;
 }
 

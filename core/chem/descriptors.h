@@ -35,12 +35,15 @@ std::vector<double> ComputeDescriptors(const Molecule& molecule,
                                        DescriptorSet set = DescriptorSet::kBasic);
 
 // ComputeDescriptors of many SMILES on `threads` threads (0: one per core), in input order; a
-// progress bar labelled `label` from 5,000 molecules on. A SMILES that does not parse is an error
-// naming it by `names[i]` ("pool.csv:12", "candidate 7") or else by its position. RDKit's 206
+// progress bar labelled `label` from 5,000 molecules on. A SMILES that does not parse, or a
+// descriptor that is not finite, is an error naming the row by `names[i]` ("pool.csv:12",
+// "candidate 7") or else by its position. With `failures` given, such rows are not an error:
+// their row is left empty and (*failures)[i] says why ("" for the rows that worked). RDKit's 206
 // take about 1.7 ms a drug-sized molecule on one core.
 Result<std::vector<std::vector<double>>> ComputeDescriptorRows(
     const std::vector<std::string>& smiles, DescriptorSet set, int threads = 0,
-    const std::string& label = "descriptors", const std::vector<std::string>& names = {});
+    const std::string& label = "descriptors", const std::vector<std::string>& names = {},
+    std::vector<std::string>* failures = nullptr);
 
 // Which descriptors sit beside each kind of model input: the fingerprint rows (the GP, the
 // networks on fingerprints) and the graph readout (the D-MPNN). They may differ: on ESOL the GP
@@ -56,10 +59,12 @@ struct DescriptorSets {
 struct DescriptorsBySide {
   std::vector<std::vector<double>> fingerprint, graph;
 };
+// `failures`: as ComputeDescriptorRows', a row that fails on either side failing on both.
 Result<DescriptorsBySide> ComputeDescriptorsBySide(const std::vector<std::string>& smiles,
                                                    DescriptorSets sets, bool graphs,
                                                    const std::string& label = "descriptors",
-                                                   const std::vector<std::string>& names = {});
+                                                   const std::vector<std::string>& names = {},
+                                                   std::vector<std::string>* failures = nullptr);
 
 // Descriptor values (of any set) mapped into [0, weight] by the range seen on a reference set
 // (clamped beyond it), so that they can sit beside fingerprint counts in one non-negative sparse

@@ -104,7 +104,8 @@ Result<int> FindSmilesColumn(const std::string& name, const std::string& header_
 
 Result<std::vector<RawRecord>> SplitDelimitedFile(const std::string& name,
                                                   const std::vector<std::string>& lines,
-                                                  char delimiter, const ReadOptions& options) {
+                                                  char delimiter, const ReadOptions& options,
+                                                  TableHeader& table_header) {
   size_t header_line = 0;
   while (header_line < lines.size() && Trim(lines[header_line]).empty()) ++header_line;
   if (header_line == lines.size()) return std::vector<RawRecord>{};
@@ -125,6 +126,9 @@ Result<std::vector<RawRecord>> SplitDelimitedFile(const std::string& name,
     return MakeError(ErrorCode::kInvalidArgument,
                      name + ": header has no id column '" + options.id_column + "'");
   }
+  for (const auto& column : header) table_header.columns.push_back(Trim(column));
+  table_header.smiles = smiles_col;
+  table_header.id = id_col;
   std::vector<RawRecord> raw;
   for (size_t i = header_line + 1; i < lines.size(); ++i) {
     if (Trim(lines[i]).empty()) continue;
@@ -325,15 +329,16 @@ Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions
   text->clear();
 
   Result<std::vector<RawRecord>> raw;
+  TableHeader header;
   switch (*format) {
     case FileFormat::kSmiles:
       raw = SplitSmilesFile(name, lines);
       break;
     case FileFormat::kCsv:
-      raw = SplitDelimitedFile(name, lines, ',', options);
+      raw = SplitDelimitedFile(name, lines, ',', options, header);
       break;
     case FileFormat::kTsv:
-      raw = SplitDelimitedFile(name, lines, '\t', options);
+      raw = SplitDelimitedFile(name, lines, '\t', options, header);
       break;
     case FileFormat::kSdf:
       raw = SplitSdfFile(name, lines);
@@ -357,6 +362,7 @@ Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions
 
   ImportReport report;
   report.path = path;
+  report.header = std::move(header);
   for (size_t i = 0; i < raw->size(); ++i) {
     RawRecord& r = (*raw)[i];
     if (parsed[i]) {

@@ -56,8 +56,16 @@ struct RejectedRecord {
   std::string ToString() const;
 };
 
+// A CSV/TSV file's header: its columns in file order, and which hold the SMILES and the id (-1:
+// none). Empty for SMILES and SDF files.
+struct TableHeader {
+  std::vector<std::string> columns;
+  int smiles = -1, id = -1;
+};
+
 struct ImportReport {
   std::string path;
+  TableHeader header;
   std::vector<MoleculeRecord> records;  // in file order
   std::vector<RejectedRecord> rejected;
 

@@ -64,4 +64,11 @@ ScopedTorchThreads::ScopedTorchThreads(int threads) : previous_(torch::get_num_t
 
 ScopedTorchThreads::~ScopedTorchThreads() { torch::set_num_threads(previous_); }
 
+std::unique_lock<std::recursive_mutex> SeedTorch(uint64_t seed) {
+  static std::recursive_mutex mutex;
+  std::unique_lock<std::recursive_mutex> lock(mutex);
+  torch::manual_seed(seed);
+  return lock;
+}
+
 }  // namespace labloop

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
+#include <mutex>
 #include <string>
 
 #include "core/result.h"
@@ -31,6 +33,14 @@ class ScopedTorchThreads {
 // it back after use wakes the pool again, so it stays at one: the deep ensemble's prediction
 // time is the same either way (0.29 s vs 0.31 s for 30,000 molecules).
 void UseSingleThreadedBlas();
+
+// LibTorch's default random generator is one per process. SeedTorch seeds it and returns a lock
+// on it, to be held until the caller's last draw: a fit on another thread then waits instead of
+// drawing from the same stream in between, which would make both depend on timing. Fits and
+// samplings on distinct threads therefore take turns; the lock is recursive, so a model that fits
+// another inside its own fit (gp_dmpnn) may seed again. Threads started under the lock must not
+// seed (they would wait for it); they draw from generators of their own.
+[[nodiscard]] std::unique_lock<std::recursive_mutex> SeedTorch(uint64_t seed);
 
 // Runs body, turning LibTorch's exceptions into kInternal errors: none cross a labloop header.
 template <typename F>

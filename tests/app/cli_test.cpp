@@ -65,7 +65,7 @@ TEST_CASE("descriptors writes RDKit 2D descriptors beside the input's columns", 
   REQUIRE(rows.size() == 4);
   REQUIRE(rows[0].size() == 2 + 206);
   CHECK(rows[0][0] == "smiles");
-  CHECK(rows[0][1] == "id");  // the id column, as `model predict` writes it
+  CHECK(rows[0][1] == "name");  // the input's own column names, in its order
   auto column = [&](const std::string& name) {
     auto at = std::find(rows[0].begin(), rows[0].end(), name);
     REQUIRE(at != rows[0].end());
@@ -305,9 +305,75 @@ TEST_CASE("model train - evaluate - predict without a campaign - bad rows report
   std::ifstream pred(dir.File("pred.csv"));
   std::getline(pred, line);
   CHECK(line == "smiles,logp,mean,sigma,sigma_epistemic,sigma_aleatoric");
-  int rows = 0;
-  while (std::getline(pred, line)) ++rows;
-  CHECK(rows == 228);
+  // Each row: logp, mean, sigma, sigma_epistemic, sigma_aleatoric.
+  auto values = [](std::istream& in) {
+    std::vector<std::vector<double>> out;
+    for (std::string row; std::getline(in, row);) {
+      std::vector<double> v;
+      std::stringstream ss(row.substr(row.find(',') + 1));
+      for (std::string f; std::getline(ss, f, ',');) v.push_back(std::stod(f));
+      out.push_back(v);
+    }
+    return out;
+  };
+  const auto calibrated = values(pred);
+  REQUIRE(calibrated.size() == 228);
+  for (const auto& v : calibrated) {
+    REQUIRE(v.size() == 5);
+    CHECK(v[2] > 0);
+    // The calibrated total is split back into its parts in their proportion.
+    CHECK(v[2] * v[2] == Approx(v[3] * v[3] + v[4] * v[4]).epsilon(1e-6));
+  }
+  // The same model without calibration: the same means, other σ.
+  REQUIRE(
+      RunLabloop({"model", "train", "--data", dir.File("train.csv"), "--target", "logp", "--model",
+                  "tanimoto_gp", "--calibration", "none", "-o", dir.File("raw.model")})
+          .exit_code == 0);
+  REQUIRE(RunLabloop({"model", "predict", "--model", dir.File("raw.model"), "--data",
+                      dir.File("test.csv"), "-o", dir.File("raw.csv")})
+              .exit_code == 0);
+  std::ifstream raw_file(dir.File("raw.csv"));
+  std::getline(raw_file, line);
+  const auto raw = values(raw_file);
+  REQUIRE(raw.size() == 228);
+  int other_sigma = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    CHECK(raw[i][1] == Approx(calibrated[i][1]).epsilon(1e-9));
+    other_sigma += std::abs(raw[i][2] - calibrated[i][2]) > 1e-6 * raw[i][2];
+  }
+  CHECK(other_sigma > 200);
+
+  // The input's columns come back as they were: names, order, an id column kept as it is.
+  dir.Write("named.csv", "Name,SMILES,logp\nethanol,CCO,-0.3\nphenol,c1ccccc1O,1.5\n");
+  auto named = RunLabloop({"model", "predict", "--model", dir.File("esol.model"), "--data",
+                           dir.File("named.csv"), "-o", dir.File("named_pred.csv")});
+  INFO(named.output);
+  REQUIRE(named.exit_code == 0);
+  std::ifstream named_pred(dir.File("named_pred.csv"));
+  std::getline(named_pred, line);
+  CHECK(line == "Name,SMILES,logp,mean,sigma,sigma_epistemic,sigma_aleatoric");
+  std::getline(named_pred, line);
+  CHECK(line.rfind("ethanol,CCO,-0.3,", 0) == 0);
+  // SDF: every record's data fields, also those that only later records have.
+  dir.Write("two.sdf",
+            "ethanol\n  RDKit\n\n  3  2  0  0  0  0  0  0  0  0999 V2000\n"
+            "    0.0000    0.0000    0.0000 C   0  0\n    1.5000    0.0000    0.0000 C   0  0\n"
+            "    2.0000    1.0000    0.0000 O   0  0\n  1  2  1  0\n  2  3  1  0\nM  END\n"
+            ">  <source>\nlab\n\n$$$$\n"
+            "methanol\n  RDKit\n\n  2  1  0  0  0  0  0  0  0  0999 V2000\n"
+            "    0.0000    0.0000    0.0000 C   0  0\n    1.5000    0.0000    0.0000 O   0  0\n"
+            "  1  2  1  0\nM  END\n>  <source>\nshop\n\n>  <batch>\nB7\n\n$$$$\n");
+  auto sdf = RunLabloop({"model", "predict", "--model", dir.File("esol.model"), "--data",
+                         dir.File("two.sdf"), "-o", dir.File("sdf_pred.csv")});
+  INFO(sdf.output);
+  REQUIRE(sdf.exit_code == 0);
+  std::ifstream sdf_pred(dir.File("sdf_pred.csv"));
+  std::getline(sdf_pred, line);
+  CHECK(line == "smiles,id,source,batch,mean,sigma,sigma_epistemic,sigma_aleatoric");
+  std::getline(sdf_pred, line);
+  CHECK(line.rfind("CCO,ethanol,lab,,", 0) == 0);
+  std::getline(sdf_pred, line);
+  CHECK(line.rfind("CO,methanol,shop,B7,", 0) == 0);
 
   // RDKit descriptors beside the fingerprint: stored with the model, used again to predict.
   auto with_descriptors =

@@ -128,6 +128,20 @@ TEST_CASE("Descriptors of many molecules on several threads come back in input o
   auto bad = chem::ComputeDescriptorRows(smiles, *set, 2);
   REQUIRE_FALSE(bad);
   CHECK_THAT(bad.error().message, Catch::Contains("molecule 18: no descriptors for 'C1CC'"));
+  // Asked for the failures instead: that row alone is left empty, and says why.
+  std::vector<std::string> failures;
+  auto some = chem::ComputeDescriptorRows(smiles, *set, 2, "descriptors", {}, &failures);
+  REQUIRE(some);
+  REQUIRE(failures.size() == smiles.size());
+  for (size_t i = 0; i < smiles.size(); ++i) {
+    if (i == 17) {
+      CHECK((*some)[i].empty());
+      CHECK_THAT(failures[i], Catch::Contains("molecule 18: no descriptors for 'C1CC'"));
+    } else {
+      CHECK(failures[i].empty());
+      CHECK((*some)[i] == (*rows)[i]);
+    }
+  }
 }
 
 TEST_CASE("The rdkit2d descriptor set agrees with RDKit's Python descriptors") {

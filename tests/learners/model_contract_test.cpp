@@ -95,10 +95,14 @@ TEST_CASE("Every registered model keeps the PropertyModel contract") {
         for (size_t i = 0; i < 30; ++i) CHECK(means->mean[i] == Approx(p->mean[i]));
       }
 
-      // Save / Load: the same predictions from a fresh object.
+      // Save / Load: the same predictions from a fresh object made with default options, as
+      // model files and campaigns load them: whatever predicting needs is in the bytes.
       auto bytes = (*model)->Save();
       REQUIRE(bytes);
-      auto loaded = registry.Create(kind, options);
+      ModelOptions plain;
+      plain.kind = kind;
+      auto loaded = registry.Create(kind, plain);
+      REQUIRE(loaded);
       REQUIRE((*loaded)->Load(*bytes));
       auto again = Predict(**loaded, test);
       REQUIRE(again);
@@ -112,7 +116,25 @@ TEST_CASE("Every registered model keeps the PropertyModel contract") {
       auto twin = registry.Create(kind, options);
       REQUIRE(Fit(**twin, train, y));
       auto twin_p = Predict(**twin, test);
+      REQUIRE(twin_p);
       for (size_t i = 0; i < 30; ++i) CHECK(twin_p->mean[i] == p->mean[i]);
+
+      // A molecule's prediction does not depend on the rows predicted with it (MC dropout's
+      // masks included): the last ten rows alone, in reverse order, as within all thirty.
+      Data tail;
+      std::vector<size_t> rows;
+      for (size_t i = 29; i >= 20; --i) rows.push_back(i);
+      tail.x = test.x.Select(std::vector<int64_t>(rows.begin(), rows.end()));
+      for (size_t i : rows) {
+        if (!test.graphs.empty()) tail.graphs.push_back(test.graphs[i]);
+        tail.y.push_back(test.y[i]);
+      }
+      auto alone = Predict(**model, tail);
+      REQUIRE(alone);
+      for (size_t k = 0; k < rows.size(); ++k) {
+        CHECK(alone->mean[k] == Approx(p->mean[rows[k]]).epsilon(1e-5));
+        CHECK(alone->Sigma(k) == Approx(p->Sigma(rows[k])).epsilon(1e-5));
+      }
 
       // Bad input: an error, not a crash.
       CHECK_FALSE(Fit(**model, train, std::vector<double>(5, 0.0)));
