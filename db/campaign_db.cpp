@@ -254,16 +254,17 @@ Status CampaignDb::MarkCampaignReady() {
   return tx.Commit();
 }
 
-Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandidate>& candidates) {
+namespace {
+
+// Inserts new candidates (duplicates by InChIKey only counted), inside the caller's transaction.
+Result<AddCandidatesResult> InsertCandidates(sqlite3* db,
+                                             const std::vector<NewCandidate>& candidates) {
   AddCandidatesResult result;
-  Transaction tx(impl_->db);
-  LABLOOP_TRY(tx.begun());
-  Statement find(impl_->db,
+  Statement find(db,
                  "SELECT c.location FROM molecule m LEFT JOIN candidate c ON c.molecule_id = m.id "
                  "WHERE m.inchikey = ?");
-  Statement molecule(impl_->db,
-                     "INSERT INTO molecule (smiles, inchikey, fingerprint) VALUES (?, ?, ?)");
-  Statement candidate(impl_->db,
+  Statement molecule(db, "INSERT INTO molecule (smiles, inchikey, fingerprint) VALUES (?, ?, ?)");
+  Statement candidate(db,
                       "INSERT INTO candidate (molecule_id, source, source_id, location, "
                       "round_added) VALUES (?, ?, ?, ?, ?)");
   for (const auto& c : candidates) {
@@ -281,24 +282,21 @@ Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandi
     molecule.Bind(1, c.smiles).Bind(2, c.inchikey).BindBlob(3, c.fingerprint);
     LABLOOP_TRY(molecule.Run());
     candidate.Reset();
-    candidate.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)))
+    candidate.Bind(1, static_cast<int64_t>(sqlite3_last_insert_rowid(db)))
         .Bind(2, c.source)
         .Bind(3, c.source_id)
         .Bind(4, c.location)
         .Bind(5, c.round_added);
     LABLOOP_TRY(candidate.Run());
-    result.ids.push_back(static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db)));
+    result.ids.push_back(static_cast<int64_t>(sqlite3_last_insert_rowid(db)));
     ++result.added;
   }
-  LABLOOP_TRY(tx.Commit());
   return result;
 }
 
-Status CampaignDb::AddRejectedInputs(const std::vector<RejectedInput>& rejected) {
-  if (rejected.empty()) return {};
-  Transaction tx(impl_->db);
-  LABLOOP_TRY(tx.begun());
-  Statement insert(impl_->db,
+// Inserts rejected inputs, inside the caller's transaction.
+Status InsertRejected(sqlite3* db, const std::vector<RejectedInput>& rejected) {
+  Statement insert(db,
                    "INSERT INTO rejected_input (source, location, record_id, input, reason, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?)");
   std::string now = NowUtc();
@@ -308,7 +306,53 @@ Status CampaignDb::AddRejectedInputs(const std::vector<RejectedInput>& rejected)
     insert.Bind(5, r.reason).Bind(6, now);
     LABLOOP_TRY(insert.Run());
   }
+  return {};
+}
+
+}  // namespace
+
+Result<AddCandidatesResult> CampaignDb::AddCandidates(const std::vector<NewCandidate>& candidates) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  auto result = InsertCandidates(impl_->db, candidates);
+  if (!result) return result;
+  LABLOOP_TRY(tx.Commit());
+  return result;
+}
+
+Status CampaignDb::AddRejectedInputs(const std::vector<RejectedInput>& rejected) {
+  if (rejected.empty()) return {};
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  LABLOOP_TRY(InsertRejected(impl_->db, rejected));
   return tx.Commit();
+}
+
+Result<AddCandidatesResult> CampaignDb::AddGeneratedCandidates(
+    int round, const std::vector<NewCandidate>& candidates,
+    const std::vector<RejectedInput>& rejected,
+    const std::function<std::string(const AddCandidatesResult&)>& event) {
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
+  auto result = InsertCandidates(impl_->db, candidates);
+  if (!result) return result;
+  LABLOOP_TRY(InsertRejected(impl_->db, rejected));
+  // The round is set here, whatever the caller's detail says of it: GeneratedIn reads it back.
+  Statement insert(impl_->db,
+                   "INSERT INTO event (time, actor, kind, detail) VALUES (?, 'labloop', "
+                   "'candidates_generated', json_set(?, '$.round', ?))");
+  insert.Bind(1, NowUtc()).Bind(2, event(*result)).Bind(3, round);
+  LABLOOP_TRY(insert.Run());
+  LABLOOP_TRY(tx.Commit());
+  return result;
+}
+
+Result<bool> CampaignDb::GeneratedIn(int round) {
+  Statement select(impl_->db,
+                   "SELECT 1 FROM event WHERE kind = 'candidates_generated' AND "
+                   "json_extract(detail, '$.round') = ? LIMIT 1");
+  select.Bind(1, round);
+  return select.Step();
 }
 
 Result<std::vector<CandidateRow>> CampaignDb::ListCandidates() {
@@ -503,9 +547,32 @@ Status InsertDecisions(sqlite3* db, int round, const std::vector<DecisionRow>& d
 
 }  // namespace
 
+namespace {
+
+// synchronous=FULL for one write, NORMAL again after it: for the commits that a power cut must
+// not undo because what follows them cannot be undone (a job handed to mpirun, Slurm or an
+// instrument; a measurement acknowledged). Declared before the write's Transaction, so that it
+// outlives its commit.
+class FullSync {
+ public:
+  explicit FullSync(sqlite3* db) : db_(db), set_(Exec(db, "PRAGMA synchronous = FULL")) {}
+  ~FullSync() {
+    if (set_) (void)Exec(db_, "PRAGMA synchronous = NORMAL");
+  }
+  const Status& set() const { return set_; }
+
+ private:
+  sqlite3* db_;
+  Status set_;
+};
+
+}  // namespace
+
 Status CampaignDb::DispatchRound(int round, const std::vector<DecisionRow>& decisions,
                                  const std::string& job_kind, const std::string& backend,
                                  const std::vector<ExperimentStep>& experiment_steps) {
+  FullSync full(impl_->db);  // the jobs are launched next
+  LABLOOP_TRY(full.set());
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
   LABLOOP_TRY(InsertDecisions(impl_->db, round, decisions, job_kind, backend, experiment_steps));
@@ -708,12 +775,13 @@ std::string JsonString(const std::string& s) {
 
 Result<int64_t> CampaignDb::ApproveDecisions(const std::vector<int64_t>& candidate_ids,
                                              const std::string& who) {
+  // Read and written in one write transaction: what is logged and counted is what changed.
+  Transaction tx(impl_->db);
+  LABLOOP_TRY(tx.begun());
   auto chosen = Select(*this, candidate_ids);
   if (!chosen) return tl::unexpected(chosen.error());
   if (chosen->empty()) return int64_t{0};  // nothing waits: nothing to record
-  Transaction tx(impl_->db);
-  LABLOOP_TRY(tx.begun());
-  // Guarded: a decision decided meanwhile by another person (or process) is left as it is.
+  // Guarded all the same: no decision is approved twice, or after a rejection.
   Statement update(impl_->db,
                    "UPDATE decision SET approved_by = ?, approved_at = ? WHERE id = ? AND "
                    "approved_by IS NULL AND rejected_by IS NULL");
@@ -721,19 +789,24 @@ Result<int64_t> CampaignDb::ApproveDecisions(const std::vector<int64_t>& candida
   Statement approve(impl_->db,
                     "UPDATE experiment SET state = 'approved', updated_at = ? WHERE state = "
                     "'requested' AND job_id IN (SELECT id FROM job WHERE decision_id = ?)");
+  std::vector<PendingApproval> approved;
   for (const auto& p : *chosen) {
     update.Reset();
     update.Bind(1, who).Bind(2, now).Bind(3, p.decision_id);
     LABLOOP_TRY(update.Run());
+    if (sqlite3_changes(impl_->db) == 0) continue;
+    approved.push_back(p);
     approve.Reset();
     approve.Bind(1, now).Bind(2, p.decision_id);
     LABLOOP_TRY(approve.Run());
   }
-  LABLOOP_TRY(LogEvent(
-      who, "approved",
-      "{\"candidates\":" + IdList(*chosen) + ",\"count\":" + std::to_string(chosen->size()) + "}"));
+  if (!approved.empty()) {
+    LABLOOP_TRY(LogEvent(who, "approved",
+                         "{\"candidates\":" + IdList(approved) +
+                             ",\"count\":" + std::to_string(approved.size()) + "}"));
+  }
   LABLOOP_TRY(tx.Commit());
-  return static_cast<int64_t>(chosen->size());
+  return static_cast<int64_t>(approved.size());
 }
 
 Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidate_ids,
@@ -741,11 +814,11 @@ Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidat
   if (candidate_ids.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "name the candidates to reject");
   }
-  auto chosen = Select(*this, candidate_ids);
-  if (!chosen) return tl::unexpected(chosen.error());
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
-  // Guarded: a decision approved meanwhile (its job may be running) is left as it is.
+  auto chosen = Select(*this, candidate_ids);
+  if (!chosen) return tl::unexpected(chosen.error());
+  // Guarded all the same: an approved decision (its job may be running) is left as it is.
   Statement decision(impl_->db,
                      "UPDATE decision SET rejected_by = ?, rejected_at = ?, rejected_reason = ? "
                      "WHERE id = ? AND approved_by IS NULL AND rejected_by IS NULL");
@@ -753,11 +826,13 @@ Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidat
                 "UPDATE job SET state = 'cancelled', error = ?, updated_at = ? "
                 "WHERE decision_id = ? AND state = 'queued'");
   std::string now = NowUtc();
+  std::vector<PendingApproval> rejected;
   for (const auto& p : *chosen) {
     decision.Reset();
     decision.Bind(1, who).Bind(2, now).Bind(3, reason).Bind(4, p.decision_id);
     LABLOOP_TRY(decision.Run());
     if (sqlite3_changes(impl_->db) == 0) continue;
+    rejected.push_back(p);
     job.Reset();
     job.Bind(1, "rejected by " + who + ": " + reason).Bind(2, now).Bind(3, p.decision_id);
     LABLOOP_TRY(job.Run());
@@ -768,11 +843,13 @@ Result<int64_t> CampaignDb::RejectDecisions(const std::vector<int64_t>& candidat
     experiments.Bind(1, "rejected by " + who + ": " + reason).Bind(2, now).Bind(3, p.decision_id);
     LABLOOP_TRY(experiments.Run());
   }
-  LABLOOP_TRY(
-      LogEvent(who, "rejected",
-               "{\"candidates\":" + IdList(*chosen) + ",\"reason\":" + JsonString(reason) + "}"));
+  if (!rejected.empty()) {
+    LABLOOP_TRY(LogEvent(
+        who, "rejected",
+        "{\"candidates\":" + IdList(rejected) + ",\"reason\":" + JsonString(reason) + "}"));
+  }
   LABLOOP_TRY(tx.Commit());
-  return static_cast<int64_t>(chosen->size());
+  return static_cast<int64_t>(rejected.size());
 }
 
 Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {
@@ -792,6 +869,8 @@ Status CampaignDb::MarkJobsRunning(const std::vector<int64_t>& job_ids) {
 
 Status CampaignDb::MarkJobsSubmitted(const std::vector<int64_t>& job_ids,
                                      const std::string& external_id) {
+  FullSync full(impl_->db);  // the batch is submitted next
+  LABLOOP_TRY(full.set());
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
   Statement update(impl_->db,
@@ -814,6 +893,8 @@ Status CampaignDb::MarkJobsSubmitted(const std::vector<int64_t>& job_ids,
 
 Result<int64_t> CampaignDb::SetExternalId(const std::vector<int64_t>& job_ids,
                                           const std::string& external_id) {
+  FullSync full(impl_->db);  // the batch runs: its handle must not be lost
+  LABLOOP_TRY(full.set());
   Transaction tx(impl_->db);
   LABLOOP_TRY(tx.begun());
   Statement update(impl_->db,

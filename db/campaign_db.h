@@ -2,7 +2,8 @@
 // CampaignDb: the campaign file, one SQLite database per campaign (DESIGN.md §4).
 //
 // Durability rules kept here, so the engine cannot get them wrong:
-// - WAL journal; every write transaction is BEGIN IMMEDIATE; measurements commit with
+// - WAL journal; every write transaction is BEGIN IMMEDIATE; measurements, and the writes that
+//   precede launching jobs (dispatch, batch submission and its handle), commit with
 //   synchronous=FULL. A file system where WAL cannot work (NFS, SMB) is refused with a clear error.
 // - A job is written (queued) in the same transaction as the decision that made it, before any
 //   process or instrument hears of it.
@@ -57,6 +58,17 @@ class CampaignDb {
   // Adds molecules and candidates in one transaction, skipping InChIKeys already present.
   Result<AddCandidatesResult> AddCandidates(const std::vector<NewCandidate>& candidates);
   Status AddRejectedInputs(const std::vector<RejectedInput>& rejected);
+  // A round's generated molecules in one transaction: the new candidates, the rejected ones, and
+  // a 'candidates_generated' event whose detail `event(result)` writes (a JSON object; its
+  // "round" is set to `round`), so that a round resumed after a kill finds all of them or none
+  // (GeneratedIn).
+  Result<AddCandidatesResult> AddGeneratedCandidates(
+      int round, const std::vector<NewCandidate>& candidates,
+      const std::vector<RejectedInput>& rejected,
+      const std::function<std::string(const AddCandidatesResult&)>& event);
+  // Whether round `round` has stored its generated molecules (AddGeneratedCandidates), even if
+  // none of them was new.
+  Result<bool> GeneratedIn(int round);
   Result<std::vector<CandidateRow>> ListCandidates();
   Result<std::vector<RejectedInput>> ListRejectedInputs();
 

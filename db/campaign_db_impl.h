@@ -53,11 +53,17 @@ struct CampaignDb::Impl {
     return {};
   }
 
-  Status Migrate() {
-    Statement version(db, "PRAGMA user_version");
+  Result<int> UserVersion() {
+    Statement version(db, "PRAGMA user_version");  // finalized on return: no snapshot kept open
     auto row = version.Step();
     if (!row) return tl::unexpected(row.error());
-    schema_version = static_cast<int>(version.Int(0));
+    return static_cast<int>(version.Int(0));
+  }
+
+  Status Migrate() {
+    auto version = UserVersion();
+    if (!version) return tl::unexpected(version.error());
+    schema_version = *version;
     const auto& migrations = detail::Migrations();
     if (schema_version > static_cast<int>(migrations.size())) {
       return MakeError(ErrorCode::kFailedPrecondition,
@@ -77,6 +83,12 @@ struct CampaignDb::Impl {
     while (schema_version < static_cast<int>(migrations.size())) {
       Transaction tx(db);
       LABLOOP_TRY(tx.begun());
+      // Read again under the write lock: another process (run and serve started together) may
+      // have applied this step meanwhile.
+      auto current = UserVersion();
+      if (!current) return tl::unexpected(current.error());
+      schema_version = *current;
+      if (schema_version >= static_cast<int>(migrations.size())) break;
       LABLOOP_TRY(Exec(db, migrations[schema_version]));
       LABLOOP_TRY(Exec(db, "PRAGMA user_version = " + std::to_string(schema_version + 1)));
       LABLOOP_TRY(tx.Commit());

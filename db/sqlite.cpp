@@ -24,32 +24,39 @@ Statement::Statement(sqlite3* db, const char* sql) : db_(db) {
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Statement& Statement::Bind(int index, int64_t value) {
-  sqlite3_bind_int64(stmt_, index, value);
-  return *this;
+  return Check(sqlite3_bind_int64(stmt_, index, value), index);
 }
 Statement& Statement::Bind(int index, double value) {
-  sqlite3_bind_double(stmt_, index, value);
-  return *this;
+  return Check(sqlite3_bind_double(stmt_, index, value), index);
 }
 Statement& Statement::Bind(int index, const std::string& value) {
-  sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT);
-  return *this;
+  return Check(
+      sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      index);
 }
 Statement& Statement::BindBlob(int index, const std::string& bytes) {
   if (bytes.empty()) return BindNull(index);
-  sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
-  return *this;
+  return Check(sqlite3_bind_blob64(stmt_, index, bytes.data(), bytes.size(), SQLITE_TRANSIENT),
+               index);
 }
 Statement& Statement::Bind(int index, std::optional<double> value) {
   return value ? Bind(index, *value) : BindNull(index);
 }
-Statement& Statement::BindNull(int index) {
-  sqlite3_bind_null(stmt_, index);
+Statement& Statement::BindNull(int index) { return Check(sqlite3_bind_null(stmt_, index), index); }
+
+Statement& Statement::Check(int rc, int index) {
+  // The first failed bind (a value over SQLite's size limit, a wrong index) fails the next Step.
+  if (rc != SQLITE_OK && stmt_ != nullptr && !bind_failed_) {
+    bind_failed_ = true;
+    error_ = SqliteError(db_, rc,
+                         "binding parameter " + std::to_string(index) + " of '" +
+                             std::string(sqlite3_sql(stmt_)) + "'");
+  }
   return *this;
 }
 
 Result<bool> Statement::Step() {
-  if (!stmt_) return tl::unexpected(error_);
+  if (!stmt_ || bind_failed_) return tl::unexpected(error_);
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
@@ -69,6 +76,7 @@ void Statement::Reset() {
   if (!stmt_) return;  // a failed prepare: Step() reports its error
   sqlite3_reset(stmt_);
   sqlite3_clear_bindings(stmt_);
+  bind_failed_ = false;
 }
 
 int64_t Statement::Int(int column) const { return sqlite3_column_int64(stmt_, column); }

@@ -54,9 +54,12 @@ class Statement {
   std::string Blob(int column) const;
 
  private:
+  Statement& Check(int rc, int index);
+
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   Error error_;
+  bool bind_failed_ = false;
 };
 
 // BEGIN IMMEDIATE ... COMMIT; rolls back unless Commit() succeeded.

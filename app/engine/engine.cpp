@@ -222,6 +222,12 @@ class CampaignRun {
       return MakeError(ErrorCode::kFailedPrecondition, "emergency stop " + EmergencyStopText());
     }
     LABLOOP_TRY(ReattachBatches());
+    // Stopped while re-attaching: a batch left unwatched still runs, and its jobs stay submitted
+    // for the next run to re-attach, not requeued (they would run twice).
+    if (StopRequested()) {
+      summary.stop_reason = kStopped;
+      return summary;
+    }
     auto requeued = db_->RequeueInterruptedJobs(kMaxJobAttempts);
     if (!requeued) return tl::unexpected(requeued.error());
     if (requeued->requeued > 0) {
@@ -1059,7 +1065,10 @@ class CampaignRun {
     auto t0 = std::chrono::steady_clock::now();
     // A round resumed after its generated candidates were stored does not generate again: they
     // are in the pool already (LoadPool), and the same round must not propose twice.
-    if (std::find(generated_in_.begin(), generated_in_.end(), round) != generated_in_.end()) {
+    auto generated = db_->GeneratedIn(round);
+    if (!generated) return tl::unexpected(generated.error());
+    if (*generated ||
+        std::find(generated_in_.begin(), generated_in_.end(), round) != generated_in_.end()) {
       LogInfo("round {}: generated candidates already stored (a resumed round)", round);
       return {};
     }
@@ -1110,16 +1119,18 @@ class CampaignRun {
       }
       proposed->candidates = std::move(readable);
     }
-    auto added = db_->AddCandidates(proposed->candidates);
+    // Candidates, rejects and the event in one transaction: a kill leaves all or none.
+    auto added = db_->AddGeneratedCandidates(
+        round, proposed->candidates, proposed->rejected, [&](const db::AddCandidatesResult& a) {
+          return json{{"round", round},
+                      {"proposed", proposed->candidates.size() + proposed->rejected.size()},
+                      {"failed_filters", proposed->rejected.size()},
+                      {"already_candidates", a.duplicates},
+                      {"added", a.added},
+                      {"generators", proposed->reports}}
+              .dump();
+        });
     if (!added) return tl::unexpected(added.error());
-    LABLOOP_TRY(db_->AddRejectedInputs(proposed->rejected));
-    json event = {{"round", round},
-                  {"proposed", proposed->candidates.size() + proposed->rejected.size()},
-                  {"failed_filters", proposed->rejected.size()},
-                  {"already_candidates", added->duplicates},
-                  {"added", added->added},
-                  {"generators", proposed->reports}};
-    LABLOOP_TRY(db_->LogEvent("labloop", "candidates_generated", event.dump()));
     CrashPoint("generated");
 
     // The new candidates become pool rows.
@@ -1384,33 +1395,39 @@ class CampaignRun {
     auto jobs = RunnableJobs();
     if (!jobs) return tl::unexpected(jobs.error());
     if (jobs->empty()) return int64_t{0};
-    std::vector<int64_t> ids;
     std::vector<simulators::Task> tasks;
-    for (const auto& j : *jobs) {
-      ids.push_back(j.id);
-      tasks.push_back({j.id, j.smiles});
-    }
-    LABLOOP_TRY(db_->MarkJobsRunning(ids));
+    for (const auto& j : *jobs) tasks.push_back({j.id, j.smiles});
     Progress progress("round " + std::to_string(round) + " " + config_.simulator.kind,
                       static_cast<int64_t>(tasks.size()));
     int64_t ingested = 0, failed = 0;
     Error ingest_error;
     bool ingest_failed = false;
-    simulators::RunOnThreads(*simulator_, tasks, config_.simulator_threads,
-                             [&](simulators::TaskResult result) {
-                               CrashPoint("evaluate");
-                               if (!result.summary) ++failed;
-                               auto outcome = OutcomeOf(result);
-                               auto status = db_->IngestOutcome(outcome);
-                               if (!status) {
-                                 ingest_error = status.error();
-                                 ingest_failed = true;
-                                 return false;
-                               }
-                               ++ingested;
-                               progress.Advance();
-                               return true;
-                             });
+    simulators::RunOnThreads(
+        *simulator_, tasks, config_.simulator_threads,
+        [&](simulators::TaskResult result) {
+          CrashPoint("evaluate");
+          if (!result.summary) ++failed;
+          auto outcome = OutcomeOf(result);
+          auto status = db_->IngestOutcome(outcome);
+          if (!status) {
+            ingest_error = status.error();
+            ingest_failed = true;
+            return false;
+          }
+          ++ingested;
+          progress.Advance();
+          return true;
+        },
+        // A job is running, and counts an attempt, once a worker starts
+        // it: a killed controller charges only the jobs it was running.
+        [&](const simulators::Task& task) {
+          auto marked = db_->MarkJobsRunning({task.id});
+          if (!marked) {
+            ingest_error = WithContext(marked.error(), "starting a job");
+            ingest_failed = true;
+          }
+          return static_cast<bool>(marked);
+        });
     progress.Finish();
     if (ingest_failed) return tl::unexpected(WithContext(ingest_error, "ingesting results"));
     LogInfo("round {}: {} evaluations ingested, {} failed", round, ingested, failed);

@@ -118,6 +118,11 @@ TEST_CASE("SIGKILL at random moments of a real xtb campaign loses and duplicates
   auto summary = (*db)->Summary();
   CHECK(summary->evaluations_spent == kBudget);
   CHECK(summary->jobs.at("queued") + summary->jobs.at("running") == 0);
+  // A kill charges an attempt only to the jobs it interrupted, at most the 2 running (not the
+  // round's 8), and a job is failed for kills after 3 of them.
+  auto aborted = QueryCampaign(
+      campaign, "SELECT count(*) FROM job WHERE error LIKE 'aborted: the controller died%'");
+  CHECK(std::stoi(aborted[0][0]) * 3 <= 2 * killed);
   // xtb stores three properties per successful job, each exactly once.
   CHECK(summary->measurements == 3 * summary->jobs.at("done"));
   std::set<int64_t> seen;

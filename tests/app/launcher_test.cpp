@@ -3,6 +3,7 @@
 // die mid-way; nothing may be lost, computed for nothing or ingested twice.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "app/engine/engine.h"
 #include "tests/app/fixtures.h"
 #include "tests/app/slurm_cluster.h"
 #include "tests/support/temp_dir.h"
@@ -76,6 +78,34 @@ TEST_CASE("mpirun launcher: a killed controller re-attaches - a dying batch resu
     // One batch a round, each task computed once.
     CHECK(Lines(campaign + ".batches/round-0000-job-1-try-1/output.jsonl") == 10);
     CHECK(fs::exists(campaign + ".batches/round-0001-job-11-try-1/exit_code"));
+  }
+  SECTION("stopped while re-attaching: the batch's jobs wait for the next run, not run twice") {
+    // labloop-sim after 4 s: the batch is still running when the controller is killed (1.5 s)
+    // and when the paused run looks at it.
+    std::string wrapper = dir.Write(
+        "slow-sim.sh", "#!/bin/sh\nsleep 4\nexec " + std::string(LABLOOP_SIM) + " \"$@\"\n");
+    fs::permissions(wrapper, fs::perms::owner_all);
+    std::string campaign = Init(dir, mpirun + "program = \"" + wrapper + "\"\n", 10);
+    auto killed = RunLabloop({"run", campaign}, {}, 1.5);
+    INFO(killed.output);
+    REQUIRE(killed.signal == SIGKILL);
+    // A pause (GUI, server) asked for as the next run re-attaches.
+    std::atomic<bool> stop{true};
+    labloop::engine::RunOptions paused;
+    paused.stop = &stop;
+    auto stopped = labloop::engine::RunCampaign(campaign, paused);
+    REQUIRE(stopped);
+    CHECK(stopped->stop_reason.rfind("stopped by request", 0) == 0);
+    auto waiting = QueryCampaign(campaign, "SELECT DISTINCT state, external_id FROM job");
+    REQUIRE(waiting.size() == 1);
+    CHECK(waiting[0][0] == "submitted");
+    CHECK(waiting[0][1].rfind("mpirun ", 0) == 0);
+    auto resumed = RunLabloop({"run", campaign});
+    INFO(resumed.output);
+    REQUIRE(resumed.exit_code == 0);
+    CheckExactlyOnce(campaign, 10);
+    CHECK(Lines(campaign + ".batches/round-0000-job-1-try-1/output.jsonl") == 10);
+    CHECK_FALSE(fs::exists(campaign + ".batches/round-0000-job-1-try-2"));
   }
   SECTION("a batch that dies after four tasks: only the other tasks are submitted again") {
     // labloop-sim that computes the first four lines of its input, then the job dies.

@@ -108,6 +108,36 @@ TEST_CASE("Candidates are deduplicated by InChIKey and duplicates are reported",
   CHECK(db->ListCandidates()->size() == 3);
 }
 
+TEST_CASE("A round's generated molecules are stored in one transaction, even when none is new",
+          "[integration]") {
+  testing::TempDir dir;
+  auto db = NewCampaign(dir.File("c.labloop"), 2);
+  CHECK_FALSE(*db->GeneratedIn(1));
+  const std::vector<RejectedInput> rejected = {
+      {"generator:ga", "round 1", "", "C1CC", "unparsable"}};
+  auto added = db->AddGeneratedCandidates(
+      1, {{"CCN", "KEY-N", "", "generator:ga", "{}", "round 1", 1}}, rejected,
+      [](const AddCandidatesResult& a) { return "{\"added\":" + std::to_string(a.added) + "}"; });
+  REQUIRE(added);
+  CHECK(added->added == 1);
+  CHECK(*db->GeneratedIn(1));
+  CHECK_FALSE(*db->GeneratedIn(2));
+  CHECK(db->ListRejectedInputs()->size() == 1);
+  auto events = db->ListEvents(0, 100);
+  REQUIRE(events);
+  REQUIRE_FALSE(events->empty());
+  CHECK(events->back().kind == "candidates_generated");
+  CHECK(events->back().detail == "{\"added\":1,\"round\":1}");
+  // A round whose proposals were all known molecules still counts as generated.
+  auto known =
+      db->AddGeneratedCandidates(2, {{"CC", "KEY-1", "", "generator:ga", "{}", "round 2", 2}}, {},
+                                 [](const AddCandidatesResult&) { return std::string("{}"); });
+  REQUIRE(known);
+  CHECK(known->added == 0);
+  CHECK(*db->GeneratedIn(2));
+  CHECK(db->ListCandidates()->size() == 3);
+}
+
 TEST_CASE("Jobs are written with their decisions and ingestion is idempotent", "[integration]") {
   testing::TempDir dir;
   std::string path = dir.File("c.labloop");

@@ -121,6 +121,34 @@ TEST_CASE("The thread runner returns every result once - failures included", "[i
   int delivered = 0;
   RunOnThreads(**lookup, tasks, 1, [&](TaskResult) { return ++delivered < 2; });
   CHECK(delivered == 2);  // stopped early on request
+  // on_start: each task starts once, on this thread, before its result comes; never more than
+  // `threads` are started and not yet delivered; returning false starts no more.
+  std::set<int64_t> started, done;
+  size_t most = 0;
+  RunOnThreads(
+      **lookup, tasks, 2,
+      [&](TaskResult r) {
+        CHECK(started.count(r.id) == 1);
+        CHECK(done.insert(r.id).second);
+        return true;
+      },
+      [&](const Task& t) {
+        CHECK(started.insert(t.id).second);
+        most = std::max(most, started.size() - done.size());
+        return true;
+      });
+  CHECK(done.size() == 6);
+  CHECK(most == 2);
+  int starts = 0, results = 0;
+  RunOnThreads(
+      **lookup, tasks, 1, [&](TaskResult) { return ++results > 0; },
+      [&](const Task&) { return ++starts <= 3; });
+  CHECK(starts == 4);  // the fourth was refused
+  CHECK(results == 3);
+  CHECK_THROWS_AS(RunOnThreads(
+                      **lookup, tasks, 2, [](TaskResult) { return true; },
+                      [](const Task&) -> bool { throw std::runtime_error("database locked"); }),
+                  std::runtime_error);
   // An exception from the callback reaches the caller after every worker has been joined.
   CHECK_THROWS_AS(RunOnThreads(**lookup, tasks, 2,
                                [](TaskResult) -> bool { throw std::runtime_error("disk full"); }),
