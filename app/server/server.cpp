@@ -10,7 +10,9 @@
 #include <QRandomGenerator>
 #include <QSslCertificate>
 #include <QSslKey>
+#include <QSslServer>
 #include <QSslSocket>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTimer>
 #include <QUrlQuery>
@@ -40,6 +42,103 @@ Status Migrate(const std::string& path) {
   if (!db) return tl::unexpected(db.error());
   return {};
 }
+
+// Limits on what one client may make the server hold. Qt 6.4's HTTP server reads a whole request
+// into memory, reserving what Content-Length declares, before handleRequest sees it.
+constexpr qint64 kMaxBody = 1 << 20;                    // the API's largest bodies are a few KiB
+constexpr qint64 kMaxBuffered = kMaxBody + (64 << 10);  // a request's headers too
+constexpr int kMaxConnections = 128;
+constexpr int kIdleSeconds = 30;  // a connection that sends nothing for this long is closed
+
+// Watches one connection from before Qt's parser does (its readyRead slot is connected first):
+// a declared body over kMaxBody, or a chunked one (no length to check), gets its answer (413,
+// 411) and the connection closes; the socket never buffers more than kMaxBuffered; a connection
+// idle for kIdleSeconds is closed.
+class ConnectionGuard : public QObject {
+ public:
+  explicit ConnectionGuard(QTcpSocket* socket) : QObject(socket), socket_(socket) {
+    socket->setReadBufferSize(kMaxBuffered);
+    idle_.setSingleShot(true);
+    idle_.setInterval(kIdleSeconds * 1000);
+    connect(&idle_, &QTimer::timeout, socket, &QTcpSocket::abort);
+    connect(socket, &QTcpSocket::readyRead, this, &ConnectionGuard::Check);
+    connect(socket, &QTcpSocket::bytesWritten, this, [this] { idle_.start(); });
+    idle_.start();
+  }
+
+ private:
+  void Check() {
+    idle_.start();
+    if (closing_) return;
+    // The new bytes (Qt's parser has taken the earlier ones), after the end of the last look:
+    // a header split across two reads is seen whole.
+    const QByteArray text = (tail_ + socket_->peek(socket_->bytesAvailable())).toLower();
+    tail_ = text.right(128);
+    qsizetype at = 0;
+    while ((at = text.indexOf("content-length:", at)) >= 0) {
+      const qsizetype end = text.indexOf('\n', at);
+      if (end < 0) break;  // the line is not complete yet: the next look sees it whole
+      bool number = false;
+      const qint64 length = text.mid(at + 15, end - at - 15).trimmed().toLongLong(&number);
+      if (!number || length > kMaxBody) {
+        return Refuse("413 Payload Too Large",
+                      "request body over " + std::to_string(kMaxBody) + " bytes");
+      }
+      at = end;
+    }
+    if (text.contains("transfer-encoding:") && text.contains("chunked")) {
+      return Refuse("411 Length Required", "send a Content-Length, not a chunked body");
+    }
+  }
+
+  void Refuse(const std::string& status, const std::string& why) {
+    closing_ = true;
+    const std::string body = nlohmann::json{{"error", why}}.dump();
+    const std::string reply =
+        "HTTP/1.1 " + status +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n" + body;
+    // Nothing more reaches Qt's parser: its connections to this socket go, and so does the socket
+    // once the answer is out (or after a second).
+    socket_->disconnect(socket_, &QTcpSocket::readyRead, nullptr, nullptr);
+    connect(socket_, &QTcpSocket::readyRead, this,
+            [this] { socket_->skip(socket_->bytesAvailable()); });
+    socket_->write(QByteArray::fromStdString(reply));
+    socket_->flush();
+    socket_->disconnectFromHost();
+    QTimer::singleShot(1000, socket_, &QTcpSocket::abort);
+  }
+
+  QTcpSocket* socket_;
+  QTimer idle_;
+  QByteArray tail_;
+  bool closing_ = false;
+};
+
+// A listening socket whose connections get a ConnectionGuard before the HTTP server sees them,
+// and no more than kMaxConnections at once (more are closed at once).
+template <typename Server>
+class GuardedServer : public Server {
+ public:
+  using Server::Server;
+  QTcpSocket* nextPendingConnection() override {
+    while (QTcpSocket* socket = Server::nextPendingConnection()) {
+      if (open_ >= kMaxConnections) {
+        socket->abort();
+        socket->deleteLater();
+        continue;
+      }
+      ++open_;
+      QObject::connect(socket, &QObject::destroyed, this, [this] { --open_; });
+      new ConnectionGuard(socket);
+      return socket;
+    }
+    return nullptr;
+  }
+
+ private:
+  int open_ = 0;
+};
 
 // Requests are answered one at a time on the event loop (Qt 6.4's asynchronous responses lose
 // track of clients that hang up); CampaignView bounds the slow ones (a substructure search scans
@@ -225,18 +324,27 @@ int Serve(const ServeOptions& options) {
   QCoreApplication app(argc, argv);
   CampaignServer server(std::move(*api), std::move(*tokens));
   const bool tls = !options.tls_cert.empty();
+  QTcpServer* listener = nullptr;  // owned by `server` once bound
   if (tls) {
     if (!QSslSocket::supportsSsl()) return fail("this Qt has no TLS back-end (install openssl)");
     auto config = TlsConfiguration(options);
     if (!config) return fail(config.error().ToString());
-    server.sslSetup(*config);
+    auto* ssl = new GuardedServer<QSslServer>(&server);
+    ssl->setSslConfiguration(*config);
+    listener = ssl;
+  } else {
+    listener = new GuardedServer<QTcpServer>(&server);
   }
   QHostAddress address;
   if (!address.setAddress(QString::fromStdString(options.bind))) {
     return fail("--bind '" + options.bind + "' is not an IP address");
   }
   if (options.port < 0 || options.port > 65535) return fail("--port must be within 0..65535");
-  const quint16 port = server.listen(address, static_cast<quint16>(options.port));
+  quint16 port = 0;
+  if (listener->listen(address, static_cast<quint16>(options.port))) {
+    server.bind(listener);
+    port = listener->serverPort();
+  }
   if (port == 0) {
     return fail("cannot listen on " + options.bind + ":" + std::to_string(options.port) +
                 " (in use?)");

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <QCoreApplication>
+#include <QElapsedTimer>
 #include <QEventLoop>
 #include <QFile>
 #include <QNetworkAccessManager>
@@ -11,6 +12,7 @@
 #include <QNetworkRequest>
 #include <QProcess>
 #include <QSslConfiguration>
+#include <QTcpSocket>
 #include <QTimer>
 
 #include <memory>
@@ -191,6 +193,59 @@ TEST_CASE("The server takes an emergency stop and many clients at once", "[integ
   CHECK(status["emergency_stop"]["by"] == "token:robot1");
   // Only an admin resumes.
   CHECK(Send(http, server.url() + "/api/resume", robot, "POST", R"({"ack":true})").status == 403);
+}
+
+namespace {
+// One raw HTTP exchange on a fresh connection: what the server sent before closing (or within
+// 10 s), and whether it closed.
+std::pair<std::string, bool> RawExchange(const QString& url, const QByteArray& request) {
+  QTcpSocket socket;
+  const QUrl parsed(url);
+  socket.connectToHost(parsed.host(), static_cast<quint16>(parsed.port()));
+  REQUIRE(socket.waitForConnected(5000));
+  socket.write(request);
+  socket.flush();
+  QByteArray answer;
+  QElapsedTimer clock;
+  clock.start();
+  while (socket.state() == QAbstractSocket::ConnectedState && clock.elapsed() < 10000) {
+    if (socket.waitForReadyRead(200)) answer += socket.readAll();
+  }
+  answer += socket.readAll();
+  return {answer.toStdString(), socket.state() != QAbstractSocket::ConnectedState};
+}
+}  // namespace
+
+TEST_CASE("The server refuses huge and chunked bodies before reading them", "[integration]") {
+  TempDir dir;
+  auto campaign = GatedCampaign(dir);
+  auto robot = Token(campaign, "robot1", "operator");
+  Server server({QString::fromStdString(campaign)});
+  const QByteArray auth = QByteArray::fromStdString("Authorization: Bearer " + robot + "\r\n");
+  // A declared 2 GB body (none sent): refused at once, without a token even, and closed.
+  auto [huge, huge_closed] = RawExchange(server.url(),
+                                         "POST /api/estop HTTP/1.1\r\nHost: x\r\n"
+                                         "Content-Length: 2000000000\r\n\r\n{");
+  CHECK(huge.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(huge_closed);
+  // A length too big for any integer.
+  auto [absurd, absurd_closed] =
+      RawExchange(server.url(), "POST /api/estop HTTP/1.1\r\nHost: x\r\n" + auth +
+                                    "Content-Length: 99999999999999999999999\r\n\r\n{");
+  CHECK(absurd.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(absurd_closed);
+  auto [chunked, chunked_closed] =
+      RawExchange(server.url(), "POST /api/estop HTTP/1.1\r\nHost: x\r\n" + auth +
+                                    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+  CHECK(chunked.rfind("HTTP/1.1 411", 0) == 0);
+  CHECK(chunked_closed);
+  // Nothing of those was acted on, and the server still answers a proper request.
+  QNetworkAccessManager http;
+  auto status = Send(http, server.url() + "/api/status", robot);
+  REQUIRE(status.status == 200);
+  CHECK(json::parse(status.body)["emergency_stop"]["active"] == false);
+  auto events = QueryCampaign(campaign, "SELECT count(*) FROM event WHERE kind = 'emergency_stop'");
+  CHECK(events[0][0] == "0");
 }
 
 TEST_CASE("The server speaks HTTPS with a configured certificate", "[integration]") {
