@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -468,6 +470,21 @@ Result<LauncherOptions> ParseLauncherOptions(const Config& config, const std::st
   LABLOOP_ASSIGN(o.account, config.GetString("launcher.account", ""));
   LABLOOP_ASSIGN(o.time_limit, config.GetString("launcher.time_limit", o.time_limit));
   LABLOOP_ASSIGN(o.sbatch_args, config.GetStringList("launcher.sbatch_args"));
+  // These go into #SBATCH lines of the batch script: one word of Slurm's own characters, so that
+  // no value can end the line and add shell commands to the script.
+  for (const auto& [key, value] :
+       {std::pair<std::string, const std::string&>{"partition", o.partition},
+        {"account", o.account},
+        {"time_limit", o.time_limit}}) {
+    const bool plain = std::all_of(value.begin(), value.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || std::strchr("_.,:+-", c) != nullptr;
+    });
+    if (!plain) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": key 'launcher." + key + "': '" + value +
+                           "' may hold only letters, digits and _ . , : + -");
+    }
+  }
   if (!o.sbatch_template.empty() && !fs::exists(o.sbatch_template)) {
     return MakeError(ErrorCode::kNotFound, config.Source() + ": key 'launcher.template': '" +
                                                o.sbatch_template + "' does not exist");

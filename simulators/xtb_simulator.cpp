@@ -75,6 +75,32 @@ std::string XtbParameterFile(const std::string& name) { return XtbParameterFolde
 // parameters (what `xtb --vipea` prints as "empirical IP shift (eV): 4.8455").
 constexpr double kIpeaShiftEv = 4.8455;
 
+// The coordinates (Å) of an XYZ file of `atoms` atoms, 3 per atom in file order; or what is wrong.
+tl::expected<std::vector<double>, std::string> ReadXyzCoordinates(const std::string& path,
+                                                                  int atoms) {
+  std::ifstream in(path);
+  if (!in) return tl::unexpected("cannot read '" + path + "'");
+  int count = 0;
+  std::string line;
+  if (!(in >> count) || count != atoms) {
+    return tl::unexpected("'" + path + "' has " + std::to_string(count) + " atoms, not " +
+                          std::to_string(atoms));
+  }
+  std::getline(in, line);  // the rest of the count line
+  std::getline(in, line);  // the comment
+  std::vector<double> xyz;
+  for (int i = 0; i < atoms; ++i) {
+    std::string element;
+    double x = 0, y = 0, z = 0;
+    if (!(in >> element >> x >> y >> z) || !std::isfinite(x) || !std::isfinite(y) ||
+        !std::isfinite(z)) {
+      return tl::unexpected("'" + path + "' atom " + std::to_string(i + 1) + " is unreadable");
+    }
+    xyz.insert(xyz.end(), {x, y, z});
+  }
+  return xyz;
+}
+
 struct Structure {
   int natoms = 0;
   std::vector<int> numbers;
@@ -367,12 +393,20 @@ class XtbSimulator final : public Simulator {
     if (!energy || !gap || !dipole || !std::isfinite(*energy)) {
       return Fail("the xtb program's output has no total energy, gap or dipole");
     }
+    // The geometry the figures are of: xtb's optimized one (xtbopt.xyz, Å, the same atoms in
+    // the same order) when it optimized.
+    chem::Geometry final_geometry = geometry;
+    if (options_.optimize) {
+      auto optimized = ReadXyzCoordinates(dir + "/xtbopt.xyz", geometry.AtomCount());
+      if (!optimized) return Fail("the xtb program's optimized geometry: " + optimized.error());
+      final_geometry.xyz_angstrom = std::move(optimized.value());
+    }
     SimulationSummary summary;
     summary.properties["energy"] = *energy;
     summary.properties["gap"] = *gap;
     summary.properties["dipole"] = *dipole;
     if (options_.ip_ea) {
-      auto ipea = VerticalIpEa(Structure::Of(geometry));
+      auto ipea = VerticalIpEa(Structure::Of(final_geometry));
       if (!ipea) return tl::unexpected(ipea.error());
       summary.properties["ip"] = ipea->first;
       summary.properties["ea"] = ipea->second;
@@ -386,7 +420,13 @@ class XtbSimulator final : public Simulator {
                           {"atoms", geometry.AtomCount()},
                           {"charge", geometry.charge},
                           {"uhf", geometry.unpaired_electrons},
-                          {"seconds", summary.seconds}};
+                          {"seconds", summary.seconds},
+                          {"atomic_numbers", final_geometry.atomic_numbers},
+                          {"xyz_angstrom", final_geometry.xyz_angstrom}};
+    if (options_.optimize) {
+      // A relaxation that breaks or makes a bond computed another molecule: say so.
+      raw["connectivity_change"] = chem::ConnectivityChange(geometry, final_geometry.xyz_angstrom);
+    }
     summary.raw_json = raw.dump();
     return summary;
   }

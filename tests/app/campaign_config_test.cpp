@@ -68,6 +68,15 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
     CHECK(c.error().message == message);
   };
   std::string base = kMinimal;
+  // Values that go into the Slurm script's #SBATCH lines cannot carry more lines.
+  expect(base + "[launcher]\nkind = \"slurm\"\npartition = \"debug\\nrm -rf ~\"\n",
+         "campaign.toml: key 'launcher.partition': 'debug\nrm -rf ~' may hold only letters, "
+         "digits and _ . , : + -");
+  expect(base + "[launcher]\nkind = \"slurm\"\ntime_limit = \"1:00 $(reboot)\"\n",
+         "campaign.toml: key 'launcher.time_limit': '1:00 $(reboot)' may hold only letters, "
+         "digits and _ . , : + -");
+  CHECK(Parse(base + "[launcher]\nkind = \"slurm\"\npartition = \"gpu-a100\"\n"
+                     "account = \"chem_lab.2\"\ntime_limit = \"1-12:00:00\"\n"));
   expect(base + "[budget]\nbatch_size = 0\n",
          "campaign.toml: key 'budget.batch_size' has value 0, allowed: 1 to 1000000");
   expect(base + "[acquisition]\nkind = \"magic\"\n",

@@ -11,6 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cmath>
+
 #include "simulators/external_process.h"
 #include "simulators/simulator.h"
 #include "simulators/xtb_simulator.h"
@@ -297,6 +300,25 @@ TEST_CASE("xtb in ALPB solvent runs through the xtb program", "[integration]") {
   CHECK(in_alpb->properties.at("energy") == Approx(in_gbsa->properties.at("energy")).margin(0.01));
   CHECK(in_alpb->properties.at("gap") > 1.0);
   CHECK(in_alpb->properties.count("ip") == 1);
+  // Optimized by the xtb program: IP and EA are of its optimized geometry, stored in the raw
+  // record, not of the starting one.
+  SimulatorOptions optimized = alpb;
+  optimized.optimize = true;
+  auto relaxed = (*CreateXtbSimulator(optimized))->Run("CC(=O)O");
+  INFO((relaxed ? "" : relaxed.error().message));
+  REQUIRE(relaxed);
+  auto raw = nlohmann::json::parse(relaxed->raw_json);
+  REQUIRE(raw["xyz_angstrom"].size() == 3 * raw["atoms"].get<size_t>());
+  CHECK(raw["connectivity_change"] == "");
+  auto start = nlohmann::json::parse(in_alpb->raw_json)["xyz_angstrom"];
+  REQUIRE(start.size() == raw["xyz_angstrom"].size());
+  double moved = 0;
+  for (size_t i = 0; i < start.size(); ++i) {
+    moved =
+        std::max(moved, std::abs(start[i].get<double>() - raw["xyz_angstrom"][i].get<double>()));
+  }
+  CHECK(moved > 1e-3);
+  CHECK(relaxed->properties.at("ip") != Approx(in_alpb->properties.at("ip")).margin(1e-6));
   // The program's failure is a failed molecule with its reason.
   alpb.xtb_program = "/bin/false";
   auto failed = (*CreateXtbSimulator(alpb))->Run("CCO");
