@@ -227,8 +227,11 @@ Result<HttpReply> HttpExchange(const std::string& host, const std::string& port,
   const std::string out = request.str();
   asio::streambuf buffer;
   std::optional<boost::system::error_code> done;
-  // connect -> write -> read the head -> read the body (Content-Length), one deadline for all.
-  size_t body_length = 0;
+  // connect -> write -> read the head -> read the body, one deadline for all. The body is as
+  // long as Content-Length says; without one (chunked, or ended by the close that the request
+  // asks for) it is read to the end of the stream.
+  std::optional<size_t> body_length;
+  bool chunked = false;
   asio::async_connect(socket, endpoints, [&](auto e, const auto&) {
     if (e) {
       done = e;
@@ -244,26 +247,41 @@ Result<HttpReply> HttpExchange(const std::string& host, const std::string& port,
           done = e3;
           return;
         }
-        std::string head(asio::buffers_begin(buffer.data()),
-                         asio::buffers_begin(buffer.data()) + static_cast<long>(head_size));
-        std::string lower = head;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        const auto at = lower.find("content-length:");
-        if (at != std::string::npos) {
-          try {
-            body_length = std::stoul(lower.substr(at + 15));
-          } catch (const std::exception&) {
-            done = asio::error::invalid_argument;  // a malformed head: garbled
-            return;
+        const std::string head(asio::buffers_begin(buffer.data()),
+                               asio::buffers_begin(buffer.data()) + static_cast<long>(head_size));
+        std::istringstream lines(head);
+        std::string line;
+        std::getline(lines, line);  // the status line
+        while (std::getline(lines, line)) {
+          const auto colon = line.find(':');
+          if (colon == std::string::npos) continue;
+          std::string name = line.substr(0, colon);
+          for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          const std::string value = line.substr(colon + 1);
+          if (name == "content-length") {
+            try {
+              body_length = std::stoul(value);
+            } catch (const std::exception&) {
+              done = asio::error::invalid_argument;  // a malformed head: garbled
+              return;
+            }
+          } else if (name == "transfer-encoding" && value.find("chunked") != std::string::npos) {
+            chunked = true;
           }
         }
         const size_t have = buffer.size() - head_size;
-        if (have >= body_length) {
-          done = boost::system::error_code();
+        if (body_length && !chunked) {
+          if (have >= *body_length) {
+            done = boost::system::error_code();
+            return;
+          }
+          asio::async_read(socket, buffer, asio::transfer_exactly(*body_length - have),
+                           [&](auto e4, size_t) { done = e4; });
           return;
         }
-        asio::async_read(socket, buffer, asio::transfer_exactly(body_length - have),
-                         [&](auto e4, size_t) { done = e4; });
+        asio::async_read(socket, buffer, asio::transfer_all(), [&](auto e4, size_t) {
+          done = e4 == asio::error::eof ? boost::system::error_code() : e4;
+        });
       });
     });
   });
@@ -287,7 +305,28 @@ Result<HttpReply> HttpExchange(const std::string& host, const std::string& port,
     return MakeError(ErrorCode::kUnavailable, method + " " + path + ": not an HTTP reply");
   }
   const auto split = text.find("\r\n\r\n");
-  reply.body = split == std::string::npos ? "" : text.substr(split + 4);
+  std::string content = split == std::string::npos ? "" : text.substr(split + 4);
+  if (chunked) {  // size line (hex), data, CRLF; ... a zero size ends it
+    std::string decoded;
+    size_t at = 0;
+    for (;;) {
+      const auto eol = content.find("\r\n", at);
+      if (eol == std::string::npos) {
+        return MakeError(ErrorCode::kUnavailable, method + " " + path + ": a cut chunked reply");
+      }
+      const size_t size = std::strtoul(content.c_str() + at, nullptr, 16);
+      if (size == 0) break;
+      if (eol + 2 + size > content.size()) {
+        return MakeError(ErrorCode::kUnavailable, method + " " + path + ": a cut chunked reply");
+      }
+      decoded += content.substr(eol + 2, size);
+      at = eol + 2 + size + 2;
+    }
+    content = std::move(decoded);
+  } else if (body_length) {
+    content.resize(std::min(content.size(), *body_length));
+  }
+  reply.body = std::move(content);
   return reply;
 }
 

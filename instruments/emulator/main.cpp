@@ -133,9 +133,15 @@ std::pair<int, json> Route(EmulatedLab& lab, Faults& faults, const std::string& 
     std::string identity = line_reply("*IDN?");
     return {200, {{"identity", identity}, {"capabilities", json::parse(lab.Capabilities())}}};
   }
+  // What the line protocol refused (a fault, ERR ...) is refused over HTTP too: a driver must
+  // not take an emergency stop for done when the instrument did not stop.
+  auto acknowledged = [&](const std::string& reply) {
+    if (reply.rfind("OK", 0) == 0) return std::pair<int, json>{200, {{"ok", true}}};
+    return error(reply == "ERR REFUSED" ? 503 : 409,
+                 reply.empty() ? "no answer" : reply.substr(std::min<size_t>(4, reply.size())));
+  };
   if (method == "POST" && (path == "/api/stop" || path == "/api/reset")) {
-    line_reply(path == "/api/stop" ? "STOP" : "RESET");
-    return {200, {{"ok", true}}};
+    return acknowledged(line_reply(path == "/api/stop" ? "STOP" : "RESET"));
   }
   if (method == "POST" && path == "/api/runs") {
     json request = json::parse(body, nullptr, false);
@@ -176,8 +182,9 @@ std::pair<int, json> Route(EmulatedLab& lab, Faults& faults, const std::string& 
       return {200, {{"request_id", id}, {"data", reply.substr(5)}}};
     }
     if (method == "POST" && tail == "/abort") {
-      line_reply("ABORT " + id);
-      return {200, {{"ok", true}}};
+      const std::string reply = line_reply("ABORT " + id);
+      if (reply == "UNKNOWN") return error(404, "unknown request " + id);
+      return acknowledged(reply);
     }
   }
   return error(404, "no route " + method + " " + path);

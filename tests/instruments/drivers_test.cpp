@@ -2,6 +2,8 @@
 // fault kind, the serial line, idempotent resubmission and the emergency stop.
 #include <catch2/catch.hpp>
 
+#include <boost/asio.hpp>
+
 #include <chrono>
 #include <sstream>
 #include <thread>
@@ -232,4 +234,81 @@ TEST_CASE("Emergency stop aborts every run at once and holds until reset", "[int
   CHECK(refused.error().message.find("emergency stop") != std::string::npos);
   REQUIRE(reader->Reset());
   REQUIRE(reader->Submit({"r3", kIbuprofen, {1e-3, 8, 3}}));
+}
+
+TEST_CASE("Over HTTP a refused stop is an error, not a stop", "[integration]") {
+  Emulator emulator({"--kind", "plate_reader", "--http", "--fault", "refuse", "--fault-on", "STOP",
+                     "--fault-count", "0"});
+  auto reader = Connect(emulator.Address(), "http", 0.5, 1);
+  REQUIRE(reader->Submit({"r1", kIbuprofen, {1e-3, 8, 3}}));
+  auto stopped = reader->EmergencyStop();
+  REQUIRE_FALSE(stopped);
+  CHECK(stopped.error().message.find("REFUSED") != std::string::npos);
+  CHECK(StateOf(*reader, "r1") != RunState::kAborted);  // it did not stop, and says so
+}
+
+namespace {
+// A one-request HTTP server on loopback that answers `reply` as it is, then closes.
+class OneReply {
+ public:
+  explicit OneReply(std::string reply)
+      : acceptor_(io_, {boost::asio::ip::address_v4::loopback(), 0}) {
+    thread_ = std::thread([this, reply = std::move(reply)] {
+      boost::asio::ip::tcp::socket socket(io_);
+      acceptor_.accept(socket);
+      boost::asio::streambuf request;
+      boost::asio::read_until(socket, request, "\r\n\r\n");
+      boost::asio::write(socket, boost::asio::buffer(reply));
+      socket.close();
+    });
+  }
+  ~OneReply() { thread_.join(); }
+  std::string Address() const {
+    return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+}  // namespace
+
+TEST_CASE("The http driver reads chunked and close-delimited replies", "[integration]") {
+  const std::string body = R"({"identity":"emulated reader 7","capabilities":{}})";
+  {
+    OneReply server(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "10\r\n" +
+        body.substr(0, 16) + "\r\n" +
+        [&] {
+          std::ostringstream size;
+          size << std::hex << body.size() - 16;
+          return size.str();
+        }() +
+        "\r\n" + body.substr(16) + "\r\n0\r\n\r\n");
+    auto reader = Connect(server.Address(), "http", 2.0, 0);
+    auto identity = reader->Identify();
+    INFO((identity ? "" : identity.error().message));
+    REQUIRE(identity);
+    CHECK(*identity == "emulated reader 7");
+  }
+  {
+    OneReply server("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + body);
+    auto reader = Connect(server.Address(), "http", 2.0, 0);
+    auto identity = reader->Identify();
+    INFO((identity ? "" : identity.error().message));
+    REQUIRE(identity);
+    CHECK(*identity == "emulated reader 7");
+  }
+  {
+    // A header whose name only ends in content-length is not the length.
+    OneReply server("HTTP/1.1 200 OK\r\nX-Original-Content-Length: 3\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body);
+    auto reader = Connect(server.Address(), "http", 2.0, 0);
+    auto identity = reader->Identify();
+    INFO((identity ? "" : identity.error().message));
+    REQUIRE(identity);
+    CHECK(*identity == "emulated reader 7");
+  }
 }
