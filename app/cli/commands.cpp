@@ -631,6 +631,10 @@ int Main(int argc, char** argv) {
               << " running experiments aborted; nothing runs until `labloop resume " << campaign
               << " --ack`\n";
     for (const auto& f : r->failures) std::cerr << "NOT STOPPED: " << f << "\n";
+    if (r->experiments_unconfirmed > 0) {
+      std::cerr << "NOT STOPPED: " << r->experiments_unconfirmed
+                << " experiments on those instruments may still be running\n";
+    }
     return r->failures.empty() ? 0 : 3;
   }
   if (*resume) {

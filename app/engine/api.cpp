@@ -273,6 +273,7 @@ ApiResponse ApiHandler::Impl::Post(const ApiRequest& r, const std::vector<std::s
     return Json(200, {{"instruments_stopped", report->instruments_stopped},
                       {"failures", report->failures},
                       {"experiments_aborted", report->experiments_aborted},
+                      {"experiments_unconfirmed", report->experiments_unconfirmed},
                       {"seconds", report->seconds}});
   }
   auto body = Body(r);

@@ -386,17 +386,25 @@ Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, cons
                               recorded.error().message);
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (const auto& f : failures) {
-    if (f.empty()) {
+  std::set<std::string> unconfirmed;  // instruments that did not confirm the stop
+  for (size_t i = 0; i < failures.size(); ++i) {
+    if (failures[i].empty()) {
       ++report.instruments_stopped;
     } else {
-      report.failures.push_back(f);
+      report.failures.push_back(failures[i]);
+      unconfirmed.insert(config->instruments[i].name);
     }
   }
-  // What was on the instruments is aborted; what waits to be sent stays queued until resume.
+  // What was on the instruments that stopped is aborted; what waits to be sent stays queued
+  // until resume. A step on an instrument that did not confirm the stop may still be running
+  // there: it stays as it is (its instrument busy), and the controller polls it after resume.
   auto active = (*db)->ListExperiments({"sent", "running"});
   if (!active) return tl::unexpected(active.error());
   for (const auto& step : *active) {
+    if (unconfirmed.count(step.instrument) != 0) {
+      ++report.experiments_unconfirmed;
+      continue;
+    }
     LABLOOP_TRY((*db)->UpdateExperiment(step.id, "aborted", "", "",
                                         "emergency stop by " + who + ": " + reason));
     LABLOOP_TRY(
@@ -407,6 +415,7 @@ Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, cons
                               json{{"instruments_stopped", report.instruments_stopped},
                                    {"failures", report.failures},
                                    {"experiments_aborted", report.experiments_aborted},
+                                   {"experiments_unconfirmed", report.experiments_unconfirmed},
                                    {"seconds", report.seconds}}
                                   .dump()));
   return report;
@@ -423,14 +432,30 @@ Status ResumeAfterStop(const std::string& campaign_path, const std::string& who)
   }
   auto config = ConfigOf(**db);
   if (!config) return tl::unexpected(config.error());
+  // Each reset is in the audit log. If one fails, the stop stays active, and the instruments
+  // already reset are stopped again: none runs while the campaign is stopped.
+  std::vector<std::unique_ptr<instruments::Instrument>> reset_ones;
   for (const auto& options : config->instruments) {
     auto instrument = instruments::CreateInstrument(options);
-    if (!instrument) return tl::unexpected(instrument.error());
-    auto reset = (*instrument)->Reset();
+    Status reset = instrument ? (*instrument)->Reset() : Status(tl::unexpected(instrument.error()));
+    LABLOOP_TRY((*db)->LogEvent(who, "instrument_reset",
+                                json{{"instrument", options.name},
+                                     {"ok", static_cast<bool>(reset)},
+                                     {"error", reset ? "" : reset.error().message}}
+                                    .dump()));
     if (!reset) {
+      std::string stopped_again;
+      for (auto& done : reset_ones) {
+        auto again = done->EmergencyStop();
+        stopped_again += (stopped_again.empty() ? "" : ", ") + done->Name() +
+                         (again ? "" : " (not confirmed: " + again.error().message + ")");
+      }
       return tl::unexpected(WithContext(
-          reset.error(), "resetting instrument '" + options.name + "' (the stop stays active)"));
+          reset.error(), "resetting instrument '" + options.name + "' (the stop stays active" +
+                             (stopped_again.empty() ? "" : "; stopped again: " + stopped_again) +
+                             ")"));
     }
+    reset_ones.push_back(std::move(*instrument));
   }
   return (*db)->SetEmergencyStop(
       false, who, "acknowledged after the stop by " + stop->actor + ": " + stop->reason);

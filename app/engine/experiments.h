@@ -61,6 +61,9 @@ struct EmergencyStopReport {
   int instruments_stopped = 0;
   std::vector<std::string> failures;  // instruments that could not be reached
   int64_t experiments_aborted = 0;
+  // Steps out on an instrument that did not confirm the stop: left as they were (the instrument
+  // may still run them), polled again after resume.
+  int64_t experiments_unconfirmed = 0;
   double seconds = 0;  // from the call to every instrument answering
 };
 

@@ -200,11 +200,56 @@ TEST_CASE("The emergency stop halts the instruments within 100 ms and holds unti
   CHECK(audit[0] == std::vector<std::string>{"emergency_stop", "tester"});
   CHECK(audit[1] == std::vector<std::string>{"emergency_stop_done", "tester"});
   CHECK(audit[2] == std::vector<std::string>{"emergency_stop_cleared", "safety officer"});
+  // Each instrument's reset is in the audit log too.
+  auto resets = QueryCampaign(campaign,
+                              "SELECT json_extract(detail, '$.instrument'), "
+                              "json_extract(detail, '$.ok') FROM event WHERE kind = "
+                              "'instrument_reset' ORDER BY id");
+  CHECK(resets.size() == 2);
+  for (const auto& r : resets) CHECK(r[1] == "1");
   auto aborted = QueryCampaign(campaign,
                                "SELECT state FROM job WHERE id = (SELECT job_id FROM experiment "
                                "WHERE request_id = ?)",
                                {request});
   CHECK(aborted[0][0] == "cancelled");
+}
+
+TEST_CASE("A stop an instrument does not confirm leaves its experiment running, and says so",
+          "[integration][slow]") {
+  // The synthesizer refuses STOP: its synthesis goes on, and must not be taken for aborted.
+  Emulator synth({"--kind", "synthesizer", "--duration", "60", "--seed", "4", "--fault", "refuse",
+                  "--fault-on", "STOP", "--fault-count", "0"});
+  Emulator reader({"--kind", "plate_reader", "--duration", "0.2", "--seed", "5"});
+  testing::TempDir dir;
+  auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi");
+  REQUIRE(RunCampaign(campaign));
+  REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
+  auto controller = std::async(std::launch::async, [&] { return RunLabloop({"run", campaign}); });
+  std::string request;
+  for (int i = 0; i < 400 && request.empty(); ++i) {
+    auto running =
+        QueryCampaign(campaign, "SELECT request_id FROM experiment WHERE state = 'running'");
+    if (!running.empty()) request = running[0][0];
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  REQUIRE(!request.empty());
+  auto stop = EmergencyStop(campaign, "tester", "drill");
+  REQUIRE(stop);
+  REQUIRE(stop->failures.size() == 1);
+  CHECK(stop->failures[0].find("synth") != std::string::npos);
+  CHECK(stop->instruments_stopped == 1);
+  CHECK(stop->experiments_unconfirmed >= 1);
+  auto ended = controller.get();
+  INFO(ended.output);
+  CHECK(ended.exit_code == 0);
+  // Still running on the instrument, and so in the campaign file.
+  instruments::TransportOptions t;
+  t.address = synth.Address();
+  auto line = instruments::OpenTransport(t);
+  CHECK(*(*line)->Exchange("STAT? " + request) == "RUNNING");
+  auto state =
+      QueryCampaign(campaign, "SELECT state FROM experiment WHERE request_id = ?", {request});
+  CHECK(state[0][0] == "running");
 }
 
 TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integration][slow]") {
