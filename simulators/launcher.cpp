@@ -164,13 +164,28 @@ class MpirunLauncher final : public Launcher {
                        "the batch process " + handle + " is " + how + " without an exit code"};
   }
 
+  // Stops the batch's whole process group: its script, mpirun and the ranks, which outlive a
+  // script killed alone. The group is the batch's while its script is, or while one of its
+  // members works in the batch folder (process ids are reused). Up to 5 s to end on SIGTERM, then
+  // SIGKILL; the script, when it is this controller's child, is reaped (no zombies pile up in a
+  // long-running `labloop serve`).
   Status Cancel(const std::string& handle, const std::string& batch_dir) override {
     pid_t pid = static_cast<pid_t>(std::stol(handle));
-    if (!Alive(pid, batch_dir)) return {};  // ended, and the id may be another process's now
+    int status = 0;
+    if (!Alive(pid, batch_dir) && !GroupWorksIn(pid, batch_dir)) {
+      waitpid(pid, &status, WNOHANG);
+      return {};
+    }
     if (kill(-pid, SIGTERM) != 0 && errno != ESRCH) {
       return MakeError(ErrorCode::kInternal,
                        "cannot stop process group " + handle + ": " + std::string(strerror(errno)));
     }
+    for (int i = 0; i < 50 && GroupLives(pid); ++i) {
+      waitpid(pid, &status, WNOHANG);
+      usleep(100000);
+    }
+    if (GroupLives(pid)) kill(-pid, SIGKILL);
+    for (int i = 0; i < 20 && waitpid(pid, &status, WNOHANG) == 0; ++i) usleep(50000);
     return {};
   }
 
@@ -187,6 +202,38 @@ class MpirunLauncher final : public Launcher {
   }
 
  private:
+  // The members of process group `group` that are not zombies.
+  static std::vector<pid_t> GroupMembers(pid_t group) {
+    std::vector<pid_t> members;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+      const std::string stat = ReadTextFile("/proc/" + name + "/stat");
+      const auto paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+      if (paren == std::string::npos) continue;
+      std::istringstream fields(stat.substr(paren + 1));
+      char state = 0;
+      long parent = 0, process_group = 0;
+      if (!(fields >> state >> parent >> process_group)) continue;
+      if (process_group == group && state != 'Z' && state != 'X') {
+        members.push_back(static_cast<pid_t>(std::stol(name)));
+      }
+    }
+    return members;
+  }
+  static bool GroupLives(pid_t group) { return !GroupMembers(group).empty(); }
+  // Whether a live member of the group has the batch folder as its working folder.
+  static bool GroupWorksIn(pid_t group, const std::string& batch_dir) {
+    std::error_code ec;
+    const fs::path folder = fs::weakly_canonical(batch_dir, ec);
+    for (pid_t member : GroupMembers(group)) {
+      const fs::path cwd = fs::read_symlink("/proc/" + std::to_string(member) + "/cwd", ec);
+      if (!ec && cwd == folder) return true;
+    }
+    return false;
+  }
+
   // The process exists and is still this batch's script (process ids are reused).
   static bool Alive(pid_t pid, const std::string& batch_dir) {
     if (kill(pid, 0) != 0) return false;

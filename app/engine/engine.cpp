@@ -1339,6 +1339,11 @@ class CampaignRun {
         if (!all_in) all_in = std::chrono::steady_clock::now();
         if (Seconds(*all_in) > 60) {
           ending = "all results in";
+          if (launcher != nullptr) {  // what is left of it goes, and is reaped
+            if (auto stopped = launcher->Cancel(ref.handle, dir); !stopped) {
+              LogWarn("batch {}: {}", ref.name, stopped.error().message);
+            }
+          }
           break;
         }
       }

@@ -1,8 +1,15 @@
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <thread>
 
 #include "simulators/isolated_run.h"
+#include "simulators/launcher.h"
 #include "simulators/lookup_simulator.h"
 #include "simulators/simulator.h"
 #include "simulators/thread_runner.h"
@@ -200,4 +207,52 @@ TEST_CASE("Simulation summaries round-trip through JSON") {
   CHECK(back->raw_json == s.raw_json);
   CHECK(back->seconds == s.seconds);
   CHECK_FALSE(SummaryFromJson("not json"));
+}
+
+namespace {
+// Whether process `pid` runs (exists and is not a zombie).
+bool Runs(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const auto paren = text.rfind(')');
+  return paren != std::string::npos && text.size() > paren + 2 && text[paren + 2] != 'Z' &&
+         text[paren + 2] != 'X';
+}
+}  // namespace
+
+TEST_CASE("mpirun launcher: Cancel stops what is left of a batch whose script has ended",
+          "[integration]") {
+  testing::TempDir dir;
+  LauncherOptions options;
+  options.kind = "mpirun";
+  auto launcher = CreateLauncher(options);
+  REQUIRE(launcher);
+  const std::string batch = dir.path() + "/round-0000-job-1-try-1";
+  std::filesystem::create_directories(batch);
+  // The script starts a long task in its group (as mpirun and its ranks are) and ends at once.
+  std::ofstream(batch + "/job.sh") << "cd '" << batch << "' || exit 1\n"
+                                   << "sleep 300 &\necho $! > task.pid\n";
+  auto handle = (*launcher)->Submit(batch);
+  REQUIRE(handle);
+  pid_t task = 0;
+  for (int i = 0; i < 100 && task == 0; ++i) {
+    std::ifstream in(batch + "/task.pid");
+    if (!(in >> task)) task = 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(task > 0);
+  // The script is gone (and reaped by Poll); its task runs on.
+  for (int i = 0; i < 100; ++i) {
+    auto status = (*launcher)->Poll(*handle, batch);
+    REQUIRE(status);
+    if (status->state != BatchState::kRunning) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(Runs(task));
+  REQUIRE((*launcher)->Cancel(*handle, batch));
+  for (int i = 0; i < 100 && Runs(task); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK_FALSE(Runs(task));
+  if (Runs(task)) kill(task, SIGKILL);
 }
