@@ -213,6 +213,7 @@ class GraphGa final : public Generator {
     double best = population.front().fitness;
     int best_generation = 0;
     int64_t calls_to_best = fitness_calls_;
+    std::vector<Member> archive;  // every child made, of any generation
     for (int generation = 1; generation <= options_.generations; ++generation) {
       std::vector<Member> children;
       const auto weights = Weights(population);
@@ -245,6 +246,7 @@ class GraphGa final : public Generator {
         children.push_back({child, 0, how});
       }
       LABLOOP_TRY(Score(children));
+      archive.insert(archive.end(), children.begin(), children.end());
       for (auto& c : children) population.push_back(std::move(c));
       Sort(population);
       if (static_cast<int>(population.size()) > options_.population) {
@@ -262,11 +264,13 @@ class GraphGa final : public Generator {
         {"generations", options_.generations},         {"fitness_calls", fitness_calls_},
         {"best_found_in_generation", best_generation}, {"fitness_calls_to_best", calls_to_best},
         {"best_fitness", population.front().fitness},  {"best_smiles", population.front().smiles}};
-    // The best n, standardized and identified like every proposal.
+    // The best n children of any generation, standardized and identified like every proposal:
+    // the starting molecules are known already (in a campaign, candidates), never proposed.
+    Sort(archive);
     std::vector<Proposal> out;
     std::set<std::string> keys;
     chem::ReadOptions read;
-    for (const auto& m : population) {
+    for (const auto& m : archive) {
       if (static_cast<int64_t>(out.size()) >= n) break;
       auto record = chem::ProcessSmiles(m.smiles, read);
       if (!record || !keys.insert(record->inchikey).second) continue;

@@ -148,6 +148,11 @@ Status ParseGenerators(const Config& config, const std::string& base_dir, Campai
     o.min_heavy_atoms = static_cast<int>(v);
     LABLOOP_ASSIGN(v, config.GetInt(key + "max_heavy_atoms", o.max_heavy_atoms, 1, 1000));
     o.max_heavy_atoms = static_cast<int>(v);
+    if (o.min_heavy_atoms > o.max_heavy_atoms) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       config.Source() + ": table '" + key.substr(0, key.size() - 1) +
+                           "' has min_heavy_atoms above max_heavy_atoms: no molecule could pass");
+    }
     LABLOOP_ASSIGN(o.model, config.GetString(key + "model", ""));
     if (!o.model.empty()) o.model = ResolvePath(o.model, base_dir);
     LABLOOP_ASSIGN(o.temperature, config.GetDouble(key + "temperature", o.temperature, 0.01, 10));

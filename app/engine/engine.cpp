@@ -239,6 +239,7 @@ class CampaignRun {
           "marked failed",
           requeued->failed, kMaxJobAttempts);
     }
+    bool generated_nothing = false;  // the last round of this run added and measured nothing
     for (;;) {
       if (StopRequested()) {
         summary.stop_reason = kStopped;
@@ -277,14 +278,23 @@ class CampaignRun {
       }
       auto evaluated_ids = EvaluatedCandidates();
       if (!evaluated_ids) return tl::unexpected(evaluated_ids.error());
-      if (evaluated_ids->size() >= ids_.size()) {
-        summary.stop_reason = "pool exhausted";
+      // Every candidate measured: the end, unless generators add new ones each round (and the
+      // last round's did).
+      if (evaluated_ids->size() >= ids_.size() &&
+          (config_.generators.empty() || generated_nothing)) {
+        summary.stop_reason = config_.generators.empty()
+                                  ? "pool exhausted"
+                                  : "pool exhausted (the generators proposed nothing new)";
         break;
       }
+      const int64_t evaluations_before = summary.evaluations;
+      const size_t candidates_before = ids_.size();
       LABLOOP_TRY(db_->StartRound(next_round));
       auto done = CompleteRound(next_round, /*select=*/true, summary);
       if (!done) return tl::unexpected(done.error());
       if (!*done) break;  // waiting for approval
+      generated_nothing =
+          ids_.size() == candidates_before && summary.evaluations == evaluations_before;
     }
     return summary;
   }
@@ -1099,6 +1109,27 @@ class CampaignRun {
     std::vector<std::string> seeds;
     for (size_t i = 0; i < order.size() && seeds.size() < 1000; ++i) {
       seeds.push_back(smiles_[pool_rows[order[i]]]);
+    }
+    // Once the pool is all measured (graph_ga needs two parents), the best measured molecules
+    // seed it instead.
+    if (seeds.size() < 2) {
+      const auto& o = config_.objectives[0];
+      auto measured = db_->ListMeasurements(o.property);
+      if (!measured) return tl::unexpected(measured.error());
+      std::vector<std::pair<double, int64_t>> best;  // (value, row)
+      std::set<int64_t> seen;
+      for (const auto& m : *measured) {
+        auto row = row_of_.find(m.candidate_id);
+        if (row != row_of_.end() && seen.insert(row->second).second) {
+          best.emplace_back(m.value, row->second);
+        }
+      }
+      std::sort(best.begin(), best.end(), [&](const auto& a, const auto& b) {
+        return Better(a.first, b.first, o.direction);
+      });
+      for (size_t i = 0; i < best.size() && seeds.size() < 100; ++i) {
+        seeds.push_back(smiles_[best[i].second]);
+      }
     }
     auto proposed = ProposeForRound(config_, round, fitness, seeds);
     if (!proposed) return tl::unexpected(proposed.error());

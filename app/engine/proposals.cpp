@@ -61,8 +61,17 @@ Result<RoundProposals> ProposeForRound(const CampaignConfig& config, int round,
     const auto& spec = config.generators[g];
     generators::GeneratorOptions options = spec.options;
     options.seed = config.seed * 1000003ULL + static_cast<uint64_t>(round) * 7919ULL + g;
-    options.fitness = filtered_fitness;
-    if (options.kind == "graph_ga" && options.pool.empty()) options.seeds = seeds;
+    // smiles_lm with steps = 0 samples its prior as it is: nothing to steer.
+    if (!(options.kind == "smiles_lm" && options.steps == 0)) options.fitness = filtered_fitness;
+    if (options.kind == "graph_ga" && options.pool.empty()) {
+      if (seeds.size() < 2) {  // a GA needs two parents; the next round may have them
+        LogWarn("round {}: generator '{}' skipped: fewer than 2 molecules to start from", round,
+                spec.name);
+        out.reports.push_back(spec.name + ": {\"skipped\":\"fewer than 2 starting molecules\"}");
+        continue;
+      }
+      options.seeds = seeds;
+    }
     auto generator = registry.Create(options.kind, options);
     if (!generator) {
       return tl::unexpected(WithContext(generator.error(), "generator '" + spec.name + "'"));

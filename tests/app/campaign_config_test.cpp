@@ -68,6 +68,11 @@ TEST_CASE("Config errors name the key - the value and what is allowed") {
     CHECK(c.error().message == message);
   };
   std::string base = kMinimal;
+  expect(base +
+             "[generators.ga]\nkind = \"graph_ga\"\nmin_heavy_atoms = 30\n"
+             "max_heavy_atoms = 20\n",
+         "campaign.toml: table 'generators.ga' has min_heavy_atoms above max_heavy_atoms: no "
+         "molecule could pass");
   // Values that go into the Slurm script's #SBATCH lines cannot carry more lines.
   expect(base + "[launcher]\nkind = \"slurm\"\npartition = \"debug\\nrm -rf ~\"\n",
          "campaign.toml: key 'launcher.partition': 'debug\nrm -rf ~' may hold only letters, "

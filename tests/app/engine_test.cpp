@@ -540,6 +540,42 @@ TEST_CASE("calibration_folds: every measurement calibrates, each predicted by a 
       std::string::npos);
 }
 
+TEST_CASE("Generators go on once the library is all measured - smiles_lm with steps = 0 samples",
+          "[integration]") {
+  using testing::QueryCampaign;
+  using testing::RunLabloop;
+  testing::TempDir dir;
+  std::ifstream zinc(std::string(LABLOOP_SHARED_DATA) + "/generative/zinc_first_1000.smi");
+  std::string line, pool;
+  for (int i = 0; i < 10 && std::getline(zinc, line); ++i) pool += line + "\n";
+  dir.Write("pool.smi", pool);
+  // 10 library molecules, 10 measured in round 0: rounds 1 and 2 have only generated ones.
+  dir.Write("gen.toml",
+            "[campaign]\nseed = 7\n[library]\nfiles = [\"pool.smi\"]\n"
+            "[objective]\nproperty = \"gap\"\ndirection = \"minimize\"\n"
+            "[model]\nkind = \"tanimoto_gp\"\n"
+            "[simulator]\nkind = \"xtb\"\nthreads = 2\n"
+            "[budget]\ninitial_batch = 10\nbatch_size = 4\nmax_evaluations = 18\n"
+            "[generators.ga]\nkind = \"graph_ga\"\nper_round = 8\npopulation = 10\n"
+            "generations = 2\n"
+            "[generators.lm]\nkind = \"smiles_lm\"\nper_round = 8\nsteps = 0\n");
+  const std::string campaign = dir.File("gen.labloop");
+  REQUIRE(RunLabloop({"init", campaign, "--config", dir.File("gen.toml")}).exit_code == 0);
+  auto run = RunLabloop({"run", campaign});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  CHECK(run.output.find("budget spent") != std::string::npos);
+  // In round 1 no library molecule was left unmeasured: graph_ga started from measured ones.
+  auto ga = QueryCampaign(campaign,
+                          "SELECT count(*) FROM candidate WHERE source = 'generator:ga' AND "
+                          "round_added = 1");
+  CHECK(std::stoi(ga[0][0]) > 0);
+  auto lm = QueryCampaign(campaign, "SELECT count(*) FROM candidate WHERE source = 'generator:lm'");
+  CHECK(std::stoi(lm[0][0]) > 0);
+  auto measured = QueryCampaign(campaign, "SELECT count(DISTINCT candidate_id) FROM measurement");
+  CHECK(measured[0][0] == "18");
+}
+
 TEST_CASE(
     "Generators in the loop: filtered, predicted, acquired - a crash after generating resumes",
     "[integration]") {
