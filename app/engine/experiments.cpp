@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -33,6 +34,17 @@ std::vector<db::ExperimentStep> ExperimentSteps(const CampaignConfig& config) {
 }
 
 namespace {
+
+// How long ago a campaign file's UTC time ("2026-11-25T10:00:00Z") was; zero when it does not
+// parse or lies ahead.
+std::chrono::steady_clock::duration SinceUtc(const std::string& time) {
+  std::tm tm{};
+  if (strptime(time.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm) == nullptr) return {};
+  const auto then = std::chrono::system_clock::from_time_t(timegm(&tm));
+  const auto ago = std::chrono::system_clock::now() - then;
+  if (ago.count() <= 0) return {};
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(ago);
+}
 
 // "c1,y1;c2,y2;..." from the plate reader.
 Result<instruments::DoseResponse> ParseDoseResponse(const std::string& data) {
@@ -324,15 +336,23 @@ Result<int64_t> ExperimentRunner::Run() {
         first_seen[step.id] = std::chrono::steady_clock::now();
         active = true;
       } else if (step.state == "sent" || step.state == "running") {
-        first_seen.emplace(step.id, std::chrono::steady_clock::now());
+        // First seen by this process: its clock starts when the campaign file says the step was
+        // sent (or seen running), so that a controller that keeps restarting still times it out.
+        if (first_seen.count(step.id) == 0) {
+          first_seen[step.id] = std::chrono::steady_clock::now() - SinceUtc(step.updated_at);
+        }
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - first_seen[step.id])
                 .count();
         if (seconds > config_.experiment.timeout) {
           auto instrument = InstrumentFor(step.instrument);
-          if (instrument) (void)(*instrument)->Abort(step.request_id);
-          const std::string why =
-              "timed out after " + std::to_string(config_.experiment.timeout) + " s";
+          Status aborted = instrument ? (*instrument)->Abort(step.request_id)
+                                      : Status(tl::unexpected(instrument.error()));
+          std::string why = "timed out after " + std::to_string(config_.experiment.timeout) + " s";
+          if (!aborted) {  // it may still run there: said in the record and the log
+            why += "; the abort was not confirmed: " + aborted.error().message;
+            LogWarn("experiment {}: {}", step.request_id, why);
+          }
           LABLOOP_TRY(db_.UpdateExperiment(step.id, "failed", "", "", why));
           LABLOOP_TRY(db_.EndExperimentJob(step.job_id, false, why));
           ++ended;

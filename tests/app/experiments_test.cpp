@@ -252,6 +252,31 @@ TEST_CASE("A stop an instrument does not confirm leaves its experiment running, 
   CHECK(state[0][0] == "running");
 }
 
+TEST_CASE("A step's timeout counts from when it was sent, across controller restarts",
+          "[integration][slow]") {
+  Emulator synth({"--kind", "synthesizer", "--duration", "60", "--seed", "4"});
+  Emulator reader({"--kind", "plate_reader", "--duration", "0.2", "--seed", "5"});
+  testing::TempDir dir;
+  auto campaign = WriteCampaign(dir, synth.Address(), reader.Address(), "scpi", "timeout = 4.0\n");
+  REQUIRE(RunCampaign(campaign));
+  REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
+  // Killed 2 s in, with a synthesis out on the (slow) synthesizer.
+  auto first = RunLabloop({"run", campaign}, {}, 2.0);
+  REQUIRE(first.signal == SIGKILL);
+  auto out =
+      QueryCampaign(campaign, "SELECT id FROM experiment WHERE state IN ('sent', 'running')");
+  REQUIRE_FALSE(out.empty());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // More than 4 s since it was sent: the restarted controller times it out at its first look,
+  // not 4 s after its own start.
+  auto second = RunLabloop({"run", campaign}, {}, 2.0);
+  INFO(second.output);
+  auto failed =
+      QueryCampaign(campaign, "SELECT state, error FROM experiment WHERE id = ?", {out[0][0]});
+  CHECK(failed[0][0] == "failed");
+  CHECK(failed[0][1].rfind("timed out after 4", 0) == 0);
+}
+
 TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integration][slow]") {
   SECTION("a noisy assay: fits flagged for review") {
     Emulator synth({"--kind", "synthesizer", "--duration", "0.1"});
