@@ -84,6 +84,7 @@ void ApprovalsPage::SetSource(CampaignSource* source) {
   source_ = source;
   pending_ = {};
   seen_.clear();
+  looked_ = false;
   pictures_.clear();
   table_->setRowCount(0);
   Refresh();
@@ -102,7 +103,8 @@ QString ApprovalsPage::Refresh() {
   QSet<qint64> unchecked;
   for (qint64 id : UncheckedCandidates()) unchecked.insert(id);
   // Decisions that arrive after the first look come unchecked: nobody has seen them yet.
-  const bool first_look = seen_.isEmpty();
+  const bool first_look = !looked_;
+  looked_ = true;
   pending_ = reply.Json().value("pending").toArray();
   table_->setRowCount(pending_.size());
   for (int row = 0; row < pending_.size(); ++row) {

@@ -66,7 +66,8 @@ class ApprovalsPage : public QWidget {
 
   static constexpr int kPictureWidth = 120, kPictureHeight = 90;
   QJsonArray pending_;
-  QSet<qint64> seen_;  // candidates whose pending decision was shown
+  QSet<qint64> seen_;    // candidates whose pending decision was shown
+  bool looked_ = false;  // the gate was shown once (even empty) since this campaign was opened
   QHash<qint64, QPixmap> pictures_;
 };
 

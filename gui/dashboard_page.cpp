@@ -89,8 +89,9 @@ void DashboardPage::SetSource(CampaignSource* source) {
 void DashboardPage::ShowStatus(const QJsonObject& status, const QJsonObject& plots) {
   const QJsonObject stop = status.value("emergency_stop").toObject();
   if (stop.value("active").toBool()) {
-    banner_->setText(tr("EMERGENCY STOP active since %1 by %2: %3. Instruments are halted; "
-                        "resume needs an admin's acknowledgement.")
+    banner_->setText(tr("EMERGENCY STOP active since %1 by %2: %3. Every instrument was told "
+                        "to stop (the audit log names any that did not confirm); resume needs an "
+                        "admin's acknowledgement.")
                          .arg(ValueText(stop.value("since")), stop.value("by").toString(),
                               stop.value("reason").toString()));
     banner_->show();

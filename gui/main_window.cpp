@@ -1,9 +1,11 @@
 #include "gui/main_window.h"
 
 #include <QCheckBox>
+#include <QCloseEvent>
 #include <QComboBox>
 #include <QDialog>
 #include <QDialogButtonBox>
+#include <QEventLoop>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -15,6 +17,7 @@
 #include <QLineEdit>
 #include <QMenu>
 #include <QMessageBox>
+#include <QProgressDialog>
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QScrollBar>
@@ -249,7 +252,37 @@ QString MainWindow::AddSelectedToBatch(const QString& route) {
   return error;
 }
 
+void MainWindow::ReleaseSource() {
+  // A local engine that runs stops at its next safe point when its source goes, which can be
+  // minutes away (a model fit, simulations): wait for it behind a busy dialog, the window
+  // painting, instead of in a destructor on the UI thread. A server's engine is not ours to stop.
+  if (source_ == nullptr || source_->LocalPath().isEmpty()) return;
+  const QString state = source_->Get("/api/engine").Json().value("state").toString();
+  if (state != "running" && state != "pausing") return;
+  source_->Post("/api/engine", {{"action", "pause"}});
+  // Watched from the UI thread (the source is not shared with another thread), in a local
+  // event loop that keeps the window painting.
+  QProgressDialog dialog(tr("Pausing the engine at its next safe point..."), QString(), 0, 0, this);
+  dialog.setWindowModality(Qt::WindowModal);
+  dialog.setMinimumDuration(0);
+  dialog.show();
+  QEventLoop loop;
+  QTimer poll;
+  connect(&poll, &QTimer::timeout, &loop, [&] {
+    const QString now = source_->Get("/api/engine").Json().value("state").toString();
+    if (now != "running" && now != "pausing") loop.quit();
+  });
+  poll.start(200);
+  loop.exec();
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  ReleaseSource();
+  QMainWindow::closeEvent(event);
+}
+
 void MainWindow::SetSource(std::unique_ptr<CampaignSource> source) {
+  ReleaseSource();
   // The pages borrow the source: detach them before the old one goes.
   candidates_->SetSource(nullptr);
   molecule_->SetSource(nullptr);
@@ -391,10 +424,21 @@ QString MainWindow::EmergencyStop(const QString& reason) {
   Refresh();
   if (!reply.Ok()) return reply.ErrorMessage();
   const QJsonObject r = reply.Json();
-  ShowMessage(tr("Emergency stop: %1 instruments stopped, %2 experiments aborted, %3 failures")
+  ShowMessage(tr("Emergency stop: %1 instruments stopped, %2 experiments aborted")
                   .arg(ValueText(r.value("instruments_stopped")),
-                       ValueText(r.value("experiments_aborted")), ValueText(r.value("failures"))));
-  return {};
+                       ValueText(r.value("experiments_aborted"))));
+  // The stop is recorded either way; an instrument that did not confirm it is the operator's to
+  // check by hand, so it is an error (a warning dialog), never a status-bar line.
+  QStringList unconfirmed;
+  for (const auto& f : r.value("failures").toArray()) unconfirmed << f.toString();
+  const int running = r.value("experiments_unconfirmed").toInt();
+  if (unconfirmed.isEmpty() && running == 0) return {};
+  QString text = tr("NOT STOPPED: %1").arg(unconfirmed.join("; "));
+  if (running > 0) {
+    text += tr(". %1 experiments on those instruments may still be running: check them by hand.")
+                .arg(running);
+  }
+  return text;
 }
 
 QString MainWindow::Resume() {

@@ -76,7 +76,13 @@ class MainWindow : public QMainWindow {
   // Shown in the status bar; dialogs are left to the callers that face the user.
   void ShowMessage(const QString& message);
 
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
  private:
+  // Before the source goes: a local engine that runs is paused, and waited for behind a busy
+  // dialog (never in a destructor on the UI thread).
+  void ReleaseSource();
   QString PostEngine(const QJsonObject& body);
   void BuildToolBar();
   QWidget* BuildCandidatesTab();

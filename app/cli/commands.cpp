@@ -74,7 +74,8 @@ int Main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run rounds until the budget is spent (resumes)");
   run->add_option("file", campaign, "the campaign file")->required();
   run->add_option("--rounds", rounds,
-                  "stop after this many rounds (default: until the budget is spent)");
+                  "stop after this many rounds (default: until the budget is spent)")
+      ->check(CLI::NonNegativeNumber);
 
   auto* status = app.add_subcommand("status", "print the campaign's state");
   status->add_option("file", campaign, "the campaign file")->required();
@@ -606,6 +607,8 @@ int Main(int argc, char** argv) {
     if (!proposals) return Fail(proposals.error());
     std::ofstream out(generate_output);
     for (const auto& p : *proposals) out << p.smiles << "\n";
+    out.close();
+    if (!out) return Fail(Error{ErrorCode::kFailedPrecondition, "cannot write " + generate_output});
     if (!generate_provenance.empty()) {
       std::ofstream csv(generate_provenance);
       csv << "smiles,inchikey,generator,provenance\n";
@@ -613,8 +616,11 @@ int Main(int argc, char** argv) {
         csv << chem::CsvField(p.smiles) << "," << p.inchikey << "," << p.generator << ","
             << chem::CsvField(p.provenance) << "\n";
       }
+      csv.close();
+      if (!csv) {
+        return Fail(Error{ErrorCode::kFailedPrecondition, "cannot write " + generate_provenance});
+      }
     }
-    if (!out) return Fail(Error{ErrorCode::kFailedPrecondition, "cannot write " + generate_output});
     std::cout << "wrote " << proposals->size() << " molecules to " << generate_output << "\n";
     if ((*generator)->Report() != "{}") std::cout << (*generator)->Report() << "\n";
     return 0;
@@ -686,6 +692,11 @@ int Main(int argc, char** argv) {
   }
   if (*exporter) {
     if (rejected) {
+      if (format == "sdf") {
+        std::cerr << "labloop: error: --rejected writes CSV (rejected records may not parse as "
+                     "molecules); drop --format sdf\n";
+        return 2;
+      }
       auto written = engine::ExportRejected(campaign, output);
       if (!written) return Fail(written.error());
       std::cout << "wrote " << *written << " rejected records to " << output << "\n";

@@ -85,6 +85,20 @@ Result<int64_t> IntParameter(const ApiRequest& r, const std::string& name, int64
   return ParseInteger(it->second, "parameter '" + name + "'");
 }
 
+// The same within [lowest, highest], as an int: a value out of range is a 400 naming it, never
+// truncated into range.
+Result<int> IntParameter(const ApiRequest& r, const std::string& name, int fallback, int lowest,
+                         int highest) {
+  auto value = IntParameter(r, name, static_cast<int64_t>(fallback));
+  if (!value) return tl::unexpected(value.error());
+  if (*value < lowest || *value > highest) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "parameter '" + name + "' is " + std::to_string(*value) +
+                         ", allowed: " + std::to_string(lowest) + " to " + std::to_string(highest));
+  }
+  return static_cast<int>(*value);
+}
+
 std::string TextParameter(const ApiRequest& r, const std::string& name) {
   auto it = r.query.find(name);
   return it == r.query.end() ? "" : it->second;
@@ -235,9 +249,9 @@ ApiResponse ApiHandler::Impl::Get(const ApiRequest& r, const std::vector<std::st
     if (what == "events") {
       auto after = IntParameter(r, "after", 0);
       if (!after) return ErrorResponse(after.error());
-      auto limit = IntParameter(r, "limit", 500);
+      auto limit = IntParameter(r, "limit", 500, 1, 100000);
       if (!limit) return ErrorResponse(limit.error());
-      return Document(view->Events(*after, static_cast<int>(*limit)));
+      return Document(view->Events(*after, *limit));
     }
   }
   if (what == "candidates" && (p.size() == 2 || p.size() == 3)) {
@@ -313,15 +327,14 @@ ApiResponse ApiHandler::Impl::Candidates(const ApiRequest& r) {
 }
 
 ApiResponse ApiHandler::Impl::Depiction(const ApiRequest& r, int64_t id) {
-  auto width = IntParameter(r, "width", 300);
+  auto width = IntParameter(r, "width", 300, 16, 4000);
   if (!width) return ErrorResponse(width.error());
-  auto height = IntParameter(r, "height", 240);
+  auto height = IntParameter(r, "height", 240, 16, 4000);
   if (!height) return ErrorResponse(height.error());
   auto candidate = view->Candidate(id);
   if (!candidate) return ErrorResponse(candidate.error());
   auto smiles = json::parse(*candidate)["smiles"].get<std::string>();
-  auto svg = MoleculeSvg(smiles, static_cast<int>(*width), static_cast<int>(*height),
-                         TextParameter(r, "highlight"));
+  auto svg = MoleculeSvg(smiles, *width, *height, TextParameter(r, "highlight"));
   if (!svg) return ErrorResponse(svg.error());
   return {200, "image/svg+xml", *svg};
 }

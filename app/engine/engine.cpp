@@ -1968,6 +1968,25 @@ Result<std::string> SubmitJobResult(const std::string& campaign_path,
   }
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kOperator);
   if (!db) return tl::unexpected(db.error());
+  if (!submission.values.empty()) {
+    // A result without the campaign's objectives would end the job measured but unusable (its
+    // budget spent, never measured again): a misspelled property is refused, named.
+    auto config = ConfigOf(**db);
+    if (!config) return tl::unexpected(config.error());
+    std::string wanted;
+    for (const auto& o : config->objectives) {
+      wanted += (wanted.empty() ? "" : ", ") + o.property;
+      const bool given = std::any_of(submission.values.begin(), submission.values.end(),
+                                     [&](const auto& v) { return v.property == o.property; });
+      if (!given) {
+        std::string got;
+        for (const auto& v : submission.values) got += (got.empty() ? "" : ", ") + v.property;
+        return MakeError(ErrorCode::kInvalidArgument,
+                         job + ": no value of '" + o.property + "' (got " + got +
+                             "); the campaign's objectives: " + wanted);
+      }
+    }
+  }
   db::JobOutcome outcome;
   outcome.job_id = submission.job_id;
   outcome.ok = submission.error.empty();

@@ -111,6 +111,17 @@ TEST_CASE("init - run - status --json and export through the real CLI", "[integr
   CHECK(Contains(csv.output, "wrote 150 candidates"));
   auto bad_format = RunLabloop({"export", campaign, "--format", "xls", "-o", dir.File("o.xls")});
   CHECK(bad_format.exit_code != 0);
+  auto rejected_sdf =
+      RunLabloop({"export", campaign, "--rejected", "--format", "sdf", "-o", dir.File("r.sdf")});
+  CHECK(rejected_sdf.exit_code == 2);
+  CHECK(Contains(rejected_sdf.output, "--rejected writes CSV"));
+  CHECK(RunLabloop({"run", campaign, "--rounds", "-3"}).exit_code != 0);
+  // A file that cannot be written is an error, whichever of the two it is.
+  auto unwritable =
+      RunLabloop({"generate", "--generator", "pool", "--pool", dir.File("o.csv"), "-n", "3", "-o",
+                  dir.File("g.smi"), "--provenance", dir.File("no/such/folder/p.csv")});
+  CHECK(unwritable.exit_code != 0);
+  CHECK(Contains(unwritable.output, "cannot write"));
 }
 
 TEST_CASE("Bad input gets a clear error that names the record or key", "[integration]") {

@@ -470,6 +470,24 @@ TEST_CASE("approving and editing a batch empties the approval gate", "[gui]") {
   CHECK(found);
 }
 
+TEST_CASE("a batch that arrives after a look at an empty gate comes unchecked", "[gui]") {
+  App();
+  TempDir dir;
+  const std::string path =
+      MakeCampaign(dir, Config(40, 8, "[approval]\nroutes = [\"simulate\"]\n"), 0);
+  MainWindow window;
+  REQUIRE(window.OpenFile(Q(path)).isEmpty());
+  REQUIRE(window.Approvals()->PendingCount() == 0);  // looked at, empty
+  engine::RunOptions one;
+  one.max_rounds = 1;
+  REQUIRE(engine::RunCampaign(path, one));
+  CHECK(window.Approvals()->Refresh().isEmpty());
+  REQUIRE(window.Approvals()->PendingCount() == 8);
+  // Nobody has seen these yet: "Approve checked" must not approve them unseen.
+  CHECK(window.Approvals()->CheckedCandidates().isEmpty());
+  CHECK(window.Approvals()->UncheckedCandidates().size() == 8);
+}
+
 TEST_CASE("a person adds a candidate to the waiting batch", "[gui]") {
   App();
   TempDir dir;
@@ -798,6 +816,30 @@ QJsonObject WaitForEngine(MainWindow& window, double seconds) {
     QTest::qWait(100);
   }
   return state;
+}
+
+TEST_CASE("an emergency stop that an instrument does not confirm is an error in the window",
+          "[gui][integration]") {
+  App();
+  testing::Emulator synth(
+      {"--kind", "synthesizer", "--fault", "refuse", "--fault-on", "STOP", "--fault-count", "0"});
+  testing::Emulator reader({"--kind", "plate_reader"});
+  TempDir dir;
+  const std::string path = dir.File("lab.labloop");
+  REQUIRE(engine::InitCampaignFromText(
+      path, testing::LabConfig(dir, synth.Address(), reader.Address(), "scpi"), "lab.toml",
+      dir.path()));
+  MainWindow window;
+  REQUIRE(window.OpenFile(Q(path)).isEmpty());
+  const QString error = window.EmergencyStop("drill");
+  INFO(error.toStdString());
+  CHECK(error.startsWith("NOT STOPPED: synth"));
+  // Recorded all the same.
+  CHECK(Get(*window.Source(), "/api/status")
+            .value("emergency_stop")
+            .toObject()
+            .value("active")
+            .toBool());
 }
 
 TEST_CASE("experiments on emulated instruments: approved, run and followed in the window",

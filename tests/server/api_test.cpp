@@ -239,6 +239,13 @@ TEST_CASE("Approvals, rejections and a robot's results through the API", "[integ
                            {std::to_string(ids[0])})[0][0];
   const std::string result =
       R"({"job_id":)" + job + R"(,"values":[{"property":"logS","value":-2.5,"uncertainty":0.1}]})";
+  // A misspelled property is refused, named, and the job stays open for the right one.
+  auto misspelled = Call(**api, "POST", "/api/results",
+                         R"({"job_id":)" + job + R"(,"values":[{"property":"logs","value":-2.5}]})",
+                         Role::kOperator);
+  CHECK(misspelled.status == 400);
+  CHECK(json::parse(misspelled.body)["error"].get<std::string>().find(
+            "no value of 'logS' (got logs)") != std::string::npos);
   auto first = Call(**api, "POST", "/api/results", result, Role::kOperator);
   CHECK(first.status == 200);
   CHECK(json::parse(first.body)["outcome"] == "ingested");
@@ -267,6 +274,13 @@ TEST_CASE("Approvals, rejections and a robot's results through the API", "[integ
             .status == 400);
   auto measurements = Get(**api, "/api/measurements");
   CHECK(measurements["measurements"].size() == 6);  // round 0's five and the robot's
+  // Out-of-range numbers are refused, named, not truncated into range.
+  auto huge = Call(**api, "GET", "/api/events", "", Role::kViewer, {{"limit", "4294967797"}});
+  CHECK(huge.status == 400);
+  CHECK(huge.body.find("parameter 'limit' is 4294967797") != std::string::npos);
+  auto wide = Call(**api, "GET", "/api/candidates/1/depiction.svg", "", Role::kViewer,
+                   {{"width", "4294967596"}});
+  CHECK(wide.status == 400);
   auto events = Get(**api, "/api/events", {{"limit", "1000"}});
   bool submitted = false;
   for (const auto& e : events["events"]) submitted |= e["kind"] == "result_reported";
