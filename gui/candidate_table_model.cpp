@@ -79,7 +79,8 @@ void CandidateTableModel::Reload() {
   endResetModel();
   if (!ok) emit ErrorOccurred(last_error_);
   // The next request goes on scanning where this one stopped.
-  if (!complete_) ReloadLater(kScanPollMs);
+  // (A local file: again soon, its slices being short; a server paces itself.)
+  if (!complete_) ReloadLater(source_ != nullptr && source_->IsFast() ? 20 : kScanPollMs);
 }
 
 bool CandidateTableModel::FetchPage(int page) {
@@ -92,6 +93,9 @@ bool CandidateTableModel::FetchPage(int page) {
     query[filter_.substructure ? "substructure" : "search"] = filter_.search;
   if (!filter_.route.isEmpty()) query["route"] = filter_.route;
   if (filter_.measured_only) query["measured"] = "1";
+  // A local file is searched on this (the UI) thread: short slices keep the window answering
+  // while a substructure search goes through a large campaign (the model asks again until done).
+  if (source_->IsFast()) query["scan_ms"] = "50";
   ++fetch_count_;
   SourceReply reply = source_->Get("/api/candidates", query);
   if (!reply.Ok()) {

@@ -249,7 +249,7 @@ ApiResponse ApiHandler::Impl::Get(const ApiRequest& r, const std::vector<std::st
     if (what == "events") {
       auto after = IntParameter(r, "after", 0);
       if (!after) return ErrorResponse(after.error());
-      auto limit = IntParameter(r, "limit", 500, 1, 100000);
+      auto limit = IntParameter(r, "limit", 500, 1, 10000);
       if (!limit) return ErrorResponse(limit.error());
       return Document(view->Events(*after, *limit));
     }
@@ -321,8 +321,12 @@ ApiResponse ApiHandler::Impl::Candidates(const ApiRequest& r) {
   if (!offset) return ErrorResponse(offset.error());
   auto limit = IntParameter(r, "limit", 100);
   if (!limit) return ErrorResponse(limit.error());
+  // How long one call may scan for a substructure: a window on the same thread asks for less.
+  auto scan_ms = IntParameter(r, "scan_ms", 1000, 10, 1000);
+  if (!scan_ms) return ErrorResponse(scan_ms.error());
   page.offset = *offset;
   page.limit = *limit;
+  page.scan_seconds = *scan_ms / 1000.0;
   return Document(view->Candidates(page));
 }
 

@@ -278,6 +278,12 @@ TEST_CASE("Approvals, rejections and a robot's results through the API", "[integ
   auto huge = Call(**api, "GET", "/api/events", "", Role::kViewer, {{"limit", "4294967797"}});
   CHECK(huge.status == 400);
   CHECK(huge.body.find("parameter 'limit' is 4294967797") != std::string::npos);
+  CHECK(Call(**api, "GET", "/api/candidates", "", Role::kViewer,
+             {{"substructure", "c1ccccc1"}, {"scan_ms", "0"}})
+            .status == 400);
+  CHECK(Call(**api, "GET", "/api/candidates", "", Role::kViewer,
+             {{"substructure", "c1ccccc1"}, {"scan_ms", "50"}})
+            .status == 200);
   auto wide = Call(**api, "GET", "/api/candidates/1/depiction.svg", "", Role::kViewer,
                    {{"width", "4294967596"}});
   CHECK(wide.status == 400);
