@@ -1,6 +1,9 @@
 #include "app/engine/proposals.h"
 
+#include <filesystem>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -13,18 +16,27 @@ namespace labloop::engine {
 
 namespace {
 
-// The [filters] with their reference files read once per process.
+// The [filters] with their reference files, each read once per process while it is unchanged
+// (a long GUI or server session sees an edited file; engines on several threads share the cache).
 Result<chem::FilterOptions> Filters(const GeneratedFilters& f) {
-  static std::map<std::string, std::shared_ptr<const chem::ReferenceSet>> cache;
+  struct Cached {
+    std::filesystem::file_time_type modified;
+    std::shared_ptr<const chem::ReferenceSet> set;
+  };
+  static std::mutex mutex;
+  static std::map<std::string, Cached> cache;
   auto load = [&](const std::string& path) -> Result<std::shared_ptr<const chem::ReferenceSet>> {
     if (path.empty()) return std::shared_ptr<const chem::ReferenceSet>();
+    std::error_code ec;
+    const auto modified = std::filesystem::last_write_time(path, ec);
+    std::lock_guard<std::mutex> lock(mutex);
     auto& slot = cache[path];
-    if (!slot) {
+    if (!slot.set || ec || slot.modified != modified) {
       auto set = chem::ReferenceSet::FromFile(path);
       if (!set) return tl::unexpected(set.error());
-      slot = *set;
+      slot = {modified, *set};
     }
-    return slot;
+    return slot.set;
   };
   chem::FilterOptions options = f.options;
   LABLOOP_ASSIGN(options.known, load(f.known));

@@ -5,10 +5,13 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "app/engine/campaign_config.h"
 #include "app/engine/engine.h"
+#include "app/engine/proposals.h"
 #include "core/chem/descriptors.h"
 #include "core/chem/fingerprint.h"
 #include "core/chem/reader.h"
@@ -538,6 +541,37 @@ TEST_CASE("calibration_folds: every measurement calibrates, each predicted by a 
   CHECK(
       bad.error().message.find("model.calibration_folds must be 0 (a held-out share) or 2 to 20") !=
       std::string::npos);
+}
+
+TEST_CASE("The novelty filter reads its known-molecules file again once it changes",
+          "[integration]") {
+  testing::TempDir dir;
+  const std::string pool = dir.Write("pool.smi", "CCO\nc1ccccc1O\nCCN\n");
+  const std::string known = dir.Write("known.smi", "CCO\n");
+  auto text = Config::FromString(
+      "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"gap\"\n"
+      "direction = \"minimize\"\n[simulator]\nkind = \"xtb\"\n"
+      "[generators.p]\nkind = \"pool\"\npool = \"pool.smi\"\nper_round = 3\n"
+      "[filters]\nknown = \"known.smi\"\n",
+      "novel.toml");
+  REQUIRE(text);
+  auto config = ParseCampaignConfig(*text, dir.path());
+  REQUIRE(config);
+  generators::Fitness zero = [](const std::vector<std::string>& smiles) {
+    return Result<std::vector<double>>(std::vector<double>(smiles.size(), 0.0));
+  };
+  auto rejected_smiles = [&] {
+    auto proposed = ProposeForRound(*config, 1, zero, {});
+    REQUIRE(proposed);
+    std::set<std::string> out;
+    for (const auto& r : proposed->rejected) out.insert(r.input);
+    return out;
+  };
+  CHECK(rejected_smiles() == std::set<std::string>{"CCO"});
+  // Edited (a second later: file times have a coarse grain on some file systems).
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  dir.Write("known.smi", "CCN\n");
+  CHECK(rejected_smiles() == std::set<std::string>{"CCN"});
 }
 
 TEST_CASE("Generators go on once the library is all measured - smiles_lm with steps = 0 samples",
