@@ -244,7 +244,7 @@ int Main(int argc, char** argv) {
   auto* model = app.add_subcommand("model", "train, evaluate and use a model without a campaign");
   model->require_subcommand(1);
   engine::ModelTrainOptions train_options;
-  std::string model_path, data_path, target, smiles_column, model_json;
+  std::string model_path, data_path, target, smiles_column, model_json, model_device = "cpu";
   auto* model_train = model->add_subcommand(
       "train", "fit a model with calibrated uncertainty on a molecule file with a target column");
   model_train->add_option("--data", train_options.data, "SMILES, CSV or SDF file")->required();
@@ -287,6 +287,8 @@ int Main(int argc, char** argv) {
   model_evaluate->add_option("--data", data_path, "SMILES, CSV or SDF file")->required();
   model_evaluate->add_option("--target", target, "column or SDF field (default: the trained one)");
   model_evaluate->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
+  model_evaluate->add_option("--device", model_device,
+                             "cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   model_evaluate->add_option("--json", model_json,
                              "also write metrics, calibration curve and parity data as JSON");
   std::string model_plot;
@@ -297,6 +299,8 @@ int Main(int argc, char** argv) {
   model_predict->add_option("--model", model_path, "model file")->required();
   model_predict->add_option("--data", data_path, "SMILES, CSV or SDF file")->required();
   model_predict->add_option("--smiles-column", smiles_column, "CSV: SMILES column");
+  model_predict->add_option("--device", model_device,
+                            "cpu, cuda or cuda:N (needs a CUDA LibTorch: docs/gpu.md)");
   model_predict->add_option("-o,--output", output, "CSV to write")->required();
 
   std::string descriptor_set = "rdkit2d";
@@ -508,7 +512,7 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*model_evaluate) {
-    auto e = engine::EvaluateModelFile(model_path, data_path, target, smiles_column);
+    auto e = engine::EvaluateModelFile(model_path, data_path, target, smiles_column, model_device);
     if (!e) return Fail(e.error());
     for (const auto& skipped : e->skipped) std::cerr << "skipped " << skipped << "\n";
     std::printf("%lld rows (%zu skipped)\n", static_cast<long long>(e->rows), e->skipped.size());
@@ -545,7 +549,8 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (*model_predict) {
-    auto p = engine::PredictWithModelFile(model_path, data_path, output, smiles_column);
+    auto p =
+        engine::PredictWithModelFile(model_path, data_path, output, smiles_column, model_device);
     if (!p) return Fail(p.error());
     for (const auto& skipped : p->skipped) std::cerr << "skipped " << skipped << "\n";
     std::cout << "wrote " << p->written << " predictions to " << output << " (" << p->skipped.size()

@@ -156,7 +156,7 @@ struct LoadedModel {
   chem::MorganOptions fingerprint;
 };
 
-Result<LoadedModel> LoadModelFileUnguarded(const std::string& path);
+Result<LoadedModel> LoadModelFileUnguarded(const std::string& path, const std::string& device);
 
 // A model file's record of one side's descriptors: which set, and how they were scaled.
 json DescriptorsJson(chem::DescriptorSet set, const chem::DescriptorScaling& scaling) {
@@ -187,16 +187,16 @@ Result<std::pair<chem::DescriptorSet, chem::DescriptorScaling>> DescriptorsFromJ
 }
 
 // A damaged or foreign header is an error, not an exception.
-Result<LoadedModel> LoadModelFile(const std::string& path) {
+Result<LoadedModel> LoadModelFile(const std::string& path, const std::string& device) {
   try {
-    return LoadModelFileUnguarded(path);
+    return LoadModelFileUnguarded(path, device);
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "model file '" + path + "' is damaged (" + e.what() + ")");
   }
 }
 
-Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
+Result<LoadedModel> LoadModelFileUnguarded(const std::string& path, const std::string& device) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeError(ErrorCode::kNotFound, "cannot open model file '" + path + "'");
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -234,6 +234,7 @@ Result<LoadedModel> LoadModelFileUnguarded(const std::string& path) {
   learners::RegisterBuiltinModels(models);
   learners::ModelOptions options;
   options.kind = m.header["kind"].get<std::string>();
+  options.device = device;
   auto model = models.Create(options.kind, options);
   if (!model) return tl::unexpected(model.error());
   LABLOOP_TRY((*model)->Load(bytes.substr(newline + 1 + length)));
@@ -432,8 +433,9 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
 
 Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
                                           const std::string& data_path, const std::string& target,
-                                          const std::string& smiles_column) {
-  auto m = LoadModelFile(model_path);
+                                          const std::string& smiles_column,
+                                          const std::string& device) {
+  auto m = LoadModelFile(model_path, device);
   if (!m) return tl::unexpected(m.error());
   const std::string column = target.empty() ? m->header["target"].get<std::string>() : target;
   auto table = ReadTable(data_path, column, smiles_column, m->fingerprint, m->model->ReadsGraphs(),
@@ -537,8 +539,9 @@ Status WriteTableCsv(const Table& table, const std::vector<std::string>& names,
 Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
                                              const std::string& data_path,
                                              const std::string& output,
-                                             const std::string& smiles_column) {
-  auto m = LoadModelFile(model_path);
+                                             const std::string& smiles_column,
+                                             const std::string& device) {
+  auto m = LoadModelFile(model_path, device);
   if (!m) return tl::unexpected(m.error());
   auto table = ReadTable(data_path, "", smiles_column, m->fingerprint, m->model->ReadsGraphs(),
                          m->descriptors ? std::optional(m->descriptors->sets) : std::nullopt);

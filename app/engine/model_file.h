@@ -72,9 +72,11 @@ struct ModelEvaluation {
   std::vector<double> observed, predicted;      // the parity plot
 };
 
+// `device`: where the model predicts (cpu, cuda, cuda:N; the GP runs on the CPU only).
 Result<ModelEvaluation> EvaluateModelFile(const std::string& model_path,
                                           const std::string& data_path, const std::string& target,
-                                          const std::string& smiles_column = "");
+                                          const std::string& smiles_column = "",
+                                          const std::string& device = "cpu");
 // The evaluation as JSON (raw and calibrated metrics, calibration curve, parity data).
 Status WriteModelEvaluationJson(const ModelEvaluation& evaluation, const std::string& path);
 
@@ -89,7 +91,8 @@ struct ModelPrediction {
 Result<ModelPrediction> PredictWithModelFile(const std::string& model_path,
                                              const std::string& data_path,
                                              const std::string& output,
-                                             const std::string& smiles_column = "");
+                                             const std::string& smiles_column = "",
+                                             const std::string& device = "cpu");
 
 // Writes `output` (CSV): the input's columns, then every descriptor of `set` (one column each,
 // named as RDKit names them). Rows RDKit cannot read are skipped and reported.
