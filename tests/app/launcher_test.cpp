@@ -80,13 +80,16 @@ TEST_CASE("mpirun launcher: a killed controller re-attaches - a dying batch resu
     CHECK(fs::exists(campaign + ".batches/round-0001-job-11-try-1/exit_code"));
   }
   SECTION("stopped while re-attaching: the batch's jobs wait for the next run, not run twice") {
-    // labloop-sim after 4 s: the batch is still running when the controller is killed (1.5 s)
-    // and when the paused run looks at it.
-    std::string wrapper = dir.Write(
-        "slow-sim.sh", "#!/bin/sh\nsleep 4\nexec " + std::string(LABLOOP_SIM) + " \"$@\"\n");
+    // labloop-sim only once the test says so (a file): the batch is still running when the
+    // controller is killed (5 s in: long enough to submit it on a loaded machine) and when the
+    // paused run looks at it.
+    const std::string go = dir.File("go");
+    std::string wrapper = dir.Write("held-sim.sh", "#!/bin/sh\nwhile [ ! -e '" + go +
+                                                       "' ]; do sleep 0.1; done\nexec " +
+                                                       std::string(LABLOOP_SIM) + " \"$@\"\n");
     fs::permissions(wrapper, fs::perms::owner_all);
     std::string campaign = Init(dir, mpirun + "program = \"" + wrapper + "\"\n", 10);
-    auto killed = RunLabloop({"run", campaign}, {}, 1.5);
+    auto killed = RunLabloop({"run", campaign}, {}, 5.0);
     INFO(killed.output);
     REQUIRE(killed.signal == SIGKILL);
     // A pause (GUI, server) asked for as the next run re-attaches.
@@ -100,6 +103,7 @@ TEST_CASE("mpirun launcher: a killed controller re-attaches - a dying batch resu
     REQUIRE(waiting.size() == 1);
     CHECK(waiting[0][0] == "submitted");
     CHECK(waiting[0][1].rfind("mpirun ", 0) == 0);
+    dir.Write("go", "");
     auto resumed = RunLabloop({"run", campaign});
     INFO(resumed.output);
     REQUIRE(resumed.exit_code == 0);
