@@ -40,6 +40,21 @@ void CollectLeaves(const toml::table& table, const std::string& prefix,
   }
 }
 
+// The first key (as a dotted path) whose own name holds a dot, or "": labloop reads keys by
+// dotted paths, so a quoted name such as [generators."ga.v2"] would be read as three levels.
+std::string DottedName(const toml::table& table, const std::string& prefix) {
+  for (const auto& [key, node] : table) {
+    const std::string name(key.str());
+    const std::string path = prefix.empty() ? name : prefix + "." + name;
+    if (name.find('.') != std::string::npos)
+      return prefix.empty() ? "\"" + name + "\"" : prefix + ".\"" + name + "\"";
+    if (const auto* sub = node.as_table()) {
+      if (auto found = DottedName(*sub, path); !found.empty()) return found;
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 Config::Config() : impl_(std::make_shared<Impl>()) {}
@@ -57,6 +72,11 @@ Result<Config> Config::FromString(const std::string& text, const std::string& so
     msg << source << ":" << e.source().begin.line << ":" << e.source().begin.column << ": "
         << e.description();
     return MakeError(ErrorCode::kInvalidArgument, msg.str());
+  }
+  if (auto dotted = DottedName(config.impl_->table, ""); !dotted.empty()) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     source + ": name " + dotted +
+                         " holds a dot; dots separate tables here: rename it (ga_v2, not ga.v2)");
   }
   return config;
 }

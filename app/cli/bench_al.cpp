@@ -405,8 +405,10 @@ Status RunAlBench(const AlBench& options) {
       static_cast<long long>(scored), static_cast<long long>(d.unusable), d.featurize_seconds,
       options.init, options.iters, options.batch, options.top_k, options.seeds,
       options.batch_selection.c_str());
-  std::printf("\n  %-15s %-10s %16s %16s %16s %10s\n", "model", "acquisition", "top-100 scores %",
-              "top-100 smiles %", "top-100 avg", "s / iter");
+  const std::string top = "top-" + std::to_string(options.top_k);
+  std::printf("\n  %-15s %-10s %16s %16s %16s %10s\n", "model", "acquisition",
+              (top + " scores %").c_str(), (top + " smiles %").c_str(), (top + " avg").c_str(),
+              "s / iter");
 
   json settings = json::array();
   double best_scores = -1, best_seconds = 0;

@@ -165,12 +165,23 @@ int Coordinate(const std::vector<Task>& all, const std::map<int64_t, std::string
   size_t next = 0, written = 0, failed = 0;
   int in_flight = 0;
   bool write_failed = false;
+  // A failed write (a full disk) ends the run: no more tasks are handed out, the ones in flight
+  // finish unwritten, and the exit code says so; what was not written is computed again when
+  // the batch is resubmitted (a torn last line is ended then). Only written lines are counted.
+  // Tests plant a full disk after this many lines (as the crash and hang of a task are planted).
+  const char* limit = std::getenv("LABLOOP_SIM_FAIL_WRITES_AFTER");
+  const size_t writable = limit != nullptr ? std::strtoull(limit, nullptr, 10) : SIZE_MAX;
   auto write = [&](const std::string& line) {
+    if (write_failed) return;
+    if (written >= writable) out.setstate(std::ios::badbit);
     out << line << "\n";
     out.flush();
-    if (!out && !write_failed) {
+    if (!out) {
       write_failed = true;
-      std::cerr << "labloop-sim: error: writing '" << output << "' failed (disk full?)\n";
+      next = tasks.size();
+      std::cerr << "labloop-sim: error: writing '" << output
+                << "' failed (disk full?): no more tasks are started\n";
+      return;
     }
     ++written;
     auto j = json::parse(line, nullptr, false);
@@ -214,7 +225,7 @@ int Coordinate(const std::vector<Task>& all, const std::map<int64_t, std::string
   }
   for (int worker = 1; worker < ranks; ++worker) SendString("", worker, kTagStop);
   std::cerr << "labloop-sim: wrote " << written << " results (" << failed << " failed) to "
-            << output << "\n";
+            << output << (write_failed ? ", then writing failed" : "") << "\n";
   return write_failed ? 1 : 0;
 }
 

@@ -12,6 +12,7 @@
 #include "core/chem/internal.h"
 #include "core/chem/reader.h"
 #include "core/chem/sa_score.h"
+#include "core/log.h"
 
 namespace labloop::chem {
 
@@ -122,18 +123,33 @@ SparseFingerprint ReferenceSet::Fingerprint(const Molecule& molecule) {
 }
 
 void ReferenceSet::Add(const Molecule& molecule, const std::string& smiles) {
+  // Candidates are standardized parents (a salt is its largest organic fragment, neutral): the
+  // reference is keyed and fingerprinted the same way, and by its own key as written too.
   auto key = molecule.InchiKey();
   if (key) inchikeys_.insert(*key);
+  auto parent = molecule.Standardized();
+  if (parent) {
+    if (auto parent_key = parent->InchiKey()) inchikeys_.insert(*parent_key);
+  }
   smiles_.push_back(smiles);
-  fingerprints_.push_back(Fingerprint(molecule));
+  fingerprints_.push_back(Fingerprint(parent ? *parent : molecule));
 }
 
 std::shared_ptr<const ReferenceSet> ReferenceSet::FromSmiles(
     const std::vector<std::string>& smiles) {
   auto set = std::make_shared<ReferenceSet>();
+  int64_t unreadable = 0;
+  std::string first;
   for (const auto& s : smiles) {
     auto molecule = Molecule::FromSmiles(s);
-    if (molecule) set->Add(*molecule, s);
+    if (molecule) {
+      set->Add(*molecule, s);
+    } else if (unreadable++ == 0) {
+      first = s + ": " + molecule.error().message;
+    }
+  }
+  if (unreadable > 0) {
+    LogWarn("reference molecules: {} unreadable, left out (the first: {})", unreadable, first);
   }
   return set;
 }

@@ -21,19 +21,17 @@
 namespace labloop::chem {
 
 std::string Geometry::ToXyz(const std::string& comment) const {
-  static const char* kSymbols[] = {
-      "X",  "H",  "He", "Li", "Be", "B",  "C",  "N",  "O",  "F",  "Ne", "Na", "Mg", "Al",
-      "Si", "P",  "S",  "Cl", "Ar", "K",  "Ca", "Sc", "Ti", "V",  "Cr", "Mn", "Fe", "Co",
-      "Ni", "Cu", "Zn", "Ga", "Ge", "As", "Se", "Br", "Kr", "Rb", "Sr", "Y",  "Zr", "Nb",
-      "Mo", "Tc", "Ru", "Rh", "Pd", "Ag", "Cd", "In", "Sn", "Sb", "Te", "I",  "Xe"};
+  const auto* table = RDKit::PeriodicTable::getTable();
   std::ostringstream out;
   out << AtomCount() << "\n" << comment << "\n";
   out.setf(std::ios::fixed);
   out.precision(6);
   for (int i = 0; i < AtomCount(); ++i) {
-    int z = atomic_numbers[i];
-    out << (z >= 0 && z <= 54 ? kSymbols[z] : "X") << " " << xyz_angstrom[3 * i] << " "
-        << xyz_angstrom[3 * i + 1] << " " << xyz_angstrom[3 * i + 2] << "\n";
+    const int z = atomic_numbers[i];
+    // Every element RDKit knows (xtb's GFN2 covers them up to radon); "X" only for a dummy.
+    const std::string symbol = z >= 1 && z <= 118 ? table->getElementSymbol(z) : "X";
+    out << symbol << " " << xyz_angstrom[3 * i] << " " << xyz_angstrom[3 * i + 1] << " "
+        << xyz_angstrom[3 * i + 2] << "\n";
   }
   return out.str();
 }

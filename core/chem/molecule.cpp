@@ -184,7 +184,9 @@ struct Standardizer {
   RDKit::MolStandardize::MetalDisconnector metal;
   RDKit::MolStandardize::Normalizer normalizer;
   RDKit::MolStandardize::Reionizer reionizer;
-  RDKit::MolStandardize::LargestFragmentChooser largest{/*preferOrganic=*/false};
+  // The largest organic fragment, as documented: methylamine sulfate is methylamine, not
+  // sulfuric acid (RDKit's default would take the heavier inorganic one on a tie in atoms).
+  RDKit::MolStandardize::LargestFragmentChooser largest{/*preferOrganic=*/true};
   RDKit::MolStandardize::Uncharger uncharger;
 
   std::unique_ptr<RDKit::ROMol> Run(const RDKit::ROMol& input) {

@@ -324,6 +324,7 @@ Result<ImportReport> ReadMoleculeFile(const std::string& path, const ReadOptions
   if (!format) return tl::unexpected(format.error());
   auto text = ReadWholeFile(path);
   if (!text) return tl::unexpected(text.error());
+  if (text->rfind("\xEF\xBB\xBF", 0) == 0) text->erase(0, 3);  // a UTF-8 BOM (spreadsheets)
   const std::string name = BaseName(path);
   std::vector<std::string> lines = SplitLines(*text);
   text->clear();
@@ -435,8 +436,10 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
         continue;
       }
       if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a BOM
-      text = Trim(text);
-      if (text.empty() || (!delimited && text[0] == '#')) continue;
+      if (!text.empty() && text.back() == '\r') text.pop_back();
+      // Only blank lines are skipped: trimming a CSV/TSV line would drop an empty first field
+      // (a leading tab) and shift every column.
+      if (Trim(text).empty() || (!delimited && Trim(text)[0] == '#')) continue;
       if (delimited && column < 0) {  // the header
         auto found = FindSmilesColumn(name, text, delimiter, options);
         if (!found) return tl::unexpected(found.error());
@@ -445,8 +448,13 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
       }
       if (delimited) {
         auto fields = SplitDelimited(text, delimiter);
-        if (column < static_cast<int>(fields.size())) on_record(line, Trim(fields[column]));
+        if (column < static_cast<int>(fields.size())) {
+          on_record(line, Trim(fields[column]));
+        } else {
+          LogWarn("{} line {}: no column {} (the SMILES column): skipped", name, line, column + 1);
+        }
       } else {
+        text = Trim(text);
         const std::string smiles = text.substr(0, text.find_first_of(" \t"));
         if (line == 1 && (Lower(smiles) == "smiles" || Lower(smiles) == "smi")) continue;
         on_record(line, smiles);

@@ -138,3 +138,28 @@ TEST_CASE("labloop-sim reads its back-end from a config and refuses an output of
   CHECK(bad.exit_code != 0);
   CHECK(bad.output.find("the vina simulator needs 'simulator.receptor'") != std::string::npos);
 }
+
+TEST_CASE("labloop-sim stops handing out tasks when its output cannot be written",
+          "[integration]") {
+  TempDir dir;
+  std::string input = dir.Write("in.smi", DemoPoolHead(20));
+  std::string output = dir.File("out.jsonl");
+  // A full disk planted after 3 lines: no more tasks start, and it says what it wrote.
+  auto run = Sim(input, output, 2, {"LABLOOP_SIM_FAIL_WRITES_AFTER=3"});
+  INFO(run.output);
+  CHECK(run.exit_code != 0);
+  CHECK(run.output.find("no more tasks are started") != std::string::npos);
+  CHECK(run.output.find("wrote 3 results (0 failed) to " + output + ", then writing failed") !=
+        std::string::npos);
+  int count = 0;
+  std::ifstream in(output);
+  for (std::string text; std::getline(in, text);) ++count;
+  CHECK(count == 3);
+  // A rerun with room computes the rest, once each.
+  auto rerun = Sim(input, output, 2, {});
+  INFO(rerun.output);
+  CHECK(rerun.exit_code == 0);
+  std::map<int64_t, nlohmann::json> by_line = ReadLines(output, &count);
+  CHECK(count == 20);
+  CHECK(by_line.size() == 20);
+}

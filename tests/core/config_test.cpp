@@ -48,3 +48,15 @@ TEST_CASE("Config reports TOML syntax errors with their position") {
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == ErrorCode::kNotFound);
 }
+
+TEST_CASE("Config refuses a table or key whose name holds a dot, naming it") {
+  auto dotted = Config::FromString("[generators.\"ga.v2\"]\nkind = \"graph_ga\"\n", "gen.toml");
+  REQUIRE_FALSE(dotted);
+  CHECK(dotted.error().message ==
+        "gen.toml: name generators.\"ga.v2\" holds a dot; dots separate tables here: rename it "
+        "(ga_v2, not ga.v2)");
+  auto key = Config::FromString("[model]\n\"hidden.size\" = 3\n", "m.toml");
+  REQUIRE_FALSE(key);
+  CHECK(key.error().message.find("model.\"hidden.size\"") != std::string::npos);
+  CHECK(Config::FromString("[generators.ga_v2]\nkind = \"graph_ga\"\n", "ok.toml"));
+}

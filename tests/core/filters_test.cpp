@@ -118,6 +118,15 @@ TEST_CASE("Novelty and similarity bounds - similarities as RDKit computes them")
   CHECK(!verdict->pass);
   CHECK(verdict->reasons.at(0).find("similarity 0.795 to known " + celecoxib) != std::string::npos);
 
+  // A known salt is known as the parent a candidate is stored as.
+  FilterOptions salts;
+  salts.pains = salts.brenk = false;
+  salts.known = ReferenceSet::FromSmiles({"CC(=O)[O-].[Na+]", "C1CC"});
+  CHECK(salts.known->size() == 1);  // the unreadable one is left out (and logged)
+  auto acid = ApplyFilters(*Molecule::FromSmiles("CC(=O)O"), salts);
+  REQUIRE(acid);
+  CHECK(!acid->pass);
+
   FilterOptions bounds;
   bounds.pains = bounds.brenk = false;
   bounds.reference = ReferenceSet::FromSmiles({celecoxib});

@@ -22,6 +22,14 @@ TEST_CASE("ETKDG + MMFF gives a reproducible 3D geometry with hydrogens") {
   REQUIRE(again);
   CHECK(again->xyz_angstrom == g->xyz_angstrom);
   CHECK(g->ToXyz("ethanol").rfind("9\nethanol\nC ", 0) == 0);
+  // Heavy elements keep their symbols (xtb computes them), a dummy atom is X.
+  Geometry heavy;
+  heavy.atomic_numbers = {78, 82, 0};
+  heavy.xyz_angstrom = std::vector<double>(9, 0.0);
+  const std::string xyz = heavy.ToXyz("");
+  CHECK(xyz.find("\nPt ") != std::string::npos);
+  CHECK(xyz.find("\nPb ") != std::string::npos);
+  CHECK(xyz.find("\nX ") != std::string::npos);
 }
 
 TEST_CASE("Charge and radicals are carried into the geometry") {

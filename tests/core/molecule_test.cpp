@@ -88,6 +88,10 @@ TEST_CASE("Standardization keeps the largest fragment and neutralizes it") {
   REQUIRE(parent);
   CHECK(parent->CanonicalSmiles() == "CC(=O)O");
   CHECK(parent->FormalCharge() == 0);
+  // The organic fragment, also where the inorganic counter-ion is as large and heavier.
+  auto sulfate = Molecule::FromSmiles("CN.OS(=O)(=O)O");
+  REQUIRE(sulfate);
+  CHECK(sulfate->Standardized()->CanonicalSmiles() == "CN");
 }
 
 TEST_CASE("Descriptors are computed in the order of their names") {

@@ -121,3 +121,22 @@ TEST_CASE("ForEachSmiles streams SDF records as canonical SMILES - skips a broke
     REQUIRE(molecule);
   }
 }
+
+TEST_CASE("TSV with an empty first field and CSV with a byte-order mark are read as written") {
+  testing::TempDir dir;
+  // The streaming reader (pools, reference sets) keeps the empty id: the SMILES column stays 2.
+  const std::string tsv = dir.Write("k.tsv", "id\tsmiles\tsolvent\n\tCCO\tCl\nm2\tCCN\tO\n");
+  std::vector<std::string> streamed;
+  REQUIRE(ForEachSmiles(tsv, ReadOptions{},
+                        [&](int64_t, const std::string& s) { streamed.push_back(s); }));
+  CHECK(streamed == std::vector<std::string>{"CCO", "CCN"});
+  // A spreadsheet's UTF-8 BOM is not part of the first column's name.
+  const std::string csv = dir.Write("bom.csv", "\xEF\xBB\xBFname,smiles\nethanol,CCO\n");
+  ReadOptions by_name;
+  by_name.smiles_column = "smiles";
+  auto report = ReadMoleculeFile(csv, by_name);
+  REQUIRE(report);
+  REQUIRE(report->records.size() == 1);
+  CHECK(report->records[0].id == "ethanol");
+  CHECK(report->header.columns.front() == "name");
+}
