@@ -57,6 +57,14 @@ std::vector<std::string> SplitLines(const std::string& text) {
   return lines;
 }
 
+// Whether `text` leaves a double-quoted CSV field open: an odd number of quotes ("" inside a
+// field counts two). Such a field goes on after the line break (labloop writes multi-line SDF
+// values so), up to kMaxRecordLines lines; a quote still open then was a stray one.
+bool OpensQuote(const std::string& text) {
+  return std::count(text.begin(), text.end(), '"') % 2 == 1;
+}
+constexpr size_t kMaxRecordLines = 100;
+
 // A record before parsing: where it is and what it says.
 struct RawRecord {
   std::string location;
@@ -132,9 +140,19 @@ Result<std::vector<RawRecord>> SplitDelimitedFile(const std::string& name,
   std::vector<RawRecord> raw;
   for (size_t i = header_line + 1; i < lines.size(); ++i) {
     if (Trim(lines[i]).empty()) continue;
-    std::vector<std::string> fields = SplitDelimited(lines[i], delimiter);
+    const size_t first = i;
+    std::string record = lines[i];
+    if (OpensQuote(record)) {  // a quoted field with line breaks: the record goes on
+      std::string joined = record;
+      size_t last = i;
+      while (OpensQuote(joined) && last + 1 < lines.size() && last - i < kMaxRecordLines) {
+        joined += "\n" + lines[++last];
+      }
+      if (!OpensQuote(joined)) record = std::move(joined), i = last;
+    }
+    std::vector<std::string> fields = SplitDelimited(record, delimiter);
     RawRecord r;
-    r.location = name + ":" + std::to_string(i + 1);
+    r.location = name + ":" + std::to_string(first + 1);
     if (static_cast<int>(fields.size()) > smiles_col) r.smiles = Trim(fields[smiles_col]);
     if (id_col >= 0 && static_cast<int>(fields.size()) > id_col) r.id = Trim(fields[id_col]);
     for (size_t c = 0; c < header.size(); ++c) {
@@ -413,6 +431,17 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
   std::string mol_block;
   int64_t record_line = 0, record = 0;
   bool in_block = true;
+  // CSV/TSV: a record whose quoted field holds line breaks, gathered line by line.
+  std::vector<std::pair<int64_t, std::string>> pending;
+  // A CSV/TSV record (one line, or several joined), its SMILES column to `on_record`.
+  auto emit_delimited = [&](int64_t at, const std::string& record_text) {
+    auto fields = SplitDelimited(record_text, delimiter);
+    if (column < static_cast<int>(fields.size())) {
+      on_record(at, Trim(fields[column]));
+    } else {
+      LogWarn("{} line {}: no column {} (the SMILES column): skipped", name, at, column + 1);
+    }
+  };
   try {
     while (std::getline(in, text)) {
       ++line;
@@ -437,6 +466,27 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
       }
       if (line == 1 && text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // a BOM
       if (!text.empty() && text.back() == '\r') text.pop_back();
+      if (delimited && column >= 0) {
+        // A quoted field with line breaks: the record goes on over the next lines. A quote still
+        // open after kMaxRecordLines lines was a stray one: each line is then read as it is.
+        if (!pending.empty() || OpensQuote(text)) {
+          pending.emplace_back(line, text);
+          std::string joined;
+          for (const auto& [at, part] : pending) joined += (joined.empty() ? "" : "\n") + part;
+          if (OpensQuote(joined) && pending.size() < kMaxRecordLines) continue;
+          if (!OpensQuote(joined)) {
+            emit_delimited(pending.front().first, joined);
+          } else {
+            LogWarn("{} line {}: an unclosed quote; its lines are read one by one", name,
+                    pending.front().first);
+            for (const auto& [at, part] : pending) {
+              if (!Trim(part).empty()) emit_delimited(at, part);
+            }
+          }
+          pending.clear();
+          continue;
+        }
+      }
       // Only blank lines are skipped: trimming a CSV/TSV line would drop an empty first field
       // (a leading tab) and shift every column.
       if (Trim(text).empty() || (!delimited && Trim(text)[0] == '#')) continue;
@@ -447,12 +497,7 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
         continue;
       }
       if (delimited) {
-        auto fields = SplitDelimited(text, delimiter);
-        if (column < static_cast<int>(fields.size())) {
-          on_record(line, Trim(fields[column]));
-        } else {
-          LogWarn("{} line {}: no column {} (the SMILES column): skipped", name, line, column + 1);
-        }
+        emit_delimited(line, text);
       } else {
         text = Trim(text);
         const std::string smiles = text.substr(0, text.find_first_of(" \t"));
@@ -463,6 +508,13 @@ Status ForEachSmiles(const std::string& path, const ReadOptions& options,
   } catch (const std::exception& e) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "reading '" + path + "' at line " + std::to_string(line) + ": " + e.what());
+  }
+  if (!pending.empty()) {  // the file ended inside a quote: a stray one
+    LogWarn("{} line {}: an unclosed quote; its lines are read one by one", name,
+            pending.front().first);
+    for (const auto& [at, part] : pending) {
+      if (!Trim(part).empty()) emit_delimited(at, part);
+    }
   }
   // An SDF whose last record lacks its "$$$$" still counts that record.
   if (sdf && mol_block.find("M  END") != std::string::npos) {

@@ -140,3 +140,27 @@ TEST_CASE("TSV with an empty first field and CSV with a byte-order mark are read
   CHECK(report->records[0].id == "ethanol");
   CHECK(report->header.columns.front() == "name");
 }
+
+TEST_CASE("A quoted CSV field may hold line breaks, as labloop writes them") {
+  testing::TempDir dir;
+  // Row 2's note spans two lines; row 3 has a stray quote and is read as it is.
+  const std::string csv = dir.Write(
+      "notes.csv",
+      "smiles,note,logS\nCCO,\"first line\nsecond line\",1.1\nCCN,plain,2.2\nCCC,\"stray,3.3\n");
+  auto report = ReadMoleculeFile(csv, ReadOptions{});
+  REQUIRE(report);
+  REQUIRE(report->records.size() == 3);
+  CHECK(report->records[0].location == "notes.csv:2");
+  CHECK(report->records[0].properties == std::vector<std::pair<std::string, std::string>>{
+                                             {"note", "first line\nsecond line"}, {"logS", "1.1"}});
+  CHECK(report->records[1].location == "notes.csv:4");
+  CHECK(report->records[1].properties.back().second == "2.2");
+  CHECK(report->records[2].smiles == "CCC");
+  // The streaming reader agrees, by record and first line.
+  std::vector<std::pair<int64_t, std::string>> streamed;
+  REQUIRE(ForEachSmiles(csv, ReadOptions{}, [&](int64_t line, const std::string& s) {
+    streamed.emplace_back(line, s);
+  }));
+  CHECK(streamed ==
+        std::vector<std::pair<int64_t, std::string>>{{2, "CCO"}, {4, "CCN"}, {5, "CCC"}});
+}
