@@ -2,7 +2,10 @@
 
 #include <QGroupBox>
 #include <QHeaderView>
+#include <QJsonArray>
 #include <QJsonObject>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QRegularExpression>
 #include <QScrollBar>
 #include <QSplitter>
@@ -57,6 +60,9 @@ const QStringList kJobKeys = {"id",       "candidate_id",      "round",  "kind",
 const QStringList kExperimentKeys = {"id",    "job_id", "candidate_id", "round",
                                      "step",  "kind",   "instrument",   "state",
                                      "sends", "result", "error",        "updated_at"};
+const QStringList kInstrumentKeys = {"name",      "driver",        "address",    "roles",
+                                     "steps_out", "steps_waiting", "steps_done", "steps_failed",
+                                     "reachable", "identity",      "error",      "last_update"};
 constexpr int kMaxEvents = 5000;  // rows of the audit log kept in the table
 const QStringList kEventKeys = {"id", "time", "actor", "kind", "detail"};
 
@@ -71,9 +77,25 @@ JobsPage::JobsPage(QWidget* parent) : QWidget(parent) {
       {tr("Step"), tr("Job"), tr("Candidate"), tr("Round"), tr("Step no."), tr("Kind"),
        tr("Instrument"), tr("State"), tr("Sends"), tr("Result"), tr("Error"), tr("Updated")},
       this);
+  instruments_ = MakeTable(
+      {tr("Instrument"), tr("Driver"), tr("Address"), tr("Roles"), tr("Steps out"), tr("Waiting"),
+       tr("Done"), tr("Failed"), tr("Reachable"), tr("Identity"), tr("Error"), tr("Last update")},
+      this);
+  auto* check = new QPushButton(tr("Check instruments"), this);
+  check->setToolTip(tr("Ask every instrument who it is (at most a second)"));
+  connect(check, &QPushButton::clicked, this, [this] {
+    const QString error = CheckInstruments();
+    if (!error.isEmpty()) QMessageBox::warning(this, tr("Instruments"), error);
+  });
+  auto* instruments_box = new QWidget(this);
+  auto* instruments_layout = new QVBoxLayout(instruments_box);
+  instruments_layout->setContentsMargins(0, 0, 0, 0);
+  instruments_layout->addWidget(instruments_);
+  instruments_layout->addWidget(check, 0, Qt::AlignLeft);
   events_ = MakeTable({tr("Event"), tr("Time"), tr("Actor"), tr("Kind"), tr("Detail")}, this);
   auto* splitter = new QSplitter(Qt::Vertical, this);
   splitter->addWidget(Titled(tr("Jobs"), jobs_, splitter));
+  splitter->addWidget(Titled(tr("Instruments"), instruments_box, splitter));
   splitter->addWidget(Titled(tr("Experiment steps on instruments"), experiments_, splitter));
   splitter->addWidget(Titled(tr("Audit log"), events_, splitter));
   auto* layout = new QVBoxLayout(this);
@@ -83,7 +105,7 @@ JobsPage::JobsPage(QWidget* parent) : QWidget(parent) {
 void JobsPage::SetSource(CampaignSource* source) {
   source_ = source;
   last_event_id_ = 0;
-  for (QTableWidget* table : {jobs_, experiments_, events_}) table->setRowCount(0);
+  for (QTableWidget* table : {jobs_, instruments_, experiments_, events_}) table->setRowCount(0);
 }
 
 QString JobsPage::Refresh() {
@@ -98,10 +120,42 @@ QString JobsPage::RefreshTables() {
   if (!jobs.Ok()) return jobs.ErrorMessage();
   Fill(jobs_, jobs.Json().value("jobs").toArray(), kJobKeys);
 
+  // Without asking the instruments (that is CheckInstruments): the reachability shown stays as
+  // last checked.
+  SourceReply instruments = source_->Get("/api/instruments");
+  if (!instruments.Ok()) return instruments.ErrorMessage();
+  QJsonArray rows = instruments.Json().value("instruments").toArray();
+  for (int r = 0; r < rows.size() && r < instruments_->rowCount(); ++r) {
+    QJsonObject o = rows.at(r).toObject();
+    for (const QString key : {"reachable", "identity", "error"}) {
+      const int c = static_cast<int>(kInstrumentKeys.indexOf(key));
+      auto* item = instruments_->item(r, c);
+      if (item != nullptr && !item->text().isEmpty() && !o.contains(key)) o[key] = item->text();
+    }
+    rows[r] = o;
+  }
+  Fill(instruments_, rows, kInstrumentKeys);
+
   SourceReply experiments = source_->Get("/api/experiments");
   if (!experiments.Ok()) return experiments.ErrorMessage();
   Fill(experiments_, experiments.Json().value("experiments").toArray(), kExperimentKeys);
   return {};
+}
+
+QString JobsPage::CheckInstruments() {
+  if (source_ == nullptr) return tr("no campaign is open");
+  SourceReply instruments = source_->Get("/api/instruments", {{"probe", "1"}});
+  if (!instruments.Ok()) return instruments.ErrorMessage();
+  Fill(instruments_, instruments.Json().value("instruments").toArray(), kInstrumentKeys);
+  return {};
+}
+
+int JobsPage::InstrumentCount() const { return instruments_->rowCount(); }
+
+QString JobsPage::InstrumentCell(int row, const QString& key) const {
+  const int column = static_cast<int>(kInstrumentKeys.indexOf(key));
+  const auto* item = column >= 0 ? instruments_->item(row, column) : nullptr;
+  return item != nullptr ? item->text() : QString();
 }
 
 QString JobsPage::RefreshEvents() {

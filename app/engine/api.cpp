@@ -246,6 +246,8 @@ ApiResponse ApiHandler::Impl::Get(const ApiRequest& r, const std::vector<std::st
     if (what == "models") return Document(view->Models());
     if (what == "plots") return Document(view->Plots());
     if (what == "engine") return {200, "application/json", engine.StateJson()};
+    // probe=1 asks each instrument who it is (at most a second, all at once).
+    if (what == "instruments") return Document(InstrumentsJson(path, FlagParameter(r, "probe")));
     if (what == "events") {
       auto after = IntParameter(r, "after", 0);
       if (!after) return ErrorResponse(after.error());

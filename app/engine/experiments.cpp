@@ -1,5 +1,6 @@
 #include "app/engine/experiments.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -372,6 +373,62 @@ Result<int64_t> ExperimentRunner::Run() {
     if (!active || (stop_ != nullptr && stop_->load())) return ended;
     std::this_thread::sleep_for(std::chrono::duration<double>(config_.experiment.poll_seconds));
   }
+}
+
+Result<std::string> InstrumentsJson(const std::string& campaign_path, bool probe,
+                                    double probe_timeout) {
+  auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
+  if (!db) return tl::unexpected(db.error());
+  auto config = ConfigOf(**db);
+  if (!config) return tl::unexpected(config.error());
+  auto stop = (*db)->GetEmergencyStop();
+  if (!stop) return tl::unexpected(stop.error());
+  auto steps = (*db)->ListExperiments({});
+  if (!steps) return tl::unexpected(steps.error());
+  json list = json::array();
+  for (const auto& options : config->instruments) {
+    json roles = json::array();
+    if (options.name == config->experiment.synthesizer) roles.push_back("synthesizer");
+    if (options.name == config->experiment.reader) roles.push_back("reader");
+    int64_t out = 0, waiting = 0, done = 0, failed = 0;
+    std::string last_update;
+    for (const auto& step : *steps) {
+      if (step.instrument != options.name) continue;
+      out += step.state == "sent" || step.state == "running";
+      waiting += step.state == "requested" || step.state == "approved";
+      done += step.state == "done";
+      failed += step.state == "failed" || step.state == "aborted";
+      last_update = std::max(last_update, step.updated_at);
+    }
+    list.push_back({{"name", options.name},
+                    {"driver", options.driver},
+                    {"address", options.transport.address},
+                    {"roles", roles},
+                    {"steps_out", out},
+                    {"steps_waiting", waiting},
+                    {"steps_done", done},
+                    {"steps_failed", failed},
+                    {"last_update", last_update}});
+  }
+  if (probe) {  // all at once, one short try each: a stuck instrument costs the timeout, once
+    std::vector<std::thread> threads;
+    std::vector<json> answers(config->instruments.size());
+    for (size_t i = 0; i < config->instruments.size(); ++i) {
+      threads.emplace_back([&, i] {
+        auto options = config->instruments[i];
+        options.transport.retries = 0;
+        options.transport.timeout = std::min(options.transport.timeout, probe_timeout);
+        auto instrument = instruments::CreateInstrument(options);
+        auto identity = instrument ? (*instrument)->Identify()
+                                   : Result<std::string>(tl::unexpected(instrument.error()));
+        answers[i] = identity ? json{{"reachable", true}, {"identity", *identity}}
+                              : json{{"reachable", false}, {"error", identity.error().message}};
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < answers.size(); ++i) list[i].update(answers[i]);
+  }
+  return json{{"emergency_stop", stop->active}, {"instruments", list}}.dump();
 }
 
 Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, const std::string& who,

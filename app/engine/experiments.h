@@ -57,6 +57,14 @@ class ExperimentRunner {
   const std::atomic<bool>* stop_ = nullptr;
 };
 
+// The campaign's instruments as JSON, for the API and the window: {"emergency_stop": bool,
+// "instruments": [{name, driver, address, roles: [synthesizer|reader], steps_out (sent or
+// running), steps_waiting (requested or approved), steps_done, steps_failed, last_update}]}.
+// With `probe`, each is also asked who it is, all at once, within `probe_timeout` seconds:
+// "reachable" and "identity", or "error".
+Result<std::string> InstrumentsJson(const std::string& campaign_path, bool probe,
+                                    double probe_timeout = 1.0);
+
 struct EmergencyStopReport {
   int instruments_stopped = 0;
   std::vector<std::string> failures;  // instruments that could not be reached

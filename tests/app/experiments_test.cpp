@@ -3,9 +3,11 @@
 // flagged fits and safety checks that keep bad results out.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <fstream>
 #include <future>
+#include <map>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -275,6 +277,35 @@ TEST_CASE("A step's timeout counts from when it was sent, across controller rest
       QueryCampaign(campaign, "SELECT state, error FROM experiment WHERE id = ?", {out[0][0]});
   CHECK(failed[0][0] == "failed");
   CHECK(failed[0][1].rfind("timed out after 4", 0) == 0);
+}
+
+TEST_CASE("The instruments' state: steps per instrument, and who answers when asked",
+          "[integration]") {
+  Emulator synth({"--kind", "synthesizer", "--duration", "0.1", "--seed", "4"});
+  testing::TempDir dir;
+  // The reader's address has nobody listening.
+  auto campaign = WriteCampaign(dir, synth.Address(), "127.0.0.1:1", "scpi");
+  auto quiet = InstrumentsJson(campaign, /*probe=*/false);
+  REQUIRE(quiet);
+  auto j = nlohmann::json::parse(*quiet);
+  CHECK(j["emergency_stop"] == false);
+  REQUIRE(j["instruments"].size() == 2);
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& i : j["instruments"]) by_name[i["name"]] = i;
+  CHECK(by_name["synth"]["roles"] == nlohmann::json::array({"synthesizer"}));
+  CHECK(by_name["reader"]["roles"] == nlohmann::json::array({"reader"}));
+  CHECK(by_name["synth"]["steps_out"] == 0);
+  CHECK_FALSE(by_name["synth"].contains("reachable"));
+  auto t0 = std::chrono::steady_clock::now();
+  auto probed = InstrumentsJson(campaign, /*probe=*/true, 0.5);
+  REQUIRE(probed);
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 3.0);
+  const auto answers = nlohmann::json::parse(*probed);
+  for (const auto& i : answers["instruments"]) by_name[i["name"]] = i;
+  CHECK(by_name["synth"]["reachable"] == true);
+  CHECK(by_name["synth"]["identity"].get<std::string>().find("SYNTHESIZER") != std::string::npos);
+  CHECK(by_name["reader"]["reachable"] == false);
+  CHECK(by_name["reader"]["error"].get<std::string>().find("127.0.0.1:1") != std::string::npos);
 }
 
 TEST_CASE("Flagged fits and unsafe requests never become measurements", "[integration][slow]") {

@@ -883,6 +883,17 @@ TEST_CASE("experiments on emulated instruments: approved, run and followed in th
   CHECK(testing::QueryCampaign(path,
                                "SELECT COUNT(*) FROM measurement WHERE fidelity = "
                                "'experiment'")[0][0] != "0");
+  // The instruments, with their steps, and who they say they are when asked.
+  REQUIRE(window.Jobs()->InstrumentCount() == 2);
+  CHECK(window.Jobs()->InstrumentCell(0, "name") == "reader");
+  CHECK(window.Jobs()->InstrumentCell(0, "roles").contains("reader"));
+  CHECK(window.Jobs()->InstrumentCell(0, "steps_done").toInt() >= 1);
+  CHECK(window.Jobs()->InstrumentCell(0, "reachable").isEmpty());  // not asked yet
+  CHECK(window.Jobs()->CheckInstruments().isEmpty());
+  CHECK(window.Jobs()->InstrumentCell(0, "reachable") == "yes");
+  CHECK(window.Jobs()->InstrumentCell(1, "identity").contains("SYNTHESIZER"));
+  CHECK(window.Jobs()->RefreshTables().isEmpty());  // kept until checked again
+  CHECK(window.Jobs()->InstrumentCell(0, "reachable") == "yes");
 
   // The stop from the window reaches both instruments, in the audit log the window shows.
   REQUIRE(window.EmergencyStop("drill from the window").isEmpty());
