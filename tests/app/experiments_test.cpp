@@ -63,6 +63,17 @@ RunSummary RunApprovingAll(const std::string& campaign) {
   return {};
 }
 
+// The request id of the first step seen running within 10 s, or "".
+std::string RunningRequest(const std::string& campaign) {
+  for (int i = 0; i < 400; ++i) {
+    auto running =
+        QueryCampaign(campaign, "SELECT request_id FROM experiment WHERE state = 'running'");
+    if (!running.empty()) return running[0][0];
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return "";
+}
+
 }  // namespace
 
 TEST_CASE("Experiments run through approval, synthesis and the assay into measurements",
@@ -164,13 +175,7 @@ TEST_CASE("The emergency stop halts the instruments within 100 ms and holds unti
   REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
   auto controller = std::async(std::launch::async, [&] { return RunLabloop({"run", campaign}); });
   // Wait until a synthesis is running on the (slow) synthesizer.
-  std::string request;
-  for (int i = 0; i < 400 && request.empty(); ++i) {
-    auto running =
-        QueryCampaign(campaign, "SELECT request_id FROM experiment WHERE state = 'running'");
-    if (!running.empty()) request = running[0][0];
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  const std::string request = RunningRequest(campaign);
   REQUIRE(!request.empty());
   auto stop = EmergencyStop(campaign, "tester", "smoke in the hood");
   REQUIRE(stop);
@@ -227,13 +232,7 @@ TEST_CASE("A stop an instrument does not confirm leaves its experiment running, 
   REQUIRE(RunCampaign(campaign));
   REQUIRE(ApproveCandidates(campaign, {}, true, "tester"));
   auto controller = std::async(std::launch::async, [&] { return RunLabloop({"run", campaign}); });
-  std::string request;
-  for (int i = 0; i < 400 && request.empty(); ++i) {
-    auto running =
-        QueryCampaign(campaign, "SELECT request_id FROM experiment WHERE state = 'running'");
-    if (!running.empty()) request = running[0][0];
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
+  const std::string request = RunningRequest(campaign);
   REQUIRE(!request.empty());
   auto stop = EmergencyStop(campaign, "tester", "drill");
   REQUIRE(stop);

@@ -22,7 +22,7 @@ using namespace labloop;
 using namespace labloop::generators;
 
 namespace {
-Result<std::vector<Proposal>> Pool(const std::string& file, int64_t n, uint64_t seed) {
+std::unique_ptr<Generator> PoolGenerator(const std::string& file, uint64_t seed) {
   GeneratorRegistry registry("generator");
   RegisterBuiltinGenerators(registry);
   GeneratorOptions options;
@@ -30,8 +30,13 @@ Result<std::vector<Proposal>> Pool(const std::string& file, int64_t n, uint64_t 
   options.pool = file;
   options.seed = seed;
   auto generator = registry.Create("pool", options);
-  if (!generator) return tl::unexpected(generator.error());
-  return (*generator)->Generate(n);
+  return generator ? std::move(*generator) : nullptr;
+}
+
+Result<std::vector<Proposal>> Pool(const std::string& file, int64_t n, uint64_t seed) {
+  auto generator = PoolGenerator(file, seed);
+  if (!generator) return MakeError(ErrorCode::kNotFound, "no pool generator for '" + file + "'");
+  return generator->Generate(n);
 }
 }  // namespace
 
@@ -87,18 +92,12 @@ TEST_CASE("The pool generator draws again when unusable records leave its sample
   }
   const std::string file = dir.Write("mostly_bad.smi", text);
   for (uint64_t seed = 1; seed <= 5; ++seed) {
-    GeneratorRegistry registry("generator");
-    RegisterBuiltinGenerators(registry);
-    GeneratorOptions options;
-    options.kind = "pool";
-    options.pool = file;
-    options.seed = seed;
-    auto generator = registry.Create("pool", options);
+    auto generator = PoolGenerator(file, seed);
     REQUIRE(generator);
-    auto sample = (*generator)->Generate(30);
+    auto sample = generator->Generate(30);
     REQUIRE(sample);
     CHECK(sample->size() == 30);
-    auto report = nlohmann::json::parse((*generator)->Report());
+    auto report = nlohmann::json::parse(generator->Report());
     CHECK(report["records"] == 100);
     CHECK(report["unusable"].get<int>() > 0);
     CHECK(report["first_unusable"].get<std::string>().find("mostly_bad.smi:") != std::string::npos);
