@@ -23,6 +23,22 @@ struct IsolationOptions {
 Result<SimulationSummary> RunIsolated(const Simulator& simulator, const std::string& smiles,
                                       const IsolationOptions& options);
 
+// A simulator whose every Run goes through RunIsolated: the threads launcher's `isolate`.
+class IsolatedSimulator final : public Simulator {
+ public:
+  IsolatedSimulator(const Simulator& inner, IsolationOptions options)
+      : inner_(inner), options_(options) {}
+  std::string Kind() const override { return inner_.Kind(); }
+  std::vector<std::string> Properties() const override { return inner_.Properties(); }
+  Result<SimulationSummary> Run(const std::string& smiles) const override {
+    return RunIsolated(inner_, smiles, options_);
+  }
+
+ private:
+  const Simulator& inner_;
+  IsolationOptions options_;
+};
+
 // The summary as one line of JSON ({"properties": {...}, "fidelity": ..., "raw": ..., "seconds":
 // ...}), and back; used across the pipe and by labloop-sim's output.
 std::string SummaryToJson(const SimulationSummary& summary);

@@ -506,6 +506,7 @@ Result<LauncherOptions> ParseLauncherOptions(const Config& config, const std::st
                  config.GetDouble("launcher.poll_seconds", o.poll_seconds, 0.01, 3600));
   LABLOOP_ASSIGN(o.task_timeout_seconds,
                  config.GetDouble("launcher.task_timeout", o.task_timeout_seconds, 0.001, 1e7));
+  LABLOOP_ASSIGN(o.isolate, config.GetBool("launcher.isolate", o.isolate));
   std::string path;
   LABLOOP_ASSIGN(path, config.GetString("launcher.program", ""));
   o.sim_program = path.find('/') != std::string::npos ? ResolvePath(path, base_dir) : path;
@@ -544,6 +545,7 @@ std::string LauncherOptionsToToml(const LauncherOptions& o) {
   out << "[launcher]\nkind = " << TomlString(o.kind) << "\nranks = " << o.ranks
       << "\npoll_seconds = " << TomlFloat(o.poll_seconds)
       << "\ntask_timeout = " << TomlFloat(o.task_timeout_seconds)
+      << "\nisolate = " << (o.isolate ? "true" : "false")
       << "\nprogram = " << TomlString(o.sim_program) << "\nmpirun = " << TomlString(o.mpirun)
       << "\nmpirun_args = " << TomlList(o.mpirun_args)
       << "\ntemplate = " << TomlString(o.sbatch_template)

@@ -32,6 +32,9 @@ struct LauncherOptions {
   int ranks = 2;                 // MPI ranks per batch (mpirun -np, sbatch --ntasks)
   double poll_seconds = 1;       // how often a running batch is looked at
   double task_timeout_seconds = 600;
+  // threads: each task in a child process of its own (RunIsolated), so that a back-end that
+  // crashes or hangs (past task_timeout) fails its job instead of taking the controller down.
+  bool isolate = false;
   std::string sim_program;  // labloop-sim; empty: next to the running labloop, else on PATH
   std::string mpirun = "mpirun";
   std::vector<std::string> mpirun_args;  // e.g. ["--oversubscribe"]

@@ -37,6 +37,7 @@
 #include "learners/objectives.h"
 #include "learners/property_model.h"
 #include "learners/router.h"
+#include "simulators/isolated_run.h"
 #include "simulators/launcher.h"
 #include "simulators/simulator.h"
 #include "simulators/thread_runner.h"
@@ -1438,8 +1439,15 @@ class CampaignRun {
     int64_t ingested = 0, failed = 0;
     Error ingest_error;
     bool ingest_failed = false;
+    // [launcher] isolate: each task in a child process, bounded by task_timeout.
+    simulators::IsolationOptions isolation;
+    isolation.timeout_seconds = config_.launcher.task_timeout_seconds;
+    const simulators::IsolatedSimulator isolated(*simulator_, isolation);
+    const simulators::Simulator& simulator =
+        config_.launcher.isolate ? static_cast<const simulators::Simulator&>(isolated)
+                                 : *simulator_;
     simulators::RunOnThreads(
-        *simulator_, tasks, config_.simulator_threads,
+        simulator, tasks, config_.simulator_threads,
         [&](simulators::TaskResult result) {
           CrashPoint("evaluate");
           if (!result.summary) ++failed;

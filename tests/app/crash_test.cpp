@@ -130,3 +130,41 @@ TEST_CASE("SIGKILL at random moments of a real xtb campaign loses and duplicates
   REQUIRE(gap_rows);
   for (const auto& m : *gap_rows) CHECK(seen.insert(m.candidate_id).second);
 }
+
+TEST_CASE("With [launcher] isolate a back-end that crashes fails its job, not the controller",
+          "[integration]") {
+  TempDir dir;
+  dir.Write("pool.smi", DemoPoolHead(24));
+  std::string config =
+      "[library]\nfiles = [\"pool.smi\"]\n[objective]\nproperty = \"gap\"\n"
+      "direction = \"minimize\"\n[model]\nmembers = 3\nhidden = 32\nepochs = 10\n"
+      "min_steps = 50\n[simulator]\nkind = \"xtb\"\nthreads = 2\n"
+      "[launcher]\nkind = \"threads\"\nisolate = true\ntask_timeout = 60\n"
+      "[budget]\ninitial_batch = 8\nbatch_size = 8\nmax_evaluations = 24\n";
+  std::string campaign = dir.File("isolated.labloop");
+  REQUIRE(engine::InitCampaignFromText(campaign, config, "isolated.toml", dir.path()));
+  // A real segfault planted in one molecule's task (in its child process), after the model
+  // has trained with LibTorch in the controller (a round past the first).
+  const std::string planted =
+      QueryCampaign(campaign,
+                    "SELECT m.smiles FROM candidate c JOIN molecule m ON "
+                    "m.id = c.molecule_id ORDER BY c.id DESC LIMIT 1")[0][0];
+  auto run = RunLabloop({"run", campaign}, {"LABLOOP_SIM_CRASH_ON=" + planted});
+  INFO(run.output);
+  REQUIRE(run.exit_code == 0);
+  auto jobs = QueryCampaign(campaign,
+                            "SELECT m.smiles, j.state, COALESCE(j.error, '') FROM job j JOIN "
+                            "candidate c ON c.id = j.candidate_id JOIN molecule m ON "
+                            "m.id = c.molecule_id");
+  REQUIRE(jobs.size() == 24);
+  int done = 0;
+  for (const auto& j : jobs) {
+    if (j[0] == planted) {
+      CHECK(j[1] == "failed");
+      CHECK(j[2].find("crashed") != std::string::npos);
+    } else {
+      done += j[1] == "done";
+    }
+  }
+  CHECK(done == 23);
+}
