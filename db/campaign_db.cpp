@@ -133,6 +133,27 @@ std::string NowUtc() {
   return buf;
 }
 
+namespace {
+
+// synchronous=FULL for one write, NORMAL again after it: for the commits that a power cut must
+// not undo because what follows them cannot be undone (a job handed to mpirun, Slurm or an
+// instrument; a measurement acknowledged). Declared before the write's Transaction, so that it
+// outlives its commit.
+class FullSync {
+ public:
+  explicit FullSync(sqlite3* db) : db_(db), set_(Exec(db, "PRAGMA synchronous = FULL")) {}
+  ~FullSync() {
+    if (set_) (void)Exec(db_, "PRAGMA synchronous = NORMAL");
+  }
+  const Status& set() const { return set_; }
+
+ private:
+  sqlite3* db_;
+  Status set_;
+};
+
+}  // namespace
+
 CampaignDb::CampaignDb(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CampaignDb::~CampaignDb() = default;
 const std::string& CampaignDb::Path() const { return impl_->path; }
@@ -544,27 +565,6 @@ Status InsertDecisions(sqlite3* db, int round, const std::vector<DecisionRow>& d
   }
   return {};
 }
-
-}  // namespace
-
-namespace {
-
-// synchronous=FULL for one write, NORMAL again after it: for the commits that a power cut must
-// not undo because what follows them cannot be undone (a job handed to mpirun, Slurm or an
-// instrument; a measurement acknowledged). Declared before the write's Transaction, so that it
-// outlives its commit.
-class FullSync {
- public:
-  explicit FullSync(sqlite3* db) : db_(db), set_(Exec(db, "PRAGMA synchronous = FULL")) {}
-  ~FullSync() {
-    if (set_) (void)Exec(db_, "PRAGMA synchronous = NORMAL");
-  }
-  const Status& set() const { return set_; }
-
- private:
-  sqlite3* db_;
-  Status set_;
-};
 
 }  // namespace
 
@@ -1038,8 +1038,9 @@ Status WriteOutcome(sqlite3* db, int64_t candidate_id, const JobOutcome& outcome
 
 Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {
   // A measurement is the one record that must survive a power cut once acknowledged.
-  LABLOOP_TRY(Exec(impl_->db, "PRAGMA synchronous = FULL"));
-  Status result = [&]() -> Status {
+  FullSync full(impl_->db);
+  LABLOOP_TRY(full.set());
+  {
     Transaction tx(impl_->db);
     LABLOOP_TRY(tx.begun());
     Statement job(impl_->db, "SELECT candidate_id, state FROM job WHERE id = ?");
@@ -1057,15 +1058,13 @@ Status CampaignDb::IngestOutcome(const JobOutcome& outcome) {
     LABLOOP_TRY(WriteOutcome(impl_->db, candidate_id, outcome));
     if (impl_->before_commit_hook) impl_->before_commit_hook();
     return tx.Commit();
-  }();
-  auto restored = Exec(impl_->db, "PRAGMA synchronous = NORMAL");
-  if (result && !restored) return restored;
-  return result;
+  }
 }
 
 Result<bool> CampaignDb::IngestReportedOutcome(const JobOutcome& outcome, const std::string& who) {
-  LABLOOP_TRY(Exec(impl_->db, "PRAGMA synchronous = FULL"));
-  Result<bool> result = [&]() -> Result<bool> {
+  FullSync full(impl_->db);  // a measurement, as IngestOutcome
+  LABLOOP_TRY(full.set());
+  {
     Transaction tx(impl_->db);
     LABLOOP_TRY(tx.begun());
     const std::string name = "job " + std::to_string(outcome.job_id);
@@ -1110,10 +1109,7 @@ Result<bool> CampaignDb::IngestReportedOutcome(const JobOutcome& outcome, const 
                              ",\"ok\":" + (outcome.ok ? "true" : "false") + "}"));
     LABLOOP_TRY(tx.Commit());
     return true;
-  }();
-  auto restored = Exec(impl_->db, "PRAGMA synchronous = NORMAL");
-  if (result && !restored) return tl::unexpected(restored.error());
-  return result;
+  }
 }
 
 Status CampaignDb::FinishRound(int round) {

@@ -13,7 +13,7 @@ Result<Predictions> CrossFitPredictions(const ModelRegistry& registry, const Mod
                                         const std::vector<double>& y,
                                         const CrossFitOptions& options) {
   const int64_t n = x.Rows();
-  if (options.folds < 2 || options.folds > 20) {
+  if (options.folds < kMinFolds || options.folds > kMaxFolds) {
     return MakeError(ErrorCode::kInvalidArgument, "cross-fitting needs 2 to 20 folds");
   }
   if (static_cast<int64_t>(y.size()) != n) {

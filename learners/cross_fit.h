@@ -23,6 +23,12 @@
 
 namespace labloop::learners {
 
+constexpr int kMinFolds = 2, kMaxFolds = 20;
+// A calibration_folds setting (model train, bench, campaigns): 0 (none) or kMinFolds..kMaxFolds.
+inline bool ValidCalibrationFolds(int folds) {
+  return folds == 0 || (folds >= kMinFolds && folds <= kMaxFolds);
+}
+
 struct CrossFitOptions {
   int folds = 5;      // 2 to 20, and at most one per row (folds = rows: leave-one-out refits)
   uint64_t seed = 0;  // deals the rows into parts; the part models get ModelOptions' own seed

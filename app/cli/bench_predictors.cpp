@@ -220,8 +220,7 @@ json Report(const std::string& title,
 }  // namespace
 
 Status RunPredictorsBench(const PredictorsBench& options) {
-  if (options.calibration_folds != 0 &&
-      (options.calibration_folds < 2 || options.calibration_folds > 20)) {
+  if (!learners::ValidCalibrationFolds(options.calibration_folds)) {
     return MakeError(ErrorCode::kInvalidArgument, "--calibration-folds must be 0 or 2 to 20");
   }
   auto set = chem::ParseDescriptorSet(options.descriptor_set);

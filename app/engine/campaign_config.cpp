@@ -1,6 +1,7 @@
 #include "app/engine/campaign_config.h"
 
 #include "core/chem/descriptors.h"
+#include "learners/cross_fit.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -416,8 +417,9 @@ Result<CampaignConfig> ParseCampaignConfig(const Config& config, const std::stri
                                 {"none", "sigma_scaling", "isotonic", "empirical"}, c.calibration));
   LABLOOP_ASSIGN(c.calibration_fraction,
                  config.GetDouble("model.calibration_fraction", c.calibration_fraction, 0.05, 0.5));
-  LABLOOP_ASSIGN(v, config.GetInt("model.calibration_folds", c.calibration_folds, 0, 20));
-  if (v == 1) {
+  LABLOOP_ASSIGN(
+      v, config.GetInt("model.calibration_folds", c.calibration_folds, 0, learners::kMaxFolds));
+  if (!learners::ValidCalibrationFolds(static_cast<int>(v))) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "model.calibration_folds must be 0 (a held-out share) or 2 to 20");
   }

@@ -1437,8 +1437,7 @@ class CampaignRun {
     Progress progress("round " + std::to_string(round) + " " + config_.simulator.kind,
                       static_cast<int64_t>(tasks.size()));
     int64_t ingested = 0, failed = 0;
-    Error ingest_error;
-    bool ingest_failed = false;
+    std::optional<Error> failure;  // ingesting a result, or marking a job running
     // [launcher] isolate: each task in a child process, bounded by task_timeout.
     simulators::IsolationOptions isolation;
     isolation.timeout_seconds = config_.launcher.task_timeout_seconds;
@@ -1454,8 +1453,7 @@ class CampaignRun {
           auto outcome = OutcomeOf(result);
           auto status = db_->IngestOutcome(outcome);
           if (!status) {
-            ingest_error = status.error();
-            ingest_failed = true;
+            failure = WithContext(status.error(), "ingesting results");
             return false;
           }
           ++ingested;
@@ -1466,14 +1464,11 @@ class CampaignRun {
         // it: a killed controller charges only the jobs it was running.
         [&](const simulators::Task& task) {
           auto marked = db_->MarkJobsRunning({task.id});
-          if (!marked) {
-            ingest_error = WithContext(marked.error(), "starting a job");
-            ingest_failed = true;
-          }
+          if (!marked) failure = WithContext(marked.error(), "starting a job");
           return static_cast<bool>(marked);
         });
     progress.Finish();
-    if (ingest_failed) return tl::unexpected(WithContext(ingest_error, "ingesting results"));
+    if (failure) return tl::unexpected(*failure);
     LogInfo("round {}: {} evaluations ingested, {} failed", round, ingested, failed);
     return ingested;
   }

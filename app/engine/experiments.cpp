@@ -375,6 +375,18 @@ Result<int64_t> ExperimentRunner::Run() {
   }
 }
 
+namespace {
+// An instrument for one quick exchange (an emergency stop, a probe): `retries` more tries, each
+// within `timeout` seconds (at most its configured one), hardly any backoff.
+Result<std::unique_ptr<instruments::Instrument>> QuickInstrument(
+    instruments::InstrumentOptions options, int retries, double timeout) {
+  options.transport.retries = retries;
+  options.transport.timeout = std::min(options.transport.timeout, timeout);
+  options.transport.backoff = 0.01;
+  return instruments::CreateInstrument(options);
+}
+}  // namespace
+
 Result<std::string> InstrumentsJson(const std::string& campaign_path, bool probe,
                                     double probe_timeout) {
   auto db = db::CampaignDb::Open(campaign_path, db::OpenMode::kReadOnly);
@@ -415,10 +427,7 @@ Result<std::string> InstrumentsJson(const std::string& campaign_path, bool probe
     std::vector<json> answers(config->instruments.size());
     for (size_t i = 0; i < config->instruments.size(); ++i) {
       threads.emplace_back([&, i] {
-        auto options = config->instruments[i];
-        options.transport.retries = 0;
-        options.transport.timeout = std::min(options.transport.timeout, probe_timeout);
-        auto instrument = instruments::CreateInstrument(options);
+        auto instrument = QuickInstrument(config->instruments[i], 0, probe_timeout);
         auto identity = instrument ? (*instrument)->Identify()
                                    : Result<std::string>(tl::unexpected(instrument.error()));
         answers[i] = identity ? json{{"reachable", true}, {"identity", *identity}}
@@ -444,14 +453,11 @@ Result<EmergencyStopReport> EmergencyStop(const std::string& campaign_path, cons
   std::vector<std::string> failures(config->instruments.size());
   for (size_t i = 0; i < config->instruments.size(); ++i) {
     threads.emplace_back([&, i] {
-      auto options = config->instruments[i];
-      options.transport.retries = 1;  // fast: a stop that cannot get through is reported
-      options.transport.timeout = std::min(options.transport.timeout, 1.0);
-      options.transport.backoff = 0.01;
-      auto instrument = instruments::CreateInstrument(options);
+      // Fast: a stop that cannot get through is reported.
+      auto instrument = QuickInstrument(config->instruments[i], 1, 1.0);
       auto stopped =
           instrument ? (*instrument)->EmergencyStop() : Status(tl::unexpected(instrument.error()));
-      if (!stopped) failures[i] = options.name + ": " + stopped.error().message;
+      if (!stopped) failures[i] = config->instruments[i].name + ": " + stopped.error().message;
     });
   }
   // The stop is recorded while the instruments are told: a file the controller keeps busy does

@@ -271,8 +271,7 @@ Result<ModelTrainReport> TrainModelFile(const ModelTrainOptions& options) {
   if (!(options.validation > 0 && options.validation < 0.5)) {
     return MakeError(ErrorCode::kInvalidArgument, "--validation must be in (0, 0.5)");
   }
-  if (options.calibration_folds != 0 &&
-      (options.calibration_folds < 2 || options.calibration_folds > 20)) {
+  if (!learners::ValidCalibrationFolds(options.calibration_folds)) {
     return MakeError(ErrorCode::kInvalidArgument, "--calibration-folds must be 0 or 2 to 20");
   }
   std::optional<chem::DescriptorSets> descriptor_sets;

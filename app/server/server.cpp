@@ -86,8 +86,13 @@ class ConnectionGuard : public QObject {
       }
       at = end;
     }
-    if (text.contains("transfer-encoding:") && text.contains("chunked")) {
-      return Refuse("411 Length Required", "send a Content-Length, not a chunked body");
+    for (at = text.indexOf("transfer-encoding:"); at >= 0;
+         at = text.indexOf("transfer-encoding:", at + 1)) {
+      const qsizetype end = text.indexOf('\n', at);
+      if (end < 0) break;  // seen whole at the next look
+      if (text.mid(at, end - at).contains("chunked")) {
+        return Refuse("411 Length Required", "send a Content-Length, not a chunked body");
+      }
     }
   }
 
